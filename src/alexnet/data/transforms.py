@@ -1,0 +1,74 @@
+"""The paper's augmentation, on whole batches of uint8 images on the model's device.
+
+§4.1: random crops of the net's input size from the stored image, and their horizontal
+reflections; at test time the centre crop (ten crops come with the evaluation pipeline).
+§2: the training-set mean is subtracted from each pixel; the paper's inputs stay on the
+0-255 scale. Every random draw comes from an explicit generator, so a resumed run repeats it.
+"""
+
+from __future__ import annotations
+
+import torch
+
+
+def crop_indices(
+    batch: int, stored: int, crop: int, top: torch.Tensor, left: torch.Tensor, flip: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Row and column indices (B, crop) of each image's patch; flipped patches read backwards."""
+    base = torch.arange(crop, device=top.device)
+    rows = top[:, None] + base
+    cols = left[:, None] + torch.where(flip[:, None], crop - 1 - base, base)
+    return rows, cols
+
+
+def gather_crops(images: torch.Tensor, rows: torch.Tensor, cols: torch.Tensor) -> torch.Tensor:
+    """images (B, C, H, W) → (B, C, crop, crop): one advanced-indexing gather for the batch."""
+    b, c = images.shape[:2]
+    bi = torch.arange(b, device=images.device)[:, None, None, None]
+    ci = torch.arange(c, device=images.device)[None, :, None, None]
+    return images[bi, ci, rows[:, None, :, None], cols[:, None, None, :]]
+
+
+def random_crop_flip(
+    images: torch.Tensor, crop: int, generator: torch.Generator, flip: bool = True
+) -> torch.Tensor:
+    """A random crop×crop patch of every image, mirrored with probability 1/2."""
+    b, _, h, w = images.shape
+    if crop > min(h, w):
+        raise ValueError(f"crop {crop} is larger than the stored images ({h}×{w})")
+    dev = generator.device
+    top = torch.randint(0, h - crop + 1, (b,), generator=generator, device=dev).to(images.device)
+    left = torch.randint(0, w - crop + 1, (b,), generator=generator, device=dev).to(images.device)
+    mirror = torch.rand(b, generator=generator, device=dev).to(images.device) < 0.5
+    if not flip:
+        mirror = torch.zeros_like(mirror)
+    rows, cols = crop_indices(b, h, crop, top, left, mirror)
+    return gather_crops(images, rows, cols)
+
+
+def center_crop(images: torch.Tensor, crop: int) -> torch.Tensor:
+    h, w = images.shape[-2:]
+    top, left = (h - crop) // 2, (w - crop) // 2
+    return images[..., top : top + crop, left : left + crop]
+
+
+class Normalize(torch.nn.Module):
+    """Mean subtraction (per pixel, as the paper, or per channel), optionally ÷ channel std.
+
+    `divide_std=False` is the paper's input: mean-subtracted RGB on the 0-255 scale.
+    `divide_std=True` is the modern input: zero mean, unit variance per channel.
+    Applied to the stored-size image before cropping, so a per-pixel mean lines up with
+    the patch it came from.
+    """
+
+    def __init__(self, mean_image, channel_mean, channel_std, mean: str = "pixel", divide_std: bool = False):
+        super().__init__()
+        if mean not in ("pixel", "channel"):
+            raise ValueError(f"data.mean={mean!r} is not one of ['pixel', 'channel']")
+        m = torch.as_tensor(mean_image if mean == "pixel" else channel_mean, dtype=torch.float32)
+        self.register_buffer("mean", m if m.ndim == 3 else m[:, None, None], persistent=False)
+        std = torch.as_tensor(channel_std, dtype=torch.float32)[:, None, None]
+        self.register_buffer("scale", 1.0 / std if divide_std else torch.ones_like(std), persistent=False)
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return (images.float() - self.mean) * self.scale

@@ -1,0 +1,56 @@
+"""The named weight initialisations: as the paper prints it, as the original code ran, Kaiming.
+
+`paper`   §5: weights ~ N(0, 0.01) everywhere; biases 1 in conv2, conv4, conv5, fc6, fc7, else 0.
+`code`    layers-145.cfg: as `paper`, but conv3-conv5 weights ~ N(0, 0.03).
+`code_fan_in` the `code` stds rescaled from the full net's fan-in to this net's:
+          std = std_code · sqrt(fan_in of the paper's layer / fan_in here). Identical to `code`
+          on the full-size net; keeps the code's per-layer gain in narrower nets and the CIFAR stem.
+`kaiming` He et al. 2015 (fan-in, ReLU gain) for conv and fc weights, zero biases.
+"""
+
+from __future__ import annotations
+
+import math
+
+from torch import nn
+
+from alexnet import paper
+from alexnet.model import AlexNet, AlexNetConfig
+
+SCHEMES = ("paper", "code", "code_fan_in", "kaiming")
+
+
+def _fan_in(module: nn.Conv2d | nn.Linear) -> int:
+    return module.weight[0].numel()
+
+
+def _reference_fan_ins(config: AlexNetConfig) -> dict[str, int]:
+    """fan-in of every layer of the full-width ImageNet net with the same columns."""
+    reference = AlexNet(
+        AlexNetConfig(columns=config.columns, num_classes=config.num_classes, lrn=False)
+    )
+    return {name: _fan_in(m) for name, m in reference.learned_layers().items()}
+
+
+def initialize(model: AlexNet, scheme: str = "paper") -> AlexNet:
+    """Re-initialise `model`'s eight learned layers in place; returns it for chaining."""
+    if scheme not in SCHEMES:
+        raise ValueError(f"recipe.init={scheme!r} is not one of {list(SCHEMES)}")
+    layers = model.learned_layers()
+    reference = _reference_fan_ins(model.config) if scheme == "code_fan_in" else {}
+    for name, layer in layers.items():
+        if scheme == "kaiming":
+            nonlinearity = "relu" if model.config.activation == "relu" else "tanh"
+            if name == "fc8":
+                nonlinearity = "linear"
+            nn.init.kaiming_normal_(layer.weight, nonlinearity=nonlinearity)
+            nn.init.zeros_(layer.bias)
+            continue
+        std = paper.INIT_STD
+        if scheme in ("code", "code_fan_in") and name in ("conv3", "conv4", "conv5"):
+            std = paper.INIT_STD_CODE_CONV345
+        if scheme == "code_fan_in":
+            std *= math.sqrt(reference[name] / _fan_in(layer))
+        nn.init.normal_(layer.weight, 0.0, std)
+        nn.init.constant_(layer.bias, 1.0 if name in paper.ONE_BIAS_LAYERS else 0.0)
+    return model

@@ -1,0 +1,118 @@
+"""The LightningModule: AlexNet plus §5's training recipe (loss, SGD, learning-rate drops, metrics).
+
+It takes plain values, not a Hydra config, so it can be built from a notebook.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import lightning as L
+import torch
+from torch import nn
+from torchmetrics.classification import MulticlassAccuracy
+
+from alexnet import paper
+from alexnet.init import initialize
+from alexnet.model import AlexNet, AlexNetConfig, count_parameters
+
+SCHEDULES = ("plateau", "step")
+
+
+class AlexNetModule(L.LightningModule):
+    def __init__(
+        self,
+        model: dict[str, Any] | None = None,
+        init: str = "paper",
+        lr: float = paper.LEARNING_RATE,
+        momentum: float = paper.MOMENTUM,
+        weight_decay: float = paper.WEIGHT_DECAY,
+        schedule: str = "plateau",
+        plateau_patience: int = 2,
+        max_lr_drops: int = paper.LR_MAX_DROPS,
+        step_milestones: tuple[int, ...] = (30, 60, 80),
+        lr_drop_factor: float = paper.LR_DROP_FACTOR,
+    ):
+        super().__init__()
+        if schedule not in SCHEDULES:
+            raise ValueError(f"recipe.schedule={schedule!r} is not one of {list(SCHEDULES)}")
+        if lr <= 0:
+            raise ValueError(f"recipe.lr={lr!r} must be positive")
+        self.save_hyperparameters()
+        self.net = initialize(AlexNet(AlexNetConfig(**(model or {}))), init)
+        self.loss = nn.CrossEntropyLoss()
+        classes = self.net.config.num_classes
+        top5 = min(5, classes)
+        # torchmetrics composes metrics: 1 - accuracy is an error metric Lightning can log.
+        self.train_top1_err = 1 - MulticlassAccuracy(classes, top_k=1, average="micro")
+        self.val_top1 = MulticlassAccuracy(classes, top_k=1, average="micro")
+        self.val_top5 = MulticlassAccuracy(classes, top_k=top5, average="micro")
+
+    @property
+    def num_parameters(self) -> int:
+        return count_parameters(self.net)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
+
+    # -- training --------------------------------------------------------------------------------
+    def training_step(self, batch, batch_idx: int) -> torch.Tensor:
+        x, y = batch
+        logits = self(x)
+        loss = self.loss(logits, y)
+        if not torch.isfinite(loss):
+            raise FloatingPointError(
+                f"training loss is {loss.item()} at step {self.global_step}: lower recipe.lr "
+                f"(now {self.hparams.lr}) or check the input scaling of the recipe"
+            )
+        n = len(y)
+        self.train_top1_err(logits.detach(), y)
+        self.log("train/loss", loss, on_step=False, on_epoch=True, prog_bar=True, batch_size=n)
+        self.log("train/top1_err", self.train_top1_err, on_step=False, on_epoch=True, batch_size=n)
+        lr = self.trainer.optimizers[0].param_groups[0]["lr"]
+        self.log("train/lr", lr, on_step=False, on_epoch=True, batch_size=n)
+        return loss
+
+    # -- validation ------------------------------------------------------------------------------
+    def validation_step(self, batch, batch_idx: int) -> None:
+        x, y = batch
+        logits = self(x)
+        self.val_top1.update(logits, y)
+        self.val_top5.update(logits, y)
+        self.log("val/loss", self.loss(logits, y), on_epoch=True, prog_bar=True, batch_size=len(y))
+
+    def on_validation_epoch_end(self) -> None:
+        self.log("val/top1_err", 1 - self.val_top1.compute(), prog_bar=True)
+        self.log("val/top5_err", 1 - self.val_top5.compute())
+        self.val_top1.reset()
+        self.val_top5.reset()
+
+    # -- optimisation ----------------------------------------------------------------------------
+    def configure_optimizers(self):
+        h = self.hparams
+        optimizer = torch.optim.SGD(
+            self.parameters(), lr=h.lr, momentum=h.momentum, weight_decay=h.weight_decay
+        )
+        if h.schedule == "step":
+            scheduler = torch.optim.lr_scheduler.MultiStepLR(
+                optimizer, milestones=list(h.step_milestones), gamma=h.lr_drop_factor
+            )
+            return {"optimizer": optimizer, "lr_scheduler": scheduler}
+        # §5: divide by 10 when the validation error stops improving, at most `max_lr_drops`
+        # times: the floor min_lr stops a fourth drop.
+        floor = h.lr * h.lr_drop_factor**h.max_lr_drops * (1 - 1e-6)
+        scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
+            optimizer, mode="min", factor=h.lr_drop_factor, patience=h.plateau_patience, min_lr=floor
+        )
+        return {
+            "optimizer": optimizer,
+            "lr_scheduler": {"scheduler": scheduler, "monitor": "val/top1_err", "interval": "epoch"},
+        }
+
+    # -- resume: dropout draws from the global generator, so carry its state -------------------
+    def on_save_checkpoint(self, checkpoint: dict) -> None:
+        checkpoint["rng_state"] = torch.get_rng_state()
+
+    def on_load_checkpoint(self, checkpoint: dict) -> None:
+        if "rng_state" in checkpoint:
+            torch.set_rng_state(checkpoint["rng_state"])

@@ -1,0 +1,120 @@
+"""The paper's numbers as data: read by the model, the tests and the reports, written down once.
+
+Krizhevsky, Sutskever, Hinton, "ImageNet Classification with Deep Convolutional Neural
+Networks", NIPS 2012 (section numbers below refer to it), and Krizhevsky's original code
+(cuda-convnet, `layers-145.cfg`) where it departs from the text.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+# ---------------------------------------------------------------------------------------------
+# §3.5 and Figure 2: the layer table.  Widths are whole-net kernel counts (both columns).
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ConvSpec:
+    name: str
+    kernel: int
+    stride: int
+    padding: int
+    grouped: bool  # True: each column sees only its own column's inputs (the GPUs do not talk)
+    lrn: bool  # response normalisation after the activation
+    pool: bool  # max-pooling after (LRN and) the activation
+
+
+# conv1's stride and padding are the ImageNet stem; the CIFAR stem replaces them (model.py).
+CONV_LAYERS: tuple[ConvSpec, ...] = (
+    ConvSpec("conv1", kernel=11, stride=4, padding=0, grouped=False, lrn=True, pool=True),
+    ConvSpec("conv2", kernel=5, stride=1, padding=2, grouped=True, lrn=True, pool=True),
+    ConvSpec("conv3", kernel=3, stride=1, padding=1, grouped=False, lrn=False, pool=False),
+    ConvSpec("conv4", kernel=3, stride=1, padding=1, grouped=True, lrn=False, pool=False),
+    ConvSpec("conv5", kernel=3, stride=1, padding=1, grouped=True, lrn=False, pool=True),
+)
+
+# Kernels per conv layer. Two columns: the paper's net (48 + 48, 128 + 128, ...).
+# One column: footnote 5's one-GPU net, half the kernels of every conv layer but conv5.
+CONV_WIDTHS: dict[int, tuple[int, ...]] = {
+    2: (96, 256, 384, 384, 256),
+    1: (48, 128, 192, 192, 256),
+}
+FC_WIDTH = 4096  # fc6 and fc7, the same in both nets (the footnote keeps them whole)
+NUM_CLASSES_IMAGENET = 1000
+
+# ---------------------------------------------------------------------------------------------
+# §3.3 Local response normalisation: b = a / (k + alpha * sum a^2)^beta over n channels.
+# ---------------------------------------------------------------------------------------------
+LRN_SIZE = 5
+LRN_K = 2.0
+LRN_ALPHA = 1e-4
+LRN_BETA = 0.75
+# Two readings of alpha (paper.md §2): the original code divides the window sum by n
+# (per-term alpha / n = 2e-5, exactly PyTorch's nn.LocalResponseNorm(5, 1e-4, 0.75, 2));
+# the printed formula applies alpha = 1e-4 to each term.
+LRN_READINGS = ("code", "text")
+
+# §3.4 Overlapping pooling: z = 3, s = 2; the ablation arm is z = 2, s = 2.
+POOL_OVERLAPPING = (3, 2)
+POOL_NON_OVERLAPPING = (2, 2)
+
+# §4 Dropout on the outputs of fc6 and fc7.
+DROPOUT = 0.5
+
+# ---------------------------------------------------------------------------------------------
+# §5 Learning.
+# ---------------------------------------------------------------------------------------------
+BATCH_SIZE = 128
+MOMENTUM = 0.9
+WEIGHT_DECAY = 5e-4
+LEARNING_RATE = 0.01
+LR_DROP_FACTOR = 0.1
+LR_MAX_DROPS = 3
+INIT_STD = 0.01
+INIT_STD_CODE_CONV345 = 0.03  # layers-145.cfg: conv3-conv5 weights ~ N(0, 0.03)
+ONE_BIAS_LAYERS = ("conv2", "conv4", "conv5", "fc6", "fc7")  # biases 1, all others 0
+
+# §1 and §4.1: images are rescaled so the shorter side is 256, centre 256 crop; the net sees
+# random 224 patches (227 makes the arithmetic of conv1 exact; see model.py).
+STORED_SIZE = 256
+INPUT_SIZE = 227
+
+# ---------------------------------------------------------------------------------------------
+# The claims the ablations test (§3.1-§4.2; the original code's runs in paper.md §6).
+# Differences are "arm minus the paper's arm", in percentage points of error on ILSVRC-2012.
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Claim:
+    switch: str  # the config key the ablation flips
+    paper_arm: object  # the paper's value of that switch
+    other_arm: object
+    top1_delta: float | None  # other arm's error minus the paper arm's, percentage points
+    top5_delta: float | None
+    text: str
+
+
+CLAIMS: dict[str, Claim] = {
+    "lrn": Claim("model.lrn", True, False, 1.4, 1.2, "removing LRN: top-1 +1.4, top-5 +1.2 (§3.3)"),
+    "pool": Claim(
+        "model.pool", "overlapping", "non_overlapping", 0.4, 0.3,
+        "non-overlapping 2/2 pooling: top-1 +0.4, top-5 +0.3 (§3.4)",
+    ),
+    "columns": Claim(
+        "model.columns", 2, 1, 1.7, 1.2, "one column (footnote net): top-1 +1.7, top-5 +1.2 (§3.2)"
+    ),
+    "activation": Claim(
+        "model.activation", "relu", "tanh", None, None,
+        "ReLU reaches 25% training error six times faster (epochs) than tanh (§3.1, Figure 1)",
+    ),
+    "dropout": Claim(
+        "model.dropout", 0.5, 0.0, None, None,
+        "without dropout the net overfits substantially (§4.2)",
+    ),
+}
+
+# §7 Table 2, ILSVRC-2012 val, 1 CNN, 10-crop: top-1 / top-5 error (%).
+PAPER_RESULT_TOP1 = 40.7
+PAPER_RESULT_TOP5 = 18.2

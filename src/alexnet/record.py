@@ -1,0 +1,143 @@
+"""The run record: what a report or a resume needs, on disk, in plain formats.
+
+Every job directory gets `config.yaml` (resolved, written by train.py), `metrics.csv` (one row
+per epoch, every logged metric) and `summary.json` (the arm, the seed, final and best errors,
+epochs, steps, wall time, parameter count, git SHA). Reports read these files only.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import os
+import platform
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+import torch
+
+METRICS_FILE, SUMMARY_FILE, CONFIG_FILE = "metrics.csv", "summary.json", "config.yaml"
+
+
+def git_sha(cwd: str | Path | None = None) -> str | None:
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True, text=True, timeout=5
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    if out.returncode != 0:
+        return None
+    sha = out.stdout.strip()
+    dirty = subprocess.run(
+        ["git", "status", "--porcelain", "--untracked-files=no"], cwd=cwd, capture_output=True, text=True
+    ).stdout.strip()
+    return sha + ("-dirty" if dirty else "")
+
+
+def machine() -> dict[str, Any]:
+    return {
+        "host": platform.node(), "platform": platform.platform(), "python": platform.python_version(),
+        "torch": torch.__version__, "cpus": os.cpu_count(),
+        "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
+    }
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+def _floats(metrics: dict[str, Any]) -> dict[str, float]:
+    out = {}
+    for k, v in metrics.items():
+        if isinstance(v, torch.Tensor) and v.numel() == 1:
+            out[k] = float(v)
+        elif isinstance(v, (int, float)):
+            out[k] = float(v)
+    return out
+
+
+class Throughput(L.Callback):
+    """Logs `train/images_per_sec`: training images over the epoch's training time (with data
+    loading, without validation)."""
+
+    def on_train_epoch_start(self, trainer, pl_module) -> None:
+        self._start, self._end, self._images = time.perf_counter(), None, 0
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        self._images += len(batch[1])
+        self._end = time.perf_counter()
+
+    def on_train_epoch_end(self, trainer, pl_module) -> None:
+        if self._end is not None:
+            pl_module.log("train/images_per_sec", self._images / max(self._end - self._start, 1e-9))
+
+
+class RunRecord(L.Callback):
+    """Writes metrics.csv after every epoch and summary.json when training stops."""
+
+    def __init__(self, out_dir: str | Path, facts: dict[str, Any] | None = None):
+        self.out_dir = Path(out_dir)
+        self.facts = dict(facts or {})
+        self.rows: list[dict[str, float]] = []
+        self._start = None
+
+    def on_fit_start(self, trainer, pl_module) -> None:
+        self._start = time.perf_counter()
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        path = self.out_dir / METRICS_FILE
+        if trainer.ckpt_path and path.is_file():  # a resume continues the record it left
+            with open(path) as f:
+                self.rows = [
+                    {k: float(v) for k, v in r.items() if v != ""} for r in csv.DictReader(f)
+                ]
+            self.rows = [r for r in self.rows if r["epoch"] < trainer.current_epoch]
+
+    def on_train_epoch_end(self, trainer, pl_module) -> None:
+        if trainer.global_rank != 0:
+            return
+        row = {"epoch": float(trainer.current_epoch), "step": float(trainer.global_step)}
+        row |= _floats(trainer.callback_metrics)
+        self.rows.append(row)
+        columns = list(dict.fromkeys(k for r in self.rows for k in r))
+        lines = [",".join(columns)]
+        for r in self.rows:
+            lines.append(",".join("" if k not in r else repr(r[k]) for k in columns))
+        _atomic_write(self.out_dir / METRICS_FILE, "\n".join(lines) + "\n")
+
+    def on_fit_end(self, trainer, pl_module) -> None:
+        if trainer.global_rank == 0:
+            self.write_summary(trainer, pl_module, status="completed")
+
+    def on_exception(self, trainer, pl_module, exception: BaseException) -> None:
+        if trainer.global_rank == 0:
+            self.write_summary(trainer, pl_module, status="failed", error=f"{type(exception).__name__}: {exception}")
+
+    def write_summary(self, trainer, pl_module, status: str, error: str | None = None) -> dict:
+        def series(key):
+            return [r[key] for r in self.rows if key in r and not math.isnan(r[key])]
+
+        summary = dict(self.facts)
+        summary |= {
+            "status": status,
+            "epochs": len(self.rows),
+            "steps": int(trainer.global_step),
+            "wall_time_s": round(time.perf_counter() - (self._start or time.perf_counter()), 2),
+        }
+        for key in ("val/top1_err", "val/top5_err", "val/loss", "train/top1_err", "train/loss"):
+            values = series(key)
+            summary[f"final_{key}"] = values[-1] if values else None
+            if key.startswith("val/"):
+                summary[f"best_{key}"] = min(values) if values else None
+        rates = series("train/images_per_sec")
+        summary["images_per_sec"] = sum(rates) / len(rates) if rates else None
+        if error:
+            summary["error"] = error
+        _atomic_write(self.out_dir / SUMMARY_FILE, json.dumps(summary, indent=2) + "\n")
+        return summary

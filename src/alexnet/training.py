@@ -1,0 +1,125 @@
+"""`train(cfg)`: one job, from a composed config to a run record on disk.
+
+Plain and testable: it needs a config with the groups of `conf/` (data, model, recipe,
+trainer, logger, callbacks) and an output directory, not a running Hydra.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+from lightning.pytorch.callbacks import ModelCheckpoint, RichProgressBar, TQDMProgressBar
+from omegaconf import DictConfig, OmegaConf
+
+from alexnet.data.datamodule import AlexNetDataModule
+from alexnet.data.sources import DataError
+from alexnet.loggers import build_loggers, finish_wandb
+from alexnet.module import AlexNetModule
+from alexnet.record import CONFIG_FILE, SUMMARY_FILE, RunRecord, Throughput, git_sha, machine
+
+log = logging.getLogger(__name__)
+
+RECIPE_INPUTS = {"raw_255": False, "standardized": True}
+
+
+class ConfigError(ValueError):
+    """A config value that cannot work; the message names the key and what would."""
+
+
+def build_datamodule(cfg: DictConfig) -> AlexNetDataModule:
+    recipe_input = cfg.recipe.input
+    if recipe_input not in RECIPE_INPUTS:
+        raise ConfigError(f"recipe.input={recipe_input!r} is not one of {list(RECIPE_INPUTS)}")
+    d = cfg.data
+    return AlexNetDataModule(
+        source=d.source, root=d.root, stored_size=d.stored_size, crop_size=d.crop_size,
+        batch_size=d.batch_size, num_workers=d.num_workers, mean=d.mean,
+        divide_std=RECIPE_INPUTS[recipe_input], flip=d.flip, cache_dir=d.cache_dir,
+        val_split=d.val_split, seed=cfg.seed,
+    )
+
+
+def build_module(cfg: DictConfig, num_classes: int) -> AlexNetModule:
+    r = cfg.recipe
+    model = OmegaConf.to_container(cfg.model, resolve=True) | {"num_classes": num_classes}
+    return AlexNetModule(
+        model=model, init=r.init, lr=r.lr, momentum=r.momentum, weight_decay=r.weight_decay,
+        schedule=r.schedule, plateau_patience=r.plateau_patience, max_lr_drops=r.max_lr_drops,
+        step_milestones=tuple(r.step_milestones),
+    )
+
+
+def build_callbacks(cfg: DictConfig, out_dir: Path, record: RunRecord) -> list[L.Callback]:
+    c = cfg.callbacks
+    callbacks: list[L.Callback] = [Throughput(), record]
+    if c.checkpoint.enabled:
+        callbacks.append(
+            ModelCheckpoint(
+                dirpath=out_dir / "checkpoints", monitor=c.checkpoint.monitor, mode="min",
+                save_top_k=c.checkpoint.save_top_k, save_last=c.checkpoint.save_last,
+                filename="epoch{epoch:03d}", auto_insert_metric_name=False,
+            )
+        )
+    if c.progress_bar == "rich":
+        callbacks.append(RichProgressBar(leave=True))
+    elif c.progress_bar == "tqdm":
+        callbacks.append(TQDMProgressBar())
+    if c.get("early_stopping"):
+        from lightning.pytorch.callbacks import EarlyStopping
+
+        callbacks.append(EarlyStopping(**c.early_stopping))
+    return callbacks
+
+
+def arm_tag(arm: dict[str, Any]) -> str:
+    return ",".join(f"{k}={v}" for k, v in arm.items()) or "default"
+
+
+def train(cfg: DictConfig, out_dir: str | Path, arm: dict[str, Any] | None = None,
+          group: str | None = None) -> dict[str, Any]:
+    """Trains one job and returns its summary (also written to `out_dir/summary.json`)."""
+    out_dir = Path(out_dir)
+    arm = dict(arm or {})
+    # Everything that can be checked is checked before any work or any file is written.
+    try:
+        datamodule = build_datamodule(cfg)
+        num_classes = datamodule.num_classes
+        module = build_module(cfg, num_classes)
+    except (DataError, ConfigError) as e:
+        raise ConfigError(str(e)) from None
+    except ValueError as e:
+        raise ConfigError(str(e)) from None
+
+    L.seed_everything(cfg.seed, workers=True, verbose=False)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    resolved = OmegaConf.to_container(cfg, resolve=True)
+    (out_dir / CONFIG_FILE).write_text(OmegaConf.to_yaml(OmegaConf.create(resolved)))
+
+    facts = {
+        "arm": arm, "arm_name": arm_tag(arm), "seed": int(cfg.seed), "ablation": cfg.get("ablation"),
+        "model": resolved["model"] | {"num_classes": num_classes}, "recipe": resolved["recipe"]["name"],
+        "init": resolved["recipe"]["init"], "data": datamodule.describe(),
+        "parameters": module.num_parameters, "git_sha": git_sha(Path(__file__).parent),
+        "machine": machine(), "group": group,
+    }
+    record = RunRecord(out_dir, facts)
+    tags = [f"{k}={v}" for k, v in arm.items()] + [f"recipe={facts['recipe']}"]
+    loggers = build_loggers(
+        OmegaConf.to_container(cfg.logger, resolve=True), out_dir, run_name=out_dir.name,
+        group=group, tags=tags, config=resolved | {"arm": arm},
+    )
+    trainer_kwargs = {k: v for k, v in OmegaConf.to_container(cfg.trainer, resolve=True).items() if v is not None}
+    trainer = L.Trainer(
+        **trainer_kwargs, logger=loggers or False, callbacks=build_callbacks(cfg, out_dir, record),
+        default_root_dir=str(out_dir), enable_model_summary=False,
+    )
+    try:
+        trainer.fit(module, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
+    finally:
+        finish_wandb()
+    summary = out_dir / SUMMARY_FILE
+    return json.loads(summary.read_text()) if summary.is_file() else {}
