@@ -39,6 +39,8 @@ class AlexNetModule(L.LightningModule):
         if lr <= 0:
             raise ValueError(f"recipe.lr={lr!r} must be positive")
         self.save_hyperparameters()
+        self.scheduler: torch.optim.lr_scheduler.LRScheduler | None = None
+        self._scheduler_state: dict | None = None
         self.net = initialize(AlexNet(AlexNetConfig(**(model or {}))), init)
         self.loss = nn.CrossEntropyLoss()
         classes = self.net.config.num_classes
@@ -73,6 +75,10 @@ class AlexNetModule(L.LightningModule):
         self.log("train/lr", lr, on_step=False, on_epoch=True, batch_size=n)
         return loss
 
+    def on_train_epoch_end(self) -> None:
+        if isinstance(self.scheduler, torch.optim.lr_scheduler.MultiStepLR):
+            self.scheduler.step()
+
     # -- validation ------------------------------------------------------------------------------
     def validation_step(self, batch, batch_idx: int) -> None:
         x, y = batch
@@ -82,7 +88,11 @@ class AlexNetModule(L.LightningModule):
         self.log("val/loss", self.loss(logits, y), on_epoch=True, prog_bar=True, batch_size=len(y))
 
     def on_validation_epoch_end(self) -> None:
-        self.log("val/top1_err", 1 - self.val_top1.compute(), prog_bar=True)
+        top1_err = 1 - self.val_top1.compute()
+        self.log("val/top1_err", top1_err, prog_bar=True)
+        fitting = self.trainer.state.fn == "fit" and not self.trainer.sanity_checking
+        if fitting and isinstance(self.scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
+            self.scheduler.step(float(top1_err))
         self.log("val/top5_err", 1 - self.val_top5.compute())
         self.val_top1.reset()
         self.val_top5.reset()
@@ -93,26 +103,35 @@ class AlexNetModule(L.LightningModule):
         optimizer = torch.optim.SGD(
             self.parameters(), lr=h.lr, momentum=h.momentum, weight_decay=h.weight_decay
         )
+        # Schedulers are stepped here, by hand, before the epoch's checkpoint is written, so a
+        # resume continues them exactly; Lightning steps its schedulers after that checkpoint
+        # and skips the step of the epoch a resume restarts from.
         if h.schedule == "step":
-            scheduler = torch.optim.lr_scheduler.MultiStepLR(
+            self.scheduler = torch.optim.lr_scheduler.MultiStepLR(
                 optimizer, milestones=list(h.step_milestones), gamma=h.lr_drop_factor
             )
-            return {"optimizer": optimizer, "lr_scheduler": scheduler}
-        # §5: divide by 10 when the validation error stops improving, at most `max_lr_drops`
-        # times: the floor min_lr stops a fourth drop.
-        floor = h.lr * h.lr_drop_factor**h.max_lr_drops * (1 - 1e-6)
-        scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
-            optimizer, mode="min", factor=h.lr_drop_factor, patience=h.plateau_patience, min_lr=floor
-        )
-        return {
-            "optimizer": optimizer,
-            "lr_scheduler": {"scheduler": scheduler, "monitor": "val/top1_err", "interval": "epoch"},
-        }
+        else:
+            # §5: divide by 10 when the validation error stops improving, at most
+            # `max_lr_drops` times (the floor min_lr stops one more).
+            floor = h.lr * h.lr_drop_factor**h.max_lr_drops * (1 - 1e-6)
+            self.scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
+                optimizer, mode="min", factor=h.lr_drop_factor, patience=h.plateau_patience,
+                min_lr=floor,
+            )
+        return optimizer
 
     # -- resume: dropout draws from the global generator, so carry its state -------------------
     def on_save_checkpoint(self, checkpoint: dict) -> None:
         checkpoint["rng_state"] = torch.get_rng_state()
+        if self.scheduler is not None:
+            checkpoint["scheduler_state"] = self.scheduler.state_dict()
 
     def on_load_checkpoint(self, checkpoint: dict) -> None:
         if "rng_state" in checkpoint:
             torch.set_rng_state(checkpoint["rng_state"])
+        self._scheduler_state = checkpoint.get("scheduler_state")
+
+    def on_fit_start(self) -> None:
+        # the scheduler exists only once the optimizers do, after the checkpoint was read
+        if self.scheduler is not None and self._scheduler_state is not None:
+            self.scheduler.load_state_dict(self._scheduler_state)

@@ -97,12 +97,13 @@ class RunRecord(L.Callback):
                 self.rows = [
                     {k: float(v) for k, v in r.items() if v != ""} for r in csv.DictReader(f)
                 ]
-            self.rows = [r for r in self.rows if r["epoch"] < trainer.current_epoch]
 
     def on_train_epoch_end(self, trainer, pl_module) -> None:
         if trainer.global_rank != 0:
             return
-        row = {"epoch": float(trainer.current_epoch), "step": float(trainer.global_step)}
+        epoch = float(trainer.current_epoch)
+        self.rows = [r for r in self.rows if r["epoch"] < epoch]  # a resume replaces, never repeats
+        row = {"epoch": epoch, "step": float(trainer.global_step)}
         row |= _floats(trainer.callback_metrics)
         self.rows.append(row)
         columns = list(dict.fromkeys(k for r in self.rows for k in r))

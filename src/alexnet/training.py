@@ -57,13 +57,17 @@ def build_callbacks(cfg: DictConfig, out_dir: Path, record: RunRecord) -> list[L
     c = cfg.callbacks
     callbacks: list[L.Callback] = [Throughput(), record]
     if c.checkpoint.enabled:
-        callbacks.append(
-            ModelCheckpoint(
-                dirpath=out_dir / "checkpoints", monitor=c.checkpoint.monitor, mode="min",
-                save_top_k=c.checkpoint.save_top_k, save_last=c.checkpoint.save_last,
-                filename="epoch{epoch:03d}", auto_insert_metric_name=False,
-            )
-        )
+        ckpt_dir = out_dir / "checkpoints"
+        if c.checkpoint.save_top_k:  # the best epochs by the monitored metric
+            callbacks.append(ModelCheckpoint(
+                dirpath=ckpt_dir, monitor=c.checkpoint.monitor, mode="min",
+                save_top_k=c.checkpoint.save_top_k, filename="best-epoch{epoch:03d}",
+                auto_insert_metric_name=False,
+            ))
+        if c.checkpoint.save_last:
+            # Lightning's own save_last only refreshes last.ckpt when a top-k file is written;
+            # a resume needs the latest epoch, so an unmonitored checkpoint keeps it.
+            callbacks.append(ModelCheckpoint(dirpath=ckpt_dir, filename="last", save_top_k=1))
     if c.progress_bar == "rich":
         callbacks.append(RichProgressBar(leave=True))
     elif c.progress_bar == "tqdm":
@@ -85,6 +89,7 @@ def train(cfg: DictConfig, out_dir: str | Path, arm: dict[str, Any] | None = Non
     out_dir = Path(out_dir)
     arm = dict(arm or {})
     # Everything that can be checked is checked before any work or any file is written.
+    L.seed_everything(cfg.seed, workers=True, verbose=False)  # before the weights are drawn
     try:
         datamodule = build_datamodule(cfg)
         num_classes = datamodule.num_classes
@@ -94,7 +99,6 @@ def train(cfg: DictConfig, out_dir: str | Path, arm: dict[str, Any] | None = Non
     except ValueError as e:
         raise ConfigError(str(e)) from None
 
-    L.seed_everything(cfg.seed, workers=True, verbose=False)
     out_dir.mkdir(parents=True, exist_ok=True)
     resolved = OmegaConf.to_container(cfg, resolve=True)
     (out_dir / CONFIG_FILE).write_text(OmegaConf.to_yaml(OmegaConf.create(resolved)))

@@ -1,0 +1,62 @@
+"""Shared fixtures: composed configs, tiny image folders, the shared CIFAR archive when present."""
+
+from __future__ import annotations
+
+import os
+import tarfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hydra import compose, initialize_config_dir
+from PIL import Image
+
+from alexnet.hydra_setup import register_resolvers
+
+REPO = Path(__file__).resolve().parents[1]
+CONF = REPO / "conf"
+SAMPLE = REPO / "data" / "cifar10-sample"
+SHARED_CIFAR = REPO.parent / "shared" / "data" / "cifar10-jpg.tar.gz"
+
+os.environ.setdefault("WANDB_MODE", "disabled")
+register_resolvers(REPO)
+
+
+def make_config(*overrides: str):
+    """The config `python src/train.py OVERRIDES` would run (Hydra's compose API)."""
+    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+        return compose(config_name="config", overrides=list(overrides))
+
+
+@pytest.fixture
+def compose_cfg():
+    return make_config
+
+
+def write_image_folder(root: Path, classes=("a", "b", "c"), per_class=(6, 3), size=(40, 36), seed=0):
+    """A tiny ImageFolder (train/ + val/) of random-coloured JPEGs with class-dependent colour."""
+    rng = np.random.default_rng(seed)
+    for split, n in zip(("train", "val"), per_class, strict=True):
+        for ci, name in enumerate(classes):
+            (root / split / name).mkdir(parents=True, exist_ok=True)
+            for i in range(n):
+                base = np.zeros((size[1], size[0], 3), np.uint8) + np.uint8(60 * ci + 20)
+                noise = rng.integers(0, 40, base.shape, dtype=np.uint8)
+                Image.fromarray(base + noise).save(root / split / name / f"{i:03d}.jpg", quality=95)
+    return root
+
+
+@pytest.fixture
+def image_folder(tmp_path):
+    return write_image_folder(tmp_path / "folder")
+
+
+@pytest.fixture(scope="session")
+def cifar10_full(tmp_path_factory):
+    """Full CIFAR-10 (JPEG folders) from ../shared when this checkout has it; else skip."""
+    if not SHARED_CIFAR.is_file():
+        pytest.skip(f"real-data test: {SHARED_CIFAR} is absent (only developers and CI have it)")
+    out = tmp_path_factory.mktemp("cifar")
+    with tarfile.open(SHARED_CIFAR) as tar:
+        tar.extractall(out, filter="data")
+    return out / "cifar10-jpg"

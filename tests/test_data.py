@@ -1,0 +1,165 @@
+"""Sources, the decoded cache, statistics and the batched augmentation."""
+
+import pickle
+
+import numpy as np
+import pytest
+import torch
+
+from alexnet.data import cache
+from alexnet.data.datamodule import AlexNetDataModule, EpochShuffle
+from alexnet.data.sources import DataError, cifar10, image_folder
+from alexnet.data.transforms import Normalize, center_crop, random_crop_flip
+
+image_folder_source = image_folder  # the source function; `image_folder` below is the fixture
+
+
+def test_image_folder_reads_classes_and_splits(image_folder):
+    src = image_folder_source(image_folder)
+    assert src.classes == ["a", "b", "c"]
+    assert len(src.train) == 18 and len(src.val) == 9
+    assert list(np.bincount(src.train.labels)) == [6, 6, 6]
+    assert src.layout == "folder"
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda p: p / "nope", "does not exist"),
+    (lambda p: p, "has no train/ and val/"),
+])
+def test_bad_roots_name_the_expected_layout(tmp_path, make, message):
+    with pytest.raises(DataError, match=message) as e:
+        image_folder(make(tmp_path))
+    assert "train/<class>" in str(e.value) and "\n" not in str(e.value)
+
+
+def test_empty_class_folders_are_refused(tmp_path):
+    for split in ("train", "val"):
+        (tmp_path / split / "a").mkdir(parents=True)
+        (tmp_path / split / "b").mkdir(parents=True)
+    with pytest.raises(DataError, match="holds no images"):
+        image_folder(tmp_path)
+
+
+def test_unset_root_says_how_to_set_it():
+    with pytest.raises(DataError, match="data.root is not set"):
+        image_folder(None)
+
+
+def test_cifar10_python_batches(tmp_path):
+    batches = tmp_path / "cifar-10-batches-py"
+    batches.mkdir()
+    rng = np.random.default_rng(0)
+    for name in [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]:
+        data = rng.integers(0, 256, (4, 3072), dtype=np.uint8)
+        with open(batches / name, "wb") as f:
+            pickle.dump({"data": data, "labels": [0, 1, 2, 3]}, f)
+    with open(batches / "batches.meta", "wb") as f:
+        pickle.dump({"label_names": [f"c{i}" for i in range(10)]}, f)
+    src = cifar10(tmp_path)
+    assert src.layout == "cifar10-python" and len(src.train) == 20 and len(src.val) == 4
+    # channel-planar rows → HWC images: pixel (0,0) of image 0 is data[0][[0, 1024, 2048]]
+    with open(batches / "data_batch_1", "rb") as f:
+        first = pickle.load(f)["data"][0]
+    assert list(src.train.arrays[0, 0, 0]) == [first[0], first[1024], first[2048]]
+
+
+def test_corrupt_image_fails_with_its_path(image_folder, tmp_path):
+    bad = image_folder / "train" / "a" / "000.jpg"
+    bad.write_bytes(bad.read_bytes()[:50])  # truncated JPEG
+    src = image_folder_source(image_folder)
+    with pytest.raises(DataError, match="000.jpg"):
+        cache.decoded(src.train, "train", 32, src.root, tmp_path / "cache")
+    assert not list((tmp_path / "cache").glob("*.npy"))  # nothing half-written
+
+
+def test_decoded_cache_resizes_shorter_side_then_centre_crops(image_folder, tmp_path):
+    src = image_folder_source(image_folder)
+    arr = cache.decoded(src.train, "train", 32, src.root, tmp_path)
+    assert arr.shape == (18, 3, 32, 32) and arr.dtype == np.uint8
+    # a second call reuses the file; other settings get another file
+    assert len(list(tmp_path.glob("train-32px-*.npy"))) == 1
+    cache.decoded(src.train, "train", 24, src.root, tmp_path)
+    assert len(list(tmp_path.glob("train-*.npy"))) == 2
+
+
+def test_cache_key_changes_when_a_file_changes(image_folder):
+    src = image_folder_source(image_folder)
+    before = cache.cache_key(src.train, 32, src.root)
+    (image_folder / "train" / "a" / "extra.jpg").write_bytes((image_folder / "train" / "a" / "000.jpg").read_bytes())
+    assert cache.cache_key(image_folder_source(image_folder).train, 32, src.root) != before
+
+
+def test_mean_image_and_channel_stats_match_a_direct_computation(tmp_path):
+    rng = np.random.default_rng(1)
+    images = rng.integers(0, 256, (50, 3, 8, 8), dtype=np.uint8)
+    stats = cache.image_stats(images, tmp_path / "s.npz", chunk=7)
+    as_float = images.astype(np.float64)
+    np.testing.assert_allclose(stats["mean_image"], as_float.mean(0), rtol=1e-5)
+    np.testing.assert_allclose(stats["channel_mean"], as_float.mean((0, 2, 3)), rtol=1e-5)
+    np.testing.assert_allclose(stats["channel_std"], as_float.std((0, 2, 3)), rtol=1e-4)
+    again = cache.image_stats(images[:1], tmp_path / "s.npz")  # cached: not recomputed
+    np.testing.assert_array_equal(again["mean_image"], stats["mean_image"])
+
+
+def test_random_crops_are_patches_and_flips_mirror_them():
+    images = torch.arange(4 * 3 * 10 * 10, dtype=torch.float32).reshape(4, 3, 10, 10)
+    g = torch.Generator().manual_seed(3)
+    out = random_crop_flip(images, 7, g)
+    assert out.shape == (4, 3, 7, 7)
+    for i in range(4):
+        found = False
+        for top in range(4):
+            for left in range(4):
+                patch = images[i, :, top : top + 7, left : left + 7]
+                if torch.equal(out[i], patch) or torch.equal(out[i], patch.flip(-1)):
+                    found = True
+        assert found
+    # the same generator state gives the same crops (resumable); flips do happen
+    again = random_crop_flip(images, 7, torch.Generator().manual_seed(3))
+    assert torch.equal(out, again)
+    many = random_crop_flip(images.repeat(50, 1, 1, 1), 10, torch.Generator().manual_seed(0))
+    flipped = (many != images.repeat(50, 1, 1, 1)).flatten(1).any(1).float().mean()
+    assert 0.3 < flipped < 0.7
+
+
+def test_center_crop():
+    x = torch.arange(36.0).reshape(1, 1, 6, 6)
+    assert torch.equal(center_crop(x, 4), x[..., 1:5, 1:5])
+
+
+def test_normalize_paper_input_keeps_the_0_255_scale():
+    mean_image = np.full((3, 4, 4), 100.0, np.float32)
+    mean_image[0, 0, 0] = 0.0
+    n = Normalize(mean_image, np.array([100.0] * 3), np.array([50.0] * 3), mean="pixel")
+    x = torch.full((1, 3, 4, 4), 200, dtype=torch.uint8)
+    out = n(x)
+    assert out[0, 0, 0, 0] == 200 and out[0, 1, 1, 1] == 100
+    std = Normalize(mean_image, np.array([100.0] * 3), np.array([50.0] * 3), mean="channel", divide_std=True)
+    assert torch.allclose(std(x), torch.full((1, 3, 4, 4), 2.0))
+
+
+def test_epoch_shuffle_depends_on_seed_and_epoch_only():
+    s = EpochShuffle(20, seed=1)
+    first = list(s)
+    s.set_epoch(1)
+    second = list(s)
+    assert sorted(first) == list(range(20)) and first != second
+    t = EpochShuffle(20, seed=1)
+    t.set_epoch(1)
+    assert list(t) == second
+
+
+def test_datamodule_batches_are_uint8_then_augmented(image_folder):
+    dm = AlexNetDataModule(root=str(image_folder), stored_size=32, crop_size=28, batch_size=4)
+    assert dm.num_classes == 3
+    dm.setup()
+    images, labels = next(iter(dm.train_dataloader()))
+    assert images.dtype == torch.uint8 and images.shape == (4, 3, 32, 32)
+    x, y = dm.on_after_batch_transfer((images, labels), 0)  # no trainer: evaluation path
+    assert x.shape == (4, 3, 28, 28) and x.dtype == torch.float32
+    assert (image_folder / ".alexnet-cache").is_dir()
+
+
+def test_crop_larger_than_stored_image_is_refused():
+    with pytest.raises(ValueError, match="data.crop_size=40 must not exceed data.stored_size=32"):
+        AlexNetDataModule(root="x", stored_size=32, crop_size=40)

@@ -1,0 +1,55 @@
+"""§3.3's response normalisation, pinned to the formula computed by a plain loop."""
+
+import pytest
+import torch
+
+from alexnet import paper
+from alexnet.layers import local_response_norm
+
+
+def lrn_by_loop(a: torch.Tensor, per_term_alpha: float, k=2.0, n=5, beta=0.75) -> torch.Tensor:
+    """b[i] = a[i] / (k + alpha * sum_{j=max(0,i-n/2)}^{min(N-1,i+n/2)} a[j]^2)^beta, at each (x,y)."""
+    batch, channels, height, width = a.shape
+    b = torch.empty_like(a)
+    for s in range(batch):
+        for i in range(channels):
+            lo, hi = max(0, i - n // 2), min(channels - 1, i + n // 2)
+            for y in range(height):
+                for x in range(width):
+                    total = sum(float(a[s, j, y, x]) ** 2 for j in range(lo, hi + 1))
+                    b[s, i, y, x] = a[s, i, y, x] / (k + per_term_alpha * total) ** beta
+    return b
+
+
+@pytest.fixture
+def activations():
+    g = torch.Generator().manual_seed(0)
+    # large values so the normalisation term is far from negligible (ReLU outputs ~ tens)
+    return torch.rand(2, 7, 3, 2, generator=g, dtype=torch.float64) * 60
+
+
+def test_code_reading_divides_alpha_by_n(activations):
+    expected = lrn_by_loop(activations, per_term_alpha=1e-4 / 5)
+    got = local_response_norm("code").double()(activations)
+    torch.testing.assert_close(got, expected, rtol=1e-10, atol=1e-10)
+
+
+def test_text_reading_applies_alpha_to_every_term(activations):
+    expected = lrn_by_loop(activations, per_term_alpha=1e-4)
+    got = local_response_norm("text").double()(activations)
+    torch.testing.assert_close(got, expected, rtol=1e-10, atol=1e-10)
+
+
+def test_the_two_readings_differ_and_k_is_two(activations):
+    code, text = local_response_norm("code"), local_response_norm("text")
+    assert not torch.allclose(code.double()(activations), text.double()(activations))
+    assert code.k == paper.LRN_K == 2.0  # PyTorch's default k is 1: the trap Caffe fell into
+    # with all-zero neighbours the output is a / k^beta exactly
+    one = torch.zeros(1, 5, 1, 1, dtype=torch.float64)
+    one[0, 2] = 1e-6
+    assert float(code.double()(one)[0, 2]) == pytest.approx(1e-6 / 2**0.75, rel=1e-9)
+
+
+def test_unknown_reading_is_refused():
+    with pytest.raises(ValueError, match="model.lrn_reading='paper'"):
+        local_response_norm("paper")

@@ -1,0 +1,113 @@
+"""train(cfg) end to end on the bundled sample: the run record, resume, and the CLI's errors."""
+
+import csv
+import json
+import subprocess
+import sys
+
+import pytest
+import torch
+import yaml
+
+from alexnet.training import ConfigError, train
+from conftest import REPO, make_config
+
+TINY = ["debug=tiny", "callbacks.progress_bar=none"]
+
+
+def run(tmp_path, *overrides, name="job"):
+    cfg = make_config(*TINY, *overrides)
+    return train(cfg, tmp_path / name, arm={"model.lrn": True}), tmp_path / name
+
+
+def test_a_job_writes_its_record(tmp_path):
+    summary, job = run(tmp_path, "trainer.max_epochs=3")
+    config_text = (job / "config.yaml").read_text()
+    assert "${" not in config_text
+    config = yaml.safe_load(config_text)
+    assert config["model"]["input_size"] == config["data"]["crop_size"] == 28
+    with open(job / "metrics.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert [int(float(r["epoch"])) for r in rows] == [0, 1, 2]
+    for key in ("train/loss", "train/top1_err", "val/loss", "val/top1_err", "val/top5_err",
+                "train/lr", "train/images_per_sec"):
+        assert all(r[key] != "" for r in rows), key
+    on_disk = json.loads((job / "summary.json").read_text())
+    assert on_disk == summary
+    assert summary["status"] == "completed" and summary["epochs"] == 3 and summary["steps"] == 9
+    assert summary["arm"] == {"model.lrn": True} and summary["seed"] == 0
+    assert summary["final_val/top1_err"] == pytest.approx(float(rows[-1]["val/top1_err"]))
+    assert summary["best_val/top1_err"] == pytest.approx(min(float(r["val/top1_err"]) for r in rows))
+    assert summary["parameters"] > 0 and summary["wall_time_s"] > 0
+    assert "git_sha" in summary and summary["machine"]["cpus"] >= 1
+    assert (job / "checkpoints" / "last.ckpt").is_file()
+
+
+def test_resume_gives_identical_results(tmp_path):
+    # patience 0: the learning rate drops on every epoch that does not improve, so the
+    # scheduler's state matters as much as the weights, the RNG and the data order.
+    fast = ["recipe.plateau_patience=0", "trainer.limit_train_batches=4"]
+    _, straight = run(tmp_path, *fast, "trainer.max_epochs=4", name="straight")
+    _, first = run(tmp_path, *fast, "trainer.max_epochs=2", name="resumed")
+    ckpt = first / "checkpoints" / "last.ckpt"
+    run(tmp_path, *fast, "trainer.max_epochs=4", f"ckpt_path={ckpt}", name="resumed")
+    a = torch.load(straight / "checkpoints" / "last.ckpt", weights_only=False)["state_dict"]
+    b = torch.load(first / "checkpoints" / "last.ckpt", weights_only=False)["state_dict"]
+    for key in a:
+        torch.testing.assert_close(a[key], b[key], rtol=0, atol=0, msg=key)
+    with open(straight / "metrics.csv") as f1, open(first / "metrics.csv") as f2:
+        rows1, rows2 = list(csv.DictReader(f1)), list(csv.DictReader(f2))
+    assert len(rows1) == len(rows2) == 4
+    for key in ("val/loss", "train/loss", "train/lr"):
+        assert [r[key] for r in rows1] == [r[key] for r in rows2], key
+
+
+def test_seeds_change_results_and_repeat_them(tmp_path):
+    a, _ = run(tmp_path, "seed=1", name="a")
+    b, _ = run(tmp_path, "seed=1", name="b")
+    c, _ = run(tmp_path, "seed=2", name="c")
+    assert a["final_train/loss"] == b["final_train/loss"]
+    assert a["final_train/loss"] != c["final_train/loss"]
+
+
+def test_bad_values_fail_before_any_file_is_written(tmp_path):
+    with pytest.raises(ConfigError, match="model.activation='sigmoid'"):
+        run(tmp_path, "model.activation=sigmoid")
+    with pytest.raises(ConfigError, match="/nonexistent"):
+        run(tmp_path, "data.root=/nonexistent")
+    assert not (tmp_path / "job").exists()
+
+
+def cli(*args, timeout=600):
+    return subprocess.run(
+        [sys.executable, str(REPO / "src" / "train.py"), *args], capture_output=True, text=True,
+        timeout=timeout, cwd=REPO, env={**__import__("os").environ, "WANDB_MODE": "disabled"},
+    )
+
+
+@pytest.mark.parametrize("override, expected", [
+    ("model.activation=sigmoid", "error: model.activation='sigmoid' is not one of ['relu', 'tanh']"),
+    ("data.root=/nonexistent", "error: data.root='/nonexistent' does not exist"),
+    ("model.dropout=2", "error: model.dropout=2 must be in [0, 1)"),
+])
+def test_cli_reports_bad_values_in_one_line(tmp_path, override, expected):
+    out = cli(override, f"hydra.run.dir={tmp_path}/run")
+    assert out.returncode == 2
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(expected), out.stderr
+
+
+def test_cli_refuses_unknown_keys(tmp_path):
+    out = cli("model.colums=1", f"hydra.run.dir={tmp_path}/run")
+    assert out.returncode != 0
+    assert "colums" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_any_grid_runs_with_m_and_ends_with_a_report(tmp_path):
+    out = cli("-m", "model.pool=overlapping,non_overlapping", "seed=0", *TINY,
+              f"hydra.sweep.dir={tmp_path}/sweep")
+    assert out.returncode == 0, out.stderr[-2000:]
+    jobs = sorted(p.parent.name for p in (tmp_path / "sweep").glob("*/summary.json"))
+    assert len(jobs) == 2
+    report = (tmp_path / "sweep" / "report.md").read_text()
+    assert "model.pool=overlapping" in report and "model.pool=non_overlapping" in report
