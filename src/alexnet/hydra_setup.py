@@ -8,6 +8,7 @@ import secrets
 from pathlib import Path
 from typing import Any
 
+import yaml
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf
 
@@ -29,9 +30,10 @@ def register_resolvers(repo_root: Path) -> None:
 
 
 def _parse(value: str) -> Any:
+    """An override's value as YAML reads it: 'true' → True, '0.5' → 0.5, 'relu' → 'relu'."""
     try:
-        return OmegaConf.create({"v": value})["v"] if value not in ("", "null") else None
-    except Exception:  # noqa: BLE001
+        return yaml.safe_load(value)
+    except yaml.YAMLError:
         return value
 
 
