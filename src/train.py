@@ -14,12 +14,13 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig
 
-from alexnet.hydra_setup import job_arm, register_resolvers
+from alexnet.hydra_setup import job_arm, make_ddp_rerun_one_job, register_resolvers
 from alexnet.loggers import load_dotenv
 from alexnet.training import ConfigError, train
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 register_resolvers(REPO_ROOT)
+make_ddp_rerun_one_job()
 load_dotenv(REPO_ROOT / ".env")
 log = logging.getLogger("train")
 

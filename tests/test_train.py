@@ -111,3 +111,17 @@ def test_any_grid_runs_with_m_and_ends_with_a_report(tmp_path):
     assert len(jobs) == 2
     report = (tmp_path / "sweep" / "report.md").read_text()
     assert "model.pool=overlapping" in report and "model.pool=non_overlapping" in report
+
+
+def test_ddp_in_a_sweep_runs_each_job_once_on_two_processes(tmp_path):
+    # Lightning's ddp re-runs sys.argv for rank 1; inside a sweep that would restart the sweep.
+    out = cli("-m", "trainer=ddp", "trainer.accelerator=cpu", "model.lrn=true,false", *TINY,
+              f"hydra.sweep.dir={tmp_path}/sweep")
+    assert out.returncode == 0, out.stderr[-2000:]
+    jobs = sorted((tmp_path / "sweep").glob("*/summary.json"))
+    assert len(jobs) == 2
+    for summary in jobs:
+        s = json.loads(summary.read_text())
+        assert s["status"] == "completed" and s["epochs"] == 2
+        assert (summary.parent / "train_ddp_rank1.log").is_file()  # rank 1 ran this job only
+    assert len(list((tmp_path / "sweep").iterdir())) == 4  # 2 jobs, multirun.yaml, report.md

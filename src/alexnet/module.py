@@ -69,10 +69,10 @@ class AlexNetModule(L.LightningModule):
             )
         n = len(y)
         self.train_top1_err(logits.detach(), y)
-        self.log("train/loss", loss, on_step=False, on_epoch=True, prog_bar=True, batch_size=n)
+        self.log("train/loss", loss, on_step=False, on_epoch=True, prog_bar=True, batch_size=n, sync_dist=True)
         self.log("train/top1_err", self.train_top1_err, on_step=False, on_epoch=True, batch_size=n)
         lr = self.trainer.optimizers[0].param_groups[0]["lr"]
-        self.log("train/lr", lr, on_step=False, on_epoch=True, batch_size=n)
+        self.log("train/lr", lr, on_step=False, on_epoch=True, batch_size=n, sync_dist=True)
         return loss
 
     def on_train_epoch_end(self) -> None:
@@ -85,15 +85,15 @@ class AlexNetModule(L.LightningModule):
         logits = self(x)
         self.val_top1.update(logits, y)
         self.val_top5.update(logits, y)
-        self.log("val/loss", self.loss(logits, y), on_epoch=True, prog_bar=True, batch_size=len(y))
+        self.log("val/loss", self.loss(logits, y), on_epoch=True, prog_bar=True, batch_size=len(y), sync_dist=True)
 
     def on_validation_epoch_end(self) -> None:
         top1_err = 1 - self.val_top1.compute()
-        self.log("val/top1_err", top1_err, prog_bar=True)
+        self.log("val/top1_err", top1_err, prog_bar=True, sync_dist=True)  # already synced
         fitting = self.trainer.state.fn == "fit" and not self.trainer.sanity_checking
         if fitting and isinstance(self.scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
             self.scheduler.step(float(top1_err))
-        self.log("val/top5_err", 1 - self.val_top5.compute())
+        self.log("val/top5_err", 1 - self.val_top5.compute(), sync_dist=True)
         self.val_top1.reset()
         self.val_top5.reset()
 

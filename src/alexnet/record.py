@@ -56,9 +56,7 @@ def _atomic_write(path: Path, text: str) -> None:
 def _floats(metrics: dict[str, Any]) -> dict[str, float]:
     out = {}
     for k, v in metrics.items():
-        if isinstance(v, torch.Tensor) and v.numel() == 1:
-            out[k] = float(v)
-        elif isinstance(v, (int, float)):
+        if (isinstance(v, torch.Tensor) and v.numel() == 1) or isinstance(v, (int, float)):
             out[k] = float(v)
     return out
 
@@ -76,7 +74,9 @@ class Throughput(L.Callback):
 
     def on_train_epoch_end(self, trainer, pl_module) -> None:
         if self._end is not None:
-            pl_module.log("train/images_per_sec", self._images / max(self._end - self._start, 1e-9))
+            # summed over DDP ranks: the whole job's throughput
+            rate = self._images / max(self._end - self._start, 1e-9)
+            pl_module.log("train/images_per_sec", rate, sync_dist=True, reduce_fx="sum")
 
 
 class RunRecord(L.Callback):

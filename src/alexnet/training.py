@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 from pathlib import Path
 from typing import Any
 
@@ -79,6 +80,18 @@ def build_callbacks(cfg: DictConfig, out_dir: Path, record: RunRecord) -> list[L
     return callbacks
 
 
+def _leave_distributed(env_before: dict[str, str]) -> None:
+    """End this job's process group and the variables DDP set, so the next job of a sweep in
+    this process starts (and spawns its own ranks) afresh."""
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        dist.destroy_process_group()
+    for key in ("MASTER_ADDR", "MASTER_PORT", "WORLD_SIZE", "LOCAL_RANK", "NODE_RANK", "RANK"):
+        if key not in env_before:
+            os.environ.pop(key, None)
+
+
 def arm_tag(arm: dict[str, Any]) -> str:
     return ",".join(f"{k}={v}" for k, v in arm.items()) or "default"
 
@@ -101,7 +114,8 @@ def train(cfg: DictConfig, out_dir: str | Path, arm: dict[str, Any] | None = Non
 
     out_dir.mkdir(parents=True, exist_ok=True)
     resolved = OmegaConf.to_container(cfg, resolve=True)
-    (out_dir / CONFIG_FILE).write_text(OmegaConf.to_yaml(OmegaConf.create(resolved)))
+    if int(os.environ.get("LOCAL_RANK", 0)) == 0 and int(os.environ.get("NODE_RANK", 0)) == 0:
+        (out_dir / CONFIG_FILE).write_text(OmegaConf.to_yaml(OmegaConf.create(resolved)))
 
     facts = {
         "arm": arm, "arm_name": arm_tag(arm), "seed": int(cfg.seed), "ablation": cfg.get("ablation"),
@@ -121,9 +135,11 @@ def train(cfg: DictConfig, out_dir: str | Path, arm: dict[str, Any] | None = Non
         **trainer_kwargs, logger=loggers or False, callbacks=build_callbacks(cfg, out_dir, record),
         default_root_dir=str(out_dir), enable_model_summary=False,
     )
+    env_before = dict(os.environ)
     try:
         trainer.fit(module, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
     finally:
         finish_wandb()
+        _leave_distributed(env_before)
     summary = out_dir / SUMMARY_FILE
     return json.loads(summary.read_text()) if summary.is_file() else {}

@@ -155,7 +155,8 @@ class AlexNetDataModule(L.LightningDataModule):
         trainer = self.trainer
         if trainer is not None and trainer.training:
             g = torch.Generator(device=x.device)
-            g.manual_seed(self.seed * 1_000_003 + trainer.global_step)
+            # (seed, step, rank) alone decide the crops: a resume repeats them, ranks differ
+            g.manual_seed((self.seed * 1_000_003 + trainer.global_step) * 64 + trainer.global_rank)
             x = random_crop_flip(x, self.crop_size, g, flip=self.flip)
         else:
             x = center_crop(x, self.crop_size)
