@@ -48,7 +48,7 @@ def differences(rows: list[tuple[str, float, tuple[float, float] | None, float |
                 title: str = "") -> Path:
     """Measured difference with its 95 % CI per metric, the paper's claim as a red mark."""
     fig, ax = plt.subplots(figsize=(7.5, 1.2 + 0.5 * max(len(rows), 1)))
-    for y, (label, delta, ci, claimed) in enumerate(rows):
+    for y, (_label, delta, ci, claimed) in enumerate(rows):
         if ci is not None:
             ax.errorbar([delta], [y], xerr=[[delta - ci[0]], [ci[1] - delta]], fmt="o", color="C0", capsize=4)
         else:

@@ -107,7 +107,11 @@ def publish(runs: list[Run], dirs: list[Path], markdown_tables: str, requested: 
         where = " ".join(sorted({str(p.parent / "offline-run-*") for p in offline})) or "<job>/wandb/offline-run-*"
         return f"W&B offline: sync with `wandb sync {where}`, then build the W&B report with `{command}`"
     project, entity = wandb_target(runs)
-    url, error = _save(report_spec(runs, markdown_tables, project, entity or ""), timeout_s)
+    try:
+        spec = report_spec(runs, markdown_tables, project, entity or "")
+    except ImportError:
+        return "W&B report needs wandb-workspaces: `pip install 'alexnet-ablations[wandb-reports]'`"
+    url, error = _save(spec, timeout_s)
     if url:
         return f"W&B report: {url}"
     hint = " (unsynced offline runs: `wandb sync` them first)" if offline else ""
