@@ -248,3 +248,19 @@ def test_claims_cover_the_papers_ablations():
 def test_run_value_derives_the_generalisation_gap(tmp_path):
     run = Run(tmp_path, {"final_val/top1_err": 0.4, "final_train/top1_err": 0.1})
     assert run.value("gap/top1_err") == pytest.approx(0.3)
+
+
+def test_dropout_claim_is_judged_on_the_generalisation_gap(tmp_path):
+    # with dropout: val 40/41 %, train 30/30.5 % (gap 10, 10.5); without: val 42/42.5, train 20/21
+    for s, (val, train) in enumerate([(0.40, 0.30), (0.41, 0.305)]):
+        d = job(tmp_path, f"d{s}", {"model.dropout": 0.5}, s, val, 0.2, ablation="dropout")
+        summary = json.loads((d / "summary.json").read_text()) | {"final_train/top1_err": train}
+        (d / "summary.json").write_text(json.dumps(summary))
+    for s, (val, train) in enumerate([(0.42, 0.20), (0.425, 0.21)]):
+        d = job(tmp_path, f"n{s}", {"model.dropout": 0.0}, s, val, 0.2, ablation="dropout")
+        summary = json.loads((d / "summary.json").read_text()) | {"final_train/top1_err": train}
+        (d / "summary.json").write_text(json.dumps(summary))
+    text = render([tmp_path])
+    gap_row = next(line for line in text.splitlines() if "val − train top-1 gap" in line and "| +" in line)
+    assert "+11.50" in gap_row  # gaps: with dropout 10, 10.5 (mean 10.25); without 22, 21.5 (21.75)
+    assert "**Verdict: reproduced**" in text
