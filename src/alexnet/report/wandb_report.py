@@ -90,6 +90,16 @@ def _save(report, timeout_s: float) -> tuple[str | None, str]:
     return result.get("url"), result.get("error", "")
 
 
+def _sync_glob(run_dir: Path, dirs: list[Path]) -> str:
+    """One shell glob per input directory instead of one path per job."""
+    for d in dirs:
+        if run_dir.parent.parent == Path(d):
+            return f"{d}/wandb/offline-run-*"
+        if run_dir.parent.parent.parent == Path(d):
+            return f"{d}/*/wandb/offline-run-*"
+    return str(run_dir.parent / "offline-run-*")
+
+
 def publish(runs: list[Run], dirs: list[Path], markdown_tables: str, requested: str = "auto",
             timeout_s: float = SAVE_TIMEOUT_S) -> str:
     """One line for the user: the W&B report's URL, or how to get one later."""
@@ -104,7 +114,7 @@ def publish(runs: list[Run], dirs: list[Path], markdown_tables: str, requested: 
         return "W&B: disabled"
     offline = [p for p in logged if p.name.startswith("offline-run-")]
     if mode != "online":
-        where = " ".join(sorted({str(p.parent / "offline-run-*") for p in offline})) or "<job>/wandb/offline-run-*"
+        where = " ".join(sorted({_sync_glob(p, dirs) for p in offline})) or "<job>/wandb/offline-run-*"
         return f"W&B offline: sync with `wandb sync {where}`, then build the W&B report with `{command}`"
     project, entity = wandb_target(runs)
     try:
