@@ -192,6 +192,10 @@ def test_seeds_of_the_grid_that_never_started_are_missing(tmp_path):
     text = render([root])
     assert "| `model.lrn=True` | 1 of 3 |" in text
     assert "seed 2: missing" in text and "2 of 6 jobs present" in text
+    (root / "multirun.yaml").write_text(
+        "hydra:\n  sweeper:\n    params:\n      seed: 0,1\n      model.lrn: true,false\n"
+        "  overrides:\n    task:\n    - seed=0\n")  # one seed on the command line replaces the grid's
+    assert "| `model.lrn=True` | 1 of 1 |" in render([root])
 
 
 def test_a_job_without_summary_is_listed_under_its_arm(tmp_path):

@@ -113,8 +113,10 @@ def read_sweep(sweep_dir: Path) -> Sweep | None:
     params = {str(k): str(v) for k, v in ((hydra.get("sweeper") or {}).get("params") or {}).items()}
     for override in (hydra.get("overrides") or {}).get("task") or []:
         key, _, value = str(override).partition("=")
-        if "," in value or value.startswith("range("):  # a command-line sweep wins over the config
-            params[key.lstrip("+~")] = value
+        key = key.lstrip("+~")
+        # the command line wins over the config's sweep: `seed=0` alone runs seed 0 only
+        if "," in value or value.startswith("range(") or key in params:
+            params[key] = value
     return Sweep(sweep_dir, {k: _parse_sweep_values(v) for k, v in params.items()})
 
 
