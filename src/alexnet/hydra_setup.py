@@ -82,15 +82,20 @@ def make_ddp_rerun_one_job() -> None:
 
 
 class SweepReportCallback(Callback):
-    """Writes report.md into the sweep directory when a multirun ends."""
+    """Writes the sweep's report (report.md, index.html, figures) into the sweep directory when
+    a multirun ends; with W&B logging on, also the W&B report (or how to build it later)."""
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
-        from alexnet.report import write_sweep_report
+        from alexnet.report import build_report
 
         sweep_dir = Path(config.hydra.sweep.dir)
+        wb = OmegaConf.select(config, "logger.wandb", default=None) or {}
+        wandb_mode = wb.get("mode", "auto") if wb.get("enabled", False) else None
         try:
-            path = write_sweep_report([sweep_dir], sweep_dir)
-            log.info("report: %s", path)
-            print(f"report: {path}")
+            report = build_report([sweep_dir], sweep_dir, wandb=wandb_mode)
+            log.info("report: %s", report.markdown)
+            print(f"report: {report.markdown} (and {report.html.name})")
+            if report.wandb:
+                print(report.wandb)
         except Exception as e:  # noqa: BLE001 - a report failure must not hide the runs
             log.exception("could not write the sweep report: %s", e)

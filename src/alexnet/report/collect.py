@@ -4,12 +4,22 @@ merged across sweeps, or made on another machine."""
 from __future__ import annotations
 
 import csv
+import itertools
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import yaml
+
+from alexnet.hydra_setup import job_arm
 from alexnet.record import CONFIG_FILE, METRICS_FILE, SUMMARY_FILE
+
+SWEEP_FILE = "multirun.yaml"
+# Derived per-run measures (fractions, like the summary's): the generalisation gap the
+# dropout claim is about.
+DERIVED = {"gap/top1_err": ("final_val/top1_err", "final_train/top1_err")}
 
 
 @dataclass
@@ -18,10 +28,30 @@ class Run:
     summary: dict[str, Any]
     metrics: list[dict[str, float]] = field(default_factory=list)
     arm_name: str = ""
+    expected_seeds: tuple = ()  # the seeds of the sweep this job belongs to (multirun.yaml)
+    replaces: list[Run] = field(default_factory=list)  # earlier jobs of the same arm and seed
 
     @property
     def completed(self) -> bool:
         return self.summary.get("status") == "completed"
+
+    @property
+    def seed(self):
+        return self.summary.get("seed")
+
+    @property
+    def ablation(self) -> str | None:
+        return self.summary.get("ablation")
+
+    def value(self, metric: str) -> float | None:
+        if metric in DERIVED:
+            a, b = (self.summary.get(k) for k in DERIVED[metric])
+            return None if a is None or b is None else a - b
+        return self.summary.get(metric)
+
+    def series(self, key: str) -> list[tuple[int, float]]:
+        """(epoch, value) pairs of one metrics.csv column."""
+        return [(int(r["epoch"]), r[key]) for r in self.metrics if key in r and "epoch" in r]
 
 
 def _read_metrics(path: Path) -> list[dict[str, float]]:
@@ -31,9 +61,80 @@ def _read_metrics(path: Path) -> list[dict[str, float]]:
         return [{k: float(v) for k, v in row.items() if v not in ("", None)} for row in csv.DictReader(f)]
 
 
+def _unfinished_summary(job: Path) -> dict[str, Any]:
+    """What a job without summary.json still tells: its arm and seed (Hydra's overrides) and
+    its ablation (the resolved config), so it is listed under the right arm."""
+    summary: dict[str, Any] = {"status": "missing", "error": "no summary.json (crashed hard or still running)"}
+    overrides = job / ".hydra" / "overrides.yaml"
+    if overrides.is_file():
+        items = yaml.safe_load(overrides.read_text()) or []
+        summary["arm"] = job_arm(items)
+        for item in items:
+            if item.startswith("seed="):
+                summary["seed"] = yaml.safe_load(item.split("=", 1)[1])
+    config = job / CONFIG_FILE
+    if config.is_file():
+        cfg = yaml.safe_load(config.read_text()) or {}
+        summary.setdefault("seed", cfg.get("seed"))
+        summary["ablation"] = cfg.get("ablation")
+    return summary
+
+
+def _parse_sweep_values(text: str) -> list:
+    """Hydra's sweep syntax, the common cases: `0,1,2` and `range(0,4)`."""
+    text = str(text).strip()
+    m = re.fullmatch(r"range\((\-?\d+)\s*,\s*(\-?\d+)(?:\s*,\s*(\-?\d+))?\)", text)
+    if m:
+        return list(range(int(m[1]), int(m[2]), int(m[3] or 1)))
+    return [yaml.safe_load(v) for v in text.split(",")]
+
+
+@dataclass
+class Sweep:
+    """A Hydra sweep directory and the grid its multirun.yaml asked for."""
+
+    path: Path
+    params: dict[str, list]
+
+    @property
+    def seeds(self) -> tuple:
+        return tuple(self.params.get("seed", ()))
+
+    @property
+    def expected_jobs(self) -> int:
+        return len(list(itertools.product(*self.params.values()))) if self.params else 0
+
+
+def read_sweep(sweep_dir: Path) -> Sweep | None:
+    path = sweep_dir / SWEEP_FILE
+    if not path.is_file():
+        return None
+    hydra = (yaml.safe_load(path.read_text()) or {}).get("hydra", {})
+    params = {str(k): str(v) for k, v in ((hydra.get("sweeper") or {}).get("params") or {}).items()}
+    for override in (hydra.get("overrides") or {}).get("task") or []:
+        key, _, value = str(override).partition("=")
+        key = key.lstrip("+~")
+        # the command line wins over the config's sweep: `seed=0` alone runs seed 0 only
+        if "," in value or value.startswith("range(") or key in params:
+            params[key] = value
+    return Sweep(sweep_dir, {k: _parse_sweep_values(v) for k, v in params.items()})
+
+
+def find_sweeps(dirs: list[str | Path]) -> list[Sweep]:
+    found = []
+    for d in dirs:
+        for path in sorted({Path(d), *(p.parent for p in Path(d).rglob(SWEEP_FILE))}):
+            sweep = read_sweep(path)
+            if sweep is not None and all(s.path.resolve() != path.resolve() for s in found):
+                found.append(sweep)
+    return found
+
+
 def find_runs(dirs: list[str | Path]) -> list[Run]:
     """Every job under `dirs` (sweep or run directories). A job directory with a config but
-    no summary (crashed hard, or still running) is returned with status 'missing'."""
+    no summary (crashed hard, or still running) is returned with status 'missing'. The same
+    arm and seed met twice (a re-run, or two merged sweeps) counts once: the completed, most
+    recent job, which lists the others in `replaces`."""
     runs, seen = [], set()
     for d in dirs:
         d = Path(d)
@@ -46,10 +147,41 @@ def find_runs(dirs: list[str | Path]) -> list[Run]:
                 continue
             seen.add(job.resolve())
             summary_path = job / SUMMARY_FILE
-            summary = json.loads(summary_path.read_text()) if summary_path.is_file() else {"status": "missing"}
+            summary = json.loads(summary_path.read_text()) if summary_path.is_file() else _unfinished_summary(job)
             runs.append(Run(job, summary, _read_metrics(job / METRICS_FILE)))
-    _name_arms(runs)
+    sweeps = find_sweeps(dirs)
+    for run in runs:
+        for sweep in sweeps:
+            if sweep.path.resolve() in run.path.resolve().parents:
+                run.expected_seeds = tuple(dict.fromkeys(run.expected_seeds + sweep.seeds))
+    runs = _drop_repeats(runs)
+    for ablation in dict.fromkeys(r.ablation for r in runs):
+        _name_arms([r for r in runs if r.ablation == ablation])
     return runs
+
+
+def _drop_repeats(runs: list[Run]) -> list[Run]:
+    def key(r: Run):
+        return r.ablation, json.dumps(r.summary.get("arm") or {}, sort_keys=True), json.dumps(r.seed)
+
+    def rank(r: Run):
+        summary = r.path / SUMMARY_FILE
+        return r.completed, summary.stat().st_mtime if summary.is_file() else 0.0
+
+    kept: dict[Any, Run] = {}
+    for run in runs:
+        if run.seed is None:  # not a seeded job: nothing to compare it with
+            kept[id(run)] = run
+            continue
+        k = key(run)
+        if k not in kept:
+            kept[k] = run
+            continue
+        winner, loser = sorted([kept[k], run], key=rank, reverse=True)
+        winner.replaces += [loser, *loser.replaces]
+        loser.replaces = []
+        kept[k] = winner
+    return [r for r in runs if any(r is v for v in kept.values())]
 
 
 def _name_arms(runs: list[Run]) -> None:

@@ -1,0 +1,56 @@
+"""Sweep or run directories in, a self-contained report directory out: report.md, index.html
+and the PNG figures both of them show (relative links, viewable offline)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from alexnet.report.collect import find_runs, find_sweeps
+from alexnet.report.content import report_blocks
+from alexnet.report.curves import DEFAULT_THRESHOLD
+from alexnet.report.document import Figure, to_html, to_markdown
+
+REPORT_MD, REPORT_HTML = "report.md", "index.html"
+
+
+@dataclass
+class Report:
+    markdown: Path
+    html: Path
+    figures: list[Path]
+    wandb: str | None = None  # the one line about W&B, when asked for
+
+
+def render(dirs: list[str | Path], threshold: float = DEFAULT_THRESHOLD) -> str:
+    """report.md's text without figures (nothing is written)."""
+    dirs = [Path(d) for d in dirs]
+    runs = find_runs(dirs)
+    return to_markdown(report_blocks(runs, find_sweeps(dirs), dirs, None, threshold))
+
+
+def build_report(dirs: list[str | Path], out_dir: str | Path | None = None,
+                 threshold: float = DEFAULT_THRESHOLD, wandb: str | None = None) -> Report:
+    """Writes the report into `out_dir` (default: the first of `dirs`). `wandb` (auto, online,
+    offline, disabled; None: skip) also builds the W&B report or says how to later."""
+    dirs = [Path(d) for d in dirs]
+    runs = find_runs(dirs)  # first: a wrong directory is named before anything is written
+    out = Path(out_dir) if out_dir is not None else dirs[0]
+    out.mkdir(parents=True, exist_ok=True)
+    blocks = report_blocks(runs, find_sweeps(dirs), dirs, out, threshold)
+    md = out / REPORT_MD
+    md.write_text(to_markdown(blocks))
+    html = out / REPORT_HTML
+    html.write_text(to_html(blocks, title="AlexNet ablation report"))
+    report = Report(md, html, [out / b.path for b in blocks if isinstance(b, Figure)])
+    if wandb is not None:
+        from alexnet.report.wandb_report import publish
+
+        tables = to_markdown([b for b in blocks if not isinstance(b, Figure)])
+        report.wandb = publish(runs, dirs, tables, requested=wandb)
+    return report
+
+
+def write_sweep_report(dirs: list[str | Path], out_dir: str | Path) -> Path:
+    """report.md (and index.html, figures) for the end of a sweep; returns report.md's path."""
+    return build_report(dirs, out_dir).markdown

@@ -1,0 +1,72 @@
+"""The report's PNG figures (matplotlib, Agg: no display, no GUI toolkit)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
+
+from alexnet.report.curves import TRAIN_ERR, VAL_ERR, band  # noqa: E402
+from alexnet.report.stats import ArmStats  # noqa: E402
+
+
+def curves(arms: list[ArmStats], path: Path, threshold: float | None = None, title: str = "") -> Path:
+    """Training and validation top-1 error per epoch: mean over seeds, min–max band."""
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.8), sharex=True)
+    for i, arm in enumerate(arms):
+        colour = f"C{i}"
+        for ax, key in zip(axes, (TRAIN_ERR, VAL_ERR), strict=True):
+            b = band(arm.runs, key)
+            if not b.epochs:
+                continue
+            ax.plot(b.epochs, b.mean, color=colour, marker="o", ms=3, label=f"{arm.name} (n={arm.n})")
+            if arm.n > 1:
+                ax.fill_between(b.epochs, b.low, b.high, color=colour, alpha=0.2, lw=0)
+    axes[0].set_title("training top-1 error (mean, min–max over seeds)")
+    axes[1].set_title("validation top-1 error")
+    if threshold is not None:
+        axes[0].axhline(100 * threshold, color="grey", ls="--", lw=1, label=f"{100 * threshold:g} % (Figure 1)")
+    for ax in axes:
+        ax.set_xlabel("epoch")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.set_ylabel("error (%)")
+        ax.grid(alpha=0.3)
+    axes[0].legend(fontsize=8)
+    if title:
+        fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+    return path
+
+
+def differences(rows: list[tuple[str, float, tuple[float, float] | None, float | None]], path: Path,
+                title: str = "") -> Path:
+    """Measured difference with its 95 % CI per metric, the paper's claim as a red mark."""
+    fig, ax = plt.subplots(figsize=(7.5, 1.2 + 0.5 * max(len(rows), 1)))
+    for y, (_label, delta, ci, claimed) in enumerate(rows):
+        if ci is not None:
+            ax.errorbar([delta], [y], xerr=[[delta - ci[0]], [ci[1] - delta]], fmt="o", color="C0", capsize=4)
+        else:
+            ax.plot([delta], [y], "o", mfc="none", color="C0")
+        if claimed is not None:
+            ax.plot([claimed], [y], "D", color="C3")
+    ax.axvline(0, color="grey", lw=1)
+    ax.set_yticks(range(len(rows)), [r[0] for r in rows])
+    ax.set_ylim(-0.6, len(rows) - 0.4)
+    ax.invert_yaxis()
+    ax.set_xlabel("other arm − paper's arm, percentage points")
+    ax.plot([], [], "o", color="C0", label="measured, 95 % CI")
+    ax.plot([], [], "D", color="C3", label="paper")
+    ax.legend(fontsize=8, loc="best")
+    ax.grid(axis="x", alpha=0.3)
+    if title:
+        ax.set_title(title, fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+    return path

@@ -1,0 +1,128 @@
+"""A W&B Report for the same runs: built as a `wandb_workspaces` spec in code (testable with no
+network), saved by one guarded, time-limited call only when W&B is online.
+
+Training logs every job of a sweep to W&B with group = the sweep directory's name, so the
+report's run set is "Group in [those names]", grouped by the switches the arms differ in. The
+error table with its confidence intervals is the offline report's own (W&B cannot compute a
+Student t interval), pasted in as Markdown beside W&B's live curve panels.
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from alexnet.loggers import decide_wandb_mode
+from alexnet.report.collect import Run
+
+CURVES = (("train/top1_err", "training top-1 error"), ("val/top1_err", "validation top-1 error"),
+          ("val/top5_err", "validation top-5 error"), ("train/loss", "training loss"))
+SAVE_TIMEOUT_S = 60.0
+
+
+def wandb_target(runs: list[Run]) -> tuple[str, str | None]:
+    """(project, entity) the jobs logged to, from their resolved config.yaml."""
+    for run in runs:
+        config = run.path / "config.yaml"
+        if config.is_file():
+            wb = ((yaml.safe_load(config.read_text()) or {}).get("logger") or {}).get("wandb") or {}
+            if wb.get("project"):
+                return wb["project"], wb.get("entity")
+    return "alexnet-ablations", None
+
+
+def report_spec(runs: list[Run], markdown_tables: str, project: str, entity: str = "",
+                title: str = "AlexNet ablation report"):
+    """The wandb_workspaces Report object; nothing here touches the network."""
+    import wandb_workspaces.reports.v2 as wr
+
+    groups = sorted({r.summary.get("group") for r in runs} - {None}) or sorted({r.path.parent.name for r in runs})
+    blocks: list[Any] = [wr.P(f"Sweeps: {', '.join(groups)}. Built by src/report.py from the runs' own "
+                              "records; the tables below carry the 95 % confidence intervals.")]
+    for ablation in dict.fromkeys(r.ablation for r in runs):
+        members = [r for r in runs if r.ablation == ablation]
+        switches = list(dict.fromkeys(k for r in members for k in (r.summary.get("arm") or {})))
+        runset = wr.Runset(
+            entity=entity, project=project, name=f"{ablation or 'runs'} by arm",
+            filters="Group in [" + ", ".join(f'"{g}"' for g in groups) + "]",
+            groupby=[f"config.{k}" for k in switches],
+        )
+        panels = [wr.LinePlot(title=label, x="epoch", y=[key], groupby_aggfunc="mean",
+                              groupby_rangefunc="minmax", title_x="epoch", title_y=label)
+                  for key, label in CURVES]
+        panels.append(wr.BarPlot(title="final validation error (mean, min–max over seeds)",
+                                 metrics=["val/top1_err", "val/top5_err"],
+                                 groupby_aggfunc="mean", groupby_rangefunc="minmax"))
+        blocks += [wr.H2(f"Ablation {ablation}" if ablation else "Runs"),
+                   wr.PanelGrid(runsets=[runset], panels=panels)]
+    blocks += [wr.H2("Errors, differences and verdicts"), wr.MarkdownBlock(text=markdown_tables)]
+    return wr.Report(project=project, entity=entity, title=title,
+                     description="What each of AlexNet's ideas is worth, seeds and CIs included.",
+                     blocks=blocks)
+
+
+def _save(report, timeout_s: float) -> tuple[str | None, str]:
+    """report.save() in a daemon thread: a slow or dead network costs `timeout_s`, never a hang."""
+    result: dict[str, Any] = {}
+
+    def work():
+        try:
+            import wandb
+
+            if not report.entity:
+                report.entity = wandb.Api(timeout=int(timeout_s)).default_entity
+                for block in report.blocks:
+                    for runset in getattr(block, "runsets", []):
+                        runset.entity = report.entity
+            report.save()
+            result["url"] = report.url
+        except Exception as e:  # noqa: BLE001 - a W&B failure must not break the report
+            result["error"] = f"{type(e).__name__}: {str(e).splitlines()[0][:200] if str(e) else ''}"
+
+    thread = threading.Thread(target=work, daemon=True)
+    thread.start()
+    thread.join(timeout_s)
+    if thread.is_alive():
+        return None, f"timed out after {timeout_s:.0f} s"
+    return result.get("url"), result.get("error", "")
+
+
+def _sync_glob(run_dir: Path, dirs: list[Path]) -> str:
+    """One shell glob per input directory instead of one path per job."""
+    for d in dirs:
+        if run_dir.parent.parent == Path(d):
+            return f"{d}/wandb/offline-run-*"
+        if run_dir.parent.parent.parent == Path(d):
+            return f"{d}/*/wandb/offline-run-*"
+    return str(run_dir.parent / "offline-run-*")
+
+
+def publish(runs: list[Run], dirs: list[Path], markdown_tables: str, requested: str = "auto",
+            timeout_s: float = SAVE_TIMEOUT_S) -> str:
+    """One line for the user: the W&B report's URL, or how to get one later."""
+    if requested == "disabled":
+        return "W&B: disabled"
+    logged = [p for r in runs for p in (r.path / "wandb").glob("*run-*")] if runs else []
+    if not logged:
+        return "W&B: these jobs logged no W&B runs (logger.wandb disabled): no W&B report"
+    mode = decide_wandb_mode(requested)
+    command = "python src/report.py " + " ".join(str(d) for d in dirs) + " --wandb online"
+    if mode == "disabled":
+        return "W&B: disabled"
+    offline = [p for p in logged if p.name.startswith("offline-run-")]
+    if mode != "online":
+        where = " ".join(sorted({_sync_glob(p, dirs) for p in offline})) or "<job>/wandb/offline-run-*"
+        return f"W&B offline: sync with `wandb sync {where}`, then build the W&B report with `{command}`"
+    project, entity = wandb_target(runs)
+    try:
+        spec = report_spec(runs, markdown_tables, project, entity or "")
+    except ImportError:
+        return "W&B report needs wandb-workspaces: `pip install 'alexnet-ablations[wandb-reports]'`"
+    url, error = _save(spec, timeout_s)
+    if url:
+        return f"W&B report: {url}"
+    hint = " (unsynced offline runs: `wandb sync` them first)" if offline else ""
+    return f"W&B report not saved ({error}){hint}; retry later with `{command}`"
