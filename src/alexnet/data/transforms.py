@@ -1,7 +1,8 @@
 """The paper's augmentation, on whole batches of uint8 images on the model's device.
 
 §4.1: random crops of the net's input size from the stored image, and their horizontal
-reflections; at test time the centre crop (ten crops come with the evaluation pipeline).
+reflections; at test time the centre crop, or (the paper's test) ten crops: the four corners
+and the centre, and their reflections, whose softmax outputs the model averages.
 §2: the training-set mean is subtracted from each pixel; the paper's inputs stay on the
 0-255 scale. Every random draw comes from an explicit generator, so a resumed run repeats it.
 """
@@ -50,6 +51,24 @@ def center_crop(images: torch.Tensor, crop: int) -> torch.Tensor:
     h, w = images.shape[-2:]
     top, left = (h - crop) // 2, (w - crop) // 2
     return images[..., top : top + crop, left : left + crop]
+
+
+def ten_crop(images: torch.Tensor, crop: int) -> torch.Tensor:
+    """(B, C, H, W) → (B, 10, C, crop, crop): top-left, top-right, bottom-left, bottom-right,
+    centre, then the same five mirrored. View 4 is exactly `center_crop`."""
+    h, w = images.shape[-2:]
+    if crop > min(h, w):
+        raise ValueError(f"crop {crop} is larger than the stored images ({h}×{w})")
+    corners = [(0, 0), (0, w - crop), (h - crop, 0), (h - crop, w - crop), ((h - crop) // 2, (w - crop) // 2)]
+    views = [images[..., t : t + crop, s : s + crop] for t, s in corners]
+    views += [v.flip(-1) for v in views]
+    return torch.stack(views, dim=1)
+
+
+def view_softmax(forward, x: torch.Tensor) -> torch.Tensor:
+    """Softmax of every view of a (B, V, C, H, W) batch → (B, V, classes), one view at a time so
+    the activations stay those of a single crop. The paper's prediction is `.mean(1)`."""
+    return torch.stack([forward(x[:, v]).softmax(-1) for v in range(x.shape[1])], dim=1)
 
 
 class Normalize(torch.nn.Module):
