@@ -107,6 +107,8 @@ class AlexNetDataModule(L.LightningDataModule):
         self.normalize: Normalize | None = None
         self.lighting: lighting.PCALighting | None = None
         self.skipped_files: list[str] | None = None
+        self._eval_only = False
+        self.stats: dict | None = None
 
     # -- what the model needs to know before training ------------------------------------------
     @property
@@ -133,12 +135,21 @@ class AlexNetDataModule(L.LightningDataModule):
         return "ten_crop" if self.ten_crop else "center"
 
     # -- Lightning hooks -------------------------------------------------------------------------
+    def use_checkpoint_data(self, state: dict) -> None:
+        """Evaluate with a checkpoint's preprocessing (sizes, mean image, scaling): only the
+        validation split is decoded, and the training set is not needed at all."""
+        self.stored_size, self.crop_size = int(state["stored_size"]), int(state["crop_size"])
+        self.mean, self.divide_std = state["mean"], bool(state["divide_std"])
+        self.normalize = Normalize(state["mean_image"], state["channel_mean"], state["channel_std"],
+                                   mean=self.mean, divide_std=self.divide_std)
+        self._eval_only = True
+
     def _decode(self):
         """Both splits decoded into the cache (built, or its interrupted build resumed)."""
         src = self.source
         folder = cache.cache_dir_for(src.root, self.cache_dir)
         kw = {"workers": self.decode_workers, "skip_bad": self.skip_bad_images}
-        train = cache.decoded(src.train, "train", self.stored_size, src.root, folder, **kw)
+        train = None if self._eval_only else cache.decoded(src.train, "train", self.stored_size, src.root, folder, **kw)
         val = cache.decoded(src.val, "val", self.stored_size, src.root, folder, **kw)
         return src, folder, train, val
 
@@ -147,9 +158,13 @@ class AlexNetDataModule(L.LightningDataModule):
         self._decode()
 
     def setup(self, stage: str | None = None) -> None:
-        if self.train_set is not None:
+        if self.val_set is not None:
             return
         src, folder, train, val = self._decode()
+        if train is None:  # evaluation with a checkpoint's preprocessing
+            self.skipped_files = val.skipped_files
+            self.val_set = ArrayDataset(val.images, src.val.labels, val.keep if val.skipped else None)
+            return
         stats_file = folder / f"stats-v{cache.STATS_VERSION}-{self.stored_size}px-{train.key}.npz"
         self.stats = cache.image_stats(train.images, stats_file, rows=train.keep if train.skipped else None)
         self.normalize = Normalize(
@@ -219,7 +234,7 @@ class AlexNetDataModule(L.LightningDataModule):
 
     # -- what a checkpoint carries so predict needs no data root --------------------------------
     def state_dict(self) -> dict:
-        if self.normalize is None:
+        if self.stats is None:
             return {}
         return {
             "classes": list(self.classes), "class_names": list(self.source.class_names),
