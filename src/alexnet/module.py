@@ -13,8 +13,8 @@ from torch import nn
 from torchmetrics.classification import MulticlassAccuracy
 
 from alexnet import paper
-from alexnet.init import initialize
 from alexnet.data.transforms import view_softmax
+from alexnet.init import initialize
 from alexnet.model import AlexNet, AlexNetConfig, count_parameters
 
 SCHEDULES = ("plateau", "step")

@@ -56,9 +56,7 @@ def _atomic_write(path: Path, text: str) -> None:
 def _floats(metrics: dict[str, Any]) -> dict[str, float]:
     out = {}
     for k, v in metrics.items():
-        if isinstance(v, torch.Tensor) and v.numel() == 1:
-            out[k] = float(v)
-        elif isinstance(v, (int, float)):
+        if isinstance(v, torch.Tensor) and v.numel() == 1 or isinstance(v, (int, float)):
             out[k] = float(v)
     return out
 

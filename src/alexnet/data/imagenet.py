@@ -12,7 +12,14 @@ from pathlib import Path
 
 import numpy as np
 
-from alexnet.data.sources import DataError, Source, Split, _check_root, _class_folder_split, _image_files
+from alexnet.data.sources import (
+    DataError,
+    Source,
+    Split,
+    _check_root,
+    _class_folder_split,
+    _image_files,
+)
 
 IMAGENET_LAYOUT = (
     "ROOT/train/<wnid>/*.JPEG and ROOT/val/<wnid>/*.JPEG, or a flat ROOT/val/*.JPEG labelled by "
