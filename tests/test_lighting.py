@@ -83,3 +83,24 @@ def test_the_prediction_averages_the_softmax_of_the_views():
     expected = torch.stack([(x[:, v] * 2).softmax(-1) for v in range(10)], 1)
     assert torch.allclose(probs, expected)
     assert torch.allclose(probs.mean(1).sum(-1), torch.ones(3))
+
+
+@pytest.mark.parametrize("divide_std, kind", [(False, "text"), (True, "code"), (False, None)])
+def test_cpu_loop_and_batched_gather_give_identical_training_batches(divide_std, kind):
+    from alexnet.data.transforms import Normalize, train_batch
+
+    rng = np.random.default_rng(0)
+    images = torch.from_numpy(rng.integers(0, 256, (16, 3, 12, 12), dtype=np.uint8))
+    norm = Normalize(rng.random((3, 12, 12)) * 255, [100.0, 110, 120], [50.0, 60, 70], divide_std=divide_std)
+    light = lighting.PCALighting([900.0, 100, 10], rotation(4), kind) if kind else None
+    a = train_batch(images, norm, 9, torch.Generator().manual_seed(5), lighting=light, gather=False)
+    b = train_batch(images, norm, 9, torch.Generator().manual_seed(5), lighting=light, gather=True)
+    assert torch.equal(a, b)
+    # and it is the documented composition: normalise, crop/flip, add the shift (÷ 1.1 for code)
+    g = torch.Generator().manual_seed(5)
+    from alexnet.data.transforms import random_crop_flip
+
+    c = random_crop_flip(norm(images), 9, g)
+    if light is not None:
+        c = light(c, g, norm.scale if divide_std else None)
+    torch.testing.assert_close(a, c)

@@ -18,7 +18,7 @@ from torch.utils.data import DataLoader, Dataset, Sampler
 
 from alexnet.data import cache, lighting
 from alexnet.data.sources import DataError, Source, load_source
-from alexnet.data.transforms import Normalize, center_crop, random_crop_flip, ten_crop
+from alexnet.data.transforms import Normalize, center_crop, center_offsets, ten_crop, train_batch
 
 PCA_FROM = ("train", "imagenet")
 
@@ -207,19 +207,18 @@ class AlexNetDataModule(L.LightningDataModule):
     def on_after_batch_transfer(self, batch, dataloader_idx: int):
         images, labels = batch
         self.normalize.to(images.device)
-        x = self.normalize(images)
         trainer = self.trainer
         if trainer is not None and trainer.training:
-            g = torch.Generator(device=x.device)
+            g = torch.Generator(device=images.device)
             g.manual_seed(self.seed * 1_000_003 + trainer.global_step)
-            x = random_crop_flip(x, self.crop_size, g, flip=self.flip)
             if self.lighting is not None:
-                self.lighting.to(x.device)
-                x = self.lighting(x, g, self.normalize.scale if self.divide_std else None)
+                self.lighting.to(images.device)
+            x = train_batch(images, self.normalize, self.crop_size, g, flip=self.flip, lighting=self.lighting)
         elif self.ten_crop:
-            x = ten_crop(x, self.crop_size)  # (B, 10, C, h, w): the model averages the softmax
+            x = ten_crop(self.normalize(images), self.crop_size)  # (B, 10, C, h, w): the model averages
         else:
-            x = center_crop(x, self.crop_size)
+            top, left = center_offsets(*images.shape[-2:], self.crop_size)
+            x = self.normalize(center_crop(images, self.crop_size), top, left)
         return x.contiguous(), labels
 
     def describe(self) -> dict:
