@@ -117,3 +117,15 @@ def test_a_tampered_checkpoint_is_refused_before_it_runs_anything(trained, tmp_p
         assert out.returncode == 2 and out.stderr.strip().startswith("error: refusing to load"), out.stderr[-2000:]
         assert len(out.stderr.strip().splitlines()) == 1
     assert not payload.marker.exists()  # nothing ran
+
+
+def test_ten_crop_changes_evaluation_only_both_arms_train_the_same_weights(tmp_path):
+    root = write_image_folder(tmp_path / "d")
+    fast = [*SMALL, "data=folder", f"data.root={root}", "trainer.max_epochs=3", "recipe.plateau_patience=0"]
+    a = train(make_config(*fast, "data.ten_crop=true"), tmp_path / "ten")
+    b = train(make_config(*fast, "data.ten_crop=false"), tmp_path / "centre")
+    wa = torch.load(tmp_path / "ten" / "checkpoints" / "last.ckpt", weights_only=True)["state_dict"]
+    wb = torch.load(tmp_path / "centre" / "checkpoints" / "last.ckpt", weights_only=True)["state_dict"]
+    for key in wa:
+        assert torch.equal(wa[key], wb[key]), key
+    assert a["final_val/center_top1_err"] == pytest.approx(b["final_val/top1_err"])

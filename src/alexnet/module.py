@@ -105,14 +105,17 @@ class AlexNetModule(L.LightningModule):
     def on_validation_epoch_end(self) -> None:
         top1_err = 1 - self.val_top1.compute()
         self.log("val/top1_err", top1_err, prog_bar=True)
-        fitting = self.trainer.state.fn == "fit" and not self.trainer.sanity_checking
-        if fitting and isinstance(self.scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
-            self.scheduler.step(float(top1_err))
         self.log("val/top5_err", 1 - self.val_top5.compute())
         self.log("val/crops", float(self._val_views))  # 1: centre crop, 10: §4.1's ten crops
+        center_err = top1_err
         if self._val_views > 1:
-            self.log("val/center_top1_err", 1 - self.val_center_top1.compute())
+            center_err = 1 - self.val_center_top1.compute()
+            self.log("val/center_top1_err", center_err)
             self.log("val/center_top5_err", 1 - self.val_center_top5.compute())
+        fitting = self.trainer.state.fn == "fit" and not self.trainer.sanity_checking
+        if fitting and isinstance(self.scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
+            # the centre-crop error in both modes: ten-crop evaluation never changes training
+            self.scheduler.step(float(center_err))
         for metric in (self.val_top1, self.val_top5, self.val_center_top1, self.val_center_top5):
             metric.reset()
 
