@@ -15,7 +15,12 @@ ABLATIONS = {
     "ablate_pooling": ("model.pool", ["overlapping", "non_overlapping"]),
     "ablate_columns": ("model.columns", [2, 1]),
     "ablate_dropout": ("model.dropout", [0.5, 0.0]),
+    "ablate_pca": ("data.pca_lighting", ["text", False]),
+    "ablate_tencrop": ("data.ten_crop", [True, False]),
 }
+# Evaluation-only switches: the default is the cheap arm (per-epoch validation on one crop);
+# the paper's arm comes first in the sweep, and experiment=paper switches it on.
+EVALUATION_ONLY = {"ablate_tencrop"}
 
 
 def test_every_experiment_is_listed_here_or_is_the_paper_preset():
@@ -35,7 +40,9 @@ def test_ablation_sweeps_one_switch_over_at_least_two_seeds(name):
     assert [yaml.safe_load(v) for v in str(sweep[key]).split(",")] == arms
     assert raw.hydra.get("mode", base.hydra.mode) == "MULTIRUN"
     # the paper's arm is the default value of the switch
-    assert OmegaConf.select(make_config(), key) == arms[0]
+    default = OmegaConf.select(make_config(), key)
+    assert default == (arms[1] if name in EVALUATION_ONLY else arms[0])
+    assert OmegaConf.select(make_config("experiment=paper", "data.root=/x"), key) == arms[0]
 
 
 @pytest.mark.parametrize("overrides", [[], ["recipe=modern"], ["experiment=paper"],

@@ -13,6 +13,7 @@ from torch import nn
 from torchmetrics.classification import MulticlassAccuracy
 
 from alexnet import paper
+from alexnet.data.transforms import view_softmax
 from alexnet.init import initialize
 from alexnet.model import AlexNet, AlexNetConfig, count_parameters
 
@@ -49,6 +50,10 @@ class AlexNetModule(L.LightningModule):
         self.train_top1_err = 1 - MulticlassAccuracy(classes, top_k=1, average="micro")
         self.val_top1 = MulticlassAccuracy(classes, top_k=1, average="micro")
         self.val_top5 = MulticlassAccuracy(classes, top_k=top5, average="micro")
+        # ten-crop validation also scores the centre view (view 4) of the same weights
+        self.val_center_top1 = MulticlassAccuracy(classes, top_k=1, average="micro")
+        self.val_center_top5 = MulticlassAccuracy(classes, top_k=top5, average="micro")
+        self._val_views = 1
 
     @property
     def num_parameters(self) -> int:
@@ -82,20 +87,37 @@ class AlexNetModule(L.LightningModule):
     # -- validation ------------------------------------------------------------------------------
     def validation_step(self, batch, batch_idx: int) -> None:
         x, y = batch
-        logits = self(x)
-        self.val_top1.update(logits, y)
-        self.val_top5.update(logits, y)
-        self.log("val/loss", self.loss(logits, y), on_epoch=True, prog_bar=True, batch_size=len(y), sync_dist=True)
+        if x.ndim == 5:  # (B, views, C, H, W): §4.1's test, the softmax averaged over the views
+            probs = view_softmax(self, x)
+            self.val_center_top1.update(probs[:, 4], y)
+            self.val_center_top5.update(probs[:, 4], y)
+            probs = probs.mean(1)
+            loss = nn.functional.nll_loss(probs.clamp_min(1e-12).log(), y)
+            self._val_views, scores = x.shape[1], probs
+        else:
+            scores = self(x)
+            loss = self.loss(scores, y)
+            self._val_views = 1
+        self.val_top1.update(scores, y)
+        self.val_top5.update(scores, y)
+        self.log("val/loss", loss, on_epoch=True, prog_bar=True, batch_size=len(y), sync_dist=True)
 
     def on_validation_epoch_end(self) -> None:
         top1_err = 1 - self.val_top1.compute()
-        self.log("val/top1_err", top1_err, prog_bar=True, sync_dist=True)  # already synced
+        self.log("val/top1_err", top1_err, prog_bar=True, sync_dist=True)
+        self.log("val/top5_err", 1 - self.val_top5.compute(), sync_dist=True)
+        self.log("val/crops", float(self._val_views), sync_dist=True)  # 1: centre crop, 10: §4.1's ten crops
+        center_err = top1_err
+        if self._val_views > 1:
+            center_err = 1 - self.val_center_top1.compute()
+            self.log("val/center_top1_err", center_err, sync_dist=True)
+            self.log("val/center_top5_err", 1 - self.val_center_top5.compute(), sync_dist=True)
         fitting = self.trainer.state.fn == "fit" and not self.trainer.sanity_checking
         if fitting and isinstance(self.scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
-            self.scheduler.step(float(top1_err))
-        self.log("val/top5_err", 1 - self.val_top5.compute(), sync_dist=True)
-        self.val_top1.reset()
-        self.val_top5.reset()
+            # the centre-crop error in both modes: ten-crop evaluation never changes training
+            self.scheduler.step(float(center_err))
+        for metric in (self.val_top1, self.val_top5, self.val_center_top1, self.val_center_top5):
+            metric.reset()
 
     # -- optimisation ----------------------------------------------------------------------------
     def configure_optimizers(self):

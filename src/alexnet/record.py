@@ -125,6 +125,9 @@ class RunRecord(L.Callback):
             return [r[key] for r in self.rows if key in r and not math.isnan(r[key])]
 
         summary = dict(self.facts)
+        datamodule = getattr(trainer, "datamodule", None)
+        if hasattr(datamodule, "describe"):  # after setup: what decoding found (skipped images)
+            summary["data"] = datamodule.describe()
         summary |= {
             "status": status,
             "epochs": len(self.rows),
@@ -136,6 +139,9 @@ class RunRecord(L.Callback):
             summary[f"final_{key}"] = values[-1] if values else None
             if key.startswith("val/"):
                 summary[f"best_{key}"] = min(values) if values else None
+        for key in ("val/center_top1_err", "val/center_top5_err"):  # ten-crop runs: same weights, centre
+            if series(key):
+                summary[f"final_{key}"], summary[f"best_{key}"] = series(key)[-1], min(series(key))
         rates = series("train/images_per_sec")
         summary["images_per_sec"] = sum(rates) / len(rates) if rates else None
         if error:

@@ -40,7 +40,8 @@ def build_datamodule(cfg: DictConfig) -> AlexNetDataModule:
         source=d.source, root=d.root, stored_size=d.stored_size, crop_size=d.crop_size,
         batch_size=d.batch_size, num_workers=d.num_workers, mean=d.mean,
         divide_std=RECIPE_INPUTS[recipe_input], flip=d.flip, cache_dir=d.cache_dir,
-        val_split=d.val_split, seed=cfg.seed,
+        val_split=d.val_split, seed=cfg.seed, pca_lighting=d.pca_lighting, pca_from=d.pca_from,
+        ten_crop=d.ten_crop, skip_bad_images=d.skip_bad_images, decode_workers=d.decode_workers,
     )
 
 
@@ -121,6 +122,7 @@ def train(cfg: DictConfig, out_dir: str | Path, arm: dict[str, Any] | None = Non
         "arm": arm, "arm_name": arm_tag(arm), "seed": int(cfg.seed), "ablation": cfg.get("ablation"),
         "model": resolved["model"] | {"num_classes": num_classes}, "recipe": resolved["recipe"]["name"],
         "init": resolved["recipe"]["init"], "data": datamodule.describe(),
+        "eval_crops": datamodule.eval_crops,
         "parameters": module.num_parameters, "git_sha": git_sha(Path(__file__).parent),
         "machine": machine(), "group": group,
     }

@@ -3,25 +3,39 @@
 The paper rescaled ImageNet to 256×256 ahead of training (§2). We do the same for every source:
 shorter side to `size`, centre crop, stored as an (N, 3, size, size) uint8 `.npy` that training
 memory-maps. A cache file is named by a key over its settings and its file list, so one built
-from other settings or other files is never picked up; it is written to a temporary name and
-renamed when complete, so an interrupted build leaves nothing that looks finished.
+from other settings or other files is never picked up.
+
+Building is resumable: rows are decoded in chunks into a preallocated `.partial.npy` memmap and
+a `.progress.json` marker records how many rows are final; an interrupted build continues from
+the marker. Only a finished build is renamed to `.npy`, after its `.json` manifest (the key,
+the shape, skipped rows and a checksum of sampled rows) is written; a `.npy` whose manifest is
+missing or disagrees is never used, it is rebuilt.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+import logging
 import os
 import tempfile
+import time
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
+from alexnet.data.lighting import rgb_pca
 from alexnet.data.sources import DataError, Split
 
-CACHE_VERSION = 1
+log = logging.getLogger(__name__)
+
+CACHE_VERSION = 2
+STATS_VERSION = 2  # 2: with the RGB covariance and its PCA
+BACKGROUND = (255, 255, 255)  # transparent pixels are composited on white
 
 
 def cache_key(split: Split, size: int, root: Path) -> str:
@@ -35,6 +49,26 @@ def cache_key(split: Split, size: int, root: Path) -> str:
     return h.hexdigest()[:16]
 
 
+def to_rgb(image: Image.Image) -> Image.Image:
+    """Any PIL mode → RGB: grey, CMYK, palette and 16-bit images are converted; transparency
+    (RGBA, LA, palette with a transparent index) is composited on white, not dropped, so a
+    transparent background does not turn into arbitrary colours."""
+    if image.mode == "RGB":
+        return image
+    if image.mode == "P" and "transparency" in image.info:
+        image = image.convert("RGBA")
+    if image.mode in ("RGBA", "LA", "PA", "RGBa", "La"):
+        rgba = image.convert("RGBA")
+        canvas = Image.new("RGB", rgba.size, BACKGROUND)
+        canvas.paste(rgba, mask=rgba.getchannel("A"))
+        return canvas
+    if image.mode.startswith("I;16") or image.mode in ("I", "F"):
+        a = np.asarray(image, dtype=np.float64)
+        top = 65535.0 if image.mode.startswith("I;16") or a.max() > 255 else 255.0
+        return Image.fromarray(np.clip(a * (255.0 / top), 0, 255).astype(np.uint8)).convert("RGB")
+    return image.convert("RGB")
+
+
 def resize_center_crop(image: Image.Image, size: int) -> Image.Image:
     """§2: rescale so the shorter side is `size`, then take the central size×size patch."""
     w, h = image.size
@@ -43,22 +77,19 @@ def resize_center_crop(image: Image.Image, size: int) -> Image.Image:
         nw, nh = max(size, round(w * scale)), max(size, round(h * scale))
         if image.format == "JPEG" and hasattr(image, "draft"):
             image.draft("RGB", (nw, nh))  # let libjpeg downscale while decoding
-        image = image.convert("RGB").resize((nw, nh), Image.BILINEAR, reducing_gap=3.0)
+        image = to_rgb(image).resize((nw, nh), Image.BILINEAR, reducing_gap=3.0)
         left, top = (nw - size) // 2, (nh - size) // 2
         image = image.crop((left, top, left + size, top + size))
-    return image
+    return to_rgb(image)
 
 
 def decode_image(path: Path, size: int) -> np.ndarray:
     """One file → (3, size, size) uint8 RGB; an unreadable file names itself."""
     try:
         with Image.open(path) as image:
-            image = resize_center_crop(image, size)
-            if image.mode != "RGB":
-                image = image.convert("RGB")
-            return np.asarray(image, dtype=np.uint8).transpose(2, 0, 1)
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as e:
-        raise DataError(f"cannot read image {path}: {e}; fix or delete the file") from e
+            return np.ascontiguousarray(np.asarray(resize_center_crop(image, size), dtype=np.uint8).transpose(2, 0, 1))
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError) as e:
+        raise DataError(f"cannot read image {path}: {e}; fix or delete the file, or set data.skip_bad_images=true") from e
 
 
 def _decode_arrays(arrays: np.ndarray, size: int) -> np.ndarray:
@@ -93,50 +124,248 @@ def cache_dir_for(root: Path, cache_dir: str | Path | None) -> Path:
     return _writable_dir(root / ".alexnet-cache", user / hashlib.sha1(str(root.resolve()).encode()).hexdigest()[:12])
 
 
-def decoded(split: Split, name: str, size: int, root: Path, folder: Path, workers: int = 4) -> np.ndarray:
-    """The split as an (N, 3, size, size) uint8 array, memory-mapped from the cache."""
-    path = folder / f"{name}-{size}px-{cache_key(split, size, root)}.npy"
-    if not path.is_file():
-        if split.arrays is not None:
-            images = _decode_arrays(split.arrays, size)
-        else:
-            images = np.empty((len(split), 3, size, size), dtype=np.uint8)
-            with ThreadPoolExecutor(max_workers=workers) as pool:
-                for i, image in enumerate(pool.map(lambda p: decode_image(p, size), split.files)):
-                    images[i] = image
-        _atomic_save(path, images)
-    images = np.load(path, mmap_mode="r")
-    if images.shape != (len(split), 3, size, size):
-        raise DataError(f"cache {path} has shape {images.shape}, expected {(len(split), 3, size, size)}; delete it")
-    return images
+# -- the cache files -------------------------------------------------------------------------------
 
 
-def _atomic_save(path: Path, array: np.ndarray) -> None:
-    tmp = path.with_suffix(f".tmp{os.getpid()}.npy")
-    np.save(tmp, array)
+@dataclass
+class Decoded:
+    """A decoded split: the memory-mapped images and the rows that could not be read."""
+
+    images: np.ndarray  # (N, 3, S, S) uint8; rows of skipped files are zeros
+    path: Path
+    key: str = ""
+    skipped: list[int] = field(default_factory=list)
+    skipped_files: list[str] = field(default_factory=list)
+
+    @property
+    def keep(self) -> np.ndarray:
+        """Indices of the rows that hold images."""
+        mask = np.ones(len(self.images), dtype=bool)
+        mask[self.skipped] = False
+        return np.flatnonzero(mask)
+
+
+def _paths(folder: Path, name: str, size: int, key: str) -> dict[str, Path]:
+    stem = f"{name}-{size}px-{key}"
+    return {
+        "final": folder / f"{stem}.npy", "manifest": folder / f"{stem}.json",
+        "partial": folder / f"{stem}.partial.npy", "progress": folder / f"{stem}.progress.json",
+        "lock": folder / f"{stem}.lock",
+    }
+
+
+def _write_json(path: Path, data: dict) -> None:
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    tmp.write_text(json.dumps(data, indent=1))
     os.replace(tmp, path)
 
 
-def image_stats(images: np.ndarray, path: Path, chunk: int = 4096) -> dict[str, np.ndarray]:
-    """Training-set mean image (3,S,S), per-channel mean and std (0-255 scale); cached."""
+def _read_json(path: Path) -> dict | None:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def _checksum(images: np.ndarray) -> str:
+    """A cheap fingerprint: a hash of up to 16 evenly spaced rows."""
+    n = len(images)
+    rows = sorted({int(i) for i in np.linspace(0, n - 1, min(n, 16))}) if n else []
+    h = hashlib.sha256()
+    for i in rows:
+        h.update(np.ascontiguousarray(images[i]).tobytes())
+    return h.hexdigest()[:16]
+
+
+@contextlib.contextmanager
+def _lock(path: Path):
+    """An exclusive lock on `path` while a cache is built (two jobs never write one file)."""
+    try:
+        import fcntl
+    except ImportError:  # not POSIX: no lock
+        yield
+        return
+    with open(path, "w") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
+def _open_verified(p: dict[str, Path], key: str, shape: tuple) -> Decoded | None:
+    """The finished cache if its manifest vouches for it; None when it must be (re)built."""
+    if not p["final"].is_file():
+        return None
+    manifest = _read_json(p["manifest"])
+    problem = None
+    if manifest is None:
+        problem = "has no manifest (an interrupted or foreign build)"
+    elif manifest.get("key") != key or tuple(manifest.get("shape", ())) != shape or not manifest.get("complete"):
+        problem = f"has a manifest for other settings ({manifest.get('key')}, {manifest.get('shape')})"
+    else:
+        try:
+            images = np.load(p["final"], mmap_mode="r")
+        except (OSError, ValueError) as e:
+            images, problem = None, f"cannot be read ({e})"
+        if images is not None and (images.shape != shape or images.dtype != np.uint8):
+            problem = f"has shape {images.shape} {images.dtype}, expected {shape} uint8"
+        elif images is not None and _checksum(images) != manifest.get("checksum"):
+            problem = "does not match its manifest's checksum"
+        if problem is None:
+            return Decoded(images, p["final"], key, manifest.get("skipped", []), manifest.get("skipped_files", []))
+    log.warning("cache %s %s: rebuilding it", p["final"], problem)
+    for f in (p["final"], p["manifest"]):
+        f.unlink(missing_ok=True)
+    return None
+
+
+def decoded(split: Split, name: str, size: int, root: Path, folder: Path, workers: int | None = None,
+            skip_bad: bool = False, chunk: int | None = None, progress: bool = True) -> Decoded:
+    """The split as an (N, 3, size, size) uint8 array memory-mapped from the cache, built (or
+    its interrupted build continued) first if needed."""
+    key = cache_key(split, size, root)
+    shape = (len(split), 3, size, size)
+    folder.mkdir(parents=True, exist_ok=True)
+    p = _paths(folder, name, size, key)
+    found = _open_verified(p, key, shape)
+    if found is not None:
+        return found
+    with _lock(p["lock"]):
+        found = _open_verified(p, key, shape)  # another job may have built it meanwhile
+        if found is None:
+            _build(split, p, key, shape, workers, skip_bad, chunk, progress)
+            found = _open_verified(p, key, shape)
+    if found is None:
+        raise DataError(f"cache {p['final']} failed verification right after it was built; delete {folder}")
+    return found
+
+
+def _build(split: Split, p: dict[str, Path], key: str, shape: tuple, workers: int | None,
+           skip_bad: bool, chunk: int | None, progress: bool) -> None:
+    n, size = shape[0], shape[-1]
+    state = _read_json(p["progress"])
+    resumable = (
+        state is not None and state.get("key") == key and tuple(state.get("shape", ())) == shape
+        and p["partial"].is_file()
+    )
+    if resumable:
+        images = np.lib.format.open_memmap(p["partial"], mode="r+")
+        resumable = images.shape == shape and images.dtype == np.uint8
+    if resumable:
+        done, skipped = int(state["done"]), list(state.get("skipped", []))
+        log.info("cache %s: resuming at image %d of %d", p["final"].name, done, n)
+    else:
+        images = np.lib.format.open_memmap(p["partial"], mode="w+", dtype=np.uint8, shape=shape)
+        done, skipped = 0, []
+        _write_json(p["progress"], {"key": key, "shape": shape, "done": 0, "skipped": []})
+    start = time.perf_counter()
+    if split.arrays is not None:
+        images[:] = _decode_arrays(split.arrays, size)
+        done = n
+    else:
+        workers = workers or min(32, os.cpu_count() or 1)
+        chunk = chunk or max(256, 64 * workers)
+
+        def one(i: int):
+            try:
+                return decode_image(split.files[i], size)
+            except DataError:
+                if not skip_bad:
+                    raise
+                return None
+
+        bar = _progress_bar(n, done, f"decoding {p['final'].name}", progress)
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            while done < n:
+                stop = min(n, done + chunk)
+                for i, image in zip(range(done, stop), pool.map(one, range(done, stop)), strict=True):
+                    if image is None:
+                        images[i] = 0
+                        skipped.append(i)
+                        log.warning("skipped unreadable image %s", split.files[i])
+                    else:
+                        images[i] = image
+                images.flush()  # rows reach the disk before the marker says they did
+                done = stop
+                _write_json(p["progress"], {"key": key, "shape": shape, "done": done, "skipped": skipped})
+                bar.update(stop - bar.n)
+        bar.close()
+    images.flush()
+    manifest = {
+        "key": key, "shape": shape, "complete": True, "version": CACHE_VERSION, "skipped": skipped,
+        "skipped_files": [str(split.files[i]) for i in skipped], "checksum": _checksum(images),
+        "build_seconds": round(time.perf_counter() - start, 2),
+    }
+    del images
+    _write_json(p["manifest"], manifest)  # manifest first: a crash before the rename resumes at n
+    os.replace(p["partial"], p["final"])
+    p["progress"].unlink(missing_ok=True)
+    log.info("cache %s built in %.1f s", p["final"].name, manifest["build_seconds"])
+
+
+class _NoBar:
+    n = 0
+
+    def update(self, k: int) -> None:
+        self.n += k
+
+    def close(self) -> None:
+        pass
+
+
+def _progress_bar(total: int, initial: int, desc: str, enabled: bool):
+    if not enabled:
+        return _NoBar()
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, initial=initial, desc=desc, unit="img", mininterval=1.0, disable=None)
+
+
+# -- statistics ------------------------------------------------------------------------------------
+
+
+def image_stats(images: np.ndarray, path: Path, chunk: int | None = None, rows: np.ndarray | None = None,
+                progress: bool = True) -> dict[str, np.ndarray]:
+    """Training-set mean image (3,S,S), per-channel mean and std, and the RGB covariance with its
+    PCA (eigenvalues descending, eigenvectors as columns), all on the 0-255 scale; cached.
+
+    `rows` restricts the stats to those images (skipped files are left out). One pass, in
+    float64 blocks of ~64 MB."""
     if path.is_file():
         with np.load(path) as f:
-            return {k: f[k] for k in f.files}
-    n = len(images)
+            stats = {k: f[k] for k in f.files}
+        if "pca_eigenvalues" in stats:
+            return stats
+    contiguous = rows is None
+    rows = np.arange(len(images)) if rows is None else np.asarray(rows)
+    n = len(rows)
+    if n == 0:
+        raise DataError("the training split has no readable images")
+    chunk = chunk or max(1, (64 << 20) // (8 * int(np.prod(images.shape[1:]))))
     total = np.zeros(images.shape[1:], dtype=np.float64)
-    sq = np.zeros(3, dtype=np.float64)
+    outer = np.zeros((3, 3), dtype=np.float64)
+    bar = _progress_bar(n, 0, f"statistics of {path.stem}", progress and n > 20 * chunk)
     for start in range(0, n, chunk):
-        block = np.asarray(images[start : start + chunk], dtype=np.float64)
+        part = images[start : start + chunk] if contiguous else images[rows[start : start + chunk]]
+        block = np.asarray(part, dtype=np.float64)
         total += block.sum(0)
-        sq += (block**2).sum((0, 2, 3))
+        flat = block.transpose(1, 0, 2, 3).reshape(3, -1)
+        outer += flat @ flat.T
+        bar.update(len(block))
+    bar.close()
     pixels = n * images.shape[2] * images.shape[3]
     mean_image = total / n
     channel_mean = total.sum((1, 2)) / pixels
-    channel_std = np.sqrt(np.maximum(sq / pixels - channel_mean**2, 0.0))
+    covariance = outer / pixels - np.outer(channel_mean, channel_mean)
+    eigenvalues, eigenvectors = rgb_pca(covariance)
     stats = {
         "mean_image": mean_image.astype(np.float32),
         "channel_mean": channel_mean.astype(np.float32),
-        "channel_std": channel_std.astype(np.float32),
+        "channel_std": np.sqrt(np.maximum(np.diag(covariance), 0.0)).astype(np.float32),
+        "rgb_covariance": covariance,
+        "pca_eigenvalues": eigenvalues,
+        "pca_eigenvectors": eigenvectors,
     }
     tmp = path.with_suffix(f".tmp{os.getpid()}.npz")
     np.savez(tmp, **stats)

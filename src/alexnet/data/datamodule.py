@@ -1,7 +1,10 @@
 """The LightningDataModule: a source on disk → decoded uint8 cache → batches → augmentation.
 
-Workers only slice uint8 arrays; the paper's augmentation (mean subtraction, crops, flips)
-runs on whole batches after they reach the model's device (`on_after_batch_transfer`).
+Workers only slice uint8 arrays; the paper's augmentation (mean subtraction, crops, flips,
+PCA lighting) runs on whole batches after they reach the model's device
+(`on_after_batch_transfer`), and so does the test-time ten-crop. What a checkpoint needs to
+classify new images without the data (class names, mean image, sizes) travels in its
+`state_dict`, which Lightning stores in every checkpoint.
 """
 
 from __future__ import annotations
@@ -13,26 +16,31 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 
-from alexnet.data import cache
+from alexnet.data import cache, lighting
 from alexnet.data.sources import DataError, Source, load_source
-from alexnet.data.transforms import Normalize, center_crop, random_crop_flip
+from alexnet.data.transforms import Normalize, center_crop, center_offsets, ten_crop, train_batch
+
+PCA_FROM = ("train", "imagenet")
 
 
 class ArrayDataset(Dataset):
-    """Rows of a (possibly memory-mapped) uint8 array, fetched a whole batch at a time."""
+    """Rows of a (possibly memory-mapped) uint8 array, fetched a whole batch at a time.
+    `rows` leaves out rows whose files could not be read (data.skip_bad_images)."""
 
-    def __init__(self, images: np.ndarray, labels: np.ndarray):
-        self.images, self.labels = images, torch.as_tensor(labels)
+    def __init__(self, images: np.ndarray, labels: np.ndarray, rows: np.ndarray | None = None):
+        self.images = images
+        self.rows = np.arange(len(labels)) if rows is None else np.asarray(rows)
+        self.labels = torch.as_tensor(np.asarray(labels)[self.rows])
 
     def __len__(self) -> int:
-        return len(self.labels)
+        return len(self.rows)
 
     def __getitem__(self, index: int):
-        return torch.from_numpy(np.array(self.images[index])), self.labels[index]
+        return torch.from_numpy(np.array(self.images[self.rows[index]])), self.labels[index]
 
     def __getitems__(self, indices: list[int]):
         order = np.asarray(indices)
-        return torch.from_numpy(np.array(self.images[order])), self.labels[order]
+        return torch.from_numpy(np.array(self.images[self.rows[order]])), self.labels[order]
 
 
 def _already_batched(batch):
@@ -71,6 +79,11 @@ class AlexNetDataModule(L.LightningDataModule):
         cache_dir: str | None = None,
         val_split: str | None = None,
         seed: int = 0,
+        pca_lighting: str | bool | None = None,
+        pca_from: str = "train",
+        ten_crop: bool = False,
+        skip_bad_images: bool = False,
+        decode_workers: int | None = None,
     ):
         super().__init__()
         if crop_size > stored_size:
@@ -83,10 +96,19 @@ class AlexNetDataModule(L.LightningDataModule):
         self.stored_size, self.crop_size = stored_size, crop_size
         self.batch_size, self.num_workers = batch_size, num_workers
         self.mean, self.divide_std, self.flip = mean, divide_std, flip
+        if pca_from not in PCA_FROM:
+            raise ValueError(f"data.pca_from={pca_from!r} is not one of {list(PCA_FROM)}")
         self.cache_dir, self.val_split, self.seed = cache_dir, val_split, seed
+        self.pca_lighting = lighting.variant(pca_lighting)
+        self.pca_from, self.ten_crop = pca_from, bool(ten_crop)
+        self.skip_bad_images, self.decode_workers = skip_bad_images, decode_workers
         self._source: Source | None = None
         self.train_set = self.val_set = None
         self.normalize: Normalize | None = None
+        self.lighting: lighting.PCALighting | None = None
+        self.skipped_files: list[str] | None = None
+        self._eval_only = False
+        self.stats: dict | None = None
 
     # -- what the model needs to know before training ------------------------------------------
     @property
@@ -108,22 +130,56 @@ class AlexNetDataModule(L.LightningDataModule):
     def num_classes(self) -> int:
         return len(self.classes)
 
+    @property
+    def eval_crops(self) -> str:
+        return "ten_crop" if self.ten_crop else "center"
+
     # -- Lightning hooks -------------------------------------------------------------------------
-    def setup(self, stage: str | None = None) -> None:
-        if self.train_set is not None:
-            return
+    def use_checkpoint_data(self, state: dict) -> None:
+        """Evaluate with a checkpoint's preprocessing (sizes, mean image, scaling): only the
+        validation split is decoded, and the training set is not needed at all."""
+        self.stored_size, self.crop_size = int(state["stored_size"]), int(state["crop_size"])
+        self.mean, self.divide_std = state["mean"], bool(state["divide_std"])
+        self.normalize = Normalize(state["mean_image"], state["channel_mean"], state["channel_std"],
+                                   mean=self.mean, divide_std=self.divide_std)
+        self._eval_only = True
+
+    def _decode(self):
+        """Both splits decoded into the cache (built, or its interrupted build resumed)."""
         src = self.source
         folder = cache.cache_dir_for(src.root, self.cache_dir)
-        train = cache.decoded(src.train, "train", self.stored_size, src.root, folder)
-        val = cache.decoded(src.val, "val", self.stored_size, src.root, folder)
-        key = cache.cache_key(src.train, self.stored_size, src.root)
-        self.stats = cache.image_stats(train, folder / f"stats-{self.stored_size}px-{key}.npz")
+        kw = {"workers": self.decode_workers, "skip_bad": self.skip_bad_images}
+        train = None if self._eval_only else cache.decoded(src.train, "train", self.stored_size, src.root, folder, **kw)
+        val = cache.decoded(src.val, "val", self.stored_size, src.root, folder, **kw)
+        return src, folder, train, val
+
+    def prepare_data(self) -> None:
+        # Lightning runs this once per node before `setup` on every rank: one process decodes.
+        self._decode()
+
+    def setup(self, stage: str | None = None) -> None:
+        if self.val_set is not None:
+            return
+        src, folder, train, val = self._decode()
+        if train is None:  # evaluation with a checkpoint's preprocessing
+            self.skipped_files = val.skipped_files
+            self.val_set = ArrayDataset(val.images, src.val.labels, val.keep if val.skipped else None)
+            return
+        stats_file = folder / f"stats-v{cache.STATS_VERSION}-{self.stored_size}px-{train.key}.npz"
+        self.stats = cache.image_stats(train.images, stats_file, rows=train.keep if train.skipped else None)
         self.normalize = Normalize(
             self.stats["mean_image"], self.stats["channel_mean"], self.stats["channel_std"],
             mean=self.mean, divide_std=self.divide_std,
         )
-        self.train_set = ArrayDataset(train, src.train.labels)
-        self.val_set = ArrayDataset(val, src.val.labels)
+        if self.pca_lighting:
+            values, vectors = (
+                (self.stats["pca_eigenvalues"], self.stats["pca_eigenvectors"])
+                if self.pca_from == "train" else lighting.imagenet_pca()
+            )
+            self.lighting = lighting.PCALighting(values, vectors, self.pca_lighting)
+        self.skipped_files = train.skipped_files + val.skipped_files
+        self.train_set = ArrayDataset(train.images, src.train.labels, train.keep if train.skipped else None)
+        self.val_set = ArrayDataset(val.images, src.val.labels, val.keep if val.skipped else None)
 
     def _loader(self, dataset: ArrayDataset, sampler=None, drop_last=False) -> DataLoader:
         return DataLoader(
@@ -151,15 +207,19 @@ class AlexNetDataModule(L.LightningDataModule):
     def on_after_batch_transfer(self, batch, dataloader_idx: int):
         images, labels = batch
         self.normalize.to(images.device)
-        x = self.normalize(images)
         trainer = self.trainer
         if trainer is not None and trainer.training:
-            g = torch.Generator(device=x.device)
+            g = torch.Generator(device=images.device)
             # (seed, step, rank) alone decide the crops: a resume repeats them, ranks differ
             g.manual_seed((self.seed * 1_000_003 + trainer.global_step) * 64 + trainer.global_rank)
-            x = random_crop_flip(x, self.crop_size, g, flip=self.flip)
+            if self.lighting is not None:
+                self.lighting.to(images.device)
+            x = train_batch(images, self.normalize, self.crop_size, g, flip=self.flip, lighting=self.lighting)
+        elif self.ten_crop:
+            x = ten_crop(self.normalize(images), self.crop_size)  # (B, 10, C, h, w): the model averages
         else:
-            x = center_crop(x, self.crop_size)
+            top, left = center_offsets(*images.shape[-2:], self.crop_size)
+            x = self.normalize(center_crop(images, self.crop_size), top, left)
         return x.contiguous(), labels
 
     def describe(self) -> dict:
@@ -167,7 +227,28 @@ class AlexNetDataModule(L.LightningDataModule):
         return {
             "root": str(Path(src.root).resolve()), "layout": src.layout, "classes": len(src.classes),
             "train_images": len(src.train), "val_images": len(src.val),
+            "eval_crops": self.eval_crops, "pca_lighting": self.pca_lighting or False,
+            "skipped_images": None if self.skipped_files is None else len(self.skipped_files),
+            "skipped_files": None if self.skipped_files is None else self.skipped_files[:20],
         }
+
+    # -- what a checkpoint carries so predict needs no data root --------------------------------
+    def state_dict(self) -> dict:
+        if self.stats is None:
+            return {}
+        return {
+            "classes": list(self.classes), "class_names": list(self.source.class_names),
+            "stored_size": self.stored_size, "crop_size": self.crop_size, "mean": self.mean,
+            "divide_std": self.divide_std,
+            "mean_image": torch.as_tensor(self.stats["mean_image"]),
+            "channel_mean": torch.as_tensor(self.stats["channel_mean"]),
+            "channel_std": torch.as_tensor(self.stats["channel_std"]),
+        }
+
+    def load_state_dict(self, state: dict) -> None:
+        """A resume reads its classes from the data again; refuse data with other classes."""
+        if state and self._source is not None and list(state.get("classes", [])) != list(self.classes):
+            raise DataError("the checkpoint was trained on other classes than data.root holds")
 
 
 __all__ = ["AlexNetDataModule", "DataError"]

@@ -32,11 +32,16 @@ class Split:
 
 @dataclass
 class Source:
-    classes: list[str]
+    classes: list[str]  # class ids as on disk (folder names, WordNet ids)
     train: Split
     val: Split
     root: Path
     layout: str
+    names: list[str] | None = None  # human-readable class names, when the layout has them
+
+    @property
+    def class_names(self) -> list[str]:
+        return self.names or self.classes
 
 
 FOLDER_LAYOUT = "ROOT/train/<class>/*.jpg and ROOT/val/<class>/*.jpg (or ROOT/test/<class>/...)"
@@ -127,10 +132,16 @@ def cifar10(root: str | Path) -> Source:
     return source
 
 
-SOURCES = {"folder": image_folder, "cifar10": cifar10}
+def sources() -> dict:
+    """Every layout by its `data.source` name (the WordNet layouts live in imagenet.py)."""
+    from alexnet.data import imagenet
+
+    return {"folder": image_folder, "cifar10": cifar10, "imagenet": imagenet.imagenet,
+            "tiny_imagenet": imagenet.tiny_imagenet, "imagenette": imagenet.imagenette}
 
 
 def load_source(kind: str, root: str | Path) -> Source:
-    if kind not in SOURCES:
-        raise DataError(f"data.source={kind!r} is not one of {sorted(SOURCES)}")
-    return SOURCES[kind](root)
+    table = sources()
+    if kind not in table:
+        raise DataError(f"data.source={kind!r} is not one of {sorted(table)}")
+    return table[kind](root)

@@ -1,7 +1,8 @@
 """The paper's augmentation, on whole batches of uint8 images on the model's device.
 
 §4.1: random crops of the net's input size from the stored image, and their horizontal
-reflections; at test time the centre crop (ten crops come with the evaluation pipeline).
+reflections; at test time the centre crop, or (the paper's test) ten crops: the four corners
+and the centre, and their reflections, whose softmax outputs the model averages.
 §2: the training-set mean is subtracted from each pixel; the paper's inputs stay on the
 0-255 scale. Every random draw comes from an explicit generator, so a resumed run repeats it.
 """
@@ -29,27 +30,93 @@ def gather_crops(images: torch.Tensor, rows: torch.Tensor, cols: torch.Tensor) -
     return images[bi, ci, rows[:, None, :, None], cols[:, None, None, :]]
 
 
+def crop_params(
+    batch: int, h: int, w: int, crop: int, generator: torch.Generator, flip: bool = True
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Each image's random patch corner (top, left) and whether it is mirrored."""
+    if crop > min(h, w):
+        raise ValueError(f"crop {crop} is larger than the stored images ({h}×{w})")
+    dev = generator.device
+    top = torch.randint(0, h - crop + 1, (batch,), generator=generator, device=dev)
+    left = torch.randint(0, w - crop + 1, (batch,), generator=generator, device=dev)
+    mirror = torch.rand(batch, generator=generator, device=dev) < 0.5
+    return top, left, mirror if flip else torch.zeros_like(mirror)
+
+
 def random_crop_flip(
     images: torch.Tensor, crop: int, generator: torch.Generator, flip: bool = True
 ) -> torch.Tensor:
     """A random crop×crop patch of every image, mirrored with probability 1/2."""
     b, _, h, w = images.shape
-    if crop > min(h, w):
-        raise ValueError(f"crop {crop} is larger than the stored images ({h}×{w})")
-    dev = generator.device
-    top = torch.randint(0, h - crop + 1, (b,), generator=generator, device=dev).to(images.device)
-    left = torch.randint(0, w - crop + 1, (b,), generator=generator, device=dev).to(images.device)
-    mirror = torch.rand(b, generator=generator, device=dev).to(images.device) < 0.5
-    if not flip:
-        mirror = torch.zeros_like(mirror)
+    top, left, mirror = (t.to(images.device) for t in crop_params(b, h, w, crop, generator, flip))
     rows, cols = crop_indices(b, h, crop, top, left, mirror)
     return gather_crops(images, rows, cols)
 
 
+def train_batch(
+    images: torch.Tensor, normalize: Normalize, crop: int, generator: torch.Generator,
+    flip: bool = True, lighting=None, gather: bool | None = None,
+) -> torch.Tensor:
+    """uint8 (B, 3, H, W) → the net's float input: mean subtracted (÷ std if asked), random
+    crop and flip, PCA lighting. On an accelerator one batched gather does the crops; on a CPU
+    a loop of per-image slices is ~4× faster (each patch stays in cache while it is
+    normalised, and the uint8 image is read once). Both give bit-identical results from the
+    same generator state (`gather` forces one path)."""
+    b, _, h, w = images.shape
+    top, left, mirror = crop_params(b, h, w, crop, generator, flip)
+    shift = None
+    if lighting is not None:
+        shift = lighting.shifts(b, generator).to(images.device)
+        if normalize.divides:
+            shift = shift * normalize.scale.reshape(1, 3)
+    rescale = lighting.rescale if lighting is not None else 1.0
+    if gather if gather is not None else images.device.type != "cpu":
+        x = normalize(images)
+        rows, cols = crop_indices(b, h, crop, *(t.to(images.device) for t in (top, left, mirror)))
+        x = gather_crops(x, rows, cols)
+        if shift is not None:
+            x = x + shift[:, :, None, None]
+        return x / rescale if rescale != 1.0 else x
+    out = torch.empty(b, images.shape[1], crop, crop, dtype=torch.float32)
+    for i, (t, s, m) in enumerate(zip(top.tolist(), left.tolist(), mirror.tolist(), strict=True)):
+        o = out[i]
+        torch.sub(images[i, :, t : t + crop, s : s + crop], normalize.patch(t, s, crop), out=o)
+        if normalize.divides:
+            o.mul_(normalize.scale)
+        if shift is not None:
+            o.add_(shift[i][:, None, None])
+        if rescale != 1.0:
+            o.div_(rescale)
+        if m:
+            out[i] = o.flip(-1)
+    return out
+
+
+def center_offsets(h: int, w: int, crop: int) -> tuple[int, int]:
+    return (h - crop) // 2, (w - crop) // 2
+
+
 def center_crop(images: torch.Tensor, crop: int) -> torch.Tensor:
-    h, w = images.shape[-2:]
-    top, left = (h - crop) // 2, (w - crop) // 2
+    top, left = center_offsets(*images.shape[-2:], crop)
     return images[..., top : top + crop, left : left + crop]
+
+
+def ten_crop(images: torch.Tensor, crop: int) -> torch.Tensor:
+    """(B, C, H, W) → (B, 10, C, crop, crop): top-left, top-right, bottom-left, bottom-right,
+    centre, then the same five mirrored. View 4 is exactly `center_crop`."""
+    h, w = images.shape[-2:]
+    if crop > min(h, w):
+        raise ValueError(f"crop {crop} is larger than the stored images ({h}×{w})")
+    corners = [(0, 0), (0, w - crop), (h - crop, 0), (h - crop, w - crop), ((h - crop) // 2, (w - crop) // 2)]
+    views = [images[..., t : t + crop, s : s + crop] for t, s in corners]
+    views += [v.flip(-1) for v in views]
+    return torch.stack(views, dim=1)
+
+
+def view_softmax(forward, x: torch.Tensor) -> torch.Tensor:
+    """Softmax of every view of a (B, V, C, H, W) batch → (B, V, classes), one view at a time so
+    the activations stay those of a single crop. The paper's prediction is `.mean(1)`."""
+    return torch.stack([forward(x[:, v]).softmax(-1) for v in range(x.shape[1])], dim=1)
 
 
 class Normalize(torch.nn.Module):
@@ -57,8 +124,8 @@ class Normalize(torch.nn.Module):
 
     `divide_std=False` is the paper's input: mean-subtracted RGB on the 0-255 scale.
     `divide_std=True` is the modern input: zero mean, unit variance per channel.
-    Applied to the stored-size image before cropping, so a per-pixel mean lines up with
-    the patch it came from.
+    Applied to the stored-size image, or to a patch with the mean under that patch, so a
+    per-pixel mean lines up with the pixels it came from.
     """
 
     def __init__(self, mean_image, channel_mean, channel_std, mean: str = "pixel", divide_std: bool = False):
@@ -69,6 +136,15 @@ class Normalize(torch.nn.Module):
         self.register_buffer("mean", m if m.ndim == 3 else m[:, None, None], persistent=False)
         std = torch.as_tensor(channel_std, dtype=torch.float32)[:, None, None]
         self.register_buffer("scale", 1.0 / std if divide_std else torch.ones_like(std), persistent=False)
+        self.divides = divide_std
 
-    def forward(self, images: torch.Tensor) -> torch.Tensor:
-        return (images.float() - self.mean) * self.scale
+    def patch(self, top: int, left: int, size: int) -> torch.Tensor:
+        """The mean under the size×size patch at (top, left) of a stored image."""
+        m = self.mean
+        return m if m.shape[-1] == 1 else m[:, top : top + size, left : left + size]
+
+    def forward(self, images: torch.Tensor, top: int | None = None, left: int | None = None) -> torch.Tensor:
+        """Stored-size images, or (with top, left) patches cut at that corner of them."""
+        mean = self.mean if top is None else self.patch(top, left, images.shape[-1])
+        x = images.float() - mean
+        return x * self.scale if self.divides else x
