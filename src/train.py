@@ -14,8 +14,10 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig
 
+from alexnet.data.sources import DataError
 from alexnet.hydra_setup import job_arm, make_ddp_rerun_one_job, register_resolvers
 from alexnet.loggers import load_dotenv
+from alexnet.record import record_failure
 from alexnet.training import ConfigError, train
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -30,18 +32,24 @@ def main(cfg: DictConfig) -> dict | None:
     hc = HydraConfig.get()
     multirun = hc.mode == RunMode.MULTIRUN
     group = Path(hc.sweep.dir).name if multirun else None
+    arm = job_arm(hc.overrides.task)
     try:
-        return train(cfg, hc.runtime.output_dir, arm=job_arm(hc.overrides.task), group=group)
-    except ConfigError as e:
-        print(f"error: {e}", file=sys.stderr)
-        sys.exit(2)
+        return train(cfg, hc.runtime.output_dir, arm=arm, group=group)
+    except (ConfigError, DataError, FloatingPointError) as e:
+        message = str(e).strip().splitlines()[0]
+        if not multirun:
+            print(f"error: {message}", file=sys.stderr)
+            sys.exit(2 if isinstance(e, ConfigError) else 1)
+        log.error("job %s failed: %s", hc.job.num, message)
+        record_failure(hc.runtime.output_dir, arm, cfg, message)
     except Exception as e:
         if not multirun:
             raise
         # One failed job must not end a sweep: its summary.json says "failed" and the
         # sweep report lists it.
         log.exception("job %s failed: %s", hc.job.num, e)
-        return None
+        record_failure(hc.runtime.output_dir, arm, cfg, f"{type(e).__name__}: {e}")
+    return None
 
 
 if __name__ == "__main__":

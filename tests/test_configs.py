@@ -69,7 +69,6 @@ def test_recipes_differ_in_init_and_input_only():
     assert paper.input == "raw_255" and modern.input == "standardized"
 
 
-def test_no_config_file_is_left_unused():
-    groups = {p.parent.name for p in CONF.rglob("*.yaml") if p.parent != CONF}
-    assert groups >= {"model", "data", "recipe", "trainer", "logger", "callbacks", "experiment", "hydra", "paths", "debug"}
-    assert Path(CONF / "config.yaml").is_file()
+@pytest.mark.parametrize("name", sorted(ABLATIONS))
+def test_logger_choice_survives_the_experiments(name):
+    assert make_config(f"experiment={name}", "logger=csv").logger.wandb.enabled is False

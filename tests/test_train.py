@@ -89,12 +89,34 @@ def cli(*args, timeout=600):
     ("model.activation=sigmoid", "error: model.activation='sigmoid' is not one of ['relu', 'tanh']"),
     ("data.root=/nonexistent", "error: data.root='/nonexistent' does not exist"),
     ("model.dropout=2", "error: model.dropout=2 must be in [0, 1)"),
+    ("ckpt_path=/nope.ckpt", "error: ckpt_path='/nope.ckpt' is not a file"),
+    ("logger.wandb.mode=cloud", "error: logger.wandb.mode='cloud' is not one of"),
+    ("model=alexnet", "error: model.stem=imagenet cannot take 28 px inputs"),
+    ("data=imagenet", "error: data.root is not set"),
 ])
 def test_cli_reports_bad_values_in_one_line(tmp_path, override, expected):
     out = cli(override, f"hydra.run.dir={tmp_path}/run")
     assert out.returncode == 2
     lines = out.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith(expected), out.stderr
+    assert not (tmp_path / "run" / "config.yaml").exists()  # nothing half-written
+
+
+def test_a_bad_job_does_not_end_its_sweep(tmp_path):
+    out = cli("-m", "model.dropout=0.5,1.5", "seed=0", *TINY, f"hydra.sweep.dir={tmp_path}/sweep")
+    assert out.returncode == 0, out.stderr[-2000:]
+    summaries = {p.parent.name: json.loads(p.read_text()) for p in (tmp_path / "sweep").glob("*/summary.json")}
+    status = sorted((s["arm"]["model.dropout"], s["status"]) for s in summaries.values())
+    assert status == [(0.5, "completed"), (1.5, "failed")]
+    assert "model.dropout=1.5 must be in [0, 1)" in (tmp_path / "sweep" / "report.md").read_text()
+
+
+def test_wandb_offline_run_completes_without_network(tmp_path, monkeypatch):
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    monkeypatch.delenv("WANDB_API_KEY", raising=False)
+    summary, job = run(tmp_path, "logger.wandb.enabled=true", "logger.wandb.mode=auto")
+    assert summary["status"] == "completed"
+    assert list((job / "wandb").glob("offline-run-*/run-*.wandb"))
 
 
 def test_cli_refuses_unknown_keys(tmp_path):
@@ -124,4 +146,5 @@ def test_ddp_in_a_sweep_runs_each_job_once_on_two_processes(tmp_path):
         s = json.loads(summary.read_text())
         assert s["status"] == "completed" and s["epochs"] == 2
         assert (summary.parent / "train_ddp_rank1.log").is_file()  # rank 1 ran this job only
-    assert len(list((tmp_path / "sweep").iterdir())) == 4  # 2 jobs, multirun.yaml, report.md
+    assert len([d for d in (tmp_path / "sweep").iterdir() if d.is_dir()]) == 2  # no stray runs
+    assert (tmp_path / "sweep" / "report.md").is_file()

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 
+import torch
 from torch import nn
 
 from alexnet import paper
@@ -26,9 +27,10 @@ def _fan_in(module: nn.Conv2d | nn.Linear) -> int:
 
 def _reference_fan_ins(config: AlexNetConfig) -> dict[str, int]:
     """fan-in of every layer of the full-width ImageNet net with the same columns."""
-    reference = AlexNet(
-        AlexNetConfig(columns=config.columns, num_classes=config.num_classes, lrn=False)
-    )
+    with torch.device("meta"):  # shapes only: no 61 M parameters allocated
+        reference = AlexNet(
+            AlexNetConfig(columns=config.columns, num_classes=config.num_classes, lrn=False)
+        )
     return {name: _fan_in(m) for name, m in reference.learned_layers().items()}
 
 

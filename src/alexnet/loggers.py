@@ -12,6 +12,8 @@ import logging
 import netrc
 import os
 import socket
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
@@ -52,13 +54,22 @@ def _has_wandb_key() -> bool:
 
 
 def _reachable(url: str, timeout: float = 3.0) -> bool:
+    """A TCP connection within `timeout` seconds, name lookup included (a broken resolver can
+    otherwise stall for tens of seconds before the connect timeout even starts)."""
     parsed = urlparse(url)
     port = parsed.port or (443 if parsed.scheme == "https" else 80)
-    try:
+
+    def connect() -> bool:
         with socket.create_connection((parsed.hostname, port), timeout=timeout):
             return True
-    except OSError:
+
+    pool = ThreadPoolExecutor(max_workers=1)
+    try:
+        return pool.submit(connect).result(timeout=timeout)
+    except (OSError, FutureTimeout):
         return False
+    finally:
+        pool.shutdown(wait=False)
 
 
 def decide_wandb_mode(requested: str = "auto") -> str:

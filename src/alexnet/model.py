@@ -57,6 +57,9 @@ class AlexNetConfig:
             (0.0 <= self.dropout < 1.0, f"model.dropout={self.dropout!r} must be in [0, 1)"),
             (self.width > 0, f"model.width={self.width!r} must be positive"),
             (self.num_classes >= 2, f"num_classes={self.num_classes!r} must be at least 2"),
+            (self.stem != "cifar" or self.input_size <= 64,
+             f"model.stem=cifar is for 24-64 px inputs, not {self.input_size} px "
+             "(data.crop_size): use model=alexnet for ImageNet-size images"),
         ]
         for ok, message in checks:
             if not ok:
@@ -103,9 +106,14 @@ class AlexNet(nn.Module):
         self.features = nn.Sequential(layers)
 
         # fc6's input width follows from the input size; it is measured, never written down.
-        with torch.no_grad():
-            probe = torch.zeros(1, 3, config.input_size, config.input_size)
-            flat = self.features(probe).numel()
+        try:
+            with torch.no_grad():
+                flat = self.features(torch.zeros(1, 3, config.input_size, config.input_size)).numel()
+        except RuntimeError:  # a map shrank below the next kernel
+            raise ValueError(
+                f"model.stem={config.stem} cannot take {config.input_size} px inputs (data.crop_size): "
+                "use model=alexnet_cifar for small images"
+            ) from None
 
         fc = config.fc_width()
         self.classifier = nn.Sequential(

@@ -31,7 +31,7 @@ class AlexNetModule(L.LightningModule):
         schedule: str = "plateau",
         plateau_patience: int = 2,
         max_lr_drops: int = paper.LR_MAX_DROPS,
-        step_milestones: tuple[int, ...] = (30, 60, 80),
+        step_milestones: tuple[int, ...] = paper.LR_DROP_EPOCHS_CODE,
         lr_drop_factor: float = paper.LR_DROP_FACTOR,
     ):
         super().__init__()
@@ -145,12 +145,16 @@ class AlexNetModule(L.LightningModule):
     # -- resume: dropout draws from the global generator, so carry its state -------------------
     def on_save_checkpoint(self, checkpoint: dict) -> None:
         checkpoint["rng_state"] = torch.get_rng_state()
+        if torch.cuda.is_available():  # dropout on a GPU draws from the CUDA generators
+            checkpoint["cuda_rng_state"] = torch.cuda.get_rng_state_all()
         if self.scheduler is not None:
             checkpoint["scheduler_state"] = self.scheduler.state_dict()
 
     def on_load_checkpoint(self, checkpoint: dict) -> None:
         if "rng_state" in checkpoint:
             torch.set_rng_state(checkpoint["rng_state"])
+        if "cuda_rng_state" in checkpoint and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(checkpoint["cuda_rng_state"])
         self._scheduler_state = checkpoint.get("scheduler_state")
 
     def on_fit_start(self) -> None:

@@ -82,17 +82,21 @@ class Throughput(L.Callback):
 class RunRecord(L.Callback):
     """Writes metrics.csv after every epoch and summary.json when training stops."""
 
-    def __init__(self, out_dir: str | Path, facts: dict[str, Any] | None = None):
+    def __init__(self, out_dir: str | Path, facts: dict[str, Any] | None = None,
+                 resume_from: str | Path | None = None):
         self.out_dir = Path(out_dir)
         self.facts = dict(facts or {})
+        # a resume continues the record of the job the checkpoint came from (its job dir is
+        # the checkpoint's grandparent), even when it writes into a new directory
+        self.previous = Path(resume_from).parent.parent / METRICS_FILE if resume_from else None
         self.rows: list[dict[str, float]] = []
         self._start = None
 
     def on_fit_start(self, trainer, pl_module) -> None:
         self._start = time.perf_counter()
         self.out_dir.mkdir(parents=True, exist_ok=True)
-        path = self.out_dir / METRICS_FILE
-        if trainer.ckpt_path and path.is_file():  # a resume continues the record it left
+        path = self.previous
+        if path is not None and path.is_file():
             with open(path) as f:
                 self.rows = [
                     {k: float(v) for k, v in r.items() if v != ""} for r in csv.DictReader(f)
@@ -148,3 +152,14 @@ class RunRecord(L.Callback):
             summary["error"] = error
         _atomic_write(self.out_dir / SUMMARY_FILE, json.dumps(summary, indent=2) + "\n")
         return summary
+
+
+def record_failure(out_dir: str | Path, arm: dict[str, Any], cfg, error: str) -> None:
+    """A failed job's summary.json, unless training already wrote one (RunRecord.on_exception)."""
+    path = Path(out_dir) / SUMMARY_FILE
+    if path.is_file():
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    summary = {"status": "failed", "error": error, "arm": arm, "seed": cfg.get("seed"),
+               "ablation": cfg.get("ablation"), "epochs": 0}
+    _atomic_write(path, json.dumps(summary, indent=2) + "\n")

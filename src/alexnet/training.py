@@ -13,12 +13,13 @@ from pathlib import Path
 from typing import Any
 
 import lightning as L
+from lightning.fabric.utilities.exceptions import MisconfigurationException
 from lightning.pytorch.callbacks import ModelCheckpoint, RichProgressBar, TQDMProgressBar
 from omegaconf import DictConfig, OmegaConf
 
 from alexnet.data.datamodule import AlexNetDataModule
 from alexnet.data.sources import DataError
-from alexnet.loggers import build_loggers, finish_wandb
+from alexnet.loggers import build_loggers, decide_wandb_mode, finish_wandb
 from alexnet.module import AlexNetModule
 from alexnet.record import CONFIG_FILE, SUMMARY_FILE, RunRecord, Throughput, git_sha, machine
 
@@ -108,17 +109,26 @@ def train(cfg: DictConfig, out_dir: str | Path, arm: dict[str, Any] | None = Non
         datamodule = build_datamodule(cfg)
         num_classes = datamodule.num_classes
         module = build_module(cfg, num_classes)
-    except (DataError, ConfigError) as e:
-        raise ConfigError(str(e)) from None
-    except ValueError as e:
-        raise ConfigError(str(e)) from None
+        decide_wandb_mode(cfg.logger.wandb.get("mode", "auto"))  # validates the value only
+        ckpt_path = cfg.get("ckpt_path")
+        if ckpt_path and not Path(ckpt_path).is_file():
+            raise ConfigError(f"ckpt_path={ckpt_path!r} is not a file; pass a checkpoint such as <job dir>/checkpoints/last.ckpt")
+        record = RunRecord(out_dir, {}, resume_from=ckpt_path)
+        trainer_kwargs = {k: v for k, v in OmegaConf.to_container(cfg.trainer, resolve=True).items() if v is not None}
+        # loggers are attached below, once the config is known to be runnable
+        trainer = L.Trainer(
+            **trainer_kwargs, logger=False, callbacks=build_callbacks(cfg, out_dir, record),
+            default_root_dir=str(out_dir), enable_model_summary=False,
+        )
+    except (DataError, ConfigError, ValueError, MisconfigurationException) as e:
+        raise ConfigError(str(e).strip().splitlines()[0]) from None
 
     out_dir.mkdir(parents=True, exist_ok=True)
     resolved = OmegaConf.to_container(cfg, resolve=True)
-    if int(os.environ.get("LOCAL_RANK", 0)) == 0 and int(os.environ.get("NODE_RANK", 0)) == 0:
+    if trainer.is_global_zero:
         (out_dir / CONFIG_FILE).write_text(OmegaConf.to_yaml(OmegaConf.create(resolved)))
 
-    facts = {
+    record.facts |= {
         "arm": arm, "arm_name": arm_tag(arm), "seed": int(cfg.seed), "ablation": cfg.get("ablation"),
         "model": resolved["model"] | {"num_classes": num_classes}, "recipe": resolved["recipe"]["name"],
         "init": resolved["recipe"]["init"], "data": datamodule.describe(),
@@ -126,20 +136,14 @@ def train(cfg: DictConfig, out_dir: str | Path, arm: dict[str, Any] | None = Non
         "parameters": module.num_parameters, "git_sha": git_sha(Path(__file__).parent),
         "machine": machine(), "group": group,
     }
-    record = RunRecord(out_dir, facts)
-    tags = [f"{k}={v}" for k, v in arm.items()] + [f"recipe={facts['recipe']}"]
-    loggers = build_loggers(
+    tags = [f"{k}={v}" for k, v in arm.items()] + [f"recipe={record.facts['recipe']}"]
+    trainer.loggers = build_loggers(
         OmegaConf.to_container(cfg.logger, resolve=True), out_dir, run_name=out_dir.name,
         group=group, tags=tags, config=resolved | {"arm": arm},
     )
-    trainer_kwargs = {k: v for k, v in OmegaConf.to_container(cfg.trainer, resolve=True).items() if v is not None}
-    trainer = L.Trainer(
-        **trainer_kwargs, logger=loggers or False, callbacks=build_callbacks(cfg, out_dir, record),
-        default_root_dir=str(out_dir), enable_model_summary=False,
-    )
     env_before = dict(os.environ)
     try:
-        trainer.fit(module, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
+        trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt_path)
     finally:
         finish_wandb()
         _leave_distributed(env_before)

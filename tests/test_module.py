@@ -1,0 +1,56 @@
+"""§5's optimiser and learning-rate schedule as the LightningModule sets them up."""
+
+import pytest
+import torch
+
+from alexnet.module import AlexNetModule
+
+TINY = {"stem": "cifar", "input_size": 32, "width": 0.125, "num_classes": 10}
+
+
+def test_sgd_with_the_papers_momentum_and_weight_decay():
+    module = AlexNetModule(model=TINY, lr=0.01)
+    optimizer = module.configure_optimizers()
+    assert isinstance(optimizer, torch.optim.SGD)
+    group = optimizer.param_groups[0]
+    assert (group["lr"], group["momentum"], group["weight_decay"]) == (0.01, 0.9, 0.0005)
+    assert sum(p.numel() for p in group["params"]) == module.num_parameters
+
+
+def test_plateau_divides_by_ten_at_most_three_times():
+    module = AlexNetModule(model=TINY, lr=0.01, plateau_patience=1)
+    optimizer = module.configure_optimizers()
+    rates = []
+    for _ in range(20):  # the validation error never improves
+        module.scheduler.step(0.5)
+        rates.append(optimizer.param_groups[0]["lr"])
+    levels = sorted({round(r, 12) for r in rates}, reverse=True)
+    assert levels == pytest.approx([1e-2, 1e-3, 1e-4, 1e-5])  # three drops, then no more
+    assert rates[-1] == pytest.approx(1e-5)
+    assert rates[:2] == [0.01, 0.01]  # patience 1: the first drop comes after two bad epochs
+
+
+def test_plateau_waits_while_the_error_improves():
+    module = AlexNetModule(model=TINY, lr=0.01, plateau_patience=2)
+    optimizer = module.configure_optimizers()
+    for err in (0.9, 0.8, 0.7, 0.6, 0.5):
+        module.scheduler.step(err)
+    assert optimizer.param_groups[0]["lr"] == 0.01
+
+
+def test_step_schedule_drops_at_the_milestones():
+    module = AlexNetModule(model=TINY, lr=0.01, schedule="step", step_milestones=(2, 4))
+    optimizer = module.configure_optimizers()
+    rates = []
+    for _ in range(5):
+        rates.append(optimizer.param_groups[0]["lr"])
+        module.scheduler.step()
+    assert rates == pytest.approx([0.01, 0.01, 1e-3, 1e-3, 1e-4])
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(schedule="cosine"), "recipe.schedule='cosine'"), (dict(lr=0), "recipe.lr=0"),
+])
+def test_bad_recipe_values_name_the_key(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        AlexNetModule(model=TINY, **kwargs)
