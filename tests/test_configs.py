@@ -1,6 +1,5 @@
 """Every config composes, and every ablation flips exactly one switch against the paper."""
 
-from pathlib import Path
 
 import pytest
 import yaml
