@@ -38,10 +38,7 @@ def curves(arms: list[ArmStats], path: Path, threshold: float | None = None, tit
     axes[0].legend(fontsize=8)
     if title:
         fig.suptitle(title, fontsize=10)
-    fig.tight_layout()
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
-    return path
+    return _save(fig, path)
 
 
 def differences(rows: list[tuple[str, float, tuple[float, float] | None, float | None]], path: Path,
@@ -66,6 +63,10 @@ def differences(rows: list[tuple[str, float, tuple[float, float] | None, float |
     ax.grid(axis="x", alpha=0.3)
     if title:
         ax.set_title(title, fontsize=10)
+    return _save(fig, path)
+
+
+def _save(fig, path: Path) -> Path:
     fig.tight_layout()
     fig.savefig(path, dpi=90)
     plt.close(fig)
