@@ -371,7 +371,3 @@ def image_stats(images: np.ndarray, path: Path, chunk: int | None = None, rows: 
     np.savez(tmp, **stats)
     os.replace(tmp, path)
     return stats
-
-
-def write_manifest(folder: Path, info: dict) -> None:
-    (folder / "README.json").write_text(json.dumps(info, indent=2))

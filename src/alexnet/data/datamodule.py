@@ -114,12 +114,7 @@ class AlexNetDataModule(L.LightningDataModule):
     @property
     def source(self) -> Source:
         if self._source is None:
-            if self.source_kind == "folder":
-                from alexnet.data.sources import image_folder
-
-                self._source = image_folder(self.root, self.val_split)
-            else:
-                self._source = load_source(self.source_kind, self.root)
+            self._source = load_source(self.source_kind, self.root, self.val_split)
         return self._source
 
     @property

@@ -140,8 +140,9 @@ def sources() -> dict:
             "tiny_imagenet": imagenet.tiny_imagenet, "imagenette": imagenet.imagenette}
 
 
-def load_source(kind: str, root: str | Path) -> Source:
+def load_source(kind: str, root: str | Path, val_split: str | None = None) -> Source:
+    """The layout `kind` read from `root`; `val_split` names the folder layout's validation dir."""
     table = sources()
     if kind not in table:
         raise DataError(f"data.source={kind!r} is not one of {sorted(table)}")
-    return table[kind](root)
+    return table[kind](root, val_split) if kind == "folder" else table[kind](root)
