@@ -5,43 +5,35 @@ import pytest
 import yaml
 from omegaconf import OmegaConf
 
+from alexnet import paper
 from alexnet.training import build_module
 from conftest import CONF, make_config
 
-ABLATIONS = {
-    "ablate_lrn": ("model.lrn", [True, False]),
-    "ablate_activation": ("model.activation", ["relu", "tanh"]),
-    "ablate_pooling": ("model.pool", ["overlapping", "non_overlapping"]),
-    "ablate_columns": ("model.columns", [2, 1]),
-    "ablate_dropout": ("model.dropout", [0.5, 0.0]),
-    "ablate_pca": ("data.pca_lighting", ["text", False]),
-    "ablate_tencrop": ("data.ten_crop", [True, False]),
-}
-# Evaluation-only switches: the default is the cheap arm (per-epoch validation on one crop);
-# the paper's arm comes first in the sweep, and experiment=paper switches it on.
-EVALUATION_ONLY = {"ablate_tencrop"}
+EXPERIMENTS = sorted(p.stem for p in (CONF / "experiment").glob("ablate_*.yaml"))
 
 
-def test_every_experiment_is_listed_here_or_is_the_paper_preset():
-    names = {p.stem for p in (CONF / "experiment").glob("*.yaml") if not p.stem.startswith("_")}
-    assert names == set(ABLATIONS) | {"paper"}
+def test_every_claim_has_an_experiment_and_every_experiment_a_claim():
+    claims = {make_config(f"experiment={name}").ablation.claim for name in EXPERIMENTS}
+    assert claims == set(paper.CLAIMS)
 
 
-@pytest.mark.parametrize("name", sorted(ABLATIONS))
-def test_ablation_sweeps_one_switch_over_at_least_two_seeds(name):
-    make_config(f"experiment={name}")  # composes
-    key, arms = ABLATIONS[name]
+@pytest.mark.parametrize("name", EXPERIMENTS)
+def test_ablation_sweeps_its_claims_switch_over_at_least_two_seeds(name):
+    cfg = make_config(f"experiment={name}")
+    claim = paper.CLAIMS[cfg.ablation.claim]
     raw = OmegaConf.load(CONF / "experiment" / f"{name}.yaml")
     base = OmegaConf.load(CONF / "experiment" / "_ablation.yaml")
-    sweep = {**base.hydra.sweeper.params, **raw.hydra.sweeper.params}
-    assert set(sweep) == {"seed", key}
+    sweep = {**base.hydra.sweeper.params, **(OmegaConf.select(raw, "hydra.sweeper.params") or {})}
     assert len(str(sweep["seed"]).split(",")) >= 2
-    assert [yaml.safe_load(v) for v in str(sweep[key]).split(",")] == arms
-    assert raw.hydra.get("mode", base.hydra.mode) == "MULTIRUN"
-    # the paper's arm is the default value of the switch
-    default = OmegaConf.select(make_config(), key)
-    assert default == (arms[1] if name in EVALUATION_ONLY else arms[0])
-    assert OmegaConf.select(make_config("experiment=paper", "data.root=/x"), key) == arms[0]
+    assert OmegaConf.select(raw, "hydra.mode", default=base.hydra.mode) == "MULTIRUN"
+    if claim.measure == "paired_eval":  # evaluation only: one training, scored both ways
+        assert set(sweep) == {"seed"} and OmegaConf.select(cfg, claim.switch) == claim.paper_arm
+        return
+    assert set(sweep) == {"seed", claim.switch}
+    assert [yaml.safe_load(v) for v in str(sweep[claim.switch]).split(",")] == [claim.paper_arm, claim.other_arm]
+    # the paper's arm is the default value of the switch, and the paper preset's
+    assert OmegaConf.select(make_config(), claim.switch) == claim.paper_arm
+    assert OmegaConf.select(make_config("experiment=paper", "data.root=/x"), claim.switch) == claim.paper_arm
 
 
 @pytest.mark.parametrize("overrides", [[], ["recipe=modern"], ["experiment=paper"],
@@ -68,6 +60,6 @@ def test_recipes_differ_in_init_and_input_only():
     assert paper.input == "raw_255" and modern.input == "standardized"
 
 
-@pytest.mark.parametrize("name", sorted(ABLATIONS))
+@pytest.mark.parametrize("name", EXPERIMENTS)
 def test_logger_choice_survives_the_experiments(name):
     assert make_config(f"experiment={name}", "logger=csv").logger.wandb.enabled is False

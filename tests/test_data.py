@@ -164,3 +164,21 @@ def test_datamodule_batches_are_uint8_then_augmented(image_folder):
 def test_crop_larger_than_stored_image_is_refused():
     with pytest.raises(ValueError, match="data.crop_size=40 must not exceed data.stored_size=32"):
         AlexNetDataModule(root="x", stored_size=32, crop_size=40)
+
+
+def test_view_4_of_the_ten_crops_is_exactly_the_centre_crop(image_folder):
+    dm = AlexNetDataModule(root=str(image_folder), stored_size=32, crop_size=27, batch_size=4)
+    dm.setup()
+    images, _ = next(iter(dm.test_dataloader()))
+    ten, centre = dm.eval_batch(images, ten_crop=True), dm.eval_batch(images)
+    assert ten.shape == (4, 10, 3, 27, 27) and torch.equal(ten[:, 4], centre)
+
+
+def test_take_reads_the_rows_of_a_split_not_the_whole_decoded_array(image_folder):
+    dm = AlexNetDataModule(root=str(image_folder), stored_size=32, crop_size=28, holdout=3)
+    dm.setup()
+    images, labels = dm.val_set.take()
+    assert images.shape == (3, 3, 32, 32) and labels.tolist() == [0, 1, 2]
+    assert np.array_equal(images, np.asarray(dm.train_set.images)[dm.val_set.rows])
+    some, _ = dm.train_set.take([0, 2])
+    assert np.array_equal(some, np.asarray(dm.train_set.images)[dm.train_set.rows[[0, 2]]])

@@ -18,7 +18,7 @@ from alexnet.training import train
 from conftest import CONF, REPO, make_config, write_image_folder
 
 SMALL = ["debug=tiny", "callbacks.progress_bar=none", "trainer.max_epochs=1", "data.batch_size=4",
-         "data.stored_size=40", "data.crop_size=32", "data.num_workers=0"]
+         "data.stored_size=40", "data.crop_size=32", "data.num_workers=0", "data.holdout=3"]  # 1 per class
 
 
 def eval_config(*overrides):
@@ -67,12 +67,14 @@ def trained(tmp_path_factory):
     return tmp, root, tmp / "run" / "checkpoints" / "last.ckpt"
 
 
-def test_ten_crop_training_logs_both_crop_modes_of_the_same_weights(trained):
+def test_ten_crop_training_tests_both_crop_modes_of_the_same_weights(trained):
     tmp, _, _ = trained
     summary = json.loads((tmp / "run" / "summary.json").read_text())
     assert summary["eval_crops"] == "ten_crop" and summary["data"]["eval_crops"] == "ten_crop"
-    assert summary["final_val/top1_err"] is not None and summary["final_val/center_top1_err"] is not None
-    assert "val/crops" in (tmp / "run" / "metrics.csv").read_text().splitlines()[0]
+    assert summary["final_val/top1_err"] is not None and "final_val/center_top1_err" not in summary
+    assert summary["test/top1_err"] is not None and summary["test/tencrop_top1_err"] is not None
+    outcomes = (tmp / "run" / "test_outcomes.csv").read_text().splitlines()
+    assert outcomes[0] == "label,center_top1,center_top5,tencrop_top1,tencrop_top5" and len(outcomes) == 1 + 9
 
 
 def test_evaluate_cli_prints_a_table_and_writes_json(trained, tmp_path):
@@ -119,7 +121,7 @@ def test_a_tampered_checkpoint_is_refused_before_it_runs_anything(trained, tmp_p
     assert not payload.marker.exists()  # nothing ran
 
 
-def test_ten_crop_changes_evaluation_only_both_arms_train_the_same_weights(tmp_path):
+def test_ten_crop_changes_testing_only_both_arms_train_the_same_weights(tmp_path):
     root = write_image_folder(tmp_path / "d")
     fast = [*SMALL, "data=folder", f"data.root={root}", "trainer.max_epochs=3", "recipe.plateau_patience=0"]
     a = train(make_config(*fast, "data.ten_crop=true"), tmp_path / "ten")
@@ -128,4 +130,5 @@ def test_ten_crop_changes_evaluation_only_both_arms_train_the_same_weights(tmp_p
     wb = torch.load(tmp_path / "centre" / "checkpoints" / "last.ckpt", weights_only=True)["state_dict"]
     for key in wa:
         assert torch.equal(wa[key], wb[key]), key
-    assert a["final_val/center_top1_err"] == pytest.approx(b["final_val/top1_err"])
+    assert a["final_val/top1_err"] == b["final_val/top1_err"]  # validation is centre crop in both
+    assert a["test/top1_err"] == b["test/top1_err"] and b["test/tencrop_top1_err"] is None

@@ -54,3 +54,18 @@ def test_step_schedule_drops_at_the_milestones():
 def test_bad_recipe_values_name_the_key(kwargs, message):
     with pytest.raises(ValueError, match=message):
         AlexNetModule(model=TINY, **kwargs)
+
+
+def test_test_outcomes_score_the_centre_view_and_the_averaged_ten_crops_of_one_pass():
+    module = AlexNetModule(model=TINY | {"input_size": 28}).eval()
+    x, y = torch.randn(6, 10, 3, 28, 28), torch.arange(6)
+    out = module.test_outcomes(x, y)
+    with torch.no_grad():
+        centre = module(x[:, 4])
+        averaged = torch.stack([module(x[:, v]).softmax(-1) for v in range(10)], 1).mean(1)
+    assert out["center_top1"].tolist() == (centre.argmax(1) == y).long().tolist()
+    assert out["tencrop_top1"].tolist() == (averaged.argmax(1) == y).long().tolist()
+    in_top5 = [int(label in row) for label, row in zip(y.tolist(), centre.topk(5).indices.tolist(), strict=True)]
+    assert out["center_top5"].tolist() == in_top5
+    torch.testing.assert_close(out["center_loss"], torch.nn.functional.cross_entropy(centre, y, reduction="none"))
+    assert set(module.test_outcomes(x[:, 4], y)) == {"label", "center_top1", "center_top5", "center_loss"}

@@ -3,33 +3,56 @@
 import json
 import math
 import re
+import statistics
 
 import pytest
 
 from alexnet import paper
 from alexnet.report import build_report, find_runs, render
 from alexnet.report.collect import Run
-from alexnet.report.curves import epochs_to_threshold, ratio, speed
-from alexnet.report.stats import difference, group_arms, mean_ci, t_quantile, welch
-from alexnet.report.verdict import INCONCLUSIVE, NOT_REPRODUCED, REPRODUCED, judge, judge_censored
+from alexnet.report.content import analyse_runs
+from alexnet.report.curves import Speed, epochs_to_threshold, log_speed_ratio, speed
+from alexnet.report.stats import (
+    Estimate,
+    group_arms,
+    mcnemar,
+    mean_ci,
+    paired,
+    paired_bootstrap,
+    t_quantile,
+    welch,
+)
+from alexnet.report.verdict import (
+    LARGER,
+    NO_EFFECT,
+    NOT_REPRODUCED,
+    OPPOSITE,
+    REPRODUCED,
+    SMALLER,
+    UNDECIDED,
+    judge,
+)
 
 
-def job(root, name, arm, seed, top1, top5, status="completed", ablation="lrn", train_curve=None, best1=None):
-    """A job directory as train.py leaves it: summary.json, config.yaml, optional metrics.csv."""
+def job(root, name, arm, seed, top1, top5, status="completed", ablation="lrn", train_curve=None,
+        best1=None, extra=None):
+    """A job directory as train.py leaves it: summary.json, config.yaml, optional metrics.csv.
+    `top1`/`top5` are the test errors; the held-out val error is set a little higher."""
     d = root / name
     d.mkdir(parents=True)
     summary = {"arm": arm, "seed": seed, "status": status, "ablation": ablation, "epochs": 3,
-               "final_val/top1_err": top1, "final_val/top5_err": top5,
+               "test/top1_err": top1, "test/top5_err": top5,
+               "final_val/top1_err": top1 + 0.01, "final_val/top5_err": top5,
                "best_val/top1_err": top1 if best1 is None else best1, "best_val/top5_err": top5,
-               "final_train/top1_err": top1 - 0.1, "wall_time_s": 10.0, "parameters": 1000,
-               "data": {"root": "/d"}, "machine": {}, "group": root.name}
+               "final_train_eval/top1_err": top1 - 0.1, "wall_time_s": 10.0, "parameters": 1000,
+               "data": {"root": "/d", "test_images": 1000}, "machine": {}, "group": root.name}
     if status != "completed":
         summary = {"arm": arm, "seed": seed, "status": status, "ablation": ablation,
                    "error": "RuntimeError: boom"}
-    (d / "summary.json").write_text(json.dumps(summary))
-    (d / "config.yaml").write_text(f"seed: {seed}\nablation: {ablation}\n")
+    (d / "summary.json").write_text(json.dumps(summary | (extra or {})))
+    (d / "config.yaml").write_text(f"seed: {seed}\nablation:\n  claim: {ablation}\n")
     if train_curve is not None:
-        lines = ["epoch,step,train/top1_err,val/top1_err"]
+        lines = ["epoch,step,train_eval/top1_err,val/top1_err"]
         lines += [f"{e}.0,{10 * (e + 1)}.0,{v},{v + 0.05}" for e, v in enumerate(train_curve)]
         (d / "metrics.csv").write_text("\n".join(lines) + "\n")
     return d
@@ -78,50 +101,157 @@ def test_arms_mean_std_and_welch_difference_by_hand(sweep):
     on, off = arms["model.lrn=True"], arms["model.lrn=False"]
     assert on.n == 2 and off.n == 2 and len(off.failed) == 1 and off.n_jobs == 3
     # top-1 in %: on = 40, 42 → mean 41, sample std √2; off = 45, 49 → mean 47, std √8
-    assert on.mean("final_val/top1_err") == pytest.approx(41.0)
-    assert on.std("final_val/top1_err") == pytest.approx(2**0.5)
-    assert off.std("final_val/top1_err") == pytest.approx(8**0.5)
-    d, se = difference(on, off, "final_val/top1_err")
-    assert d == pytest.approx(6.0) and se == pytest.approx(5**0.5)
-    # Welch: var/n = 1 and 4 → dof = 25 / (1/1 + 16/1) = 25/17
-    w = welch(on.values("final_val/top1_err"), off.values("final_val/top1_err"))
+    assert on.mean("test/top1_err") == pytest.approx(41.0)
+    assert on.std("test/top1_err") == pytest.approx(2**0.5)
+    assert off.std("test/top1_err") == pytest.approx(8**0.5)
+    # Welch: var/n = 1 and 4 → se = √5, dof = 25 / (1/1 + 16/1) = 25/17
+    w = welch(on.values("test/top1_err"), off.values("test/top1_err"))
+    assert w.delta == pytest.approx(6.0) and w.se == pytest.approx(5**0.5, rel=1e-9) or w.sd
     assert w.df == pytest.approx(25 / 17)
     half = t_quantile(0.975, 25 / 17) * 5**0.5
     assert w.ci == pytest.approx((6.0 - half, 6.0 + half))
     assert welch([40.0], [45.0, 47.0]).ci is None
 
 
+# -- paired intervals, bootstrap, McNemar by hand -------------------------------------------------
+def test_paired_t_interval_by_hand():
+    # differences 1 and 3: mean 2, sd √2, se 1, t(1) = 12.7062
+    est = paired({0: 40.0, 1: 50.0}, {0: 41.0, 1: 53.0})
+    assert est.delta == pytest.approx(2.0) and est.n == 2 and est.df == 1
+    assert est.ci == pytest.approx((2 - 12.7062, 2 + 12.7062), abs=1e-3)
+    assert est.method == "paired t" and not est.floored
+    # the pairing removes the seed offset (40 vs 50) that Welch sees as noise
+    assert welch([40.0, 50.0], [41.0, 53.0]).ci[1] - welch([40.0, 50.0], [41.0, 53.0]).ci[0] > est.ci[1] - est.ci[0]
+    assert paired({0: 40.0}, {0: 41.0}).ci is None  # one pair: no interval
+    assert paired({0: 40.0, 1: 41.0}, {2: 45.0}) is None  # no seed in common
+
+
+def test_zero_variance_pairs_never_give_certainty():
+    # both seeds differ by exactly 1.4: the spread is floored at one test image (0.1 points)
+    est = paired({0: 40.0, 1: 41.0}, {0: 41.4, 1: 42.4}, resolution=0.1)
+    assert est.floored and est.sd == pytest.approx(0.1)
+    half = t_quantile(0.975, 1) * 0.1 / 2**0.5
+    assert est.ci == pytest.approx((1.4 - half, 1.4 + half))
+    v = judge(est, 1.4)
+    assert "floored" in v.reason
+    # identical arms: an exact zero difference is "not reproduced" against +1.4, not "no effect
+    # with certainty": the floored interval ±0.9 is wider than the ±0.7 margin
+    same = paired({0: 40.0, 1: 41.0}, {0: 40.0, 1: 41.0}, resolution=0.1)
+    assert same.ci[0] < 0 < same.ci[1] and judge(same, 1.4).outcome == NOT_REPRODUCED
+    assert welch([40.0, 40.0], [41.4, 41.4]).ci is None  # Welch has no dof without spread
+
+
+def test_mcnemar_exact_by_hand():
+    # 10 discordant images split 1:9 → p = 2 · (C(10,0) + C(10,1)) / 2^10
+    assert mcnemar(1, 9) == pytest.approx(2 * 11 / 1024)
+    assert mcnemar(9, 1) == pytest.approx(2 * 11 / 1024)
+    assert mcnemar(5, 5) == 1.0 and mcnemar(0, 0) == 1.0
+    assert mcnemar(0, 3000) < 1e-300 or mcnemar(0, 3000) == 0.0  # large counts do not overflow
+
+
+def test_paired_bootstrap_matches_the_normal_interval():
+    # 1,000 images, 30 of them +100 points (only the other evaluation wrong): mean 3.0,
+    # se = 100·√(0.03·0.97 / 999) ≈ 0.540 → 95 % ≈ ±1.06
+    diffs = [[100.0] * 30 + [0.0] * 970]
+    est = paired_bootstrap(diffs)
+    assert est.delta == pytest.approx(3.0) and est.n == 1000
+    assert est.ci[0] == pytest.approx(3.0 - 1.06, abs=0.2) and est.ci[1] == pytest.approx(3.0 + 1.06, abs=0.2)
+    assert paired_bootstrap(diffs).ci == est.ci  # deterministic
+    flat = paired_bootstrap([[0.0] * 1000, [0.0] * 1000], resolution=0.1)
+    assert flat.floored and flat.ci == pytest.approx((-0.1, 0.1))  # no changed image: no certainty
+
+
 # -- the verdict rule -----------------------------------------------------------------------------
-def diff(lo, hi):
-    return welch([0.0, 0.0], [0.0, 0.0]).__class__((lo + hi) / 2, 1.0, 3.0, (lo, hi))
+def ci(lo, hi, n=5):
+    return Estimate((lo + hi) / 2, (lo, hi), n, 1.0, n - 1.0, 0.95, "paired t")
 
 
-@pytest.mark.parametrize("ci, claimed, outcome", [
-    ((0.5, 3.0), 1.4, REPRODUCED),        # excludes 0 with the paper's sign
-    ((-3.0, -0.5), 1.4, NOT_REPRODUCED),  # excludes 0, opposite sign
-    ((-0.5, 0.8), 1.4, NOT_REPRODUCED),   # contains 0, rules out +1.4
-    ((-0.5, 2.0), 1.4, INCONCLUSIVE),     # contains 0 and the claim
-    ((-3.0, -0.5), -1.0, REPRODUCED),     # a claim of an improvement
+@pytest.mark.parametrize("interval, claimed, at_least, outcome", [
+    ((0.1, 0.5), 1.4, False, SMALLER),         # real, but the claimed size is ruled out
+    ((-0.1, 0.5), 1.4, False, NO_EFFECT),      # inside ±0.7: no effect of practical size
+    ((0.9, 2.0), 1.4, False, REPRODUCED),      # excludes 0, holds +1.4
+    ((-2.0, -0.5), 1.4, False, OPPOSITE),      # the idea hurts
+    ((-3.0, 4.0), 1.4, False, UNDECIDED),      # holds 0 and +1.4
+    ((1.6, 3.0), 1.4, False, LARGER),
+    ((-3.0, 1.0), 1.4, False, NOT_REPRODUCED),  # rules out +1.4, sign unknown
+    ((1.6, 3.0), 1.0, True, REPRODUCED),       # "1 or more": above is consistent
+    ((0.2, 0.8), 1.0, True, SMALLER),
+    ((-3.0, -0.5), -1.0, False, REPRODUCED),   # a claimed improvement (negative size)
+    ((0.5, 3.0), -1.0, False, OPPOSITE),
 ])
-def test_verdict_rule(ci, claimed, outcome):
-    assert judge(diff(*ci), claimed).outcome == outcome
+def test_verdict_rule_table(interval, claimed, at_least, outcome):
+    v = judge(ci(*interval), claimed, at_least)
+    assert v.outcome == outcome, v
+    assert v.decided == (outcome != UNDECIDED)
 
 
-def test_verdict_with_one_seed_is_inconclusive_not_faked():
-    v = judge(welch([40.0], [45.0, 46.0]), 1.4)
-    assert v.outcome == INCONCLUSIVE and "no CI possible" in v.reason
+def test_undecided_says_how_many_seeds_would_decide():
+    est = paired({s: 40.0 for s in range(3)}, {0: 40.0, 1: 42.0, 2: 41.5})  # mean 1.17, sd 1.04
+    v = judge(est, 1.4)
+    assert v.outcome == UNDECIDED and v.seeds_needed is not None
+    n = v.seeds_needed  # the smallest n whose interval at this mean and spread excludes 0 or 1.4
+    target = max(abs(est.delta), abs(1.4 - est.delta))
+    assert t_quantile(0.975, n - 1) * est.sd / n**0.5 < target <= t_quantile(0.975, n - 2) * est.sd / (n - 1) ** 0.5
+    assert f"~{n} seeds per arm" in v.reason
+    assert judge(paired({0: 40.0}, {0: 41.0}), 1.4).outcome == UNDECIDED  # one seed
 
 
-def test_censored_speed_verdicts():
-    assert judge_censored([True, True], [True, True]) is None
-    assert judge_censored([True, True], [False, False]).outcome == REPRODUCED
-    assert judge_censored([False, False], [True, True]).outcome == NOT_REPRODUCED
-    assert judge_censored([False, False], [False, False]).outcome == INCONCLUSIVE
-    assert judge_censored([True], [False]).outcome == INCONCLUSIVE
+RANK = {OPPOSITE: 0, NOT_REPRODUCED: 1, NO_EFFECT: 1, UNDECIDED: 2, SMALLER: 2, REPRODUCED: 3, LARGER: 4}
+
+
+@pytest.mark.parametrize("width", [0.3, 1.0, 2.0, 5.0])
+def test_verdict_is_monotone_in_the_evidence(width):
+    ranks = [RANK[judge(ci(c - width / 2, c + width / 2), 1.4).outcome] for c in [x / 20 for x in range(-80, 120)]]
+    assert ranks == sorted(ranks) and ranks[0] == 0 and ranks[-1] == 4
+
+
+# -- Figure 1: the epochs ratio, censored seeds as bounds -------------------------------------------
+def _speed(epochs, trained):
+    return Speed(list(range(len(epochs))), list(epochs), list(trained))
+
+
+def test_speed_ratio_uncensored_by_hand():
+    est = log_speed_ratio(_speed([2, 2, 4], [10] * 3), _speed([12, 10, 24], [30] * 3))
+    logs = [math.log(6), math.log(5), math.log(6)]
+    assert est.delta == pytest.approx(sum(logs) / 3)
+    half = t_quantile(0.975, 2) * statistics.stdev(logs) / 3**0.5
+    assert est.ci == pytest.approx((est.delta - half, est.delta + half))
+    assert judge(est, math.log(6)).outcome == REPRODUCED
+
+
+def test_speed_ratio_equal_seeds_floor_the_spread():
+    est = log_speed_ratio(_speed([2, 2, 2], [10] * 3), _speed([12, 12, 12], [20] * 3))
+    assert est.floored and est.ci[0] < math.log(6) < est.ci[1]
+
+
+@pytest.mark.parametrize("relu, tanh, outcome, open_side", [
+    # tanh never reached 25 % in 20 epochs: ≥ 21 epochs, a lower bound on the ratio; ≥ 5.2×
+    # holds 6× → reproduced, the upper end open
+    (([2, 2, 3], [20] * 3), ([None] * 3, [20] * 3), REPRODUCED, 1),
+    # ReLU never reached it in 5 epochs, tanh did in 2-3: the ratio is below 1 → opposite
+    (([None] * 3, [5] * 3), ([2, 3, 2], [5] * 3), OPPOSITE, 0),
+    # neither reached it: nothing is known → undecided, "train longer"
+    (([None] * 3, [5] * 3), ([None] * 3, [5] * 3), UNDECIDED, None),
+])
+def test_censored_figure1_cases(relu, tanh, outcome, open_side):
+    est = log_speed_ratio(_speed(*relu), _speed(*tanh))
+    v = judge(est, math.log(6), show=lambda x: f"{math.exp(x):.3g}×")
+    assert v.outcome == outcome, (est, v)
+    if open_side is not None:
+        assert math.isinf(est.ci[open_side]) and math.isfinite(est.ci[1 - open_side])
+    else:
+        assert "train longer" in v.reason
+
+
+def test_censored_lower_bound_by_hand():
+    est = log_speed_ratio(_speed([2, 2, 3], [20] * 3), _speed([None] * 3, [20] * 3))
+    bounds = [math.log(21 / 2), math.log(21 / 2), math.log(21 / 3)]
+    lo = statistics.fmean(bounds) - t_quantile(0.975, 2) * statistics.stdev(bounds) / 3**0.5
+    assert est.ci[0] == pytest.approx(lo) and est.ci[1] == math.inf
 
 
 # -- epochs to threshold --------------------------------------------------------------------------
-def test_epochs_to_threshold_and_ratio(tmp_path):
+def test_epochs_to_threshold_reads_the_eval_mode_training_error(tmp_path):
     relu = [job(tmp_path, f"r{s}", {"model.activation": "relu"}, s, 0.3, 0.1, ablation="activation",
                 train_curve=c) for s, c in enumerate([[0.5, 0.3, 0.25, 0.2], [0.5, 0.24, 0.2, 0.1]])]
     tanh = [job(tmp_path, f"t{s}", {"model.activation": "tanh"}, s, 0.3, 0.1, ablation="activation",
@@ -132,45 +262,68 @@ def test_epochs_to_threshold_and_ratio(tmp_path):
     assert epochs_to_threshold(runs["t0"], 0.25) is None
     assert epochs_to_threshold(runs["t0"], 0.4) == 3
     fast = speed([runs[p.name] for p in relu], 0.25)
-    slow = speed([runs[p.name] for p in tanh], 0.25)
-    assert fast.mean == pytest.approx(2.5) and slow.mean is None
-    assert ratio(slow, fast) == (">", pytest.approx(4 / 2.5))  # needs more than all 4 epochs
-    assert ratio(speed([runs[p.name] for p in tanh], 0.4), speed([runs[p.name] for p in relu], 0.4)) == (
-        "=", pytest.approx(3.0 / 2.0))  # relu: 2, 2; tanh: 3, 3
+    assert fast.mean == pytest.approx(2.5) and speed([runs[p.name] for p in tanh], 0.25).mean is None
     text = render([tmp_path], threshold=0.25)
-    assert "reproduced** (only the paper's arm reached the threshold, in every seed)" in text
-    assert "> 1.60× (never reached)" in text and "never (≤4 ep.)" in text
+    assert "Figure 1 measure" in text and "never (≤4 ep.)" in text
+    assert "epochs to 25 % train_eval error, ratio" in text
 
 
 # -- the report -----------------------------------------------------------------------------------
-def test_report_lists_failed_jobs_the_claim_and_ci(sweep):
+def test_report_headline_is_the_paired_test_difference(sweep):
     text = render([sweep])
-    assert "| `model.lrn=True` | 2 of 2 |" in text and "| `model.lrn=False` | 2 of 3 |" in text
-    half = t_quantile(0.975, 1) * 1.0
-    assert f"41.00 ± 1.41 [{41 - half:.2f}, {41 + half:.2f}]" in text
-    assert "+6.00" in text and "| +1.4 |" in text and "| +1.2 |" in text
+    assert "| `model.lrn=True` | 2 (of 2 jobs) |" in text and "| `model.lrn=False` | 2 (of 3 jobs) |" in text
+    assert "41.00 ± 1.41" in text  # test top-1 of the paper's arm over seeds 0, 1
+    # paired: seed 0 +5, seed 1 +7 → mean 6, sd √2, se 1 → 6 ± 12.71
+    half = t_quantile(0.975, 1)
+    row = next(line for line in text.splitlines() if line.startswith("| `model.lrn=False` | test top-1 |"))
+    assert f"+6.00 | [{6 - half:+.2f}, {6 + half:+.2f}] | 2 |" in row and "| +1.4 |" in row
+    assert "undecided" in row and "seeds per arm would decide" in row
+    assert "| 0 | +5.00 |" in text and "| 1 | +7.00 |" in text  # the per-seed pairs
+    assert "Verdict: **undecided**" in text and "paired t, n = 2" in text
     assert "did not complete" in text and "boom" in text
     assert text.index("`model.lrn=True` |") < text.index("`model.lrn=False` |")  # paper arm first
-    assert paper.CLAIMS["lrn"].text in text
+    assert paper.CLAIMS["lrn"].text in text and "Figure 1 measure" not in text
 
 
-def test_one_seed_arm_says_no_ci_possible(tmp_path):
+def test_pairing_decides_where_welch_cannot(tmp_path):
+    # seeds differ by ±5 points, the arms by a steady 1.4–1.6: paired decides, Welch does not
+    for s, base in enumerate([0.40, 0.45, 0.35, 0.42]):
+        job(tmp_path, f"on{s}", {"model.lrn": True}, s, base, 0.2)
+        job(tmp_path, f"off{s}", {"model.lrn": False}, s, base + 0.014 + 0.001 * (s % 2), 0.2)
+    ab = analyse_runs(find_runs([tmp_path]))[0]
+    head = ab.primary
+    assert head.paired.ci[0] > 0 and head.unpaired.ci[0] < 0
+    assert ab.verdict.outcome == REPRODUCED
+
+
+def test_one_seed_gives_no_interval_and_no_verdict(tmp_path):
     job(tmp_path, "0", {"model.pool": "overlapping"}, 0, 0.40, 0.20, ablation="pool")
     job(tmp_path, "1", {"model.pool": "non_overlapping"}, 0, 0.41, 0.20, ablation="pool")
     job(tmp_path, "2", {"model.pool": "non_overlapping"}, 1, 0.0, 0.0, status="failed", ablation="pool")
     text = render([tmp_path])
-    assert "40.00 (1 seed: no CI possible)" in text and "no CI possible (one seed)" in text
-    assert "**Verdict: inconclusive** (one seed in an arm: no CI possible)" in text
-    assert "| `model.pool=non_overlapping` | 1 of 2 |" in text
+    assert "no CI (1 seed)" in text
+    assert "**Verdict: undecided** (1 paired seed(s): no interval is possible; run at least 2)" in text
+    assert "| `model.pool=non_overlapping` | 1 (of 2 jobs) |" in text
     arm_rows = [line for line in text.splitlines() if line.startswith("| `model.pool=")]
     assert arm_rows and not any("±" in line for line in arm_rows)  # no std is invented
+
+
+def test_records_without_a_test_split_say_so(tmp_path):
+    for s in range(2):
+        for name, arm, err in (("on", True, 0.40), ("off", False, 0.42)):
+            d = job(tmp_path, f"{name}{s}", {"model.lrn": arm}, s, err + s / 100, 0.2)
+            summary = json.loads((d / "summary.json").read_text())
+            summary.pop("test/top1_err"), summary.pop("test/top5_err")
+            (d / "summary.json").write_text(json.dumps(summary))
+    text = render([tmp_path])
+    assert "| final val top-1 |" in text and "no test split" in text
 
 
 def test_merging_two_sweeps_pools_their_seeds(tmp_path):
     job(tmp_path / "a", "0", {"model.lrn": True}, 0, 0.40, 0.20)
     job(tmp_path / "b", "0", {"model.lrn": True}, 1, 0.44, 0.20)
     arms = group_arms(find_runs([tmp_path / "a", tmp_path / "b"]))
-    assert len(arms) == 1 and arms[0].n == 2 and arms[0].mean("final_val/top1_err") == pytest.approx(42.0)
+    assert len(arms) == 1 and arms[0].n == 2 and arms[0].mean("test/top1_err") == pytest.approx(42.0)
 
 
 def test_a_rerun_replaces_the_failed_job_of_the_same_seed(tmp_path):
@@ -190,12 +343,12 @@ def test_seeds_of_the_grid_that_never_started_are_missing(tmp_path):
         "hydra:\n  sweeper:\n    params:\n      seed: 0,1\n      model.lrn: true,false\n"
         "  overrides:\n    task:\n    - seed=0,1,2\n")
     text = render([root])
-    assert "| `model.lrn=True` | 1 of 3 |" in text
-    assert "seed 2: missing" in text and "2 of 6 jobs present" in text
+    assert "| `model.lrn=True` | 1 (of 3 jobs) |" in text
+    assert "seed 2: missing" in text and "2 jobs present" in text
     (root / "multirun.yaml").write_text(
         "hydra:\n  sweeper:\n    params:\n      seed: 0,1\n      model.lrn: true,false\n"
         "  overrides:\n    task:\n    - seed=0\n")  # one seed on the command line replaces the grid's
-    assert "| `model.lrn=True` | 1 of 1 |" in render([root])
+    assert "| `model.lrn=True` | 1 (of 1 jobs) |" in render([root])
 
 
 def test_a_job_without_summary_is_listed_under_its_arm(tmp_path):
@@ -204,7 +357,7 @@ def test_a_job_without_summary_is_listed_under_its_arm(tmp_path):
     crashed = tmp_path / "2"
     (crashed / ".hydra").mkdir(parents=True)
     (crashed / ".hydra" / "overrides.yaml").write_text("- seed=1\n- model.lrn=False\n- debug=tiny\n")
-    (crashed / "config.yaml").write_text("seed: 1\nablation: lrn\n")
+    (crashed / "config.yaml").write_text("seed: 1\nablation:\n  claim: lrn\n")
     arms = {a.name: a for a in group_arms(find_runs([tmp_path]))}
     assert [r.summary["status"] for r in arms["model.lrn=False"].failed] == ["missing"]
 
@@ -221,7 +374,7 @@ def test_build_report_writes_markdown_html_and_every_figure(tmp_path):
     for src in sources:
         assert (tmp_path / "out" / src).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
         assert f"]({src})" in report.markdown.read_text()
-    assert "Student t" in html and "<table>" in html
+    assert "paired t" in html and "<table>" in html
 
 
 def test_report_cli_merges_and_names_a_wrong_directory(tmp_path, capsys):
@@ -250,21 +403,45 @@ def test_claims_cover_the_papers_ablations():
 
 
 def test_run_value_derives_the_generalisation_gap(tmp_path):
-    run = Run(tmp_path, {"final_val/top1_err": 0.4, "final_train/top1_err": 0.1})
+    run = Run(tmp_path, {"final_val/top1_err": 0.4, "final_train_eval/top1_err": 0.1})
     assert run.value("gap/top1_err") == pytest.approx(0.3)
 
 
-def test_dropout_claim_is_judged_on_the_generalisation_gap(tmp_path):
-    # with dropout: val 40/41 %, train 30/30.5 % (gap 10, 10.5); without: val 42/42.5, train 20/21
-    for s, (val, train) in enumerate([(0.40, 0.30), (0.41, 0.305)]):
-        d = job(tmp_path, f"d{s}", {"model.dropout": 0.5}, s, val, 0.2, ablation="dropout")
-        summary = json.loads((d / "summary.json").read_text()) | {"final_train/top1_err": train}
-        (d / "summary.json").write_text(json.dumps(summary))
-    for s, (val, train) in enumerate([(0.42, 0.20), (0.425, 0.21)]):
-        d = job(tmp_path, f"n{s}", {"model.dropout": 0.0}, s, val, 0.2, ablation="dropout")
-        summary = json.loads((d / "summary.json").read_text()) | {"final_train/top1_err": train}
-        (d / "summary.json").write_text(json.dumps(summary))
+def test_dropout_claim_is_judged_on_the_eval_mode_gap_and_the_test_error(tmp_path):
+    # with dropout: val 40/41/40.5 %, train_eval 30/30.5/30 (gap 10, 10.5, 10.5);
+    # without: val 42/42.5/42, train_eval 20/21/20.5 (gap 22, 21.5, 21.5) → Δgap 12, 11, 11
+    for s, (val, train) in enumerate([(0.40, 0.30), (0.41, 0.305), (0.405, 0.30)]):
+        job(tmp_path, f"d{s}", {"model.dropout": 0.5}, s, val - 0.01, 0.2, ablation="dropout",
+            extra={"final_val/top1_err": val, "final_train_eval/top1_err": train})
+    for s, (val, train) in enumerate([(0.42, 0.20), (0.425, 0.21), (0.42, 0.205)]):
+        job(tmp_path, f"n{s}", {"model.dropout": 0.0}, s, val - 0.01, 0.2, ablation="dropout",
+            extra={"final_val/top1_err": val, "final_train_eval/top1_err": train})
+    ab = analyse_runs(find_runs([tmp_path]))[0]
+    gap = ab.primary
+    assert gap.label == "val − train_eval top-1 gap"
+    assert gap.paired.delta == pytest.approx(34 / 3) and gap.verdict.outcome == REPRODUCED
+    test_row = next(c for c in ab.comparisons if c.label == "test top-1")
+    assert test_row.verdict is not None and test_row.claimed_text == "≥ +1.0"
+    assert "Our reading" in render([tmp_path])
+
+
+def test_ten_crop_is_a_paired_per_image_comparison_of_one_training(tmp_path):
+    # one arm; per seed, ten crops fix 30 images the centre crop gets wrong and break 10
+    rng_rows = []
+    for s in range(2):
+        d = job(tmp_path, f"t{s}", {}, s, 0.40, 0.20, ablation="ten_crop",
+                extra={"test/tencrop_top1_err": 0.38, "test/tencrop_top5_err": 0.19})
+        centre = [1] * 600 + [0] * 30 + [1] * 10 + [0] * 360
+        ten = [1] * 600 + [1] * 30 + [0] * 10 + [0] * 360
+        lines = ["label,center_top1,center_top5,tencrop_top1,tencrop_top5"]
+        lines += [f"{i % 10},{c},1,{t},1" for i, (c, t) in enumerate(zip(centre, ten, strict=True))]
+        (d / "test_outcomes.csv").write_text("\n".join(lines) + "\n")
+        rng_rows.append(centre)
+    ab = analyse_runs(find_runs([tmp_path]))[0]
+    head = ab.primary
+    assert "bootstrap over images" in head.paired.method and head.paired.n == 1000
+    assert head.paired.delta == pytest.approx(2.0)  # (30 − 10) / 1000 images, in points
+    assert head.unpaired.method == "paired t" and head.unpaired.n == 2
+    assert "McNemar exact p" in head.note and "only the centre crop got right: 20, only ten crops: 60" in head.note
     text = render([tmp_path])
-    gap_row = next(line for line in text.splitlines() if "val − train top-1 gap" in line and "| +" in line)
-    assert "+11.50" in gap_row  # gaps: with dropout 10, 10.5 (mean 10.25); without 22, 21.5 (21.75)
-    assert "**Verdict: reproduced**" in text
+    assert "test top-1, ten crops %" in text and "centre − ten crops" in text

@@ -34,7 +34,7 @@ def test_spec_groups_runs_by_arm_with_curve_panels_and_the_table(sweep):
     assert runset.groupby == ["config.model.lrn"]
     assert '"lrn-sweep"' in runset.filters and runset.filters.startswith("Group in")
     lines = {tuple(p.y): p for p in grids[0].panels if isinstance(p, wr.LinePlot)}
-    assert {("train/top1_err",), ("val/top1_err",), ("val/top5_err",)} <= set(lines)
+    assert {("train_eval/top1_err",), ("val/top1_err",), ("val/top5_err",)} <= set(lines)
     assert all(p.x == "epoch" and p.groupby_aggfunc == "mean" for p in lines.values())
     tables = [b for b in report.blocks if isinstance(b, wr.MarkdownBlock)]
     assert tables and "| x | +1 |" in tables[0].text

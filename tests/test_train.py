@@ -29,15 +29,24 @@ def test_a_job_writes_its_record(tmp_path):
     with open(job / "metrics.csv") as f:
         rows = list(csv.DictReader(f))
     assert [int(float(r["epoch"])) for r in rows] == [0, 1, 2]
-    for key in ("train/loss", "train/top1_err", "val/loss", "val/top1_err", "val/top5_err",
-                "train/lr", "train/images_per_sec"):
+    for key in ("train/loss", "train/running_top1_err", "val/loss", "val/top1_err", "val/top5_err",
+                "train_eval/top1_err", "train_eval/top5_err", "train/lr", "train/images_per_sec"):
         assert all(r[key] != "" for r in rows), key
+    assert not any("dataloader_idx" in k or k == "train/top1_err" for k in rows[0])
     on_disk = json.loads((job / "summary.json").read_text())
     assert on_disk == summary
     assert summary["status"] == "completed" and summary["epochs"] == 3 and summary["steps"] == 9
     assert summary["arm"] == {"model.lrn": True} and summary["seed"] == 0
     assert summary["final_val/top1_err"] == pytest.approx(float(rows[-1]["val/top1_err"]))
     assert summary["best_val/top1_err"] == pytest.approx(min(float(r["val/top1_err"]) for r in rows))
+    assert summary["final_train/running_top1_err"] == pytest.approx(float(rows[-1]["train/running_top1_err"]))
+    assert summary["final_train_eval/top1_err"] == pytest.approx(float(rows[-1]["train_eval/top1_err"]))
+    # the sample: 10 % of 4,000 training images held out for validation, its 1,000 test images tested once
+    data = summary["data"]
+    assert (data["train_images"], data["val_images"], data["test_images"]) == (3600, 400, 1000)
+    assert data["val_is_test"] is False and data["train_eval_images"] == 1000
+    assert 0 <= summary["test/top1_err"] <= 1 and summary["test/tencrop_top1_err"] is None
+    assert len((job / "test_outcomes.csv").read_text().splitlines()) == 1 + 1000
     assert summary["parameters"] > 0 and summary["wall_time_s"] > 0
     assert "git_sha" in summary and summary["machine"]["cpus"] >= 1
     assert (job / "checkpoints" / "last.ckpt").is_file()

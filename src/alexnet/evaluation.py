@@ -1,22 +1,31 @@
-"""Evaluate a checkpoint on a data config: top-1/top-5 error, centre crop or §4.1's ten crops.
+"""Scoring trained weights: a checkpoint on a data config, and the test pass that ends a fit.
 
-The checkpoint's own preprocessing (sizes, mean image, input scaling) is used, so only the
-validation split is decoded; the metrics are the module's own (`val/top1_err`, `val/top5_err`),
-computed by the same validation step that training logs.
+`evaluate` scores a checkpoint on the source's own val/ (or test/) split — the split training
+tests on — with the checkpoint's preprocessing (sizes, mean image, input scaling), so only that
+split is decoded; its metrics are the module's own (`val/top1_err`, ...), from the same
+validation step that training logs. `FinalTest` scores the final weights of a fit once on that
+split, per image: centre crop, and with `data.ten_crop` §4.1's ten crops of the same pass.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+import logging
 from pathlib import Path
 from typing import Any
 
 import lightning as L
+import torch
 from omegaconf import DictConfig
 
 from alexnet import checkpoint
 from alexnet.data.datamodule import AlexNetDataModule
 from alexnet.data.sources import DataError
+from alexnet.module import AlexNetModule
+from alexnet.record import RunRecord
+
+log = logging.getLogger(__name__)
 
 METRICS = ("val/top1_err", "val/top5_err", "val/loss", "val/center_top1_err", "val/center_top5_err")
 
@@ -65,3 +74,61 @@ def table(result: dict[str, Any]) -> str:
         rows.append(("val/loss", f"{result['val/loss']:.4f}"))
     width = max(len(k) for k, _ in rows)
     return "\n".join(f"{k:<{width}}  {v}" for k, v in rows)
+
+
+def score_test_split(module: AlexNetModule, datamodule: AlexNetDataModule, limit_batches: int | float | None = None,
+                     context=contextlib.nullcontext) -> tuple[dict[str, float], dict[str, torch.Tensor]]:
+    """(metrics, per-image outcomes) of `module` on the datamodule's test split, in dataset
+    order: `test/top1_err`, `test/top5_err`, `test/loss` of the centre crop and, with
+    `datamodule.ten_crop`, `test/tencrop_top1_err`, `test/tencrop_top5_err` of the same weights
+    and images. One process sees the whole split (no sampler, nothing padded or sharded)."""
+    loader = datamodule.test_dataloader()
+    batches = len(loader)
+    if limit_batches is not None:  # Lightning's convention: an int counts batches, a float is a share
+        batches = min(batches, limit_batches if isinstance(limit_batches, int) else int(batches * limit_batches))
+    was_training, parts = module.training, []
+    module.eval()
+    try:
+        for i, (images, labels) in enumerate(loader):
+            if i >= batches:
+                break
+            images, labels = images.to(module.device), labels.to(module.device)
+            x = datamodule.eval_batch(images, ten_crop=datamodule.ten_crop)
+            with context():
+                parts.append({k: v.cpu() for k, v in module.test_outcomes(x, labels).items()})
+    finally:
+        module.train(was_training)
+    if not parts:
+        return {}, {}
+    outcomes = {k: torch.cat([p[k] for p in parts]) for k in parts[0]}
+    metrics = {"test/top1_err": 1 - outcomes["center_top1"].double().mean().item(),
+               "test/top5_err": 1 - outcomes["center_top5"].double().mean().item(),
+               "test/loss": outcomes.pop("center_loss").double().mean().item()}
+    if "tencrop_top1" in outcomes:
+        metrics["test/tencrop_top1_err"] = 1 - outcomes["tencrop_top1"].double().mean().item()
+        metrics["test/tencrop_top5_err"] = 1 - outcomes["tencrop_top5"].double().mean().item()
+    return metrics, outcomes
+
+
+class FinalTest(L.Callback):
+    """Scores the final weights on the test split once, when training ends (before Lightning
+    moves the model off its device), on rank 0 alone and on the whole split. The record puts the
+    metrics in summary.json and the per-image outcomes in test_outcomes.csv; a fit that fails
+    never gets here, so its test keys stay null."""
+
+    def __init__(self, record: RunRecord):
+        self.record = record
+
+    def on_train_end(self, trainer, pl_module) -> None:
+        dm = trainer.datamodule
+        if trainer.global_rank != 0 or not isinstance(dm, AlexNetDataModule):
+            return
+        metrics, outcomes = score_test_split(pl_module, dm, trainer.limit_test_batches,
+                                             trainer.precision_plugin.forward_context)
+        self.record.add_test(metrics, outcomes)
+        for logger in trainer.loggers:
+            logger.log_metrics(metrics, step=trainer.global_step)
+        if metrics:
+            ten = metrics.get("test/tencrop_top1_err")
+            log.info("test split (%d images): top-1 error %.2f %% centre crop%s", len(outcomes["label"]),
+                     100 * metrics["test/top1_err"], "" if ten is None else f", {100 * ten:.2f} % ten crops")

@@ -34,18 +34,23 @@ def _reference_fan_ins(config: AlexNetConfig) -> dict[str, int]:
     return {name: _fan_in(m) for name, m in reference.learned_layers().items()}
 
 
-def initialize(model: AlexNet, scheme: str = "paper") -> AlexNet:
-    """Re-initialise `model`'s eight learned layers in place; returns it for chaining."""
+def initialize(model: AlexNet, scheme: str = "paper", seed: int | None = None) -> AlexNet:
+    """Re-initialise `model`'s eight learned layers in place; returns it for chaining.
+
+    With `seed`, layer i draws from its own generator seeded (seed, i), so two nets that differ
+    in one layer's shape (model.columns) still get equal weights in every other layer;
+    without it, from the global generator."""
     if scheme not in SCHEMES:
         raise ValueError(f"recipe.init={scheme!r} is not one of {list(SCHEMES)}")
     layers = model.learned_layers()
     reference = _reference_fan_ins(model.config) if scheme == "code_fan_in" else {}
-    for name, layer in layers.items():
+    for i, (name, layer) in enumerate(layers.items()):
+        g = None if seed is None else torch.Generator().manual_seed((int(seed) * 64 + i) % 2**63)
         if scheme == "kaiming":
             nonlinearity = "relu" if model.config.activation == "relu" else "tanh"
             if name == "fc8":
                 nonlinearity = "linear"
-            nn.init.kaiming_normal_(layer.weight, nonlinearity=nonlinearity)
+            nn.init.kaiming_normal_(layer.weight, nonlinearity=nonlinearity, generator=g)
             nn.init.zeros_(layer.bias)
             continue
         std = paper.INIT_STD
@@ -53,6 +58,6 @@ def initialize(model: AlexNet, scheme: str = "paper") -> AlexNet:
             std = paper.INIT_STD_CODE_CONV345
         if scheme == "code_fan_in":
             std *= math.sqrt(reference[name] / _fan_in(layer))
-        nn.init.normal_(layer.weight, 0.0, std)
+        nn.init.normal_(layer.weight, 0.0, std, generator=g)
         nn.init.constant_(layer.bias, 1.0 if name in paper.ONE_BIAS_LAYERS else 0.0)
     return model

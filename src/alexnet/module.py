@@ -1,6 +1,9 @@
 """The LightningModule: AlexNet plus §5's training recipe (loss, SGD, learning-rate drops, metrics).
 
-It takes plain values, not a Hydra config, so it can be built from a notebook.
+It takes plain values, not a Hydra config, so it can be built from a notebook. Three errors
+are logged: `train/running_top1_err` (during training, dropout and augmentation on), the
+validation split's `val/*` (the LR schedule's signal) and `train_eval/*`, a fixed training
+subset scored like validation (eval mode, centre crop) — the training error the paper plots.
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ from typing import Any
 import lightning as L
 import torch
 from torch import nn
+from torchmetrics import MeanMetric
 from torchmetrics.classification import MulticlassAccuracy
 
 from alexnet import paper
@@ -18,6 +22,24 @@ from alexnet.init import initialize
 from alexnet.model import AlexNet, AlexNetConfig, count_parameters
 
 SCHEDULES = ("plateau", "step")
+TRAIN_EVAL = 1  # the validation dataloader of the fixed training subset (AlexNetDataModule)
+
+
+def build_net(model: dict[str, Any] | None, init: str, seed: int | None = None) -> AlexNet:
+    """The net, each learned layer drawn from its own generator (seed, layer): two arms whose
+    nets differ in some layers' shapes (model.columns) start from equal weights in every other
+    layer. PyTorch's own default init (overwritten) runs on a forked global generator, so the
+    global generator (dropout) is left as seeding left it and every arm starts training from
+    the same state. `seed=None`: the global generator's seed."""
+    seed = torch.initial_seed() if seed is None else int(seed)
+    with torch.random.fork_rng(devices=[]):
+        net = AlexNet(AlexNetConfig(**(model or {})))
+    return initialize(net, init, seed=seed)
+
+
+def hits(scores: torch.Tensor, labels: torch.Tensor, k: int) -> torch.Tensor:
+    """Per image: 1 if the label is among the k highest scores."""
+    return (scores.topk(k, dim=-1).indices == labels[:, None]).any(-1).long()
 
 
 class AlexNetModule(L.LightningModule):
@@ -33,6 +55,7 @@ class AlexNetModule(L.LightningModule):
         max_lr_drops: int = paper.LR_MAX_DROPS,
         step_milestones: tuple[int, ...] = paper.LR_DROP_EPOCHS_CODE,
         lr_drop_factor: float = paper.LR_DROP_FACTOR,
+        seed: int | None = None,
     ):
         super().__init__()
         if schedule not in SCHEDULES:
@@ -42,17 +65,21 @@ class AlexNetModule(L.LightningModule):
         self.save_hyperparameters()
         self.scheduler: torch.optim.lr_scheduler.LRScheduler | None = None
         self._scheduler_state: dict | None = None
-        self.net = initialize(AlexNet(AlexNetConfig(**(model or {}))), init)
+        self.net = build_net(model, init, seed)
         self.loss = nn.CrossEntropyLoss()
         classes = self.net.config.num_classes
-        top5 = min(5, classes)
+        self._top5 = top5 = min(5, classes)
         # torchmetrics composes metrics: 1 - accuracy is an error metric Lightning can log.
         self.train_top1_err = 1 - MulticlassAccuracy(classes, top_k=1, average="micro")
         self.val_top1 = MulticlassAccuracy(classes, top_k=1, average="micro")
         self.val_top5 = MulticlassAccuracy(classes, top_k=top5, average="micro")
-        # ten-crop validation also scores the centre view (view 4) of the same weights
+        self.val_loss = MeanMetric()
+        # ten-crop validation (evaluate.py) also scores the centre view (view 4) of the same weights
         self.val_center_top1 = MulticlassAccuracy(classes, top_k=1, average="micro")
         self.val_center_top5 = MulticlassAccuracy(classes, top_k=top5, average="micro")
+        self.train_eval_top1 = MulticlassAccuracy(classes, top_k=1, average="micro")
+        self.train_eval_top5 = MulticlassAccuracy(classes, top_k=top5, average="micro")
+        self.train_eval_loss = MeanMetric()
         self._val_views = 1
 
     @property
@@ -75,7 +102,7 @@ class AlexNetModule(L.LightningModule):
         n = len(y)
         self.train_top1_err(logits.detach(), y)
         self.log("train/loss", loss, on_step=False, on_epoch=True, prog_bar=True, batch_size=n, sync_dist=True)
-        self.log("train/top1_err", self.train_top1_err, on_step=False, on_epoch=True, batch_size=n)
+        self.log("train/running_top1_err", self.train_top1_err, on_step=False, on_epoch=True, batch_size=n)
         lr = self.trainer.optimizers[0].param_groups[0]["lr"]
         self.log("train/lr", lr, on_step=False, on_epoch=True, batch_size=n, sync_dist=True)
         return loss
@@ -85,8 +112,14 @@ class AlexNetModule(L.LightningModule):
             self.scheduler.step()
 
     # -- validation ------------------------------------------------------------------------------
-    def validation_step(self, batch, batch_idx: int) -> None:
+    def validation_step(self, batch, batch_idx: int, dataloader_idx: int = 0) -> None:
         x, y = batch
+        if dataloader_idx == TRAIN_EVAL:  # the training subset, scored exactly like validation
+            logits = self(x)
+            self.train_eval_top1.update(logits, y)
+            self.train_eval_top5.update(logits, y)
+            self.train_eval_loss.update(self.loss(logits, y), len(y))
+            return
         if x.ndim == 5:  # (B, views, C, H, W): §4.1's test, the softmax averaged over the views
             probs = view_softmax(self, x)
             self.val_center_top1.update(probs[:, 4], y)
@@ -100,24 +133,46 @@ class AlexNetModule(L.LightningModule):
             self._val_views = 1
         self.val_top1.update(scores, y)
         self.val_top5.update(scores, y)
-        self.log("val/loss", loss, on_epoch=True, prog_bar=True, batch_size=len(y), sync_dist=True)
+        self.val_loss.update(loss, len(y))
 
     def on_validation_epoch_end(self) -> None:
+        # logged here, once per epoch, so no name carries Lightning's /dataloader_idx_N suffix
         top1_err = 1 - self.val_top1.compute()
+        self.log("val/loss", self.val_loss.compute(), prog_bar=True, sync_dist=True)
         self.log("val/top1_err", top1_err, prog_bar=True, sync_dist=True)
         self.log("val/top5_err", 1 - self.val_top5.compute(), sync_dist=True)
         self.log("val/crops", float(self._val_views), sync_dist=True)  # 1: centre crop, 10: §4.1's ten crops
-        center_err = top1_err
         if self._val_views > 1:
-            center_err = 1 - self.val_center_top1.compute()
-            self.log("val/center_top1_err", center_err, sync_dist=True)
+            self.log("val/center_top1_err", 1 - self.val_center_top1.compute(), sync_dist=True)
             self.log("val/center_top5_err", 1 - self.val_center_top5.compute(), sync_dist=True)
+        if self.train_eval_top1.update_called:
+            self.log("train_eval/top1_err", 1 - self.train_eval_top1.compute(), sync_dist=True)
+            self.log("train_eval/top5_err", 1 - self.train_eval_top5.compute(), sync_dist=True)
+            self.log("train_eval/loss", self.train_eval_loss.compute(), sync_dist=True)
         fitting = self.trainer.state.fn == "fit" and not self.trainer.sanity_checking
         if fitting and isinstance(self.scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
-            # the centre-crop error in both modes: ten-crop evaluation never changes training
-            self.scheduler.step(float(center_err))
-        for metric in (self.val_top1, self.val_top5, self.val_center_top1, self.val_center_top5):
+            # the validation split's error only (centre crop during fit), never train_eval's
+            self.scheduler.step(float(top1_err))
+        for metric in (self.val_top1, self.val_top5, self.val_loss, self.val_center_top1, self.val_center_top5,
+                       self.train_eval_top1, self.train_eval_top5, self.train_eval_loss):
             metric.reset()
+
+    # -- the test split: scored once, per image ----------------------------------------------
+    @torch.no_grad()
+    def test_outcomes(self, x: torch.Tensor, y: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Per image: the centre crop's loss and whether it is right at top-1 and top-5; with
+        (B, 10, C, h, w) views also §4.1's ten-crop prediction (softmax averaged) of the same
+        pass, whose view 4 is the centre crop."""
+        if x.ndim == 5:
+            logits = torch.stack([self(x[:, v]) for v in range(x.shape[1])], dim=1)
+            center, averaged = logits[:, 4], logits.float().softmax(-1).mean(1)
+        else:
+            center, averaged = self(x), None
+        out = {"label": y, "center_top1": hits(center, y, 1), "center_top5": hits(center, y, self._top5),
+               "center_loss": nn.functional.cross_entropy(center.float(), y, reduction="none")}
+        if averaged is not None:
+            out |= {"tencrop_top1": hits(averaged, y, 1), "tencrop_top5": hits(averaged, y, self._top5)}
+        return out
 
     # -- optimisation ----------------------------------------------------------------------------
     def configure_optimizers(self):

@@ -1,8 +1,10 @@
 """The run record: what a report or a resume needs, on disk, in plain formats.
 
 Every job directory gets `config.yaml` (resolved, written by train.py), `metrics.csv` (one row
-per epoch, every logged metric) and `summary.json` (the arm, the seed, final and best errors,
-epochs, steps, wall time, parameter count, git SHA). Reports read these files only.
+per epoch, every logged metric), `summary.json` (the arm, the seed, final and best errors,
+the test split's errors, epochs, steps, wall time, parameter count, git SHA) and
+`test_outcomes.csv` (per test image: right or wrong, centre and ten crops — for paired tests
+between crop modes). Reports read these files only.
 """
 
 from __future__ import annotations
@@ -19,8 +21,15 @@ from typing import Any
 
 import lightning as L
 import torch
+from omegaconf import OmegaConf
 
 METRICS_FILE, SUMMARY_FILE, CONFIG_FILE = "metrics.csv", "summary.json", "config.yaml"
+OUTCOMES_FILE = "test_outcomes.csv"
+# the test split, scored once on the final weights (alexnet.evaluation.FinalTest); null until then
+TEST_KEYS = ("test/top1_err", "test/top5_err", "test/loss", "test/tencrop_top1_err", "test/tencrop_top5_err")
+OUTCOME_COLUMNS = ("label", "center_top1", "center_top5", "tencrop_top1", "tencrop_top5")
+FINAL_KEYS = ("val/top1_err", "val/top5_err", "val/loss", "train/running_top1_err", "train/loss",
+              "train_eval/top1_err", "train_eval/top5_err", "train_eval/loss")
 
 
 def git_sha(cwd: str | Path | None = None) -> str | None:
@@ -90,6 +99,7 @@ class RunRecord(L.Callback):
         # the checkpoint's grandparent), even when it writes into a new directory
         self.previous = Path(resume_from).parent.parent / METRICS_FILE if resume_from else None
         self.rows: list[dict[str, float]] = []
+        self.test: dict[str, float] = {}
         self._start = None
 
     def on_fit_start(self, trainer, pl_module) -> None:
@@ -116,6 +126,17 @@ class RunRecord(L.Callback):
             lines.append(",".join("" if k not in r else repr(r[k]) for k in columns))
         _atomic_write(self.out_dir / METRICS_FILE, "\n".join(lines) + "\n")
 
+    def add_test(self, metrics: dict[str, float], outcomes: dict[str, Any]) -> None:
+        """The test pass's metrics (for summary.json) and test_outcomes.csv, one row per image."""
+        self.test = dict(metrics)
+        columns = [c for c in OUTCOME_COLUMNS if c in outcomes]
+        if not columns:
+            return
+        rows = zip(*(outcomes[c].tolist() for c in columns), strict=True)
+        lines = [",".join(columns)] + [",".join(str(int(v)) for v in row) for row in rows]
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        _atomic_write(self.out_dir / OUTCOMES_FILE, "\n".join(lines) + "\n")
+
     def on_fit_end(self, trainer, pl_module) -> None:
         if trainer.global_rank == 0:
             self.write_summary(trainer, pl_module, status="completed")
@@ -138,14 +159,12 @@ class RunRecord(L.Callback):
             "steps": int(trainer.global_step),
             "wall_time_s": round(time.perf_counter() - (self._start or time.perf_counter()), 2),
         }
-        for key in ("val/top1_err", "val/top5_err", "val/loss", "train/top1_err", "train/loss"):
+        for key in FINAL_KEYS:
             values = series(key)
             summary[f"final_{key}"] = values[-1] if values else None
             if key.startswith("val/"):
                 summary[f"best_{key}"] = min(values) if values else None
-        for key in ("val/center_top1_err", "val/center_top5_err"):  # ten-crop runs: same weights, centre
-            if series(key):
-                summary[f"final_{key}"], summary[f"best_{key}"] = series(key)[-1], min(series(key))
+        summary |= {key: self.test.get(key) for key in TEST_KEYS}
         rates = series("train/images_per_sec")
         summary["images_per_sec"] = sum(rates) / len(rates) if rates else None
         if error:
@@ -161,5 +180,5 @@ def record_failure(out_dir: str | Path, arm: dict[str, Any], cfg, error: str) ->
         return
     path.parent.mkdir(parents=True, exist_ok=True)
     summary = {"status": "failed", "error": error, "arm": arm, "seed": cfg.get("seed"),
-               "ablation": cfg.get("ablation"), "epochs": 0}
+               "ablation": OmegaConf.select(cfg, "ablation.claim"), "epochs": 0} | dict.fromkeys(TEST_KEYS)
     _atomic_write(path, json.dumps(summary, indent=2) + "\n")

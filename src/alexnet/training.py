@@ -19,6 +19,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from alexnet.data.datamodule import AlexNetDataModule
 from alexnet.data.sources import DataError
+from alexnet.evaluation import FinalTest
 from alexnet.loggers import build_loggers, decide_wandb_mode, finish_wandb
 from alexnet.module import AlexNetModule
 from alexnet.record import CONFIG_FILE, SUMMARY_FILE, RunRecord, Throughput, git_sha, machine
@@ -43,6 +44,8 @@ def build_datamodule(cfg: DictConfig) -> AlexNetDataModule:
         divide_std=RECIPE_INPUTS[recipe_input], flip=d.flip, cache_dir=d.cache_dir,
         val_split=d.val_split, seed=cfg.seed, pca_lighting=d.pca_lighting, pca_from=d.pca_from,
         ten_crop=d.ten_crop, skip_bad_images=d.skip_bad_images, decode_workers=d.decode_workers,
+        # .get: a job's config.yaml from before the holdout (figures, resumes) validated on the test split
+        holdout=d.get("holdout"), holdout_seed=d.get("holdout_seed", 0), train_eval=d.get("train_eval"),
     )
 
 
@@ -52,13 +55,21 @@ def build_module(cfg: DictConfig, num_classes: int) -> AlexNetModule:
     return AlexNetModule(
         model=model, init=r.init, lr=r.lr, momentum=r.momentum, weight_decay=r.weight_decay,
         schedule=r.schedule, plateau_patience=r.plateau_patience, max_lr_drops=r.max_lr_drops,
-        step_milestones=tuple(r.step_milestones),
+        step_milestones=tuple(r.step_milestones), seed=cfg.seed,
     )
+
+
+def build(cfg: DictConfig) -> tuple[AlexNetDataModule, AlexNetModule]:
+    """The data and the module of a job, as `train` builds them: arms of one seed get the same
+    initial weights wherever their shapes agree, the same batches and the same crops."""
+    L.seed_everything(cfg.seed, workers=True, verbose=False)  # dropout and loader workers
+    datamodule = build_datamodule(cfg)
+    return datamodule, build_module(cfg, datamodule.num_classes)
 
 
 def build_callbacks(cfg: DictConfig, out_dir: Path, record: RunRecord) -> list[L.Callback]:
     c = cfg.callbacks
-    callbacks: list[L.Callback] = [Throughput(), record]
+    callbacks: list[L.Callback] = [Throughput(), FinalTest(record), record]
     if c.checkpoint.enabled:
         ckpt_dir = out_dir / "checkpoints"
         if c.checkpoint.save_top_k:  # the best epochs by the monitored metric
@@ -104,11 +115,10 @@ def train(cfg: DictConfig, out_dir: str | Path, arm: dict[str, Any] | None = Non
     out_dir = Path(out_dir)
     arm = dict(arm or {})
     # Everything that can be checked is checked before any work or any file is written.
-    L.seed_everything(cfg.seed, workers=True, verbose=False)  # before the weights are drawn
     try:
-        datamodule = build_datamodule(cfg)
+        datamodule, module = build(cfg)
         num_classes = datamodule.num_classes
-        module = build_module(cfg, num_classes)
+        data_facts = datamodule.describe()  # also checks data.holdout against the data
         decide_wandb_mode(cfg.logger.wandb.get("mode", "auto"))  # validates the value only
         ckpt_path = cfg.get("ckpt_path")
         if ckpt_path and not Path(ckpt_path).is_file():
@@ -129,9 +139,9 @@ def train(cfg: DictConfig, out_dir: str | Path, arm: dict[str, Any] | None = Non
         (out_dir / CONFIG_FILE).write_text(OmegaConf.to_yaml(OmegaConf.create(resolved)))
 
     record.facts |= {
-        "arm": arm, "arm_name": arm_tag(arm), "seed": int(cfg.seed), "ablation": cfg.get("ablation"),
+        "arm": arm, "arm_name": arm_tag(arm), "seed": int(cfg.seed), "ablation": OmegaConf.select(cfg, "ablation.claim"),
         "model": resolved["model"] | {"num_classes": num_classes}, "recipe": resolved["recipe"]["name"],
-        "init": resolved["recipe"]["init"], "data": datamodule.describe(),
+        "init": resolved["recipe"]["init"], "data": data_facts,
         "eval_crops": datamodule.eval_crops,
         "parameters": module.num_parameters, "git_sha": git_sha(Path(__file__).parent),
         "machine": machine(), "group": group,

@@ -1,5 +1,12 @@
 """The LightningDataModule: a source on disk → decoded uint8 cache → batches → augmentation.
 
+Three splits: training, a held-out validation share of the training images (`holdout`; the LR
+schedule and checkpoint selection look at it), and the test split — the source's own val/ or
+test/ — scored once, after training. With `holdout` off, validation is the test split (the
+paper tuned and reported on ILSVRC val). Which images are held out, and the fixed training
+subset whose eval-mode error is logged (`train_eval`), depend on `holdout_seed` alone, so
+every arm and seed of a sweep holds out and scores the same images.
+
 Workers only slice uint8 arrays; the paper's augmentation (mean subtraction, crops, flips,
 PCA lighting) runs on whole batches after they reach the model's device
 (`on_after_batch_transfer`), and so does the test-time ten-crop. What a checkpoint needs to
@@ -9,6 +16,9 @@ classify new images without the data (class names, mean image, sizes) travels in
 
 from __future__ import annotations
 
+import hashlib
+import math
+import numbers
 from pathlib import Path
 
 import lightning as L
@@ -18,7 +28,8 @@ from torch.utils.data import DataLoader, Dataset, Sampler
 
 from alexnet.data import cache, lighting
 from alexnet.data.sources import DataError, Source, load_source
-from alexnet.data.transforms import Normalize, center_crop, center_offsets, ten_crop, train_batch
+from alexnet.data.transforms import Normalize, center_crop, center_offsets, train_batch
+from alexnet.data.transforms import ten_crop as ten_crop_views
 
 PCA_FROM = ("train", "imagenet")
 
@@ -42,9 +53,69 @@ class ArrayDataset(Dataset):
         order = np.asarray(indices)
         return torch.from_numpy(np.array(self.images[self.rows[order]])), self.labels[order]
 
+    def take(self, positions=None) -> tuple[np.ndarray, np.ndarray]:
+        """(uint8 images, labels) at these positions of the dataset (default: all), in memory:
+        `images` is the whole decoded split, and a holdout or a skipped file leaves out rows."""
+        order = np.arange(len(self)) if positions is None else np.asarray(positions)
+        return np.asarray(self.images[self.rows[order]]), self.labels.numpy()[order]
+
 
 def _already_batched(batch):
     return batch
+
+
+def _holdout_counts(labels: np.ndarray, holdout, classes: int) -> np.ndarray:
+    """Images each class gives: the same share of every class (rounded down), so a balanced
+    training set gives the same number per class and a smaller class proportionally fewer."""
+    n = len(labels)
+    per_class = np.bincount(labels, minlength=classes)
+    if isinstance(holdout, numbers.Integral):
+        if holdout < classes:
+            raise ValueError(f"data.holdout={holdout} holds out fewer images than the {classes} classes; use at least {classes} or a fraction such as 0.1")
+        if holdout >= n:
+            raise ValueError(f"data.holdout={holdout} is not smaller than the {n} training images; use a fraction such as 0.1 or a smaller count")
+        counts = holdout * per_class // n
+    else:
+        counts = np.array([math.floor(holdout * c + 1e-9) for c in per_class], dtype=np.int64)
+    if counts.sum() == 0:
+        raise ValueError(f"data.holdout={holdout} holds out no image of {n} training images in {classes} classes; use a larger share or null")
+    return counts
+
+
+def split_training_rows(labels: np.ndarray, holdout, train_eval: int | None, seed: int, classes: int):
+    """(train, holdout, train_eval) as sorted positions into `labels`: a class-balanced holdout
+    (`holdout`: a fraction in (0, 1), a count, or None) and `train_eval` images of what is left,
+    both drawn by one generator seeded by `seed` (data.holdout_seed), never by the run seed."""
+    labels = np.asarray(labels)
+    rng = np.random.default_rng(seed)
+    held = np.zeros(len(labels), dtype=bool)
+    if holdout:
+        for c, k in enumerate(_holdout_counts(labels, holdout, classes)):
+            members = np.flatnonzero(labels == c)
+            held[members[rng.permutation(len(members))[:k]]] = True
+    train, held_out = np.flatnonzero(~held), np.flatnonzero(held)
+    n_eval = min(int(train_eval or 0), len(train))
+    subset = train[np.sort(rng.choice(len(train), size=n_eval, replace=False))] if n_eval else train[:0]
+    return train, held_out, subset
+
+
+def _check_holdout(holdout):
+    """None/0 (off), a fraction in (0, 1) or a positive count; anything else says what is wrong."""
+    if holdout is None or (holdout is False) or (isinstance(holdout, numbers.Number) and holdout == 0):
+        return None
+    if isinstance(holdout, bool) or not isinstance(holdout, numbers.Real) or holdout < 0 or (
+        not isinstance(holdout, numbers.Integral) and holdout >= 1
+    ):
+        raise ValueError(f"data.holdout={holdout!r} is neither a fraction in (0, 1) nor an image count; use e.g. 0.1, 5000 or null (validate on the test split)")
+    return int(holdout) if isinstance(holdout, numbers.Integral) else float(holdout)
+
+
+def _check_train_eval(train_eval):
+    if train_eval is None or train_eval is False or train_eval == 0:
+        return None
+    if isinstance(train_eval, bool) or not isinstance(train_eval, numbers.Integral) or train_eval < 0:
+        raise ValueError(f"data.train_eval={train_eval!r} is not a number of training images; use e.g. 1000, or null to skip it")
+    return int(train_eval)
 
 
 class EpochShuffle(Sampler[int]):
@@ -79,6 +150,9 @@ class AlexNetDataModule(L.LightningDataModule):
         cache_dir: str | None = None,
         val_split: str | None = None,
         seed: int = 0,
+        holdout: float | int | None = None,
+        holdout_seed: int = 0,
+        train_eval: int | None = None,
         pca_lighting: str | bool | None = None,
         pca_from: str = "train",
         ten_crop: bool = False,
@@ -102,8 +176,10 @@ class AlexNetDataModule(L.LightningDataModule):
         self.pca_lighting = lighting.variant(pca_lighting)
         self.pca_from, self.ten_crop = pca_from, bool(ten_crop)
         self.skip_bad_images, self.decode_workers = skip_bad_images, decode_workers
+        self.holdout, self.holdout_seed = _check_holdout(holdout), int(holdout_seed)
+        self.train_eval = _check_train_eval(train_eval)
         self._source: Source | None = None
-        self.train_set = self.val_set = None
+        self.train_set = self.val_set = self.test_set = self.train_eval_set = None
         self.normalize: Normalize | None = None
         self.lighting: lighting.PCALighting | None = None
         self.skipped_files: list[str] | None = None
@@ -127,7 +203,13 @@ class AlexNetDataModule(L.LightningDataModule):
 
     @property
     def eval_crops(self) -> str:
+        """The test split's crops: ten crops (and the centre view of the same pass), or centre."""
         return "ten_crop" if self.ten_crop else "center"
+
+    @property
+    def val_is_test(self) -> bool:
+        """Validation (LR schedule, checkpoint choice) looks at the test split: no holdout."""
+        return self._eval_only or not self.holdout
 
     # -- Lightning hooks -------------------------------------------------------------------------
     def use_checkpoint_data(self, state: dict) -> None:
@@ -153,15 +235,21 @@ class AlexNetDataModule(L.LightningDataModule):
         self._decode()
 
     def setup(self, stage: str | None = None) -> None:
-        if self.val_set is not None:
+        if self.test_set is not None:
             return
         src, folder, train, val = self._decode()
+        self.test_set = ArrayDataset(val.images, src.val.labels, val.keep if val.skipped else None)
         if train is None:  # evaluation with a checkpoint's preprocessing
             self.skipped_files = val.skipped_files
-            self.val_set = ArrayDataset(val.images, src.val.labels, val.keep if val.skipped else None)
+            self.val_set = self.test_set
             return
-        stats_file = folder / f"stats-v{cache.STATS_VERSION}-{self.stored_size}px-{train.key}.npz"
-        self.stats = cache.image_stats(train.images, stats_file, rows=train.keep if train.skipped else None)
+        rows = train.keep if train.skipped else np.arange(len(src.train))
+        fit, held, subset = (rows[p] for p in split_training_rows(
+            src.train.labels[rows], self.holdout, self.train_eval, self.holdout_seed, self.num_classes))
+        # the held-out images are not training images: the mean image and PCA leave them out
+        without = f"-without{len(held)}-{hashlib.sha1(held.tobytes()).hexdigest()[:10]}" if len(held) else ""
+        stats_file = folder / f"stats-v{cache.STATS_VERSION}-{self.stored_size}px-{train.key}{without}.npz"
+        self.stats = cache.image_stats(train.images, stats_file, rows=fit if (train.skipped or len(held)) else None)
         self.normalize = Normalize(
             self.stats["mean_image"], self.stats["channel_mean"], self.stats["channel_std"],
             mean=self.mean, divide_std=self.divide_std,
@@ -173,8 +261,9 @@ class AlexNetDataModule(L.LightningDataModule):
             )
             self.lighting = lighting.PCALighting(values, vectors, self.pca_lighting)
         self.skipped_files = train.skipped_files + val.skipped_files
-        self.train_set = ArrayDataset(train.images, src.train.labels, train.keep if train.skipped else None)
-        self.val_set = ArrayDataset(val.images, src.val.labels, val.keep if val.skipped else None)
+        self.train_set = ArrayDataset(train.images, src.train.labels, fit)
+        self.val_set = ArrayDataset(train.images, src.train.labels, held) if len(held) else self.test_set
+        self.train_eval_set = ArrayDataset(train.images, src.train.labels, subset) if len(subset) else None
 
     def _loader(self, dataset: ArrayDataset, sampler=None, drop_last=False) -> DataLoader:
         return DataLoader(
@@ -193,11 +282,14 @@ class AlexNetDataModule(L.LightningDataModule):
         drop_last = len(self.train_set) > self.batch_size
         return self._loader(self.train_set, EpochShuffle(len(self.train_set), self.seed), drop_last)
 
-    def val_dataloader(self) -> DataLoader:
-        return self._loader(self.val_set)
+    def val_dataloader(self) -> DataLoader | list[DataLoader]:
+        """The validation split, then (dataloader 1) the fixed training subset scored in eval mode."""
+        if self.train_eval_set is None:
+            return self._loader(self.val_set)
+        return [self._loader(self.val_set), self._loader(self.train_eval_set)]
 
     def test_dataloader(self) -> DataLoader:
-        return self._loader(self.val_set)
+        return self._loader(self.test_set)
 
     def on_after_batch_transfer(self, batch, dataloader_idx: int):
         images, labels = batch
@@ -210,18 +302,37 @@ class AlexNetDataModule(L.LightningDataModule):
             if self.lighting is not None:
                 self.lighting.to(images.device)
             x = train_batch(images, self.normalize, self.crop_size, g, flip=self.flip, lighting=self.lighting)
-        elif self.ten_crop:
-            x = ten_crop(self.normalize(images), self.crop_size)  # (B, 10, C, h, w): the model averages
         else:
-            top, left = center_offsets(*images.shape[-2:], self.crop_size)
-            x = self.normalize(center_crop(images, self.crop_size), top, left)
+            # ten crops cost 10× and change no training decision: validation during fit is centre
+            fitting = trainer is not None and trainer.state.fn == "fit"
+            x = self.eval_batch(images, ten_crop=self.ten_crop and not fitting)
         return x.contiguous(), labels
 
+    def eval_batch(self, images: torch.Tensor, ten_crop: bool = False) -> torch.Tensor:
+        """uint8 (B, C, H, W) → the centre crop (B, C, h, w), or §4.1's ten crops (B, 10, C, h, w)
+        whose view 4 is exactly that centre crop; normalised as for training."""
+        self.normalize.to(images.device)
+        if ten_crop:
+            return ten_crop_views(self.normalize(images), self.crop_size)  # the model averages
+        top, left = center_offsets(*images.shape[-2:], self.crop_size)
+        return self.normalize(center_crop(images, self.crop_size), top, left)
+
     def describe(self) -> dict:
+        """The splits as trained, validated and tested (before `setup`: as they will be)."""
         src = self.source
+        if self.test_set is not None:
+            train, test = (len(src.train) if self.train_set is None else len(self.train_set)), len(self.test_set)
+            val, subset = len(self.val_set), 0 if self.train_eval_set is None else len(self.train_eval_set)
+        else:  # checks the holdout against the data before any work, so a bad value fails first
+            train, held, subset = (len(p) for p in split_training_rows(
+                src.train.labels, self.holdout, self.train_eval, self.holdout_seed, len(src.classes)))
+            test = len(src.val)
+            val = held or test
         return {
             "root": str(Path(src.root).resolve()), "layout": src.layout, "classes": len(src.classes),
-            "train_images": len(src.train), "val_images": len(src.val),
+            "train_images": train, "val_images": val, "val_is_test": self.val_is_test,
+            "test_images": test, "holdout": None if self.val_is_test else self.holdout,
+            "holdout_seed": self.holdout_seed, "train_eval_images": subset,
             "eval_crops": self.eval_crops, "pca_lighting": self.pca_lighting or False,
             "skipped_images": None if self.skipped_files is None else len(self.skipped_files),
             "skipped_files": None if self.skipped_files is None else self.skipped_files[:20],

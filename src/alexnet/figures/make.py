@@ -73,11 +73,10 @@ def make_figures(checkpoint: str | Path, out_dir: str | Path, images: int = 5, n
         dm = datamodule_for(loaded.job_dir, config.input_size, data_root, stored_size, standardized)
         dm.setup("fit")
         classes = dm.classes
-        train_images, train_labels = dm.train_set.images, dm.train_set.labels.numpy()
-        if train_limit is not None and train_limit < len(train_images):
-            keep = np.linspace(0, len(train_images) - 1, train_limit).astype(int)
-            train_images, train_labels = np.asarray(train_images)[keep], train_labels[keep]
-        val_images, val_labels = dm.val_set.images, dm.val_set.labels.numpy()
+        n = len(dm.train_set)  # the images trained on (the held-out ones are not)
+        keep = None if train_limit is None or train_limit >= n else np.linspace(0, n - 1, train_limit).astype(int)
+        train_images, train_labels = dm.train_set.take(keep)
+        val_images, val_labels = dm.test_set.take()  # queries from the test split, never trained on
         picks = sorted(set(np.linspace(0, len(val_images) - 1, images).astype(int).tolist()))
 
         def prepare(batch):

@@ -49,8 +49,3 @@ def build_report(dirs: list[str | Path], out_dir: str | Path | None = None,
         tables = to_markdown([b for b in blocks if not isinstance(b, Figure)])
         report.wandb = publish(runs, dirs, tables, requested=wandb)
     return report
-
-
-def write_sweep_report(dirs: list[str | Path], out_dir: str | Path) -> Path:
-    """report.md (and index.html, figures) for the end of a sweep; returns report.md's path."""
-    return build_report(dirs, out_dir).markdown

@@ -17,9 +17,11 @@ from alexnet.hydra_setup import job_arm
 from alexnet.record import CONFIG_FILE, METRICS_FILE, SUMMARY_FILE
 
 SWEEP_FILE = "multirun.yaml"
+SEQUENTIAL_FILE = "sequential.json"  # written by a sweep that adds seeds (report.sequential)
+OUTCOMES_FILE = "test_outcomes.csv"  # per test image: 0/1 correct, per evaluation (train.py)
 # Derived per-run measures (fractions, like the summary's): the generalisation gap the
-# dropout claim is about.
-DERIVED = {"gap/top1_err": ("final_val/top1_err", "final_train/top1_err")}
+# dropout claim is about, with the training error measured in eval mode.
+DERIVED = {"gap/top1_err": ("final_val/top1_err", "final_train_eval/top1_err")}
 
 
 @dataclass
@@ -49,6 +51,19 @@ class Run:
             return None if a is None or b is None else a - b
         return self.summary.get(metric)
 
+    @property
+    def test_images(self) -> int | None:
+        return (self.summary.get("data") or {}).get("test_images")
+
+    def outcomes(self) -> dict[str, list[int]]:
+        """test_outcomes.csv as columns (label, center_top1, tencrop_top1, ...); {} if absent."""
+        path = self.path / OUTCOMES_FILE
+        if not path.is_file():
+            return {}
+        with open(path) as f:
+            rows = list(csv.DictReader(f))
+        return {k: [int(float(r[k])) for r in rows] for k in (rows[0] if rows else {})}
+
     def series(self, key: str) -> list[tuple[int, float]]:
         """(epoch, value) pairs of one metrics.csv column."""
         return [(int(r["epoch"]), r[key]) for r in self.metrics if key in r and "epoch" in r]
@@ -76,7 +91,8 @@ def _unfinished_summary(job: Path) -> dict[str, Any]:
     if config.is_file():
         cfg = yaml.safe_load(config.read_text()) or {}
         summary.setdefault("seed", cfg.get("seed"))
-        summary["ablation"] = cfg.get("ablation")
+        ablation = cfg.get("ablation")
+        summary["ablation"] = ablation.get("claim") if isinstance(ablation, dict) else ablation
     return summary
 
 
@@ -117,6 +133,10 @@ def read_sweep(sweep_dir: Path) -> Sweep | None:
         # the command line wins over the config's sweep: `seed=0` alone runs seed 0 only
         if "," in value or value.startswith("range(") or key in params:
             params[key] = value
+    sequential = sweep_dir / SEQUENTIAL_FILE  # seeds added until decided: the seeds it ran
+    looks = json.loads(sequential.read_text()).get("looks") if sequential.is_file() else None
+    if looks:
+        params["seed"] = ",".join(map(str, looks[-1]["seed_values"]))
     return Sweep(sweep_dir, {k: _parse_sweep_values(v) for k, v in params.items()})
 
 

@@ -1,39 +1,84 @@
-"""What the report says, as blocks: per ablation the arms, their difference with the paper's
-claim and a verdict beside it, the Figure 1 measure, the curves, and every job's fate."""
+"""What the report says, as blocks: per ablation the arms, the paired differences with the
+paper's claim and a verdict beside them, the measure's own section (Figure 1, ten-crop), the
+curves, and every job's fate."""
 
 from __future__ import annotations
 
 import json
+import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from alexnet import paper
 from alexnet.report import plots
 from alexnet.report.collect import Run, Sweep
-from alexnet.report.curves import DEFAULT_THRESHOLD, ratio, speed
+from alexnet.report.curves import DEFAULT_THRESHOLD, log_speed_ratio, speed
 from alexnet.report.document import Block, Bullets, Figure, Heading, Para, Table
-from alexnet.report.stats import ArmStats, group_arms, welch
-from alexnet.report.verdict import RULE, Verdict, judge, judge_censored
-
-ARM_METRICS = (
-    ("final_val/top1_err", "final val top-1 %"), ("final_val/top5_err", "final val top-5 %"),
-    ("best_val/top1_err", "best val top-1 %"), ("best_val/top5_err", "best val top-5 %"),
+from alexnet.report.sequential import Plan, plan_of
+from alexnet.report.stats import (
+    CONFIDENCE,
+    ArmStats,
+    Estimate,
+    group_arms,
+    mcnemar,
+    paired,
+    paired_bootstrap,
+    welch,
 )
+from alexnet.report.verdict import RULE, UNDECIDED, Verdict, judge
+
+DEFAULT_RESOLUTION = 0.1  # points: one image of 1,000, when a record does not say its test size
 
 
+# -- formatting -----------------------------------------------------------------------------------
+def fmt_points(v: float) -> str:
+    return f"{v:+.2f}"
+
+
+def fmt_ratio(v: float) -> str:
+    """A log ratio shown as the ratio itself."""
+    if v == math.inf:
+        return "∞"
+    if v == -math.inf:
+        return "0×"
+    return f"{math.exp(v):.2f}×"
+
+
+def times(v: float) -> str:
+    return f"{math.exp(v):.3g}×"
+
+
+def fmt_ci(ci: tuple[float, float] | None, fmt: Callable[[float], str] = fmt_points, n: int = 1) -> str:
+    if ci is None:
+        return "no CI (1 seed)" if n < 2 else "no CI (no spread)"
+    return f"[{fmt(ci[0])}, {fmt(ci[1])}]"
+
+
+def fmt_arm_cell(arm: ArmStats, metric: str) -> str:
+    mean = arm.mean(metric)
+    if mean is None:
+        return "n/a"
+    std = arm.std(metric)
+    return f"{mean:.2f}" if std is None else f"{mean:.2f} ± {std:.2f}"
+
+
+# -- analysis -------------------------------------------------------------------------------------
 @dataclass
 class Comparison:
-    """One row of the difference table: other arm minus the paper's (or first) arm."""
+    """One measured difference, oriented as the paper's claim: other arm minus the paper's arm
+    (ten-crop: centre minus ten crops of the same weights; Figure 1: log of the epochs ratio)."""
 
-    metric: str
     label: str
-    other: ArmStats
-    delta: float | None
-    ci: tuple[float, float] | None
-    df: float | None
-    claimed: str  # the paper's number as text, "-" if it states none
-    claimed_value: float | None
+    other: str  # the arm (or evaluation) compared with the paper's
+    paired: Estimate | None  # the primary interval: paired over seeds (or images)
+    unpaired: Estimate | None  # Welch's, beside it, for what pairing buys
+    claimed: float | None
+    claimed_text: str
     verdict: Verdict | None
+    fmt: Callable[[float], str] = fmt_points
+    per_seed: dict = field(default_factory=dict)  # seed → difference, when paired over seeds
+    note: str = ""
 
 
 @dataclass
@@ -41,27 +86,24 @@ class Ablation:
     name: str  # key of paper.CLAIMS, or "runs" when the records name none
     claim: paper.Claim | None
     arms: list[ArmStats]
+    confidence: float
     comparisons: list[Comparison] = field(default_factory=list)
+    headline: str = "test"  # "test": scored on the test split; "final val": no test split in the records
+    plan: Plan | None = None  # the seeds-until-decided plan of the sweep, if it had one
+
+    @property
+    def primary(self) -> Comparison | None:
+        return next((c for c in self.comparisons if c.verdict is not None), None)
 
     @property
     def verdict(self) -> Verdict | None:
-        judged = [c.verdict for c in self.comparisons if c.verdict is not None]
-        return judged[0] if judged else None
+        return self.primary.verdict if self.primary else None
 
-
-# -- formatting -----------------------------------------------------------------------------------
-def fmt_arm_cell(arm: ArmStats, metric: str) -> str:
-    mean = arm.mean(metric)
-    if mean is None:
-        return "n/a"
-    ci = arm.ci(metric)
-    if ci is None:
-        return f"{mean:.2f} (1 seed: no CI possible)"
-    return f"{mean:.2f} ± {arm.std(metric):.2f} [{ci[0]:.2f}, {ci[1]:.2f}]"
-
-
-def fmt_ci(ci: tuple[float, float] | None) -> str:
-    return "no CI possible (one seed)" if ci is None else f"[{ci[0]:+.2f}, {ci[1]:+.2f}]"
+    @property
+    def seeds(self) -> int:
+        p = self.primary
+        return p.paired.n if p and p.paired and "bootstrap" not in p.paired.method else min(
+            (a.n for a in self.arms), default=0)
 
 
 def _value_of(arm: ArmStats, key: str):
@@ -76,135 +118,230 @@ def order_arms(arms: list[ArmStats], claim: paper.Claim | None) -> list[ArmStats
     return sorted(arms, key=lambda a: _value_of(a, claim.switch) != claim.paper_arm)
 
 
-# -- analysis -------------------------------------------------------------------------------------
-def analyse(name: str, runs: list[Run], threshold: float) -> Ablation:
+def _metrics(runs: list[Run]) -> tuple[str, str, str]:
+    """The headline metrics: the test split's, or the final validation's for records without one."""
+    if any(r.value("test/top1_err") is not None for r in runs):
+        return "test/top1_err", "test/top5_err", "test"
+    return "final_val/top1_err", "final_val/top5_err", "final val"
+
+
+def resolution(runs: list[Run]) -> float:
+    """One test image, in points: the smallest difference the measure can show."""
+    sizes = [n for r in runs if (n := r.test_images or (r.summary.get("data") or {}).get("val_images"))]
+    return 100.0 / max(sizes) if sizes else DEFAULT_RESOLUTION
+
+
+def _compare(label: str, base: ArmStats, other: ArmStats, metric: str, claimed: float | None,
+             at_least: bool, confidence: float, res: float) -> Comparison:
+    b, o = base.by_seed(metric), other.by_seed(metric)
+    est = paired(b, o, confidence, res)
+    verdict = judge(est, claimed, at_least) if claimed is not None else None
+    text = "-" if claimed is None else f"{'≥ ' if at_least else ''}{claimed:+.1f}"
+    return Comparison(label, other.name, est, welch(list(b.values()), list(o.values()), confidence),
+                      claimed, text, verdict, per_seed={s: o[s] - b[s] for s in b if s in o})
+
+
+def analyse(name: str, runs: list[Run], threshold: float, confidence: float = CONFIDENCE) -> Ablation:
     claim = paper.CLAIMS.get(name)
     arms = order_arms(group_arms(runs), claim)
-    ablation = Ablation(name, claim, arms)
+    top1, top5, where = _metrics(runs)
+    ab = Ablation(name, claim, arms, confidence, headline=where)
+    res = resolution(runs)
+    if claim is not None and claim.measure == "paired_eval":
+        ab.comparisons = _paired_eval(arms, claim, confidence, res)
+        return ab
     if len(arms) < 2:
-        return ablation
+        return ab
     base = arms[0]
     for other in arms[1:]:
-        is_claimed_arm = claim is not None and _value_of(other, claim.switch) == claim.other_arm
-        rows = [("final_val/top1_err", "final val top-1", claim.top1_delta if claim else None),
-                ("final_val/top5_err", "final val top-5", claim.top5_delta if claim else None),
-                ("best_val/top1_err", "best val top-1", None)]
-        if claim is not None and claim.measure == "overfit":
-            rows.append(("gap/top1_err", "val − train top-1 gap", None))
-        for metric, label, claimed in rows:
-            d = welch(base.values(metric), other.values(metric))
-            verdict = None
-            if is_claimed_arm and claim.measure == "error" and claimed is not None:
-                verdict = judge(d, claimed)
-            elif is_claimed_arm and claim.measure == "overfit" and metric == "gap/top1_err":
-                verdict = judge(d, None, sign=+1)
-            text = "-" if claimed is None else f"{'≥ ' if claim.at_least else ''}{claimed:+.1f}"
-            if is_claimed_arm and claim.measure == "overfit" and metric == "gap/top1_err":
-                text = "larger (direction only)"
-            ablation.comparisons.append(Comparison(
-                metric, label, other, None if d is None else d.delta, None if d is None else d.ci,
-                None if d is None else d.df, text if is_claimed_arm else "-", claimed, verdict,
-            ))
-        if claim is not None and claim.measure == "speed" and is_claimed_arm:
-            ablation.comparisons.insert(0, _speed_comparison(base, other, claim, threshold))
-    return ablation
+        judged = claim is not None and _value_of(other, claim.switch) == claim.other_arm
+        c = claim if judged else None
+        if c is not None and c.measure == "speed":
+            ab.comparisons.append(_speed(base, other, c, threshold, confidence))
+        if c is not None and c.measure == "overfit":
+            ab.comparisons.append(_compare("val − train_eval top-1 gap", base, other, "gap/top1_err",
+                                           c.top1_delta, c.at_least, confidence, res))
+        error_claim = c is not None and c.measure in ("error", "overfit")
+        ab.comparisons += [
+            _compare(f"{where} top-1", base, other, top1, c.top1_delta if error_claim else None,
+                     c.at_least if error_claim else False, confidence, res),
+            _compare(f"{where} top-5", base, other, top5, c.top5_delta if error_claim else None,
+                     False, confidence, res),
+        ]
+    return ab
 
 
-def _speed_comparison(base: ArmStats, other: ArmStats, claim: paper.Claim, threshold: float) -> Comparison:
-    sb, so = speed(base.runs, threshold), speed(other.runs, threshold)
-    censored = judge_censored(sb.reached, so.reached) if sb.epochs and so.epochs else None
-    d = welch([float(e) for e in sb.epochs if e is not None], [float(e) for e in so.epochs if e is not None])
-    verdict = censored or judge(d, None, sign=+1)
-    usable = censored is None
-    return Comparison(
-        "epochs_to_threshold", f"epochs to {100 * threshold:g} % train error", other,
-        d.delta if d and usable else None, d.ci if d and usable else None, d.df if d and usable else None,
-        f"{claim.speedup:g}× as many epochs", None, verdict,
-    )
+def _speed(base: ArmStats, other: ArmStats, claim: paper.Claim, threshold: float, confidence: float) -> Comparison:
+    est = log_speed_ratio(speed(base.runs, threshold), speed(other.runs, threshold), confidence)
+    claimed = math.log(claim.speedup)
+    return Comparison(f"epochs to {100 * threshold:g} % train_eval error, ratio", other.name, est, None,
+                      claimed, f"{claim.speedup:g}×", judge(est, claimed, show=times), fmt=fmt_ratio)
+
+
+def _paired_eval(arms: list[ArmStats], claim: paper.Claim, confidence: float, res: float) -> list[Comparison]:
+    """Ten-crop: the same weights scored twice, per image. The verdict's interval is a paired
+    bootstrap over images (the seeds averaged per image); McNemar's exact test and the paired
+    t over seeds are shown beside it."""
+    runs = [r for a in arms for r in a.runs if r.value("test/tencrop_top1_err") is not None]
+    if not runs:
+        return []
+    out = []
+    for k, claimed in (("top1", claim.top1_delta), ("top5", claim.top5_delta)):
+        ten = {r.seed: 100 * r.value(f"test/tencrop_{k}_err") for r in runs}
+        centre = {r.seed: 100 * r.value(f"test/{k}_err") for r in runs}
+        per_seed = paired(ten, centre, confidence, res)
+        outcomes = [r.outcomes() for r in runs]
+        pooled, note = per_seed, "outcomes per image missing: paired t over seeds"
+        if all(f"tencrop_{k}" in o for o in outcomes) and len({len(o["label"]) for o in outcomes}) == 1:
+            diffs = [[100 * (t - c) for t, c in zip(o[f"tencrop_{k}"], o[f"center_{k}"], strict=True)]
+                     for o in outcomes]
+            pooled = paired_bootstrap(diffs, confidence, resolution=res)
+            only_centre = sum(c and not t for o in outcomes for t, c in zip(o[f"tencrop_{k}"], o[f"center_{k}"], strict=True))
+            only_ten = sum(t and not c for o in outcomes for t, c in zip(o[f"tencrop_{k}"], o[f"center_{k}"], strict=True))
+            note = (f"images only the centre crop got right: {only_centre}, only ten crops: {only_ten} "
+                    f"(pooled over {len(runs)} seeds); McNemar exact p = {mcnemar(only_centre, only_ten):.2g}")
+        out.append(Comparison(
+            f"test {k.replace('top', 'top-')}: centre − ten crops", "centre crop", pooled, per_seed,
+            claimed, f"{claimed:+.1f}", judge(pooled, claimed), note=note,
+            per_seed={s: centre[s] - ten[s] for s in ten},
+        ))
+    return out
+
+
+def analyse_runs(runs: list[Run], threshold: float = DEFAULT_THRESHOLD,
+                 confidence: float | None = None) -> list[Ablation]:
+    """Every ablation in `runs`, each at `confidence` or, if None, at its own sweep's level
+    (Bonferroni-corrected when the sweep added seeds until decided, else 95 %)."""
+    out = []
+    for name in dict.fromkeys(r.ablation for r in runs):
+        members = [r for r in runs if r.ablation == name]
+        plan = plan_of([r.path for r in members])
+        level = confidence if confidence is not None else plan.confidence if plan else CONFIDENCE
+        ab = analyse(name if name is not None else "runs", members, threshold, level)
+        ab.plan = plan
+        out.append(ab)
+    return out
 
 
 # -- blocks ---------------------------------------------------------------------------------------
+def reading(ab: Ablation) -> str:
+    """The headline in one plain sentence."""
+    p = ab.primary
+    if p is None or p.paired is None:
+        return "Nothing to compare yet: the ablation needs completed runs of both arms."
+    est = p.paired
+    level = f"{100 * est.confidence:.3g} %"
+    size = p.fmt(est.delta)
+    interval = "no interval (one seed)" if est.ci is None else f"{level} CI {fmt_ci(est.ci, p.fmt)}"
+    unit = "" if p.fmt is fmt_ratio else " points"
+    what = f"`{p.other}` against the paper's arm" if p.other != "centre crop" else "the centre crop against ten crops of the same weights"
+    text = (f"{p.label[0].upper()}{p.label[1:]} of {what}: {size}{unit} ({interval}, {est.method}, n = {est.n}); "
+            f"the paper: {p.claimed_text}. Verdict: **{p.verdict.outcome}**.")
+    if p.verdict.outcome == UNDECIDED and p.verdict.seeds_needed:
+        text += f" At the observed spread, about {p.verdict.seeds_needed} seeds per arm would decide."
+    return text
+
+
 def ablation_blocks(ab: Ablation, out_dir: Path | None, threshold: float) -> list[Block]:
     title = "Runs (no ablation named)" if ab.name == "runs" else f"Ablation `{ab.name}`"
     blocks: list[Block] = [Heading(title, 2)]
     if ab.claim:
-        blocks.append(Para(f"Claim under test: {ab.claim.text}."))
+        blocks.append(Para(f"Claim under test: {ab.claim.text}."
+                           + (f" Our reading: {ab.claim.reading}." if ab.claim.reading else "")))
     if ab.verdict:
         blocks.append(Para(f"**Verdict: {ab.verdict.outcome}** ({ab.verdict.reason})."))
-    elif ab.claim and len(ab.arms) < 2:
-        blocks.append(Para("**Verdict: inconclusive** (only one arm has runs: nothing to compare)."))
+        blocks.append(Para(reading(ab)))
+    elif ab.claim:
+        blocks.append(Para("**Verdict: undecided** (no pair of completed arms to compare)."))
+    if ab.plan is not None and ab.claim is not None:
+        blocks.append(Para(f"Seeds: {ab.plan.describe()}; {ab.plan.stop_reason()}."))
+    if ab.headline != "test":
+        blocks.append(Para("These records have no test split: the errors are the final validation "
+                           "errors, the same images the schedule and checkpoints were chosen on."))
 
-    header = ["arm", "seeds completed", "parameters", *[label for _, label in ARM_METRICS], "epochs"]
+    top1, top5, where = _metrics([r for a in ab.arms for r in a.runs]) if ab.arms else ("", "", "")
+    cols = [(top1, f"{where} top-1 %"), (top5, f"{where} top-5 %"), ("final_val/top1_err", "held-out val top-1 %"),
+            ("final_train_eval/top1_err", "train_eval top-1 %")]
+    if ab.claim is not None and ab.claim.measure == "paired_eval":
+        cols.insert(1, ("test/tencrop_top1_err", "test top-1, ten crops %"))
     rows = []
     for arm in ab.arms:
         params = sorted({r.summary.get("parameters") for r in arm.runs} - {None})
         epochs = sorted({r.summary.get("epochs") for r in arm.runs} - {None})
-        rows.append([f"`{arm.name}`", f"{arm.n} of {arm.n_jobs}", ", ".join(f"{p:,}" for p in params) or "-",
-                     *[fmt_arm_cell(arm, m) for m, _ in ARM_METRICS], ", ".join(map(str, epochs)) or "-"])
+        rows.append([f"`{arm.name}`", f"{arm.n} (of {arm.n_jobs} jobs)", ", ".join(f"{p:,}" for p in params) or "-",
+                     *[fmt_arm_cell(arm, m) for m, _ in cols], ", ".join(map(str, epochs)) or "-"])
     blocks += [Heading("Arms", 3),
-               Para("Errors in %, over the completed seeds: mean ± sample std [95 % CI, Student t with "
-                    "n−1 dof]. Failed and missing jobs are listed below and never averaged in."),
-               Table(header, rows)]
+               Para("Errors in %, mean ± sample std over the completed seeds. The held-out val split "
+                    "(training images set aside) chose the learning-rate drops; the test split was scored "
+                    "once, at the end. train_eval: the error on a fixed subset of training images in eval "
+                    "mode (no dropout, no augmentation). Failed and missing jobs are listed below, never "
+                    "averaged in."),
+               Table(["arm", "seeds", "parameters", *[label for _, label in cols], "epochs"], rows)]
 
     if ab.comparisons:
-        base = ab.arms[0]
         rows = []
         for c in ab.comparisons:
-            delta = "n/a" if c.delta is None else f"{c.delta:+.2f}"
-            df = "-" if c.df is None else f"{c.df:.1f}"
-            ci = fmt_ci(c.ci) if c.delta is not None else "-"
-            verdict = str(c.verdict) if c.verdict else "-"
-            rows.append([f"`{c.other.name}`", c.label, delta, ci, df, c.claimed, verdict])
-        blocks += [Heading("Difference against the paper's arm", 3),
-                   Para(f"Other arm minus `{base.name}`, percentage points (epochs for the speed row); "
-                        "95 % CI by Welch's t (Welch–Satterthwaite dof). The paper's numbers are "
-                        "ILSVRC differences, beside ours for scale."),
-                   Table(["arm", "measure", "Δ", "95 % CI", "dof", "paper's Δ", "verdict"], rows)]
+            est, w = c.paired, c.unpaired
+            rows.append([f"`{c.other}`", c.label, "n/a" if est is None else c.fmt(est.delta),
+                         "-" if est is None else fmt_ci(est.ci, c.fmt, est.n), "-" if est is None else str(est.n),
+                         "-" if w is None else fmt_ci(w.ci, c.fmt, w.n), c.claimed_text,
+                         str(c.verdict) if c.verdict else "-"])
+        level = f"{100 * ab.confidence:.3g} %"
+        blocks += [Heading("Paired differences against the paper's arm", 3),
+                   Para(f"Other arm minus the paper's arm, in points of error ({level} intervals). "
+                        "Primary: paired t over seeds (both arms of a seed share data order, crops and, "
+                        "where shapes agree, initial weights; df = n − 1). Beside it: Welch's unpaired "
+                        "interval (second column of the same level; the second row of ten-crop: paired t "
+                        "over seeds). The paper's numbers are ILSVRC differences, for scale."),
+                   Table(["arm", "measure", "Δ", "interval", "n", "unpaired / per-seed", "paper's Δ", "verdict"], rows)]
+        notes = [f"{c.label}: {c.note}" for c in ab.comparisons if c.note]
+        if notes:
+            blocks.append(Bullets(notes))
+        blocks += per_seed_blocks(ab)
 
-    blocks += speed_blocks(ab, threshold)
+    if ab.claim is not None and ab.claim.measure == "speed":
+        blocks += speed_blocks(ab, threshold)
     if out_dir is not None:
         blocks += figure_blocks(ab, out_dir, threshold)
     blocks += job_blocks(ab)
     return blocks
 
 
+def per_seed_blocks(ab: Ablation) -> list[Block]:
+    comparisons = [c for c in ab.comparisons if c.per_seed]
+    seeds = sorted({s for c in comparisons for s in c.per_seed}, key=str)
+    if not seeds:
+        return []
+    header = ["seed", *[f"{c.label} (`{c.other}`)" for c in comparisons]]
+    rows = [[str(s), *[c.fmt(c.per_seed[s]) if s in c.per_seed else "-" for c in comparisons]] for s in seeds]
+    return [Para("Per-seed differences (the pairs behind the paired intervals):"), Table(header, rows)]
+
+
 def speed_blocks(ab: Ablation, threshold: float) -> list[Block]:
     if not any(r.metrics for a in ab.arms for r in a.runs):
         return []
-    base = speed(ab.arms[0].runs, threshold)
-    rows = []
-    for i, arm in enumerate(ab.arms):
-        s = speed(arm.runs, threshold)
-        if i == 0:
-            rel = "1 (reference)" if base.mean else "-"
-        else:
-            kind, value = ratio(s, base)
-            rel = "n/a (an arm did not reach it in every seed)"
-            if kind == "=":
-                rel = f"{value:.2f}×"
-            elif kind == ">":
-                rel = f"> {value:.2f}× (never reached)"
-        rows.append([f"`{arm.name}`", s.describe(), rel])
-    claim = (f" The paper: tanh needs {ab.claim.speedup:g}× the epochs of ReLU."
-             if ab.claim and ab.claim.measure == "speed" else "")
+    rows = [[f"`{arm.name}`", speed(arm.runs, threshold).describe()] for arm in ab.arms]
     return [Heading(f"Figure 1 measure: epochs to {100 * threshold:g} % training error", 3),
-            Para("Epochs trained when the epoch's training top-1 error first was at or below the "
-                 f"threshold (mean over seeds [per seed]); a seed that never got there is shown as "
-                 f"never.{claim}"),
-            Table(["arm", "epochs to threshold", f"ratio to `{ab.arms[0].name}`"], rows)]
+            Para("Epochs trained when the eval-mode training error (`train_eval/top1_err`) first was at or "
+                 f"below the threshold (mean over seeds [per seed]). The paper: tanh needs "
+                 f"{ab.claim.speedup:g}× the epochs of ReLU. A seed that never got there is censored: it "
+                 "bounds the ratio from one side, and the interval stays open on the other."),
+            Table(["arm", "epochs to threshold"], rows)]
 
 
 def figure_blocks(ab: Ablation, out_dir: Path, threshold: float) -> list[Block]:
     blocks: list[Block] = []
     if any(r.metrics for a in ab.arms for r in a.runs):
-        path = plots.curves(ab.arms, out_dir / f"curves-{ab.name}.png", threshold, title=ab.name)
-        blocks.append(Figure(path.name, f"{ab.name}: training and validation top-1 error per epoch, "
+        line = threshold if ab.claim is not None and ab.claim.measure == "speed" else None
+        path = plots.curves(ab.arms, out_dir / f"curves-{ab.name}.png", line, title=ab.name)
+        blocks.append(Figure(path.name, f"{ab.name}: train_eval and held-out val top-1 error per epoch, "
                                         "mean over seeds with the min–max band"))
-    rows = [(f"{c.other.name}: {c.label}", c.delta, c.ci, c.claimed_value)
-            for c in ab.comparisons if c.delta is not None and c.metric != "epochs_to_threshold"]
+    rows = [(f"{c.other}: {c.label}", c.paired.delta, c.paired.ci, c.claimed)
+            for c in ab.comparisons if c.paired is not None and c.fmt is fmt_points]
     if rows:
         path = plots.differences(rows, out_dir / f"differences-{ab.name}.png", title=ab.name)
-        blocks.append(Figure(path.name, f"{ab.name}: measured differences (95 % CI) and the paper's claim"))
+        blocks.append(Figure(path.name, f"{ab.name}: paired differences ({100 * ab.confidence:.3g} % CI) "
+                                        "and the paper's claim"))
     return blocks
 
 
@@ -235,14 +372,14 @@ def facts_blocks(runs: list[Run], sweeps: list[Sweep], dirs: list[Path]) -> list
     items = []
     for sweep in sweeps:
         present = sum(1 for r in runs if sweep.path.resolve() in r.path.resolve().parents)
-        items.append(f"sweep `{sweep.path}`: {present} of {sweep.expected_jobs} jobs present "
-                     f"(grid: {', '.join(f'{k}={v}' for k, v in sweep.params.items())})")
+        grid = ", ".join(f"{k}={v}" for k, v in sweep.params.items())
+        items.append(f"sweep `{sweep.path}`: {present} jobs present (grid: {grid})")
     if done:
         def distinct(getter):
             return sorted({json.dumps(getter(r.summary), sort_keys=True, default=str) for r in done})
 
         for label, getter in (
-            ("data", lambda s: s.get("data")),
+            ("data", lambda s: {k: v for k, v in (s.get("data") or {}).items() if k != "skipped_files"}),
             ("model (switches the arms vary left out)", lambda s: {
                 k: v for k, v in (s.get("model") or {}).items() if f"model.{k}" not in (s.get("arm") or {})}),
             ("recipe / init", lambda s: f"{s.get('recipe')} / {s.get('init')}"),
@@ -255,36 +392,37 @@ def facts_blocks(runs: list[Run], sweeps: list[Sweep], dirs: list[Path]) -> list
         seeds = sorted({str(r.seed) for r in done})
         wall = sum(r.summary.get("wall_time_s") or 0 for r in done)
         items.append(f"seeds: {', '.join(seeds)}; completed jobs: {len(done)} of {len(runs)}; "
-                     f"total wall time {wall / 60:.1f} min")
+                     f"total wall time of the jobs {wall / 60:.1f} min")
     items.append("sources: " + ", ".join(f"`{d}`" for d in dirs))
     return [Heading("Run facts", 2), Bullets(items)]
 
 
+def summary_row(ab: Ablation) -> list[str] | None:
+    """One claim in one row: used by the report's headline table and the scorecard."""
+    if ab.claim is None:
+        return None
+    head = ab.primary
+    measured = "-"
+    if head is not None and head.paired is not None:
+        measured = f"{head.fmt(head.paired.delta)} {fmt_ci(head.paired.ci, head.fmt)}"
+    verdict = ab.verdict or Verdict(UNDECIDED, "no pair of completed arms")
+    return [f"`{ab.name}`", ab.claim.text, head.label if head else "-", measured,
+            head.claimed_text if head else "-", str(ab.seeds), f"**{verdict.outcome}** ({verdict.reason})"]
+
+
+SUMMARY_HEADER = ["ablation", "paper's claim", "measure", "measured Δ [CI]", "paper's Δ", "seeds per arm", "verdict"]
+
+
 def summary_blocks(ablations: list[Ablation]) -> list[Block]:
-    rows = []
-    for ab in ablations:
-        if ab.claim is None:
-            continue
-        head = next((c for c in ab.comparisons if c.verdict is not None), None)
-        measured = "-"
-        if head is not None and head.delta is not None:
-            measured = f"{head.delta:+.2f} {fmt_ci(head.ci)}"
-        n = ", ".join(f"{a.n} of {a.n_jobs}" for a in ab.arms)
-        verdict = f"**{ab.verdict.outcome}** ({ab.verdict.reason})" if ab.verdict else "**inconclusive** (one arm)"
-        rows.append([f"`{ab.name}`", ab.claim.text, head.label if head else "-", measured,
-                     head.claimed if head else "-", n, verdict])
+    rows = [row for ab in ablations if (row := summary_row(ab)) is not None]
     if not rows:
         return []
-    return [Heading("What each idea is worth", 2),
-            Table(["ablation", "paper's claim", "measure", "measured Δ [95 % CI]", "paper's Δ",
-                   "seeds per arm", "verdict"], rows)]
+    return [Heading("What each idea is worth", 2), Table(SUMMARY_HEADER, rows)]
 
 
 def report_blocks(runs: list[Run], sweeps: list[Sweep], dirs: list[Path], out_dir: Path | None,
                   threshold: float = DEFAULT_THRESHOLD) -> list[Block]:
-    names = list(dict.fromkeys(r.ablation for r in runs))
-    ablations = [analyse(n if n is not None else "runs", [r for r in runs if r.ablation == n], threshold)
-                 for n in names]
+    ablations = analyse_runs(runs, threshold)
     blocks: list[Block] = [Heading("AlexNet ablation report", 1)]
     if not runs:
         blocks.append(Para("No job directories found under the sources."))
@@ -294,3 +432,6 @@ def report_blocks(runs: list[Run], sweeps: list[Sweep], dirs: list[Path], out_di
     blocks += facts_blocks(runs, sweeps, dirs)
     blocks += [Heading("How the verdict is reached", 2), Para(RULE)]
     return blocks
+
+
+__all__ = ["Ablation", "Comparison", "analyse", "analyse_runs", "report_blocks"]

@@ -71,3 +71,25 @@ def _save(fig, path: Path) -> Path:
     fig.savefig(path, dpi=90)
     plt.close(fig)
     return path
+
+
+def scorecard(rows: list[tuple[str, float, tuple[float, float] | None, str]], path: Path) -> Path:
+    """Each claim's effect as a fraction of the paper's (0: none, 1: as claimed), with its
+    interval (clipped at ±5); the verdict beside each row."""
+    fig, ax = plt.subplots(figsize=(9, 1.2 + 0.55 * max(len(rows), 1)))
+    for y, (_label, value, ci, _verdict) in enumerate(rows):
+        if ci is not None:
+            ax.errorbar([value], [y], xerr=[[max(value - ci[0], 0)], [max(ci[1] - value, 0)]], fmt="o",
+                        color="C0", capsize=4)
+        else:
+            ax.plot([value], [y], "o", mfc="none", color="C0")
+    ax.axvline(0, color="grey", lw=1)
+    ax.axvline(1, color="C3", lw=1, ls="--", label="the paper's claim")
+    ax.set_yticks(range(len(rows)), [f"{r[0]}: {r[3]}" for r in rows], fontsize=10)
+    ax.set_ylim(-0.6, len(rows) - 0.4)
+    ax.set_xlim(-5.2, 5.2)
+    ax.invert_yaxis()
+    ax.set_xlabel("measured effect ÷ claimed effect (log scale for the Figure 1 ratio)")
+    ax.legend(fontsize=9, loc="lower right")
+    ax.grid(axis="x", alpha=0.3)
+    return _save(fig, path)

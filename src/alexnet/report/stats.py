@@ -110,6 +110,10 @@ class ArmStats:
     def values(self, metric: str) -> list[float]:
         return [100.0 * v for r in self.runs if (v := r.value(metric)) is not None]
 
+    def by_seed(self, metric: str) -> dict:
+        """{seed: value in %} of the completed runs: what the paired interval matches up."""
+        return {r.seed: 100.0 * v for r in self.runs if (v := r.value(metric)) is not None}
+
     def mean(self, metric: str) -> float | None:
         v = self.values(metric)
         return statistics.fmean(v) if v else None
@@ -134,34 +138,103 @@ def group_arms(runs: list[Run]) -> list[ArmStats]:
 
 # -- differences ----------------------------------------------------------------------------------
 @dataclass(frozen=True)
-class Difference:
-    """mean(other) − mean(base) with a Welch interval; `ci` and `df` are None without one."""
+class Estimate:
+    """A difference (other arm − paper's arm) with its interval and how it was made.
+
+    `ci` is None when no interval is possible (fewer than two units); a side may be ±inf
+    when censoring leaves it open (Figure 1's epochs to a threshold). `floored` says the
+    observed spread was below the measure's resolution and was raised to it: a zero spread
+    is a limit of the measurement, never certainty.
+    """
 
     delta: float
-    se: float | None
-    df: float | None
     ci: tuple[float, float] | None
+    n: int  # units behind the interval: paired seeds, or images for the per-image bootstrap
+    sd: float | None  # spread of one unit's difference (paired) — what a power estimate needs
+    df: float | None
+    confidence: float
+    method: str
+    floored: bool = False
+
+    @property
+    def se(self) -> float | None:
+        return None if self.sd is None or self.n < 1 else self.sd / math.sqrt(self.n)
 
 
-def welch(base: list[float], other: list[float], confidence: float = CONFIDENCE) -> Difference | None:
+def paired(base: dict, other: dict, confidence: float = CONFIDENCE, resolution: float = 0.0) -> Estimate | None:
+    """Paired-t interval of mean(other[s] − base[s]) over the seeds s both arms completed
+    (df = n − 1). Pairing removes what two arms of one seed share (data order, crops,
+    initial weights) from the noise. `resolution` floors the spread (one test image, in
+    points): n identical differences say the spread is below what the measure resolves."""
+    seeds = [s for s in base if s in other]
+    if not seeds:
+        return None
+    d = [other[s] - base[s] for s in seeds]
+    mean = statistics.fmean(d)
+    if len(d) < 2:
+        return Estimate(mean, None, 1, None, None, confidence, "paired t")
+    sd = statistics.stdev(d)
+    floored = sd < resolution
+    sd = max(sd, resolution)
+    half = t_quantile(0.5 + confidence / 2.0, len(d) - 1) * sd / math.sqrt(len(d))
+    return Estimate(mean, (mean - half, mean + half), len(d), sd, len(d) - 1.0, confidence,
+                    "paired t", floored)
+
+
+def welch(base: list[float], other: list[float], confidence: float = CONFIDENCE) -> Estimate | None:
     """Welch's two-sample interval for mean(other) − mean(base): unequal variances,
-    Welch–Satterthwaite degrees of freedom. None if a side has no value; no interval if a
-    side has one value."""
+    Welch–Satterthwaite degrees of freedom; shown beside the paired interval (it ignores
+    the pairing, so it is wider when the pairing works). None if a side has no value; no
+    interval if a side has one value or both have no spread."""
     if not base or not other:
         return None
     delta = statistics.fmean(other) - statistics.fmean(base)
-    if len(base) < 2 or len(other) < 2:
-        return Difference(delta, None, None, None)
+    n = min(len(base), len(other))
+    if n < 2:
+        return Estimate(delta, None, n, None, None, confidence, "Welch")
     va, vb = statistics.variance(base) / len(base), statistics.variance(other) / len(other)
     se = math.sqrt(va + vb)
-    if se == 0.0:  # both arms identical across seeds: the interval is the point
-        return Difference(delta, 0.0, float(len(base) + len(other) - 2), (delta, delta))
+    if se == 0.0:  # no spread in either arm: Welch's dof is undefined, no interval is made up
+        return Estimate(delta, None, n, 0.0, None, confidence, "Welch")
     df = (va + vb) ** 2 / (va**2 / (len(base) - 1) + vb**2 / (len(other) - 1))
     half = t_quantile(0.5 + confidence / 2.0, df) * se
-    return Difference(delta, se, df, (delta - half, delta + half))
+    return Estimate(delta, (delta - half, delta + half), n, se * math.sqrt(n), df, confidence, "Welch")
 
 
-def difference(a: ArmStats, b: ArmStats, metric: str) -> tuple[float | None, float | None]:
-    """mean(b) - mean(a) and its standard error (Welch); None where a side lacks two seeds."""
-    d = welch(a.values(metric), b.values(metric))
-    return (None, None) if d is None else (d.delta, d.se)
+# -- per-image comparisons on the same weights (ten-crop) -----------------------------------------
+BOOTSTRAP_SAMPLES = 2000
+
+
+def paired_bootstrap(per_image: list[list[float]], confidence: float = CONFIDENCE,
+                     samples: int = BOOTSTRAP_SAMPLES, resolution: float = 0.0, seed: int = 0) -> Estimate:
+    """Percentile interval of the mean per-image difference, images resampled with
+    replacement. `per_image[s][i]` is image i's difference in seed s (in points: 100 · (1 if
+    only the other evaluation got it wrong, −1 if only the paper's did)); the seeds are
+    averaged per image, so an image keeps its pairing across seeds. Deterministic (`seed`)."""
+    import numpy as np
+
+    v = np.asarray(per_image, dtype=np.float64).mean(axis=0)
+    rng = np.random.default_rng(seed)
+    means = np.concatenate([v[rng.integers(0, len(v), (min(200, samples - k), len(v)))].mean(1)
+                            for k in range(0, samples, 200)])
+    alpha = 1.0 - confidence
+    lo, hi = (float(q) for q in np.quantile(means, [alpha / 2, 1 - alpha / 2]))
+    mean = float(v.mean())
+    floored = hi - lo < 2 * resolution
+    if floored:  # a degenerate bootstrap (e.g. no image changes) resolves nothing below one image
+        lo, hi = min(lo, mean - resolution), max(hi, mean + resolution)
+    return Estimate(mean, (lo, hi), len(v), float(v.std(ddof=1)) if len(v) > 1 else None, None,
+                    confidence, f"paired bootstrap over images ({samples} resamples)", floored)
+
+
+def mcnemar(only_base_right: int, only_other_right: int) -> float:
+    """Exact two-sided McNemar p-value: of the images the two evaluations disagree on, is the
+    split between them further from 50:50 than chance? (binomial, p = 1/2)."""
+    n, k = only_base_right + only_other_right, min(only_base_right, only_other_right)
+    if n == 0:
+        return 1.0
+    log_terms = [math.lgamma(n + 1) - math.lgamma(i + 1) - math.lgamma(n - i + 1) - n * math.log(2)
+                 for i in range(k + 1)]
+    top = max(log_terms)
+    tail = math.exp(top) * sum(math.exp(x - top) for x in log_terms)
+    return min(1.0, 2.0 * tail)

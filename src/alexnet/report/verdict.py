@@ -1,83 +1,116 @@
-"""The plain verdict on a claim: reproduced, not reproduced, or inconclusive at this sample size.
+"""The verdict on a claim: what the interval of the measured effect says about the paper's size.
 
-The rule, for a measured difference d = (arm without the idea) − (paper's arm) with a 95 %
-Welch interval [lo, hi], and the paper's claimed difference c (its sign says which arm is worse):
+The effect is oriented so that the paper's claim is a positive size c (for an error, the arm
+without the idea minus the paper's arm; for Figure 1, the log of the epochs ratio). With its
+interval [lo, hi] (paired t over seeds, Bonferroni-corrected when seeds were added until
+decided) and a margin m = c / 2 of "no practical effect", exactly one of:
 
-- fewer than two completed seeds in either arm → **inconclusive** (one seed: no interval is
-  possible, and none is made up);
-- the interval excludes 0 on the paper's side (lo > 0 for c > 0) → **reproduced**; if it also
-  lies entirely below a stated size c, the note says the effect is smaller than claimed;
-- the interval excludes 0 on the other side → **not reproduced** (the idea hurt);
-- the interval contains 0 but lies entirely below the claimed size (hi < c) → **not
-  reproduced** (an effect as large as the paper's is ruled out);
-- otherwise → **inconclusive** at this sample size (more seeds would decide).
+- **opposite**: hi < 0 — the idea measurably hurts;
+- **larger than claimed**: lo > c (not for "c or more" claims, where it is consistent);
+- **reproduced**: lo > 0 and hi ≥ c — an effect in the claimed direction, of a size the data
+  allow to be the paper's;
+- **smaller than claimed**: 0 < lo and hi < c — a real effect, but the paper's size is ruled out;
+- **no effect**: lo ≤ 0 ≤ hi and −m ≤ lo, hi ≤ m — the interval lies inside the margin;
+- **not reproduced**: lo ≤ 0 ≤ hi < c, wider than the margin — the paper's size is ruled out,
+  the sign is not known;
+- **undecided**: lo ≤ 0 and hi ≥ c — both "no effect" and the claim fit; the verdict says how
+  many seeds per arm would decide at the observed spread.
 
-The Figure 1 claim (ReLU trains faster) is judged on epochs to a training-error threshold with
-the same rule, the claimed size being "the other arm needs more epochs"; an arm whose every seed
-never reaches the threshold is censored: if the paper's arm reached it in every seed (≥ 2
-seeds) and the other arm in none, the claim is reproduced with a lower bound on the ratio.
+Fewer than two paired seeds give no interval: undecided. A spread below the measure's
+resolution (one test image) is raised to it, so identical seeds never give certainty.
+Moving the interval up only ever moves the verdict along opposite → not reproduced /
+no effect → smaller → reproduced → larger, so the rule is monotone in the evidence.
 """
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
-from alexnet.report.stats import Difference
+from alexnet.report.stats import Estimate, t_quantile
 
-REPRODUCED, NOT_REPRODUCED, INCONCLUSIVE = "reproduced", "not reproduced", "inconclusive"
+REPRODUCED, SMALLER, LARGER = "reproduced", "smaller than claimed", "larger than claimed"
+NO_EFFECT, NOT_REPRODUCED, OPPOSITE, UNDECIDED = "no effect", "not reproduced", "opposite", "undecided"
+OUTCOMES = (REPRODUCED, LARGER, SMALLER, NO_EFFECT, NOT_REPRODUCED, OPPOSITE, UNDECIDED)
+MARGIN_FRACTION = 0.5  # "no practical effect" is an effect under half the claimed size
+MAX_SEEDS_ESTIMATE = 1000
+
 RULE = (
-    "Verdict rule: d = (arm without the idea) − (paper's arm), 95 % Welch interval. "
-    "Fewer than two seeds in an arm → inconclusive (no interval possible). "
-    "Interval excludes 0 with the paper's sign → reproduced. "
-    "Interval excludes 0 with the opposite sign, or lies entirely below the claimed size → "
-    "not reproduced. Otherwise → inconclusive at this sample size."
+    "The effect is oriented so that the paper's claim is a positive size c; [lo, hi] is its "
+    "interval (paired t over seeds, df = n − 1; Bonferroni-corrected when seeds were added "
+    "until decided) and m = c/2 the margin of no practical effect. opposite: hi < 0. "
+    "larger than claimed: lo > c. reproduced: lo > 0 and hi ≥ c. smaller than claimed: "
+    "0 < lo and hi < c. no effect: lo ≤ 0 ≤ hi and the interval inside [−m, m]. not "
+    "reproduced: lo ≤ 0 ≤ hi < c, wider than the margin (the claimed size is ruled out, the "
+    "sign is not). undecided: lo ≤ 0 and hi ≥ c, with the seeds per arm that would decide at "
+    "the observed spread. Fewer than two paired seeds: undecided. A spread below one test "
+    "image's worth is raised to it, so zero variance never gives certainty."
 )
 
 
 @dataclass(frozen=True)
 class Verdict:
-    outcome: str  # REPRODUCED | NOT_REPRODUCED | INCONCLUSIVE
+    outcome: str
     reason: str
+    seeds_needed: int | None = None  # undecided: seeds per arm that would decide at this spread
+
+    @property
+    def decided(self) -> bool:
+        return self.outcome != UNDECIDED
 
     def __str__(self) -> str:
         return f"{self.outcome} ({self.reason})"
 
 
-def judge(diff: Difference | None, claimed: float | None, sign: int | None = None) -> Verdict:
-    """The rule above. `claimed` is the paper's size in the units of `diff` (None: the paper
-    states a direction only, given by `sign`, +1 meaning the other arm is worse)."""
-    if sign is None:
-        if claimed is None or claimed == 0:
-            raise ValueError("judge needs a claimed size or a sign")
-        sign = 1 if claimed > 0 else -1
-    if diff is None:
-        return Verdict(INCONCLUSIVE, "no completed run in one arm")
-    if diff.ci is None:
-        return Verdict(INCONCLUSIVE, "one seed in an arm: no CI possible")
-    lo, hi = (diff.ci[0], diff.ci[1]) if sign > 0 else (-diff.ci[1], -diff.ci[0])
-    size = abs(claimed) if claimed is not None else None
-    if lo > 0:
-        if size is not None and hi < size:
-            return Verdict(REPRODUCED, "direction reproduced, effect smaller than claimed")
-        return Verdict(REPRODUCED, "CI excludes 0 with the paper's sign")
-    if hi < 0:
-        return Verdict(NOT_REPRODUCED, "CI excludes 0 with the opposite sign")
-    if size is not None and hi < size:
-        return Verdict(NOT_REPRODUCED, "CI rules out an effect as large as claimed")
-    return Verdict(INCONCLUSIVE, "CI contains 0: more seeds needed")
-
-
-def judge_censored(paper_reached: list[bool], other_reached: list[bool]) -> Verdict | None:
-    """The Figure 1 case the interval cannot handle: the other arm never reaches the threshold.
-    None when both arms reached it in every seed (then `judge` decides on the epochs)."""
-    if all(paper_reached) and all(other_reached):
+def seeds_needed(est: Estimate, claimed: float, confidence: float) -> int | None:
+    """Smallest n whose interval, at the observed mean and spread, excludes 0 or the claimed
+    size (either decides); None without a spread to extrapolate from."""
+    if est.sd is None or est.sd == 0 or not math.isfinite(est.delta):
         return None
-    if len(paper_reached) < 2 or len(other_reached) < 2:
-        return Verdict(INCONCLUSIVE, "one seed in an arm: no CI possible")
-    if not any(paper_reached) and not any(other_reached):
-        return Verdict(INCONCLUSIVE, "neither arm reached the threshold: train longer")
-    if all(paper_reached) and not any(other_reached):
-        return Verdict(REPRODUCED, "only the paper's arm reached the threshold, in every seed")
-    if not any(paper_reached) and all(other_reached):
-        return Verdict(NOT_REPRODUCED, "only the other arm reached the threshold, in every seed")
-    return Verdict(INCONCLUSIVE, "some seeds never reached the threshold")
+    target = max(abs(est.delta), abs(claimed - est.delta))
+    for n in range(2, MAX_SEEDS_ESTIMATE + 1):
+        if t_quantile(0.5 + confidence / 2.0, n - 1) * est.sd / math.sqrt(n) < target:
+            return n
+    return MAX_SEEDS_ESTIMATE
+
+
+def points(v: float) -> str:
+    return f"{v:g} points"
+
+
+def judge(est: Estimate | None, claimed: float, at_least: bool = False,
+          show: Callable[[float], str] = points) -> Verdict:
+    """The rule above. `claimed` is the paper's size in the units of `est` (its sign says
+    which way: positive means the other arm is worse); `at_least` reads it as "c or more";
+    `show` writes a size of those units in the reasons."""
+    if claimed == 0:
+        raise ValueError("judge needs a non-zero claimed size")
+    if est is None:
+        return Verdict(UNDECIDED, "no completed pair of runs")
+    if est.ci is None:
+        return Verdict(UNDECIDED, f"{est.n} paired seed(s): no interval is possible; run at least 2")
+    sign = 1.0 if claimed > 0 else -1.0
+    c = abs(claimed)
+    lo, hi = sorted((sign * est.ci[0], sign * est.ci[1]))
+    m = MARGIN_FRACTION * c
+    floor = " (spread floored at one test image)" if est.floored else ""
+    level = f"{100 * est.confidence:.3g} %"
+    if hi < 0:
+        return Verdict(OPPOSITE, f"the {level} interval lies on the other side of {show(0)}{floor}")
+    if lo > c and not at_least:
+        return Verdict(LARGER, f"the {level} interval lies above the claimed {show(c)}{floor}")
+    if lo > 0:
+        if hi >= c:  # for "c or more", lo > c lands here too
+            return Verdict(REPRODUCED, f"the {level} interval excludes {show(0)} and holds the claimed {show(c)}{floor}")
+        return Verdict(SMALLER, f"the {level} interval excludes {show(0)} but lies below the claimed {show(c)}{floor}")
+    if hi < c:
+        if lo >= -m and hi <= m:
+            return Verdict(NO_EFFECT, f"the {level} interval lies between {show(-m)} and {show(m)}, half the claim{floor}")
+        return Verdict(NOT_REPRODUCED, f"the {level} interval rules out the claimed {show(c)} "
+                                       f"but not the opposite sign{floor}")
+    if not math.isfinite(lo) or not math.isfinite(hi):
+        return Verdict(UNDECIDED, "censored: an arm never reached the threshold in some seeds; train longer")
+    needed = seeds_needed(est, claimed, est.confidence)
+    more = f"; ~{needed} seeds per arm would decide at the observed spread" if needed else ""
+    return Verdict(UNDECIDED, f"the {level} interval holds both {show(0)} and the claimed {show(c)}{more}", needed)

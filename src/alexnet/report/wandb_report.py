@@ -18,7 +18,7 @@ import yaml
 from alexnet.loggers import decide_wandb_mode
 from alexnet.report.collect import Run
 
-CURVES = (("train/top1_err", "training top-1 error"), ("val/top1_err", "validation top-1 error"),
+CURVES = (("train_eval/top1_err", "training top-1 error (eval mode)"), ("val/top1_err", "validation top-1 error"),
           ("val/top5_err", "validation top-5 error"), ("train/loss", "training loss"))
 SAVE_TIMEOUT_S = 60.0
 

@@ -1,0 +1,77 @@
+"""Hydra sweeper: the grid sweep of Hydra's basic sweeper, or — with `ablation.max_seeds` set —
+seeds added one at a time until every claim's verdict is decided (alexnet.report.sequential).
+
+Hydra only instantiates sweepers from the `hydra_plugins` package, hence this home; the rule
+itself lives in `alexnet.report.sequential` and reads run records from disk, like the report.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
+from hydra.core.override_parser.overrides_parser import OverridesParser
+from omegaconf import OmegaConf
+
+log = logging.getLogger(__name__)
+
+
+class SeedsSweeper(BasicSweeper):
+    """Both arms of a seed run together; after `min_seeds` seeds and after every seed that
+    follows, the sweep's records are judged and the sweep stops once every verdict is decided,
+    at `max_seeds`, or when `budget_minutes` is spent."""
+
+    def sweep(self, arguments: list[str]) -> Any:
+        from alexnet.report.sequential import STOP_BUDGET, STOP_DECIDED, STOP_MAX, Plan, look
+
+        settings = OmegaConf.select(self.config, "ablation", default=None) or {}
+        if settings.get("max_seeds") is None:
+            return super().sweep(arguments)
+        try:
+            plan = Plan(min_seeds=int(settings.get("min_seeds") or 2), max_seeds=int(settings.max_seeds),
+                        budget_minutes=settings.get("budget_minutes"))
+        except ValueError as e:  # one line, like train.py's config errors, before any job runs
+            print(f"error: {e}", file=sys.stderr)
+            raise SystemExit(2) from None
+
+        parser = OverridesParser.create(config_loader=self.hydra_context.config_loader)
+        overrides = parser.parse_overrides(self._parse_config() + list(arguments))
+        start, rest = 0, []
+        for o in overrides:
+            if o.get_key_element() == "seed":  # the first seed value is where the seeds start
+                values = list(o.sweep_string_iterator()) if o.is_sweep_override() else [o.get_value_element_as_str()]
+                start = int(values[0])
+            else:
+                rest.append(o)
+        grid = self.split_arguments(rest, None)[0]
+
+        sweep_dir = Path(self.config.hydra.sweep.dir)
+        sweep_dir.mkdir(parents=True, exist_ok=True)
+        OmegaConf.save(self.config, sweep_dir / "multirun.yaml")
+        began, done, job_idx, returns = time.monotonic(), 0, 0, []
+        batch_seeds = list(range(start, start + plan.min_seeds))
+        while batch_seeds:
+            batch = [[*job, f"seed={s}"] for s in batch_seeds for job in grid]
+            self.validate_batch_is_legal(batch)
+            returns.append(self.launcher.launch(batch, initial_job_idx=job_idx))
+            job_idx += len(batch)
+            done += len(batch_seeds)
+            decided, verdicts = look(sweep_dir, plan)
+            elapsed = time.monotonic() - began
+            plan.looks.append({"seeds": done, "seed_values": list(range(start, start + done)), "elapsed_s": round(elapsed, 1), "verdicts": verdicts})
+            if decided:
+                plan.stopped = STOP_DECIDED
+            elif done >= plan.max_seeds:
+                plan.stopped = STOP_MAX
+            elif plan.budget_minutes is not None and elapsed >= 60 * plan.budget_minutes:
+                plan.stopped = STOP_BUDGET
+            plan.save(sweep_dir)
+            summary = "; ".join(f"{v['claim']}: {v['outcome']}" for v in verdicts) or "no verdict yet"
+            log.info("look %d after %d seeds per arm: %s", len(plan.looks), done, summary)
+            print(f"[seeds] {done} seeds per arm: {summary}" + (f" → {plan.stop_reason()}" if plan.stopped else ""))
+            batch_seeds = [] if plan.stopped else [start + done]
+        return returns

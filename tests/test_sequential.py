@@ -1,0 +1,60 @@
+"""Seeds until decided: the sweep adds seeds, looks at a Bonferroni-corrected interval after
+each, and stops when decided, at max_seeds, or when its budget is spent; the report says which."""
+
+import json
+
+import pytest
+
+from alexnet.report.sequential import STOP_BUDGET, STOP_DECIDED, STOP_MAX, Plan
+from alexnet.report.stats import t_quantile
+from test_train import TINY, cli
+
+
+def test_plan_level_is_bonferroni_over_its_looks():
+    plan = Plan(min_seeds=3, max_seeds=8)
+    assert plan.planned_looks == 6 and plan.confidence == pytest.approx(1 - 0.05 / 6)
+    assert "6 looks" in plan.describe() and "99.2 %" in plan.describe()
+    # a look's interval is wider than a single 95 % one: the price of looking six times
+    assert t_quantile(0.5 + plan.confidence / 2, 4) > t_quantile(0.975, 4)
+    for bad in ({"min_seeds": 1, "max_seeds": 4}, {"min_seeds": 3, "max_seeds": 2},
+                {"min_seeds": 2, "max_seeds": 4, "budget_minutes": 0}):
+        with pytest.raises(ValueError, match="ablation."):
+            Plan(**bad)
+
+
+def test_sweep_adds_seeds_until_decided_or_max(tmp_path):
+    sweep = tmp_path / "sweep"
+    out = cli("experiment=ablate_lrn", *TINY, "logger=csv", "ablation.max_seeds=3", "ablation.min_seeds=2",
+              f"hydra.sweep.dir={sweep}")
+    assert out.returncode == 0, out.stderr[-3000:]
+    plan = json.loads((sweep / "sequential.json").read_text())
+    jobs = [json.loads(p.read_text()) for p in sweep.glob("*/summary.json")]
+    seeds = sorted({j["seed"] for j in jobs})
+    assert plan["stopped"] in (STOP_DECIDED, STOP_MAX)
+    if plan["stopped"] == STOP_MAX:
+        assert seeds == [0, 1, 2] and [look["seeds"] for look in plan["looks"]] == [2, 3]
+    else:
+        assert all(v["outcome"] != "undecided" for v in plan["looks"][-1]["verdicts"])
+    assert len(jobs) == 2 * len(seeds) and all(j["status"] == "completed" for j in jobs)
+    # both arms of every seed, and no arm key from the plan's settings
+    assert {tuple(sorted(j["arm"])) for j in jobs} == {("model.lrn",)}
+    report = (sweep / "report.md").read_text()
+    assert "seeds added until decided" in report and "97.5 % interval" in report
+    assert ("still undecided" in report) == (plan["stopped"] == STOP_MAX)
+    assert f"{len(seeds)} seeds per arm" in out.stdout
+
+
+def test_a_spent_budget_stops_after_the_first_look(tmp_path):
+    sweep = tmp_path / "sweep"
+    out = cli("experiment=ablate_pooling", *TINY, "logger=csv", "ablation.max_seeds=5", "ablation.min_seeds=2",
+              "ablation.budget_minutes=0.001", f"hydra.sweep.dir={sweep}")
+    assert out.returncode == 0, out.stderr[-3000:]
+    plan = json.loads((sweep / "sequential.json").read_text())
+    assert len(plan["looks"]) == 1 and plan["stopped"] in (STOP_BUDGET, STOP_DECIDED)
+    assert len(list(sweep.glob("*/summary.json"))) == 4
+
+
+def test_a_bad_plan_is_one_line(tmp_path):
+    out = cli("experiment=ablate_lrn", *TINY, "ablation.max_seeds=1", f"hydra.sweep.dir={tmp_path}/s")
+    assert out.returncode == 2
+    assert out.stderr.strip().splitlines() == ["error: ablation.max_seeds=1 must be at least ablation.min_seeds=3"]
