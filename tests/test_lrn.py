@@ -34,6 +34,33 @@ def test_code_reading_divides_alpha_by_n(activations):
     torch.testing.assert_close(got, expected, rtol=1e-10, atol=1e-10)
 
 
+@pytest.mark.parametrize("reading, per_term", [("code", 1e-4 / 5), ("text", 1e-4)])
+def test_float32_equals_the_loop(activations, reading, per_term):
+    got = local_response_norm(reading)(activations.float())
+    torch.testing.assert_close(got, lrn_by_loop(activations, per_term).float(), rtol=1e-6, atol=1e-5)
+
+
+@pytest.mark.parametrize("reading", ["code", "text"])
+@pytest.mark.parametrize("beta", [0.75, 0.6])  # 0.75 takes the rsqrt path, others pow
+def test_hand_written_backward_passes_gradcheck(reading, beta):
+    lrn = local_response_norm(reading)
+    lrn.beta = beta
+    lrn.alpha = lrn.alpha * 50  # a strong normalisation, so the window term's gradient matters
+    x = (torch.rand(2, 7, 3, 2, dtype=torch.float64, generator=torch.Generator().manual_seed(1)) * 20).requires_grad_()
+    assert torch.autograd.gradcheck(lrn, (x,), eps=1e-6, atol=1e-8)
+
+
+@pytest.mark.parametrize("reading", ["code", "text"])
+def test_equals_pytorchs_layer_forward_and_backward(reading):
+    ours = local_response_norm(reading)
+    theirs = torch.nn.LocalResponseNorm(ours.size, ours.alpha, ours.beta, ours.k)
+    x = (torch.rand(4, 48, 9, 9, generator=torch.Generator().manual_seed(2)) * 40).requires_grad_()
+    g = torch.randn(4, 48, 9, 9, generator=torch.Generator().manual_seed(3))
+    a, b = ours(x), theirs(x)
+    torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(torch.autograd.grad(a, x, g)[0], torch.autograd.grad(b, x, g)[0], rtol=1e-4, atol=1e-6)
+
+
 def test_text_reading_applies_alpha_to_every_term(activations):
     expected = lrn_by_loop(activations, per_term_alpha=1e-4)
     got = local_response_norm("text").double()(activations)

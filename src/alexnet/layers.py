@@ -8,10 +8,53 @@ from torch import nn
 from alexnet import paper
 
 
-def local_response_norm(reading: str = "code") -> nn.LocalResponseNorm:
+def _window_sum(s: torch.Tensor, n: int) -> torch.Tensor:
+    """Sum over the n channels centred on each channel (dim 1), zeros beyond the edges: n − 1
+    shifted in-place adds, no padding copy, no pooling kernel."""
+    out, c = s.clone(), s.shape[1]
+    for k in range(1, n // 2 + 1):
+        out[:, k:] += s[:, : c - k]
+        out[:, : c - k] += s[:, k:]
+    return out
+
+
+class _ResponseNorm(torch.autograd.Function):
+    """b = a · d^(−β), d = k + α Σ_window a²; backward by hand:
+    ∂L/∂a = g · d^(−β) − 2αβ · a · Σ_window(g · b / d) (the window is symmetric)."""
+
+    @staticmethod
+    def forward(ctx, a, size: int, alpha: float, beta: float, k: float):
+        d = _window_sum(a * a, size).mul_(alpha).add_(k)
+        if beta == 0.75:  # the paper's β: d^(−3/4) = rsqrt(d) · rsqrt(d)^(1/2), cheaper than pow
+            scale = d.rsqrt()
+            scale.mul_(scale.sqrt())
+        else:
+            scale = d.pow(-beta)
+        ctx.save_for_backward(a, d, scale)
+        ctx.size, ctx.alpha, ctx.beta = size, alpha, beta
+        return a * scale
+
+    @staticmethod
+    def backward(ctx, g):
+        a, d, scale = ctx.saved_tensors
+        t = _window_sum(g * a * scale / d, ctx.size)
+        return g * scale - (2.0 * ctx.alpha * ctx.beta) * a * t, None, None, None, None
+
+
+class LocalResponseNorm(nn.LocalResponseNorm):
+    """`nn.LocalResponseNorm`'s formula and parameters — b = a / (k + alpha/n · Σ_window a²)^β,
+    zeros beyond the edge channels — computed by a window sum of shifted slices with a
+    hand-written backward: 2.5–3.5× faster forward + backward on a CPU than PyTorch's
+    avg_pool3d path (benchmarks/layers.py), equal to float rounding."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return _ResponseNorm.apply(x, self.size, self.alpha / self.size, self.beta, self.k)
+
+
+def local_response_norm(reading: str = "code") -> LocalResponseNorm:
     """§3.3's response normalisation with k=2, n=5, alpha=1e-4, beta=0.75.
 
-    PyTorch computes b = a / (k + alpha/n * sum_window a^2)^beta, zeros beyond the edge
+    PyTorch's convention is b = a / (k + alpha/n * sum_window a^2)^beta, zeros beyond the edge
     channels. That *is* the original code's reading (`code`). The printed formula applies
     alpha to every term (`text`), i.e. PyTorch's alpha must be n times larger.
     """
@@ -21,7 +64,7 @@ def local_response_norm(reading: str = "code") -> nn.LocalResponseNorm:
         alpha = paper.LRN_ALPHA * paper.LRN_SIZE
     else:
         raise ValueError(f"model.lrn_reading={reading!r} is not one of {paper.LRN_READINGS}")
-    return nn.LocalResponseNorm(paper.LRN_SIZE, alpha=alpha, beta=paper.LRN_BETA, k=paper.LRN_K)
+    return LocalResponseNorm(paper.LRN_SIZE, alpha=alpha, beta=paper.LRN_BETA, k=paper.LRN_K)
 
 
 def max_pool(kind: str) -> nn.MaxPool2d:
