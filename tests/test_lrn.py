@@ -80,3 +80,10 @@ def test_the_two_readings_differ_and_k_is_two(activations):
 def test_unknown_reading_is_refused():
     with pytest.raises(ValueError, match="model.lrn_reading='paper'"):
         local_response_norm("paper")
+
+
+def test_an_even_window_is_refused():
+    from alexnet.layers import LocalResponseNorm
+
+    with pytest.raises(ValueError, match="must be odd"):
+        LocalResponseNorm(4)

@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from alexnet.report.sequential import STOP_BUDGET, STOP_DECIDED, STOP_MAX, Plan
+from alexnet.report.sequential import STOP_BUDGET, STOP_CENSORED, STOP_DECIDED, STOP_MAX, Plan
 from alexnet.report.stats import t_quantile
 from test_train import TINY, cli
 
@@ -52,6 +52,18 @@ def test_a_spent_budget_stops_after_the_first_look(tmp_path):
     plan = json.loads((sweep / "sequential.json").read_text())
     assert len(plan["looks"]) == 1 and plan["stopped"] in (STOP_BUDGET, STOP_DECIDED)
     assert len(list(sweep.glob("*/summary.json"))) == 4
+
+
+def test_censored_runs_stop_the_sweep_more_seeds_cannot_help(tmp_path):
+    # two tiny epochs never reach 25 % training error: the Figure 1 interval stays open
+    sweep = tmp_path / "sweep"
+    out = cli("experiment=ablate_activation", *TINY, "logger=csv", "ablation.max_seeds=6", "ablation.min_seeds=2",
+              f"hydra.sweep.dir={sweep}")
+    assert out.returncode == 0, out.stderr[-3000:]
+    plan = json.loads((sweep / "sequential.json").read_text())
+    assert plan["stopped"] == STOP_CENSORED and len(plan["looks"]) == 1
+    assert len(list(sweep.glob("*/summary.json"))) == 4
+    assert "train longer" in (sweep / "report.md").read_text()
 
 
 def test_a_bad_plan_is_one_line(tmp_path):

@@ -47,6 +47,11 @@ class LocalResponseNorm(nn.LocalResponseNorm):
     hand-written backward: 2.5–3.5× faster forward + backward on a CPU than PyTorch's
     avg_pool3d path (benchmarks/layers.py), equal to float rounding."""
 
+    def __init__(self, size: int, alpha: float = 1e-4, beta: float = 0.75, k: float = 1.0):
+        if size < 1 or size % 2 == 0:  # the window is centred: n//2 channels on either side
+            raise ValueError(f"LRN window size {size} must be odd (the paper's is {paper.LRN_SIZE})")
+        super().__init__(size, alpha, beta, k)
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return _ResponseNorm.apply(x, self.size, self.alpha / self.size, self.beta, self.k)
 

@@ -14,11 +14,10 @@ from typing import Any
 import yaml
 
 from alexnet.hydra_setup import job_arm
-from alexnet.record import CONFIG_FILE, METRICS_FILE, SUMMARY_FILE
+from alexnet.record import CONFIG_FILE, METRICS_FILE, OUTCOMES_FILE, SUMMARY_FILE
 
 SWEEP_FILE = "multirun.yaml"
 SEQUENTIAL_FILE = "sequential.json"  # written by a sweep that adds seeds (report.sequential)
-OUTCOMES_FILE = "test_outcomes.csv"  # per test image: 0/1 correct, per evaluation (train.py)
 # Derived per-run measures (fractions, like the summary's): the generalisation gap the
 # dropout claim is about, with the training error measured in eval mode.
 DERIVED = {"gap/top1_err": ("final_val/top1_err", "final_train_eval/top1_err")}

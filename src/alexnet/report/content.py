@@ -26,7 +26,7 @@ from alexnet.report.stats import (
     paired_bootstrap,
     welch,
 )
-from alexnet.report.verdict import RULE, UNDECIDED, Verdict, judge
+from alexnet.report.verdict import RULE, UNDECIDED, Verdict, judge, seeds_needed
 
 DEFAULT_RESOLUTION = 0.1  # points: one image of 1,000, when a record does not say its test size
 
@@ -192,17 +192,25 @@ def _paired_eval(arms: list[ArmStats], claim: paper.Claim, confidence: float, re
         per_seed = paired(ten, centre, confidence, res)
         outcomes = [r.outcomes() for r in runs]
         pooled, note = per_seed, "outcomes per image missing: paired t over seeds"
-        if all(f"tencrop_{k}" in o for o in outcomes) and len({len(o["label"]) for o in outcomes}) == 1:
+        same_images = len({tuple(o.get("label", ())) for o in outcomes}) == 1
+        if all(f"tencrop_{k}" in o for o in outcomes) and same_images:
             diffs = [[100 * (t - c) for t, c in zip(o[f"tencrop_{k}"], o[f"center_{k}"], strict=True)]
                      for o in outcomes]
             pooled = paired_bootstrap(diffs, confidence, resolution=res)
-            only_centre = sum(c and not t for o in outcomes for t, c in zip(o[f"tencrop_{k}"], o[f"center_{k}"], strict=True))
-            only_ten = sum(t and not c for o in outcomes for t, c in zip(o[f"tencrop_{k}"], o[f"center_{k}"], strict=True))
-            note = (f"images only the centre crop got right: {only_centre}, only ten crops: {only_ten} "
-                    f"(pooled over {len(runs)} seeds); McNemar exact p = {mcnemar(only_centre, only_ten):.2g}")
+            # McNemar on images, not image × seed pairs (the seeds share the images): an image
+            # counts for the evaluation that got it right in more seeds
+            net = [sum(col) for col in zip(*diffs, strict=True)]
+            only_centre, only_ten = sum(v < 0 for v in net), sum(v > 0 for v in net)
+            note = (f"images the centre crop got right in more seeds than ten crops: {only_centre}, the reverse: "
+                    f"{only_ten} (of {len(net)}, over {len(runs)} seeds); McNemar exact p = {mcnemar(only_centre, only_ten):.2g}")
+        verdict = judge(pooled, claimed)
+        if not verdict.decided and pooled is not per_seed:  # seeds, not images, are what one adds
+            needed = seeds_needed(per_seed, claimed, confidence) if per_seed else None
+            more = f"; ~{needed} seeds would decide (80 % power, per-seed spread)" if needed else ""
+            verdict = Verdict(verdict.outcome, verdict.reason + more, needed)
         out.append(Comparison(
             f"test {k.replace('top', 'top-')}: centre − ten crops", "centre crop", pooled, per_seed,
-            claimed, f"{claimed:+.1f}", judge(pooled, claimed), note=note,
+            claimed, f"{claimed:+.1f}", verdict, note=note,
             per_seed={s: centre[s] - ten[s] for s in ten},
         ))
     return out
@@ -258,6 +266,10 @@ def ablation_blocks(ab: Ablation, out_dir: Path | None, threshold: float) -> lis
     if ab.headline != "test":
         blocks.append(Para("These records have no test split: the errors are the final validation "
                            "errors, the same images the schedule and checkpoints were chosen on."))
+    elif any((r.summary.get("data") or {}).get("val_is_test") for a in ab.arms for r in a.runs):
+        blocks.append(Para("**No held-out split** (`data.holdout` off): the learning-rate schedule and the "
+                           "checkpoints were chosen on the test images this report scores, as the paper did "
+                           "on ILSVRC-2012; set `data.holdout` for a clean test."))
 
     top1, top5, where = _metrics([r for a in ab.arms for r in a.runs]) if ab.arms else ("", "", "")
     cols = [(top1, f"{where} top-1 %"), (top5, f"{where} top-5 %"), ("final_val/top1_err", "held-out val top-1 %"),

@@ -97,7 +97,8 @@ def log_speed_ratio(paper: Speed, other: Speed, confidence: float = CONFIDENCE) 
     paired-t interval. A seed that never reached the threshold in T epochs needed more than
     T: it enters as the bound T + 1, which keeps one end of the interval valid and opens the
     other (a censored other arm bounds the ratio from below; a censored paper arm from
-    above). The spread is floored at one epoch's worth, so identical seeds give no certainty."""
+    above). The spread is floored at one epoch's worth at the smallest epoch count reached
+(epoch e means "somewhere in (e − 1, e]"), so identical seeds give no certainty."""
     p = {s: (e, t) for s, e, t in zip(paper.seeds, paper.epochs, paper.trained, strict=True)}
     o = {s: (e, t) for s, e, t in zip(other.seeds, other.epochs, other.trained, strict=True)}
     seeds = [s for s in p if s in o]
@@ -109,8 +110,8 @@ def log_speed_ratio(paper: Speed, other: Speed, confidence: float = CONFIDENCE) 
         lower.append(math.log((eo if eo is not None else to + 1) / ep) if ep is not None else None)
         upper.append(math.log(eo / (ep if ep is not None else tp + 1)) if eo is not None else None)
     n = len(seeds)
-    longest = max(t for _, t in p.values()) or 1
-    resolution = math.log1p(1.0 / longest)
+    reached = [e for e, _ in list(p.values()) + list(o.values()) if e is not None]
+    resolution = math.log1p(1.0 / min(reached)) if reached else 0.0  # one epoch at the fastest count
     exact = all(a is not None and a == b for a, b in zip(lower, upper, strict=True))
     point = [a for a in lower if a is not None] or [b for b in upper if b is not None]
     delta = statistics.fmean(point) if point else math.nan

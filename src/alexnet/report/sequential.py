@@ -21,6 +21,8 @@ from alexnet.report.collect import SEQUENTIAL_FILE
 from alexnet.report.stats import CONFIDENCE
 
 STOP_DECIDED, STOP_MAX, STOP_BUDGET = "decided", "max_seeds", "budget"
+STOP_CENSORED, STOP_FAILED = "censored", "failed"  # more seeds of the same cannot decide
+CONTINUE = "continue"
 
 
 @dataclass
@@ -63,6 +65,11 @@ class Plan:
             return f"stopped at the maximum of {self.max_seeds} seeds per arm, still undecided"
         if self.stopped == STOP_BUDGET:
             return f"stopped after {n} seeds per arm: the {self.budget_minutes:g}-minute budget was spent"
+        if self.stopped == STOP_CENSORED:
+            return (f"stopped after {n} seeds per arm: censored runs leave the interval open, and more "
+                    "seeds of the same length cannot close it — train longer")
+        if self.stopped == STOP_FAILED:
+            return f"stopped after {n} seeds per arm: no completed pair of runs (see the failed jobs)"
         return f"running: {n} seeds per arm so far"
 
     def save(self, sweep_dir: Path) -> None:
@@ -72,14 +79,6 @@ class Plan:
         os.replace(tmp, path)
 
 
-def read_plan(dirs: list[Path]) -> Plan | None:
-    """The plan of the first sequential sweep under `dirs`, if any."""
-    for d in dirs:
-        for path in sorted(Path(d).rglob(SEQUENTIAL_FILE)):
-            return Plan(**json.loads(path.read_text()))
-    return None
-
-
 def plan_of(job_dirs: list[Path]) -> Plan | None:
     """The plan of the sweep these jobs ran in (the strictest, if they come from several)."""
     plans = [Plan(**json.loads(f.read_text())) for f in {Path(j).parent / SEQUENTIAL_FILE for j in job_dirs}
@@ -87,13 +86,22 @@ def plan_of(job_dirs: list[Path]) -> Plan | None:
     return min(plans, key=lambda p: p.confidence, default=None)
 
 
-def look(sweep_dir: Path, plan: Plan, threshold: float | None = None) -> tuple[bool, list[dict]]:
-    """Judges every claim in the sweep's records at the plan's level: (all decided, verdicts)."""
+def look(sweep_dir: Path, plan: Plan, seeds: list | None = None, threshold: float | None = None) -> tuple[str, list[dict]]:
+    """Judges every claim on the sweep's records of `seeds` (default: all) at the plan's level.
+    Returns (STOP_DECIDED | STOP_CENSORED | STOP_FAILED | CONTINUE, verdicts)."""
     from alexnet.report.collect import find_runs
     from alexnet.report.content import analyse_runs
     from alexnet.report.curves import DEFAULT_THRESHOLD
 
-    ablations = analyse_runs(find_runs([sweep_dir]), threshold or DEFAULT_THRESHOLD, plan.confidence)
+    runs = [r for r in find_runs([sweep_dir]) if seeds is None or r.seed in seeds]
+    ablations = analyse_runs(runs, threshold or DEFAULT_THRESHOLD, plan.confidence)
     verdicts = [{"claim": ab.name, "outcome": ab.verdict.outcome, "reason": ab.verdict.reason}
                 for ab in ablations if ab.claim is not None and ab.verdict is not None]
-    return bool(verdicts) and all(v["outcome"] != "undecided" for v in verdicts), verdicts
+    open_ = [v for v in verdicts if v["outcome"] == "undecided"]
+    if all(v["reason"].startswith("no completed pair") for v in verdicts):  # also: no verdict at all
+        return STOP_FAILED, verdicts
+    if not open_:
+        return STOP_DECIDED, verdicts
+    if all(v["reason"].startswith("censored") for v in open_):
+        return STOP_CENSORED, verdicts
+    return CONTINUE, verdicts

@@ -17,9 +17,12 @@ decided) and a margin m = c / 2 of "no practical effect", exactly one of:
   many seeds per arm would decide at the observed spread.
 
 Fewer than two paired seeds give no interval: undecided. A spread below the measure's
-resolution (one test image) is raised to it, so identical seeds never give certainty.
-Moving the interval up only ever moves the verdict along opposite → not reproduced /
-no effect → smaller → reproduced → larger, so the rule is monotone in the evidence.
+resolution (one test image; one epoch for Figure 1) is raised to it, so identical seeds never
+give certainty. An interval left open by censored runs decides only through its closed end:
+beyond the margin (reproduced or larger) or below 0 (opposite); otherwise undecided, "train
+longer". Moving a closed interval up only ever moves the verdict along opposite → not
+reproduced / no effect → undecided / smaller → reproduced → larger (undecided and smaller need
+different widths), so the rule is monotone in the evidence.
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ NO_EFFECT, NOT_REPRODUCED, OPPOSITE, UNDECIDED = "no effect", "not reproduced", 
 OUTCOMES = (REPRODUCED, LARGER, SMALLER, NO_EFFECT, NOT_REPRODUCED, OPPOSITE, UNDECIDED)
 MARGIN_FRACTION = 0.5  # "no practical effect" is an effect under half the claimed size
 MAX_SEEDS_ESTIMATE = 1000
+POWER_Z = 0.8416  # the normal quantile of 80 %: seeds that decide four times in five
 
 RULE = (
     "The effect is oriented so that the paper's claim is a positive size c; [lo, hi] is its "
@@ -44,8 +48,10 @@ RULE = (
     "0 < lo and hi < c. no effect: lo ≤ 0 ≤ hi and the interval inside [−m, m]. not "
     "reproduced: lo ≤ 0 ≤ hi < c, wider than the margin (the claimed size is ruled out, the "
     "sign is not). undecided: lo ≤ 0 and hi ≥ c, with the seeds per arm that would decide at "
-    "the observed spread. Fewer than two paired seeds: undecided. A spread below one test "
-    "image's worth is raised to it, so zero variance never gives certainty."
+    "the observed spread. Fewer than two paired seeds: undecided. A spread below the measure's "
+    "resolution (one test image, one epoch) is raised to it, so zero variance never gives "
+    "certainty. An interval left open by censored runs (Figure 1) decides only if its closed end "
+    "lies beyond the margin or below 0."
 )
 
 
@@ -64,13 +70,16 @@ class Verdict:
 
 
 def seeds_needed(est: Estimate, claimed: float, confidence: float) -> int | None:
-    """Smallest n whose interval, at the observed mean and spread, excludes 0 or the claimed
-    size (either decides); None without a spread to extrapolate from."""
-    if est.sd is None or est.sd == 0 or not math.isfinite(est.delta):
+    """Seeds per arm that would decide with ~80 % probability if the observed mean and spread
+    of the paired differences were the truth: the smallest n with (t + z₀.₈) · sd / √n below
+    the distance from the mean to the nearer of 0 and the claimed size's far side, i.e. an
+    interval that then excludes 0 or the claim. None without a per-seed spread (one seed, or
+    a per-image estimate, whose spread is over images)."""
+    if est.sd is None or est.sd == 0 or not math.isfinite(est.delta) or est.method != "paired t":
         return None
     target = max(abs(est.delta), abs(claimed - est.delta))
     for n in range(2, MAX_SEEDS_ESTIMATE + 1):
-        if t_quantile(0.5 + confidence / 2.0, n - 1) * est.sd / math.sqrt(n) < target:
+        if (t_quantile(0.5 + confidence / 2.0, n - 1) + POWER_Z) * est.sd / math.sqrt(n) < target:
             return n
     return MAX_SEEDS_ESTIMATE
 
@@ -94,10 +103,21 @@ def judge(est: Estimate | None, claimed: float, at_least: bool = False,
     c = abs(claimed)
     lo, hi = sorted((sign * est.ci[0], sign * est.ci[1]))
     m = MARGIN_FRACTION * c
-    floor = " (spread floored at one test image)" if est.floored else ""
+    floor = " (spread floored at the measure's resolution)" if est.floored else ""
     level = f"{100 * est.confidence:.3g} %"
     if hi < 0:
         return Verdict(OPPOSITE, f"the {level} interval lies on the other side of {show(0)}{floor}")
+    if math.isinf(lo) or math.isinf(hi):
+        # censored runs leave an end open, and the claim "fits" any interval open above: only
+        # the closed end decides, beyond the margin (or, closed above, below the claim)
+        open_note = f"the {level} interval is open ({show(lo)} to {show(hi)}): an arm never reached the threshold in some seeds"
+        if math.isinf(hi) and lo > c and not at_least:
+            return Verdict(LARGER, f"{open_note}; its lower end lies above the claimed {show(c)}")
+        if math.isinf(hi) and lo > m:
+            return Verdict(REPRODUCED, f"{open_note}; its lower end lies beyond {show(m)}, half the claim")
+        if math.isinf(lo) and hi < c:
+            return Verdict(NOT_REPRODUCED, f"{open_note}; its upper end rules out the claimed {show(c)}")
+        return Verdict(UNDECIDED, f"censored: {open_note}; train longer")
     if lo > c and not at_least:
         return Verdict(LARGER, f"the {level} interval lies above the claimed {show(c)}{floor}")
     if lo > 0:
@@ -109,8 +129,6 @@ def judge(est: Estimate | None, claimed: float, at_least: bool = False,
             return Verdict(NO_EFFECT, f"the {level} interval lies between {show(-m)} and {show(m)}, half the claim{floor}")
         return Verdict(NOT_REPRODUCED, f"the {level} interval rules out the claimed {show(c)} "
                                        f"but not the opposite sign{floor}")
-    if not math.isfinite(lo) or not math.isfinite(hi):
-        return Verdict(UNDECIDED, "censored: an arm never reached the threshold in some seeds; train longer")
     needed = seeds_needed(est, claimed, est.confidence)
-    more = f"; ~{needed} seeds per arm would decide at the observed spread" if needed else ""
+    more = f"; ~{needed} seeds per arm would decide (80 % power at the observed mean and spread)" if needed else ""
     return Verdict(UNDECIDED, f"the {level} interval holds both {show(0)} and the claimed {show(c)}{more}", needed)

@@ -23,10 +23,11 @@ log = logging.getLogger(__name__)
 class SeedsSweeper(BasicSweeper):
     """Both arms of a seed run together; after `min_seeds` seeds and after every seed that
     follows, the sweep's records are judged and the sweep stops once every verdict is decided,
-    at `max_seeds`, or when `budget_minutes` is spent."""
+    when more seeds cannot decide (censored runs: train longer; no completed pair), at
+    `max_seeds`, or when `budget_minutes` is spent."""
 
     def sweep(self, arguments: list[str]) -> Any:
-        from alexnet.report.sequential import STOP_BUDGET, STOP_DECIDED, STOP_MAX, Plan, look
+        from alexnet.report.sequential import CONTINUE, STOP_BUDGET, STOP_MAX, Plan, look
 
         settings = OmegaConf.select(self.config, "ablation", default=None) or {}
         if settings.get("max_seeds") is None:
@@ -60,11 +61,12 @@ class SeedsSweeper(BasicSweeper):
             returns.append(self.launcher.launch(batch, initial_job_idx=job_idx))
             job_idx += len(batch)
             done += len(batch_seeds)
-            decided, verdicts = look(sweep_dir, plan)
+            seeds = list(range(start, start + done))  # only this plan's seeds: never stale jobs of the dir
+            status, verdicts = look(sweep_dir, plan, seeds)
             elapsed = time.monotonic() - began
-            plan.looks.append({"seeds": done, "seed_values": list(range(start, start + done)), "elapsed_s": round(elapsed, 1), "verdicts": verdicts})
-            if decided:
-                plan.stopped = STOP_DECIDED
+            plan.looks.append({"seeds": done, "seed_values": seeds, "elapsed_s": round(elapsed, 1), "verdicts": verdicts})
+            if status != CONTINUE:  # decided, or more seeds of the same cannot decide
+                plan.stopped = status
             elif done >= plan.max_seeds:
                 plan.stopped = STOP_MAX
             elif plan.budget_minutes is not None and elapsed >= 60 * plan.budget_minutes:
