@@ -1,4 +1,4 @@
-"""Both recipes learn on real images: the bundled CIFAR-10 sample, and full CIFAR-10 if present."""
+"""Both recipes learn on real images (the bundled CIFAR-10 sample); the paper's also on full CIFAR-10 if present."""
 
 import pytest
 
@@ -23,8 +23,9 @@ def test_the_printed_init_stays_at_chance(tmp_path):
     assert s["final_val/top1_err"] > 0.85 and s["final_train_eval/top1_err"] > 0.85, s
 
 
-@pytest.mark.parametrize("recipe", ["paper", "modern"])
-def test_recipe_learns_on_full_cifar10(tmp_path, cifar10_full, recipe):
+def test_paper_recipe_learns_on_full_cifar10(tmp_path, cifar10_full):
+    # the paper's recipe (the one that is hard to make learn); both recipes learn on the sample above
+    recipe = "paper"
     cfg = make_config("data=cifar10", f"data.root={cifar10_full}", f"recipe={recipe}", "model.width=0.25",
                       "trainer.max_epochs=1", "trainer.limit_train_batches=150", *QUIET)
     s = train(cfg, tmp_path / recipe)

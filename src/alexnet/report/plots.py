@@ -26,8 +26,8 @@ def curves(arms: list[ArmStats], path: Path, threshold: float | None = None, tit
             ax.plot(b.epochs, b.mean, color=colour, marker="o", ms=3, label=f"{arm.name} (n={arm.n})")
             if arm.n > 1:
                 ax.fill_between(b.epochs, b.low, b.high, color=colour, alpha=0.2, lw=0)
-    axes[0].set_title("training top-1 error (mean, min–max over seeds)")
-    axes[1].set_title("validation top-1 error")
+    axes[0].set_title("train_eval top-1 error (eval mode; mean, min–max over seeds)")
+    axes[1].set_title("held-out val top-1 error")
     if threshold is not None:
         axes[0].axhline(100 * threshold, color="grey", ls="--", lw=1, label=f"{100 * threshold:g} % (Figure 1)")
     for ax in axes:
