@@ -38,6 +38,8 @@ def fmt_points(v: float) -> str:
 
 def fmt_ratio(v: float) -> str:
     """A log ratio shown as the ratio itself."""
+    if math.isnan(v):  # every seed censored: no point estimate, only the (open) interval
+        return "n/a"
     if v == math.inf:
         return "∞"
     if v == -math.inf:
