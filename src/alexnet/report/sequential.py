@@ -30,7 +30,7 @@ class Plan:
     min_seeds: int
     max_seeds: int
     budget_minutes: float | None = None
-    alpha: float = 1.0 - CONFIDENCE
+    alpha: float = round(1.0 - CONFIDENCE, 12)
     looks: list[dict] = field(default_factory=list)  # one entry per look: seeds, verdicts
     stopped: str | None = None  # STOP_DECIDED | STOP_MAX | STOP_BUDGET, None while running
 
