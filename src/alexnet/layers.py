@@ -44,7 +44,7 @@ class _ResponseNorm(torch.autograd.Function):
 class LocalResponseNorm(nn.LocalResponseNorm):
     """`nn.LocalResponseNorm`'s formula and parameters — b = a / (k + alpha/n · Σ_window a²)^β,
     zeros beyond the edge channels — computed by a window sum of shifted slices with a
-    hand-written backward: 2.5–3.5× faster forward + backward on a CPU than PyTorch's
+    hand-written backward: 2.3–5× faster forward + backward on a CPU than PyTorch's
     avg_pool3d path (benchmarks/layers.py), equal to float rounding."""
 
     def __init__(self, size: int, alpha: float = 1e-4, beta: float = 0.75, k: float = 1.0):
