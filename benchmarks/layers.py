@@ -1,5 +1,6 @@
 """Our LRN against `nn.LocalResponseNorm` (forward + backward), and what it does to a whole
-training step: the CIFAR preset with LRN on vs off. Alternated in one process, best and median
+training step: the CIFAR preset with LRN on vs off; and the grouped (two-column) convolutions
+against ungrouped ones of the same widths. Alternated in one process, best and median
 of repeats; prints a table and appends a dated row per case to benchmarks/README.md.
 
     python benchmarks/layers.py [--repeats 7] [--batch 128] [--no-append]
@@ -10,51 +11,29 @@ Not a test: its numbers depend on the machine and its load (both are printed and
 from __future__ import annotations
 
 import argparse
-import datetime
-import os
-import platform
 import statistics
-import subprocess
 import sys
-import time
-from pathlib import Path
 
 import torch
+from common import alternate, append_rows, git_sha, load, machine, today
 from torch import nn
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "src"))
-
-from alexnet.layers import local_response_norm  # noqa: E402
+from alexnet.layers import local_response_norm  # noqa: E402  (common puts src/ on the path)
 from alexnet.model import AlexNet, AlexNetConfig  # noqa: E402
 
 # (where, channels, map size): conv1/conv2 outputs of the CIFAR preset (width 0.5, 28 px) and
 # of the paper's net at 227 px
 SHAPES = (("CIFAR preset conv1", 48, 28), ("CIFAR preset conv2", 128, 14),
           ("paper net conv1", 96, 55), ("paper net conv2", 256, 27))
-
-
-def machine() -> str:
-    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                if line.startswith("model name")), platform.processor() or "?")
-    flags = next((line.split(":", 1)[1].split() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                  if line.startswith("flags")), [])
-    extras = [f for f in ("avx2", "avx512f", "avx512_bf16", "amx_bf16") if f in flags]
-    return f"{cpu}, {os.cpu_count()} cores, {'+'.join(extras) or 'no AVX2'}, torch {torch.__version__}, {torch.get_num_threads()} threads"
-
-
-def timed(fn, repeats: int, others) -> list[float]:
-    out = []
-    for _ in range(repeats):
-        for other in others:  # alternate with the other contenders: same load for each
-            other()
-        t = time.perf_counter()
-        fn()
-        out.append(time.perf_counter() - t)
-    return out
+# (where, in channels, out channels, kernel, map size) of the grouped layers (conv2, conv4,
+# conv5): the paper's net at 227 px and the CIFAR preset (width 0.5, 28 px)
+GROUPED = (("paper conv2", 96, 256, 5, 27), ("paper conv4", 384, 384, 3, 13), ("paper conv5", 384, 256, 3, 13),
+           ("CIFAR preset conv2", 48, 128, 5, 14), ("CIFAR preset conv4", 192, 192, 3, 7),
+           ("CIFAR preset conv5", 192, 128, 3, 7))
 
 
 def lrn_cases(batch: int, repeats: int) -> list[tuple[str, float, float, float]]:
+    """(case, baseline s, ours s, median ratio): nn.LocalResponseNorm vs ours, forward + backward."""
     rows = []
     ours = local_response_norm("code")
     theirs = nn.LocalResponseNorm(ours.size, ours.alpha, ours.beta, ours.k)
@@ -62,18 +41,26 @@ def lrn_cases(batch: int, repeats: int) -> list[tuple[str, float, float, float]]
         b = batch if channels * size * size * batch < 4e7 else 32
         x = (torch.rand(b, channels, size, size) * 30).requires_grad_()
         g = torch.randn_like(x)
+        t = alternate({"theirs": lambda layer=theirs, x=x, g=g: layer(x).backward(g),
+                       "ours": lambda layer=ours, x=x, g=g: layer(x).backward(g)}, repeats)
+        rows.append((f"LRN fwd+bwd, {where} ({b}×{channels}×{size}×{size})", min(t["theirs"]), min(t["ours"]),
+                     statistics.median(t["theirs"]) / statistics.median(t["ours"])))
+    return rows
 
-        def step(layer, x=x, g=g):
-            return lambda: layer(x).backward(g)
 
-        a, c = step(ours), step(theirs)
-        a(), c()  # warm up
-        t_ours, t_theirs = [], []
-        for _ in range(repeats):
-            t_theirs += timed(c, 1, [])
-            t_ours += timed(a, 1, [])
-        rows.append((f"LRN fwd+bwd, {where} ({b}×{channels}×{size}×{size})", min(t_theirs), min(t_ours),
-                     statistics.median(t_theirs) / statistics.median(t_ours)))
+def grouped_cases(batch: int, repeats: int) -> list[tuple[str, float, float, float]]:
+    """(case, ungrouped s, grouped s, median ratio): a two-column (groups=2) conv against one
+    ungrouped conv of the same in/out widths (twice the FLOPs), forward + backward. A ratio
+    near 2 means the grouped kernel runs at full speed; near 1, it wastes its half."""
+    rows = []
+    for where, cin, cout, k, size in GROUPED:
+        b = batch if cin * size * size * batch < 4e7 else 32
+        x = torch.randn(b, cin, size, size, requires_grad=True)
+        convs = {g: nn.Conv2d(cin, cout, k, padding=k // 2, groups=g) for g in (1, 2)}
+        g_out = torch.randn(b, cout, size, size)
+        t = alternate({g: lambda c=c, x=x, g_out=g_out: c(x).backward(g_out) for g, c in convs.items()}, repeats)
+        rows.append((f"conv fwd+bwd, {where} ({b}×{cin}→{cout}, {k}×{k}, {size}²): groups=1 vs 2", min(t[1]),
+                     min(t[2]), statistics.median(t[1]) / statistics.median(t[2])))
     return rows
 
 
@@ -91,14 +78,9 @@ def step_case(batch: int, repeats: int) -> tuple[str, float, float, float]:
             opt.step()
         return step
 
-    on, off = make(True), make(False)
-    on(), off()
-    t_on, t_off = [], []
-    for _ in range(repeats):
-        t_off += timed(off, 1, [])
-        t_on += timed(on, 1, [])
-    return (f"CIFAR preset training step, batch {batch}: LRN off (first) vs on (second)", min(t_off), min(t_on),
-            statistics.median(t_on) / statistics.median(t_off))
+    t = alternate({"off": make(False), "on": make(True)}, repeats)
+    return (f"CIFAR preset training step, batch {batch}: LRN off (first) vs on (second)", min(t["off"]),
+            min(t["on"]), statistics.median(t["on"]) / statistics.median(t["off"]))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -107,20 +89,18 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--batch", type=int, default=128)
     p.add_argument("--no-append", action="store_true", help="print only; do not append to benchmarks/README.md")
     args = p.parse_args(argv)
-    before = " ".join(f"{x:.2f}" for x in os.getloadavg())
-    rows = lrn_cases(args.batch, args.repeats) + [step_case(args.batch, args.repeats)]
-    after = " ".join(f"{x:.2f}" for x in os.getloadavg())
+    before = load()
+    rows = lrn_cases(args.batch, args.repeats) + grouped_cases(args.batch, args.repeats)
+    rows.append(step_case(args.batch, args.repeats))
+    after = load()
     print(f"machine: {machine()}; load {before} → {after}")
-    print(f"{'case':<78} {'baseline ms':>12} {'ours ms':>9} {'ratio':>6}")
+    print(f"{'case':<86} {'baseline ms':>12} {'ours ms':>9} {'ratio':>6}")
     for name, base, ours, ratio in rows:
-        print(f"{name:<78} {1e3 * base:>12.1f} {1e3 * ours:>9.1f} {ratio:>6.2f}")
+        print(f"{name:<86} {1e3 * base:>12.1f} {1e3 * ours:>9.1f} {ratio:>6.2f}")
     if not args.no_append:
-        sha = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
-        today = datetime.date.today().isoformat()
-        lines = [f"| {today} | {name} | {1e3 * base:.1f} | {1e3 * ours:.1f} | {ratio:.2f}× | {machine()}; load {before} → {after}; {sha} |"
-                 for name, base, ours, ratio in rows]
-        with open(ROOT / "benchmarks" / "README.md", "a") as f:
-            f.write("\n".join(lines) + "\n")
+        append_rows("Layers: our LRN vs `nn.LocalResponseNorm`, grouped vs ungrouped convs, a training step with LRN on vs off (`layers.py`)", [
+            f"| {today()} | {name} | {1e3 * base:.1f} | {1e3 * ours:.1f} | {ratio:.2f}× | {machine()}; load {before} → {after}; {git_sha()} |"
+            for name, base, ours, ratio in rows])
     return 0
 
 
