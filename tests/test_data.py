@@ -174,6 +174,18 @@ def test_view_4_of_the_ten_crops_is_exactly_the_centre_crop(image_folder):
     assert ten.shape == (4, 10, 3, 27, 27) and torch.equal(ten[:, 4], centre)
 
 
+def test_ten_crop_batches_hold_about_as_many_crops_as_a_training_batch(image_folder):
+    """Ten crops per image: the test loader (and validation outside fit) takes a tenth of the
+    images per batch (rounded up), so ten-crop input at 227 px is ~79 MB per batch of 128, not 790 MB."""
+    def first_batches(ten_crop):
+        dm = AlexNetDataModule(root=str(image_folder), stored_size=32, crop_size=28, batch_size=6, ten_crop=ten_crop)
+        dm.setup()
+        return [len(next(iter(loader))[0]) for loader in (dm.test_dataloader(), dm.val_dataloader(), dm.train_dataloader())]
+
+    assert first_batches(ten_crop=True) == [1, 1, 6]  # val without a trainer: evaluate.py's ten-crop validation
+    assert first_batches(ten_crop=False) == [6, 6, 6]
+
+
 def test_take_reads_the_rows_of_a_split_not_the_whole_decoded_array(image_folder):
     dm = AlexNetDataModule(root=str(image_folder), stored_size=32, crop_size=28, holdout=3)
     dm.setup()

@@ -79,7 +79,7 @@ def test_the_prediction_averages_the_softmax_of_the_views():
     def net(v):
         return v * 2
 
-    probs = view_softmax(net, x)  # (B, views, features): one view at a time
+    probs = view_softmax(net, x)  # (B, views, features)
     expected = torch.stack([(x[:, v] * 2).softmax(-1) for v in range(10)], 1)
     assert torch.allclose(probs, expected)
     assert torch.allclose(probs.mean(1).sum(-1), torch.ones(3))

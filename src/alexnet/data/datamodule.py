@@ -26,6 +26,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 
+from alexnet import paper
 from alexnet.data import cache, lighting
 from alexnet.data.sources import DataError, Source, load_source
 from alexnet.data.transforms import Normalize, center_crop, center_offsets, train_batch
@@ -265,10 +266,10 @@ class AlexNetDataModule(L.LightningDataModule):
         self.val_set = ArrayDataset(train.images, src.train.labels, held) if len(held) else self.test_set
         self.train_eval_set = ArrayDataset(train.images, src.train.labels, subset) if len(subset) else None
 
-    def _loader(self, dataset: ArrayDataset, sampler=None, drop_last=False) -> DataLoader:
+    def _loader(self, dataset: ArrayDataset, sampler=None, drop_last=False, batch_size=None) -> DataLoader:
         return DataLoader(
             dataset,
-            batch_size=self.batch_size,
+            batch_size=batch_size or self.batch_size,
             sampler=sampler,
             drop_last=drop_last,
             num_workers=self.num_workers,
@@ -282,14 +283,21 @@ class AlexNetDataModule(L.LightningDataModule):
         drop_last = len(self.train_set) > self.batch_size
         return self._loader(self.train_set, EpochShuffle(len(self.train_set), self.seed), drop_last)
 
+    def _eval_batch_size(self, ten_crop: bool) -> int:
+        """Ten crops per image: a tenth of the images per batch, so a batch holds as many crops
+        as a training batch (at 227 px, 128 images × 10 crops would be 790 MB of input alone)."""
+        return -(-self.batch_size // paper.TEN_CROP_VIEWS) if ten_crop else self.batch_size
+
     def val_dataloader(self) -> DataLoader | list[DataLoader]:
         """The validation split, then (dataloader 1) the fixed training subset scored in eval mode."""
+        fitting = self.trainer is not None and self.trainer.state.fn == "fit"
+        val = self._loader(self.val_set, batch_size=self._eval_batch_size(self.ten_crop and not fitting))
         if self.train_eval_set is None:
-            return self._loader(self.val_set)
-        return [self._loader(self.val_set), self._loader(self.train_eval_set)]
+            return val
+        return [val, self._loader(self.train_eval_set)]
 
     def test_dataloader(self) -> DataLoader:
-        return self._loader(self.test_set)
+        return self._loader(self.test_set, batch_size=self._eval_batch_size(self.ten_crop))
 
     def on_after_batch_transfer(self, batch, dataloader_idx: int):
         images, labels = batch

@@ -113,10 +113,17 @@ def ten_crop(images: torch.Tensor, crop: int) -> torch.Tensor:
     return torch.stack(views, dim=1)
 
 
+def view_logits(forward, x: torch.Tensor) -> torch.Tensor:
+    """Logits of every view of a (B, V, C, H, W) batch → (B, V, classes), all views in one
+    pass (the ten-crop loaders hold a tenth of the images per batch, so B·V crops are about a
+    training batch)."""
+    return forward(x.flatten(0, 1)).unflatten(0, x.shape[:2])
+
+
 def view_softmax(forward, x: torch.Tensor) -> torch.Tensor:
-    """Softmax of every view of a (B, V, C, H, W) batch → (B, V, classes), one view at a time so
-    the activations stay those of a single crop. The paper's prediction is `.mean(1)`."""
-    return torch.stack([forward(x[:, v]).softmax(-1) for v in range(x.shape[1])], dim=1)
+    """Softmax of every view of a (B, V, C, H, W) batch → (B, V, classes). The paper's
+    prediction is `.mean(1)`."""
+    return view_logits(forward, x).softmax(-1)
 
 
 class Normalize(torch.nn.Module):
