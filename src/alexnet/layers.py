@@ -113,3 +113,33 @@ def activation(name: str) -> nn.Module:
     if name == "tanh":
         return nn.Tanh()
     raise ValueError(f"model.activation={name!r} is not one of ['relu', 'tanh']")
+
+
+class LocallyConnected2d(nn.Module):
+    """A convolution with a separate filter at every output position (cuda-convnet's `local`
+    layer, used by the paper's CIFAR-10 net): weights (positions, out, in·k·k) and, as
+    cuda-convnet has them, a bias per position and filter. PyTorch has no such layer; this one
+    unfolds the input into patches and does one batched matmul over the positions."""
+
+    def __init__(self, in_channels: int, out_channels: int, in_size: int, kernel_size: int,
+                 stride: int = 1, padding: int = 0):
+        super().__init__()
+        self.in_channels, self.out_channels = in_channels, out_channels
+        self.kernel_size, self.stride, self.padding = kernel_size, stride, padding
+        self.out_size = (in_size + 2 * padding - kernel_size) // stride + 1
+        if self.out_size < 1:
+            raise ValueError(f"a {kernel_size}×{kernel_size} local layer cannot take {in_size}-px maps")
+        positions = self.out_size**2
+        self.weight = nn.Parameter(torch.empty(positions, out_channels, in_channels * kernel_size**2))
+        self.bias = nn.Parameter(torch.zeros(positions, out_channels))
+        nn.init.normal_(self.weight, std=0.01)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        patches = nn.functional.unfold(x, self.kernel_size, padding=self.padding, stride=self.stride)
+        out = torch.bmm(patches.permute(2, 0, 1), self.weight.transpose(1, 2))  # (positions, B, out)
+        out = out + self.bias[:, None, :]
+        return out.permute(1, 2, 0).unflatten(2, (self.out_size, self.out_size))
+
+    def extra_repr(self) -> str:
+        return (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, stride={self.stride}, "
+                f"padding={self.padding}, out_size={self.out_size}")
