@@ -69,3 +69,14 @@ def test_test_outcomes_score_the_centre_view_and_the_averaged_ten_crops_of_one_p
     assert out["center_top5"].tolist() == in_top5
     torch.testing.assert_close(out["center_loss"], torch.nn.functional.cross_entropy(centre, y, reduction="none"))
     assert set(module.test_outcomes(x[:, 4], y)) == {"label", "center_top1", "center_top5", "center_loss"}
+
+
+def test_compile_switch_compiles_the_net_in_place_keeping_checkpoint_keys():
+    plain = AlexNetModule(model={"stem": "cifar", "width": 0.125, "input_size": 28, "num_classes": 10}, seed=0)
+    compiled = AlexNetModule(model={"stem": "cifar", "width": 0.125, "input_size": 28, "num_classes": 10}, seed=0,
+                             compile=True)
+    plain.configure_model()
+    compiled.configure_model()
+    compiled.configure_model()  # a second fit (or validate) in the same process does not wrap it twice
+    assert plain.net._compiled_call_impl is None and compiled.net._compiled_call_impl is not None
+    assert list(compiled.state_dict()) == list(plain.state_dict())  # checkpoints load either way

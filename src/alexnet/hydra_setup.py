@@ -21,7 +21,7 @@ RUN_ID = f"{os.getpid()}{secrets.token_hex(2)}"
 # Overrides that say where or how a job runs, not which arm of an ablation it is.
 NOT_ARM = ("seed", "ablation", "experiment", "hydra", "paths", "logger", "callbacks", "trainer", "debug",
            "data.root", "data.cache_dir", "data.num_workers", "data.decode_workers", "ckpt_path",
-           "task_name")
+           "task_name", "compile")
 
 
 def register_resolvers(repo_root: Path) -> None:

@@ -17,9 +17,10 @@ from torchmetrics import MeanMetric
 from torchmetrics.classification import MulticlassAccuracy
 
 from alexnet import paper
-from alexnet.data.transforms import view_softmax
+from alexnet.data.transforms import view_logits, view_softmax
 from alexnet.init import initialize
 from alexnet.model import AlexNet, AlexNetConfig, count_parameters
+from alexnet.optim import MOMENTUM_FORMS, sgd
 
 SCHEDULES = ("plateau", "step")
 TRAIN_EVAL = 1  # the validation dataloader of the fixed training subset (AlexNetDataModule)
@@ -56,12 +57,18 @@ class AlexNetModule(L.LightningModule):
         step_milestones: tuple[int, ...] = paper.LR_DROP_EPOCHS_CODE,
         lr_drop_factor: float = paper.LR_DROP_FACTOR,
         seed: int | None = None,
+        compile: bool = False,
+        momentum_form: str = "pytorch",
+        bias_lr_mult: float = 1.0,
+        bias_weight_decay: bool = True,
     ):
         super().__init__()
         if schedule not in SCHEDULES:
             raise ValueError(f"recipe.schedule={schedule!r} is not one of {list(SCHEDULES)}")
         if lr <= 0:
             raise ValueError(f"recipe.lr={lr!r} must be positive")
+        if momentum_form not in MOMENTUM_FORMS:
+            raise ValueError(f"recipe.momentum_form={momentum_form!r} is not one of {list(MOMENTUM_FORMS)}")
         self.save_hyperparameters()
         self.scheduler: torch.optim.lr_scheduler.LRScheduler | None = None
         self._scheduler_state: dict | None = None
@@ -88,6 +95,13 @@ class AlexNetModule(L.LightningModule):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x)
+
+    def configure_model(self) -> None:
+        """`compile=True`: torch.compile the net in place, so its state_dict keys (and so every
+        checkpoint) are the same with or without it. The first step of a fit compiles; Inductor's
+        on-disk cache makes the later jobs of a sweep start warm."""
+        if self.hparams.compile and getattr(self.net, "_compiled_call_impl", None) is None:
+            self.net.compile()
 
     # -- training --------------------------------------------------------------------------------
     def training_step(self, batch, batch_idx: int) -> torch.Tensor:
@@ -164,7 +178,7 @@ class AlexNetModule(L.LightningModule):
         (B, 10, C, h, w) views also §4.1's ten-crop prediction (softmax averaged) of the same
         pass, whose view 4 is the centre crop."""
         if x.ndim == 5:
-            logits = torch.stack([self(x[:, v]) for v in range(x.shape[1])], dim=1)
+            logits = view_logits(self, x)
             center, averaged = logits[:, 4], logits.float().softmax(-1).mean(1)
         else:
             center, averaged = self(x), None
@@ -177,9 +191,8 @@ class AlexNetModule(L.LightningModule):
     # -- optimisation ----------------------------------------------------------------------------
     def configure_optimizers(self):
         h = self.hparams
-        optimizer = torch.optim.SGD(
-            self.parameters(), lr=h.lr, momentum=h.momentum, weight_decay=h.weight_decay
-        )
+        optimizer = sgd(self.net, h.lr, h.momentum, h.weight_decay, h.momentum_form, h.bias_lr_mult,
+                        h.bias_weight_decay)
         # Schedulers are stepped here, by hand, before the epoch's checkpoint is written, so a
         # resume continues them exactly; Lightning steps its schedulers after that checkpoint
         # and skips the step of the epoch a resume restarts from.
@@ -190,10 +203,10 @@ class AlexNetModule(L.LightningModule):
         else:
             # §5: divide by 10 when the validation error stops improving, at most
             # `max_lr_drops` times (the floor min_lr stops one more).
-            floor = h.lr * h.lr_drop_factor**h.max_lr_drops * (1 - 1e-6)
+            floors = [g["lr"] * h.lr_drop_factor**h.max_lr_drops * (1 - 1e-6) for g in optimizer.param_groups]
             self.scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
                 optimizer, mode="min", factor=h.lr_drop_factor, patience=h.plateau_patience,
-                min_lr=floor,
+                min_lr=floors,
             )
         return optimizer
 

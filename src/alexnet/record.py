@@ -74,12 +74,18 @@ class Throughput(L.Callback):
     """Logs `train/images_per_sec`: training images over the epoch's training time (with data
     loading, without validation)."""
 
+    def __init__(self):
+        self._first_step_s: float | None = None  # this fit's first step: with compile, the compile time
+
     def on_train_epoch_start(self, trainer, pl_module) -> None:
         self._start, self._end, self._images = time.perf_counter(), None, 0
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
         self._images += len(batch[1])
         self._end = time.perf_counter()
+        if self._first_step_s is None:
+            self._first_step_s = self._end - self._start
+            pl_module.log("train/first_step_s", self._first_step_s, on_step=False, on_epoch=True, reduce_fx="max")
 
     def on_train_epoch_end(self, trainer, pl_module) -> None:
         if self._end is not None:

@@ -1,0 +1,73 @@
+"""The optimiser as the original code ran it: §5's momentum form and per-parameter learning
+rates and weight decay (biases at twice the rate, without decay: layers-145.cfg's epsB, wc).
+
+PyTorch's SGD keeps buf ← m·buf + g + λ·w and steps w ← w − ε·buf. The paper writes
+v ← m·v − λ·ε·w − ε·g, w ← w + v. While ε is constant the two are the same sequence of
+weights; when ε drops, PyTorch's next step shrinks at once (ε multiplies the whole history),
+while the paper's velocity keeps the momentum gathered at the old rate and lets it decay.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+MOMENTUM_FORMS = ("pytorch", "paper")
+
+
+class PaperSGD(torch.optim.Optimizer):
+    """§5's update: v ← m·v − λ·ε·w − ε·∇w, then w ← w + v (per parameter group: lr ε,
+    momentum m, weight_decay λ)."""
+
+    def __init__(self, params, lr: float, momentum: float = 0.9, weight_decay: float = 0.0):
+        if lr <= 0:
+            raise ValueError(f"lr={lr!r} must be positive")
+        super().__init__(params, {"lr": lr, "momentum": momentum, "weight_decay": weight_decay})
+
+    @torch.no_grad()
+    def step(self, closure=None):
+        loss = None
+        if closure is not None:
+            with torch.enable_grad():
+                loss = closure()
+        for group in self.param_groups:
+            params = [p for p in group["params"] if p.grad is not None]
+            if not params:
+                continue
+            velocities = []
+            for p in params:
+                if "velocity" not in self.state[p]:
+                    self.state[p]["velocity"] = torch.zeros_like(p)
+                velocities.append(self.state[p]["velocity"])
+            lr, m, wd = group["lr"], group["momentum"], group["weight_decay"]
+            torch._foreach_mul_(velocities, m)
+            if wd:
+                torch._foreach_add_(velocities, params, alpha=-wd * lr)
+            torch._foreach_add_(velocities, [p.grad for p in params], alpha=-lr)
+            torch._foreach_add_(params, velocities)
+        return loss
+
+
+def parameter_groups(net: nn.Module, lr: float, weight_decay: float, bias_lr_mult: float = 1.0,
+                     bias_weight_decay: bool = True) -> list[dict]:
+    """Weights at (lr, weight_decay); biases at (bias_lr_mult · lr, weight_decay or 0). One group
+    when biases are treated like weights, so the default optimiser is exactly PyTorch's."""
+    if bias_lr_mult == 1.0 and bias_weight_decay:
+        return [{"params": list(net.parameters()), "lr": lr, "weight_decay": weight_decay}]
+    named = list(net.named_parameters())
+    weights = [p for name, p in named if not name.endswith("bias")]
+    biases = [p for name, p in named if name.endswith("bias")]
+    return [{"params": weights, "lr": lr, "weight_decay": weight_decay},
+            {"params": biases, "lr": lr * bias_lr_mult, "weight_decay": weight_decay if bias_weight_decay else 0.0}]
+
+
+def sgd(net: nn.Module, lr: float, momentum: float, weight_decay: float, momentum_form: str = "pytorch",
+        bias_lr_mult: float = 1.0, bias_weight_decay: bool = True) -> torch.optim.Optimizer:
+    """PyTorch's SGD (`momentum_form="pytorch"`) or the paper's (`"paper"`), over
+    `parameter_groups`."""
+    if momentum_form not in MOMENTUM_FORMS:
+        raise ValueError(f"recipe.momentum_form={momentum_form!r} is not one of {list(MOMENTUM_FORMS)}")
+    groups = parameter_groups(net, lr, weight_decay, bias_lr_mult, bias_weight_decay)
+    if momentum_form == "paper":
+        return PaperSGD(groups, lr=lr, momentum=momentum, weight_decay=weight_decay)
+    return torch.optim.SGD(groups, lr=lr, momentum=momentum, weight_decay=weight_decay)
