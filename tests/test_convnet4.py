@@ -107,3 +107,28 @@ def test_bad_values_get_one_line():
         ConvNet4Config(activation="sigmoid")
     with pytest.raises(ValueError, match="at least 8 px"):
         ConvNet4Config(input_size=4)
+
+
+def test_convnet4_trains_through_the_platform_with_cuda_convnets_recipe(tmp_path):
+    from alexnet.training import build_module, train
+    from conftest import make_config
+
+    run = ("model=convnet4", "recipe=cuda_convnet", "data.crop_size=24", "data.pca_lighting=false",
+           "trainer.max_epochs=1", "trainer.limit_train_batches=2", "trainer.limit_val_batches=1",
+           "logger.wandb.enabled=false", "callbacks.checkpoint.enabled=false", "callbacks.progress_bar=none")
+    cfg = make_config(*run)
+    groups = {(g["lr"], g["weight_decay"]): len(g["params"]) for g in build_module(cfg, 10).configure_optimizers().param_groups}
+    # weights: conv1, conv2 undecayed; local3, local4 at 0.004; fc10 at 0.01; all five biases at 2× lr, undecayed
+    assert groups == {(0.001, 0.0): 2, (0.002, 0.0): 5, (0.001, 0.004): 2, (0.001, 0.01): 1}
+    summary = train(cfg, tmp_path)
+    assert summary["status"] == "completed" and summary["parameters"] == 2_112_970
+    assert summary["model"]["arch"] == "convnet4" and summary["test/top1_err"] is not None
+
+
+def test_an_alexnet_switch_on_convnet4_or_a_mismatched_recipe_gets_one_line():
+    from alexnet.module import build_net
+
+    with pytest.raises(ValueError, match=r"model.width is not a switch of model.arch=convnet4"):
+        build_net({"arch": "convnet4", "width": 0.5}, "cuda_convnet")
+    with pytest.raises(ValueError, match="convnet4 takes recipe=cuda_convnet"):
+        build_net({"arch": "convnet4"}, "code_fan_in")

@@ -25,6 +25,7 @@ from torch import nn
 
 from alexnet.layers import LocallyConnected2d, LocalResponseNorm, activation
 
+CONVNET4_INIT = "cuda_convnet"  # the recipe.init name of `initialize` below
 NORM_SIZE, NORM_SCALE, NORM_POWER, NORM_K = 9, 0.001, 0.75, 1.0
 INIT_STD = {"conv1": 1e-4, "conv2": 0.01, "local3": 0.04, "local4": 0.04, "fc10": 0.01}
 

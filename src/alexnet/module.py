@@ -8,6 +8,7 @@ subset scored like validation (eval mode, centre crop) — the training error th
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import lightning as L
@@ -17,6 +18,7 @@ from torchmetrics import MeanMetric
 from torchmetrics.classification import MulticlassAccuracy
 
 from alexnet import paper
+from alexnet.convnet4 import CONVNET4_INIT, ConvNet4, ConvNet4Config
 from alexnet.data.transforms import view_logits, view_softmax
 from alexnet.init import initialize
 from alexnet.model import AlexNet, AlexNetConfig, count_parameters
@@ -26,16 +28,32 @@ SCHEDULES = ("plateau", "step")
 TRAIN_EVAL = 1  # the validation dataloader of the fixed training subset (AlexNetDataModule)
 
 
-def build_net(model: dict[str, Any] | None, init: str, seed: int | None = None) -> AlexNet:
-    """The net, each learned layer drawn from its own generator (seed, layer): two arms whose
-    nets differ in some layers' shapes (model.columns) start from equal weights in every other
-    layer. PyTorch's own default init (overwritten) runs on a forked global generator, so the
-    global generator (dropout) is left as seeding left it and every arm starts training from
-    the same state. `seed=None`: the global generator's seed."""
+ARCHS = ("alexnet", "convnet4")
+
+
+def build_net(model: dict[str, Any] | None, init: str, seed: int | None = None) -> AlexNet | ConvNet4:
+    """The net (`model.arch`: AlexNet, or the paper's CIFAR-10 `convnet4`), each learned layer
+    drawn from its own generator (seed, layer): two arms whose nets differ in some layers'
+    shapes (model.columns) start from equal weights in every other layer. PyTorch's own default
+    init (overwritten) runs on a forked global generator, so the global generator (dropout) is
+    left as seeding left it and every arm starts training from the same state. `seed=None`:
+    the global generator's seed."""
     seed = torch.initial_seed() if seed is None else int(seed)
+    model = dict(model or {})
+    arch = model.pop("arch", "alexnet")
+    if arch not in ARCHS:
+        raise ValueError(f"model.arch={arch!r} is not one of {list(ARCHS)}")
+    if (arch == "convnet4") != (init == CONVNET4_INIT):
+        raise ValueError(f"recipe.init={init!r} does not fit model.arch={arch}: convnet4 takes recipe=cuda_convnet "
+                         f"(init {CONVNET4_INIT}), AlexNet one of the others")
+    config_class = ConvNet4Config if arch == "convnet4" else AlexNetConfig
+    unknown = sorted(set(model) - {f.name for f in dataclasses.fields(config_class)})
+    if unknown:
+        raise ValueError(f"model.{unknown[0]} is not a switch of model.arch={arch} "
+                         f"(it has {[f.name for f in dataclasses.fields(config_class)]})")
     with torch.random.fork_rng(devices=[]):
-        net = AlexNet(AlexNetConfig(**(model or {})))
-    return initialize(net, init, seed=seed)
+        net = ConvNet4(ConvNet4Config(**model)) if arch == "convnet4" else AlexNet(AlexNetConfig(**model))
+    return net.initialize(seed) if arch == "convnet4" else initialize(net, init, seed=seed)
 
 
 def hits(scores: torch.Tensor, labels: torch.Tensor, k: int) -> torch.Tensor:
@@ -61,6 +79,7 @@ class AlexNetModule(L.LightningModule):
         momentum_form: str = "pytorch",
         bias_lr_mult: float = 1.0,
         bias_weight_decay: bool = True,
+        layer_weight_decay: dict[str, float] | None = None,
     ):
         super().__init__()
         if schedule not in SCHEDULES:
@@ -192,7 +211,7 @@ class AlexNetModule(L.LightningModule):
     def configure_optimizers(self):
         h = self.hparams
         optimizer = sgd(self.net, h.lr, h.momentum, h.weight_decay, h.momentum_form, h.bias_lr_mult,
-                        h.bias_weight_decay)
+                        h.bias_weight_decay, h.layer_weight_decay)
         # Schedulers are stepped here, by hand, before the epoch's checkpoint is written, so a
         # resume continues them exactly; Lightning steps its schedulers after that checkpoint
         # and skips the step of the epoch a resume restarts from.

@@ -49,25 +49,38 @@ class PaperSGD(torch.optim.Optimizer):
 
 
 def parameter_groups(net: nn.Module, lr: float, weight_decay: float, bias_lr_mult: float = 1.0,
-                     bias_weight_decay: bool = True) -> list[dict]:
-    """Weights at (lr, weight_decay); biases at (bias_lr_mult · lr, weight_decay or 0). One group
-    when biases are treated like weights, so the default optimiser is exactly PyTorch's."""
-    if bias_lr_mult == 1.0 and bias_weight_decay:
+                     bias_weight_decay: bool = True, layer_weight_decay: dict[str, float] | None = None) -> list[dict]:
+    """Weights at (lr, weight_decay, or the layer's own decay from `layer_weight_decay`, as
+    cuda-convnet's per-layer `wc`); biases at (bias_lr_mult · lr, the same decay or 0). One
+    group when biases and layers are treated alike, so the default optimiser is exactly
+    PyTorch's SGD over all parameters."""
+    layer_weight_decay = dict(layer_weight_decay or {})
+    if bias_lr_mult == 1.0 and bias_weight_decay and not layer_weight_decay:
         return [{"params": list(net.parameters()), "lr": lr, "weight_decay": weight_decay}]
     named = list(net.named_parameters())
-    weights = [p for name, p in named if not name.endswith("bias")]
-    biases = [p for name, p in named if name.endswith("bias")]
-    return [{"params": weights, "lr": lr, "weight_decay": weight_decay},
-            {"params": biases, "lr": lr * bias_lr_mult, "weight_decay": weight_decay if bias_weight_decay else 0.0}]
+    layers = {name.split(".")[-2] for name, _ in named if "." in name}
+    unknown = sorted(set(layer_weight_decay) - layers)
+    if unknown:
+        raise ValueError(f"recipe.layer_weight_decay names {unknown}, which this net does not have (it has {sorted(layers)})")
+    groups: dict[tuple[float, float], list[nn.Parameter]] = {}
+    for name, p in named:
+        decay = layer_weight_decay.get(name.split(".")[-2] if "." in name else name, weight_decay)
+        if name.endswith("bias"):
+            key = (lr * bias_lr_mult, decay if bias_weight_decay else 0.0)
+        else:
+            key = (lr, decay)
+        groups.setdefault(key, []).append(p)
+    return [{"params": params, "lr": g_lr, "weight_decay": g_wd} for (g_lr, g_wd), params in groups.items()]
 
 
 def sgd(net: nn.Module, lr: float, momentum: float, weight_decay: float, momentum_form: str = "pytorch",
-        bias_lr_mult: float = 1.0, bias_weight_decay: bool = True) -> torch.optim.Optimizer:
+        bias_lr_mult: float = 1.0, bias_weight_decay: bool = True,
+        layer_weight_decay: dict[str, float] | None = None) -> torch.optim.Optimizer:
     """PyTorch's SGD (`momentum_form="pytorch"`) or the paper's (`"paper"`), over
     `parameter_groups`."""
     if momentum_form not in MOMENTUM_FORMS:
         raise ValueError(f"recipe.momentum_form={momentum_form!r} is not one of {list(MOMENTUM_FORMS)}")
-    groups = parameter_groups(net, lr, weight_decay, bias_lr_mult, bias_weight_decay)
+    groups = parameter_groups(net, lr, weight_decay, bias_lr_mult, bias_weight_decay, layer_weight_decay)
     if momentum_form == "paper":
         return PaperSGD(groups, lr=lr, momentum=momentum, weight_decay=weight_decay)
     return torch.optim.SGD(groups, lr=lr, momentum=momentum, weight_decay=weight_decay)

@@ -59,6 +59,7 @@ def build_module(cfg: DictConfig, num_classes: int) -> AlexNetModule:
         # .get: recipes (and job configs) from before these switches ran PyTorch's SGD over one group
         momentum_form=r.get("momentum_form", "pytorch"), bias_lr_mult=r.get("bias_lr_mult", 1.0),
         bias_weight_decay=r.get("bias_weight_decay", True),
+        layer_weight_decay=OmegaConf.to_container(r.layer_weight_decay) if r.get("layer_weight_decay") else None,
     )
 
 

@@ -42,6 +42,10 @@ def load_net(path: str | Path) -> Loaded:
     model = (ckpt.get("hyper_parameters") or {}).get("model")
     if not isinstance(model, dict):
         raise ValueError(f"{ckpt_path} has no hyper_parameters['model']: not an AlexNetModule checkpoint")
+    model = dict(model)
+    if model.pop("arch", "alexnet") != "alexnet":
+        raise ValueError(f"{ckpt_path} is a model.arch={ckpt['hyper_parameters']['model']['arch']} checkpoint: "
+                         "figures 3 and 4 are drawn for AlexNet only")
     net = AlexNet(AlexNetConfig(**model))
     state = {k[len(PREFIX):]: v for k, v in ckpt["state_dict"].items() if k.startswith(PREFIX)}
     net.load_state_dict(state)
