@@ -123,6 +123,7 @@ def test_convnet4_trains_through_the_platform_with_cuda_convnets_recipe(tmp_path
     summary = train(cfg, tmp_path)
     assert summary["status"] == "completed" and summary["parameters"] == 2_112_970
     assert summary["model"]["arch"] == "convnet4" and summary["test/top1_err"] is not None
+    assert summary["first_step_s"] > 0  # recorded for every fit: with compile=true, the compile time
 
 
 def test_an_alexnet_switch_on_convnet4_or_a_mismatched_recipe_gets_one_line():

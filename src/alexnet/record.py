@@ -74,18 +74,12 @@ class Throughput(L.Callback):
     """Logs `train/images_per_sec`: training images over the epoch's training time (with data
     loading, without validation)."""
 
-    def __init__(self):
-        self._first_step_s: float | None = None  # this fit's first step: with compile, the compile time
-
     def on_train_epoch_start(self, trainer, pl_module) -> None:
         self._start, self._end, self._images = time.perf_counter(), None, 0
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
         self._images += len(batch[1])
         self._end = time.perf_counter()
-        if self._first_step_s is None:
-            self._first_step_s = self._end - self._start
-            pl_module.log("train/first_step_s", self._first_step_s, on_step=False, on_epoch=True, reduce_fx="max")
 
     def on_train_epoch_end(self, trainer, pl_module) -> None:
         if self._end is not None:
@@ -107,6 +101,7 @@ class RunRecord(L.Callback):
         self.rows: list[dict[str, float]] = []
         self.test: dict[str, float] = {}
         self._start = None
+        self.first_step_s: float | None = None  # start of fit to the end of its first step (compile=true: compiling)
 
     def on_fit_start(self, trainer, pl_module) -> None:
         self._start = time.perf_counter()
@@ -117,6 +112,10 @@ class RunRecord(L.Callback):
                 self.rows = [
                     {k: float(v) for k, v in r.items() if v != ""} for r in csv.DictReader(f)
                 ]
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        if self.first_step_s is None:
+            self.first_step_s = round(time.perf_counter() - self._start, 2)
 
     def on_train_epoch_end(self, trainer, pl_module) -> None:
         if trainer.global_rank != 0:
@@ -164,6 +163,7 @@ class RunRecord(L.Callback):
             "epochs": len(self.rows),
             "steps": int(trainer.global_step),
             "wall_time_s": round(time.perf_counter() - (self._start or time.perf_counter()), 2),
+            "first_step_s": self.first_step_s,
         }
         for key in FINAL_KEYS:
             values = series(key)
