@@ -6,6 +6,7 @@ import yaml
 from omegaconf import OmegaConf
 
 from alexnet import paper
+from alexnet.model import AlexNet, count_parameters
 from alexnet.training import build_module
 from conftest import CONF, make_config
 
@@ -48,9 +49,10 @@ def test_configs_compose_and_resolve(overrides):
 def test_paper_preset_is_the_full_net():
     cfg = make_config("experiment=paper", "data.root=/x")
     module = build_module(cfg, num_classes=1000)
-    assert module.num_parameters == 60_965_224
-    assert cfg.data.stored_size == 256 and cfg.data.crop_size == 227
-    assert cfg.recipe.lr == 0.01 and cfg.recipe.momentum == 0.9 and cfg.recipe.weight_decay == 0.0005
+    assert module.num_parameters == count_parameters(AlexNet())  # the paper's net (test_model.py)
+    assert (cfg.data.stored_size, cfg.data.crop_size) == (paper.STORED_SIZE, paper.INPUT_SIZE)
+    recipe = cfg.recipe
+    assert (recipe.lr, recipe.momentum, recipe.weight_decay) == (paper.LEARNING_RATE, paper.MOMENTUM, paper.WEIGHT_DECAY)
 
 
 def test_recipes_differ_in_init_and_input_only():

@@ -1,4 +1,5 @@
-"""The paper's numbers as data: read by the model, the tests and the reports, written down once.
+"""The paper's numbers as data: read by the model, the configs (`${paper:NAME}`), the tests and the
+reports, written down once.
 
 Krizhevsky, Sutskever, Hinton, "ImageNet Classification with Deep Convolutional Neural
 Networks", NIPS 2012 (section numbers below refer to it), and Krizhevsky's original code
@@ -51,10 +52,6 @@ ONE_BIAS_LAYERS = ("conv2", "conv4", "conv5", "fc6", "fc7")  # biases 1, all oth
 # random 224 patches (227 makes the arithmetic of conv1 exact; see model.py).
 STORED_SIZE = 256
 INPUT_SIZE = 227
-
-# §4.1 test procedure: average the softmax over ten patches, the four corners and the centre
-# of the stored image and their horizontal reflections.
-TEN_CROP_VIEWS = 10
 
 # ---------------------------------------------------------------------------------------------
 # §4.1 PCA lighting ("fancy PCA"): to every pixel add [p1 p2 p3]·[a1·s1, a2·s2, a3·s3]^T with
@@ -122,7 +119,7 @@ CLAIMS: dict[str, Claim] = {
         measure="speed", speedup=6.0, threshold=0.25,
     ),
     "dropout": Claim(
-        "model.dropout", 0.5, 0.0, 1.0, None,
+        "model.dropout", DROPOUT, 0.0, 1.0, None,
         "without dropout the net overfits substantially (§4.2)", measure="overfit", at_least=True,
         reading="'substantially' read as: the val − train gap (and the test error) at least 1 point larger",
     ),
@@ -139,7 +136,3 @@ CLAIMS: dict[str, Claim] = {
         "(39.0 / 18.3 vs 37.5 / 17.0, §6 footnote)", measure="paired_eval",
     ),
 }
-
-# §7 Table 2, ILSVRC-2012 val, 1 CNN, 10-crop: top-1 / top-5 error (%).
-PAPER_RESULT_TOP1 = 40.7
-PAPER_RESULT_TOP5 = 18.2
