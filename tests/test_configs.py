@@ -1,11 +1,14 @@
 """Every config composes, and every ablation flips exactly one switch against the paper."""
 
 
+import inspect
+
 import pytest
 import yaml
 from omegaconf import OmegaConf
 
 from alexnet import paper
+from alexnet.data.datamodule import AlexNetDataModule
 from alexnet.model import AlexNet, count_parameters
 from alexnet.training import build_module
 from conftest import CONF, make_config
@@ -44,6 +47,14 @@ def test_configs_compose_and_resolve(overrides):
     resolved = OmegaConf.to_container(cfg, resolve=True)
     assert "${" not in OmegaConf.to_yaml(resolved)
     assert cfg.model.input_size == cfg.data.crop_size
+
+
+@pytest.mark.parametrize("name", sorted(p.stem for p in (CONF / "data").glob("*.yaml")))
+def test_every_data_option_is_an_argument_of_the_datamodule(name):
+    options = set(make_config(f"data={name}", "data.root=/x").data)
+    assert options <= set(inspect.signature(AlexNetDataModule).parameters)
+    with pytest.raises(ValueError, match="data.colour is not an option"):
+        AlexNetDataModule.from_config({"source": "folder", "colour": True})
 
 
 def test_paper_preset_is_the_full_net():
