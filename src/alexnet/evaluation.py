@@ -41,7 +41,7 @@ def evaluate(cfg: DictConfig, out_dir: str | Path | None = None) -> dict[str, An
             f"data.root={d.root!r} has {len(dm.classes)} classes that differ from the checkpoint's "
             f"{len(trained_on)} (e.g. {dm.classes[:3]} vs {trained_on[:3]}): evaluate on the data it was trained for"
         )
-    dm.use_checkpoint_data(loaded.data)
+    dm.use_checkpoint_data(loaded.preprocessing())
     trainer = L.Trainer(
         accelerator=cfg.get("accelerator", "auto"), devices=1, logger=False, enable_checkpointing=False,
         enable_progress_bar=bool(cfg.get("progress_bar", True)), enable_model_summary=False,
