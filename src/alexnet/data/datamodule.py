@@ -30,7 +30,8 @@ import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 
 from alexnet.data import cache, lighting
-from alexnet.data.sources import DataError, Source, load_source
+from alexnet.data.layouts import load_source
+from alexnet.data.sources import DataError, Source
 from alexnet.data.transforms import Normalize, center_crop, center_offsets, train_batch
 from alexnet.data.transforms import ten_crop as ten_crop_views
 
