@@ -27,7 +27,8 @@ class SeedsSweeper(BasicSweeper):
     `max_seeds`, or when `budget_minutes` is spent."""
 
     def sweep(self, arguments: list[str]) -> Any:
-        from alexnet.report.sequential import CONTINUE, STOP_BUDGET, STOP_MAX, Plan, look
+        from alexnet.report.sequential import CONTINUE, STOP_BUDGET, STOP_MAX, Plan
+        from alexnet.report.stopping import look
 
         settings = OmegaConf.select(self.config, "ablation", default=None) or {}
         if settings.get("max_seeds") is None:
