@@ -1,4 +1,5 @@
-"""Seeds until the answer is known: the plan of a sweep that adds seeds, and its stopping rule.
+"""Seeds until the answer is known: the plan of a sweep that adds seeds and its stopping rule
+(each look itself is report/stopping.py).
 
 A sweep with `ablation.max_seeds=N` runs `min_seeds` seeds per arm, then one more seed at a
 time, and after each looks at the paired interval. Looking repeatedly would inflate the error
