@@ -11,9 +11,7 @@ import argparse
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from alexnet.figures.make import make_figures  # noqa: E402
+from alexnet.figures.make import make_figures
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -11,11 +11,9 @@ import argparse
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from alexnet.loggers import WANDB_MODES, load_dotenv  # noqa: E402
-from alexnet.report import build_report  # noqa: E402
-from alexnet.report.curves import DEFAULT_THRESHOLD  # noqa: E402
+from alexnet.loggers import WANDB_MODES, load_dotenv
+from alexnet.report import build_report
+from alexnet.report.curves import DEFAULT_THRESHOLD
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 

@@ -12,10 +12,8 @@ import argparse
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from alexnet.report.curves import DEFAULT_THRESHOLD  # noqa: E402
-from alexnet.report.scorecard import build_scorecard  # noqa: E402
+from alexnet.report.curves import DEFAULT_THRESHOLD
+from alexnet.report.scorecard import build_scorecard
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -2,12 +2,12 @@
 
 import importlib.util
 import json
-import pickle
 
 import pytest
 import torch
 
-from alexnet.figures import colour_specificity, column_scores, load_net, nearest_neighbours
+from alexnet.checkpoint import CheckpointError, load
+from alexnet.figures import colour_specificity, column_scores, nearest_neighbours
 from alexnet.figures.neighbours import fc7_and_logits
 from alexnet.training import train
 from conftest import REPO, make_config
@@ -73,7 +73,7 @@ def test_nearest_neighbours_against_brute_force():
 
 # -- from a checkpoint ----------------------------------------------------------------------------
 def test_checkpoint_loads_safely_and_matches_the_trained_net(job_dir):
-    loaded = load_net(job_dir)
+    loaded = load(job_dir)
     assert loaded.job_dir == job_dir and loaded.net.training is False
     state = torch.load(job_dir / "checkpoints" / "last.ckpt", weights_only=True)["state_dict"]
     torch.testing.assert_close(loaded.net.features.conv1.weight, state["net.features.conv1.weight"])
@@ -89,15 +89,15 @@ def test_a_checkpoint_with_code_in_it_is_refused(tmp_path):
 
     bad = tmp_path / "evil.ckpt"
     torch.save({"hyper_parameters": {"model": {}}, "state_dict": {}, "x": Payload()}, bad)
-    with pytest.raises(pickle.UnpicklingError):
-        load_net(bad)
+    with pytest.raises(CheckpointError, match="refusing to load"):
+        load(bad)
 
 
 def test_figures_command_writes_both_figures(job_dir, tmp_path, capsys):
     out = tmp_path / "figs"
     assert _figures_cli().main([str(job_dir / "checkpoints" / "last.ckpt"), "--out", str(out),
                                 "--images", "2", "--neighbours", "3", "--train-limit", "300"]) == 0
-    columns = load_net(job_dir).net.config.columns
+    columns = load(job_dir).net.config.columns
     for name in ("figure3-conv1-kernels.png", "figure4-fc7-neighbours.png"):
         assert (out / name).read_bytes()[:4] == b"\x89PNG"
     facts = json.loads((out / "figures.json").read_text())

@@ -5,9 +5,10 @@ import numpy as np
 import pytest
 
 import datasets
-from alexnet.data import imagenet as layouts
+from alexnet.data import imagenet
+from alexnet.data.layouts import load_source
 from alexnet.data.matfile import load_mat
-from alexnet.data.sources import DataError, load_source
+from alexnet.data.sources import DataError
 
 
 def truth(root, src):
@@ -33,7 +34,7 @@ def test_meta_mat_reader_reads_the_devkit_struct(tmp_path):
     assert [(int(s["ILSVRC2012_ID"][0, 0]), s["WNID"], s["words"]) for s in synsets] == [
         (1, "n02119789", "kit fox, Vulpes macrotis"), (2, "n02100735", "setter")]
     (tmp_path / "meta.mat").write_bytes((tmp_path / "m.mat").read_bytes())
-    assert layouts.devkit_wnids(tmp_path) == {1: "n02119789", 2: "n02100735"}
+    assert imagenet.devkit_wnids(tmp_path) == {1: "n02119789", 2: "n02100735"}
 
 
 def test_kaggle_layout_under_ilsvrc_data_cls_loc(tmp_path):

@@ -77,11 +77,6 @@ def test_the_two_readings_differ_and_k_is_two(activations):
     assert float(code.double()(one)[0, 2]) == pytest.approx(1e-6 / 2**0.75, rel=1e-9)
 
 
-def test_unknown_reading_is_refused():
-    with pytest.raises(ValueError, match="model.lrn_reading='paper'"):
-        local_response_norm("paper")
-
-
 def test_an_even_window_is_refused():
     from alexnet.layers import LocalResponseNorm
 

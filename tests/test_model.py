@@ -140,7 +140,8 @@ def test_each_switch_changes_exactly_one_thing(switch, other):
     "kwargs, message",
     [(dict(activation="sigmoid"), "model.activation='sigmoid'"), (dict(columns=3), "model.columns=3"),
      (dict(pool="avg"), "model.pool='avg'"), (dict(dropout=1.5), "model.dropout=1.5"),
-     (dict(width=0), "model.width=0"), (dict(stem="mnist"), "model.stem='mnist'")],
+     (dict(width=0), "model.width=0"), (dict(stem="mnist"), "model.stem='mnist'"),
+     (dict(lrn_reading="paper"), "model.lrn_reading='paper'"), (dict(lrn="yes"), "model.lrn='yes'")],
 )
 def test_impossible_values_name_the_key(kwargs, message):
     with pytest.raises(ValueError, match=message.replace("(", r"\(")):

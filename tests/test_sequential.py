@@ -22,12 +22,17 @@ def test_plan_level_is_bonferroni_over_its_looks():
             Plan(**bad)
 
 
+def sequential_sweep(sweep, experiment, max_seeds, *overrides):
+    """Runs a tiny seeds-until-decided sweep from 2 seeds; returns its output and sequential.json."""
+    out = cli(f"experiment={experiment}", *TINY, "logger=csv", f"ablation.max_seeds={max_seeds}",
+              "ablation.min_seeds=2", *overrides, f"hydra.sweep.dir={sweep}")
+    assert out.returncode == 0, out.stderr[-3000:]
+    return out, json.loads((sweep / "sequential.json").read_text())
+
+
 def test_sweep_adds_seeds_until_decided_or_max(tmp_path):
     sweep = tmp_path / "sweep"
-    out = cli("experiment=ablate_lrn", *TINY, "logger=csv", "ablation.max_seeds=3", "ablation.min_seeds=2",
-              f"hydra.sweep.dir={sweep}")
-    assert out.returncode == 0, out.stderr[-3000:]
-    plan = json.loads((sweep / "sequential.json").read_text())
+    out, plan = sequential_sweep(sweep, "ablate_lrn", 3)
     jobs = [json.loads(p.read_text()) for p in sweep.glob("*/summary.json")]
     seeds = sorted({j["seed"] for j in jobs})
     assert plan["stopped"] in (STOP_DECIDED, STOP_MAX)
@@ -46,10 +51,7 @@ def test_sweep_adds_seeds_until_decided_or_max(tmp_path):
 
 def test_a_spent_budget_stops_after_the_first_look(tmp_path):
     sweep = tmp_path / "sweep"
-    out = cli("experiment=ablate_pooling", *TINY, "logger=csv", "ablation.max_seeds=5", "ablation.min_seeds=2",
-              "ablation.budget_minutes=0.001", f"hydra.sweep.dir={sweep}")
-    assert out.returncode == 0, out.stderr[-3000:]
-    plan = json.loads((sweep / "sequential.json").read_text())
+    _, plan = sequential_sweep(sweep, "ablate_pooling", 5, "ablation.budget_minutes=0.001")
     assert len(plan["looks"]) == 1 and plan["stopped"] in (STOP_BUDGET, STOP_DECIDED)
     assert len(list(sweep.glob("*/summary.json"))) == 4
 
@@ -57,10 +59,7 @@ def test_a_spent_budget_stops_after_the_first_look(tmp_path):
 def test_censored_runs_stop_the_sweep_more_seeds_cannot_help(tmp_path):
     # two tiny epochs never reach 25 % training error: the Figure 1 interval stays open
     sweep = tmp_path / "sweep"
-    out = cli("experiment=ablate_activation", *TINY, "logger=csv", "ablation.max_seeds=6", "ablation.min_seeds=2",
-              f"hydra.sweep.dir={sweep}")
-    assert out.returncode == 0, out.stderr[-3000:]
-    plan = json.loads((sweep / "sequential.json").read_text())
+    _, plan = sequential_sweep(sweep, "ablate_activation", 6)
     assert plan["stopped"] == STOP_CENSORED and len(plan["looks"]) == 1
     assert len(list(sweep.glob("*/summary.json"))) == 4
     assert "train longer" in (sweep / "report.md").read_text()

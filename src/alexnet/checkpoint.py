@@ -3,7 +3,8 @@
 `torch.load(weights_only=True)` refuses any pickled object other than tensors, containers and
 numbers; a tampered file (a pickle whose `__reduce__` would run a command) is refused before
 anything in it runs. The model is rebuilt from the saved hyper-parameters, and the data module's
-saved state (class names, mean image, sizes) lets a checkpoint classify images on its own.
+saved state (class names, mean image, sizes) lets a checkpoint classify images on its own. The one
+loader for evaluate, predict and the figures.
 """
 
 from __future__ import annotations
@@ -17,7 +18,9 @@ from typing import Any
 import torch
 
 from alexnet.data.transforms import Normalize
+from alexnet.model import AlexNet
 from alexnet.module import AlexNetModule
+from alexnet.record import CONFIG_FILE
 
 DATA_STATE_KEY = "AlexNetDataModule"  # Lightning stores LightningDataModule.state_dict() under its class name
 
@@ -33,20 +36,42 @@ class Loaded:
     path: Path
 
     @property
+    def net(self) -> AlexNet:
+        return self.module.net
+
+    @property
+    def job_dir(self) -> Path | None:
+        """The run directory holding config.yaml (`<job>/checkpoints/<name>.ckpt`), if any."""
+        job = self.path.parent.parent if self.path.parent.name == "checkpoints" else self.path.parent
+        return job if (job / CONFIG_FILE).is_file() else None
+
+    @property
     def class_names(self) -> list[str]:
         return list(self.data.get("class_names") or self.data.get("classes") or [])
 
+    def preprocessing(self) -> dict[str, Any]:
+        """The data facts new images need (sizes, mean image, scaling), or a one-line refusal."""
+        if "mean_image" not in self.data:
+            raise CheckpointError(f"{self.path} carries no preprocessing (class names, mean image): it predates them; retrain or evaluate with the training data")
+        return self.data
+
     def normalize(self) -> Normalize:
-        d = self.data
+        d = self.preprocessing()
         return Normalize(d["mean_image"], d["channel_mean"], d["channel_std"], mean=d["mean"],
                          divide_std=d["divide_std"])
 
 
+def resolve(path: str | Path) -> Path:
+    """A .ckpt file, or a job directory (its checkpoints/last.ckpt)."""
+    path = Path(path).expanduser()
+    return path / "checkpoints" / "last.ckpt" if path.is_dir() else path
+
+
 def read(path: str | Path) -> dict[str, Any]:
     """The checkpoint's dict, loaded with weights_only=True (no code runs)."""
-    path = Path(path).expanduser()
+    path = resolve(path)
     if not path.is_file():
-        raise CheckpointError(f"checkpoint {path} does not exist")
+        raise CheckpointError(f"checkpoint {path} does not exist (pass a .ckpt file or a job directory)")
     try:
         with warnings.catch_warnings():  # torch warns about pickle protocols; the verdict is ours
             warnings.simplefilter("ignore")
@@ -65,11 +90,9 @@ def read(path: str | Path) -> dict[str, Any]:
 
 
 def load(path: str | Path, device: str | torch.device = "cpu") -> Loaded:
-    """The trained module (eval mode) and the data facts it was trained with."""
+    """The trained module (eval mode) and the data facts it was trained with; `path` is a .ckpt
+    file or a job directory."""
     checkpoint = read(path)
-    data = checkpoint.get(DATA_STATE_KEY) or {}
-    if "mean_image" not in data:
-        raise CheckpointError(f"{path} carries no preprocessing (class names, mean image): it predates them; retrain or evaluate with the training data")
     module = AlexNetModule(**checkpoint["hyper_parameters"])
     module.load_state_dict(checkpoint["state_dict"])
-    return Loaded(module.to(device).eval(), data, Path(path))
+    return Loaded(module.to(device).eval(), checkpoint.get(DATA_STATE_KEY) or {}, resolve(path))

@@ -23,7 +23,7 @@ from dataclasses import asdict, dataclass
 import torch
 from torch import nn
 
-from alexnet.layers import LocallyConnected2d, LocalResponseNorm, activation
+from alexnet.layers import ACTIVATIONS, LocallyConnected2d, LocalResponseNorm
 
 CONVNET4_INIT = "cuda_convnet"  # the recipe.init name of `initialize` below
 NORM_SIZE, NORM_SCALE, NORM_POWER, NORM_K = 9, 0.001, 0.75, 1.0
@@ -42,7 +42,8 @@ class ConvNet4Config:
     def __post_init__(self) -> None:
         if self.input_size < 8:
             raise ValueError(f"model=convnet4 needs inputs of at least 8 px, not {self.input_size} (data.crop_size)")
-        activation(self.activation)  # validates the name
+        if self.activation not in ACTIVATIONS:
+            raise ValueError(f"model.activation={self.activation!r} is not one of {list(ACTIVATIONS)}")
 
 
 def _norm() -> nn.Module:
@@ -65,13 +66,14 @@ class ConvNet4(nn.Module):
         super().__init__()
         self.config = c = config or ConvNet4Config(**overrides)
         pooled = _pooled_size(_pooled_size(c.input_size))  # the local layers' map size
+        act = ACTIVATIONS[c.activation]  # each call makes a new layer
         self.features = nn.Sequential(OrderedDict(
-            conv1=nn.Conv2d(3, 64, 5, padding=2), act1=activation(c.activation), pool1=_pool(),
+            conv1=nn.Conv2d(3, 64, 5, padding=2), act1=act(), pool1=_pool(),
             **({"norm1": _norm()} if c.norm else {}),
-            conv2=nn.Conv2d(64, 64, 5, padding=2), act2=activation(c.activation),
+            conv2=nn.Conv2d(64, 64, 5, padding=2), act2=act(),
             **({"norm2": _norm()} if c.norm else {}), pool2=_pool(),
-            local3=LocallyConnected2d(64, 64, pooled, 3, padding=1), act3=activation(c.activation),
-            local4=LocallyConnected2d(64, 32, pooled, 3, padding=1), act4=activation(c.activation),
+            local3=LocallyConnected2d(64, 64, pooled, 3, padding=1), act3=act(),
+            local4=LocallyConnected2d(64, 32, pooled, 3, padding=1), act4=act(),
         ))
         self.classifier = nn.Sequential(OrderedDict(
             flatten=nn.Flatten(), fc10=nn.Linear(32 * pooled * pooled, c.num_classes),

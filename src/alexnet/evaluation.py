@@ -17,7 +17,7 @@ from typing import Any
 
 import lightning as L
 import torch
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from alexnet import checkpoint
 from alexnet.data.datamodule import AlexNetDataModule
@@ -34,18 +34,14 @@ def evaluate(cfg: DictConfig, out_dir: str | Path | None = None) -> dict[str, An
     """Scores `cfg.ckpt` on `cfg.data`'s validation split; writes `evaluation.json` to `out_dir`."""
     loaded = checkpoint.load(cfg.ckpt)
     d = cfg.data
-    dm = AlexNetDataModule(
-        source=d.source, root=d.root, batch_size=d.batch_size, num_workers=d.num_workers,
-        cache_dir=d.cache_dir, val_split=d.val_split, ten_crop=d.ten_crop,
-        skip_bad_images=d.skip_bad_images, decode_workers=d.decode_workers,
-    )
+    dm = AlexNetDataModule.from_config(OmegaConf.to_container(d, resolve=True))
     trained_on = list(loaded.data.get("classes", []))
     if trained_on and list(dm.classes) != trained_on:
         raise DataError(
             f"data.root={d.root!r} has {len(dm.classes)} classes that differ from the checkpoint's "
             f"{len(trained_on)} (e.g. {dm.classes[:3]} vs {trained_on[:3]}): evaluate on the data it was trained for"
         )
-    dm.use_checkpoint_data(loaded.data)
+    dm.use_checkpoint_data(loaded.preprocessing())
     trainer = L.Trainer(
         accelerator=cfg.get("accelerator", "auto"), devices=1, logger=False, enable_checkpointing=False,
         enable_progress_bar=bool(cfg.get("progress_bar", True)), enable_model_summary=False,

@@ -12,6 +12,8 @@ import yaml
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf
 
+from alexnet import paper
+
 log = logging.getLogger(__name__)
 
 # One id per process: every job of a sweep shares it, and two sweeps started in the same second
@@ -24,8 +26,15 @@ NOT_ARM = ("seed", "ablation", "experiment", "hydra", "paths", "logger", "callba
            "task_name", "compile")
 
 
+def paper_value(name: str) -> Any:
+    """`${paper:MOMENTUM}`: a constant of alexnet.paper, so the configs restate none of them."""
+    value = getattr(paper, name)
+    return list(value) if isinstance(value, tuple) else value
+
+
 def register_resolvers(repo_root: Path) -> None:
-    for name, fn in (("repo_root", lambda: str(repo_root)), ("run_id", lambda: RUN_ID)):
+    for name, fn in (("repo_root", lambda: str(repo_root)), ("run_id", lambda: RUN_ID),
+                     ("paper", paper_value)):
         if not OmegaConf.has_resolver(name):
             OmegaConf.register_new_resolver(name, fn)
 

@@ -1,6 +1,9 @@
-"""The few layers AlexNet needs that PyTorch does not name the paper's way."""
+"""The few layers AlexNet needs that PyTorch does not name the paper's way, and the allowed
+values of the model's switches (the tables below; AlexNetConfig checks a config against them)."""
 
 from __future__ import annotations
+
+from functools import partial
 
 import torch
 from torch import nn
@@ -56,36 +59,26 @@ class LocalResponseNorm(nn.LocalResponseNorm):
         return _ResponseNorm.apply(x, self.size, self.alpha / self.size, self.beta, self.k)
 
 
+# model.lrn_reading → the alpha PyTorch's convention takes (it divides alpha by n): the original
+# code's reading is PyTorch's; the printed formula applies alpha to every term, n times larger.
+LRN_READINGS = {"code": paper.LRN_ALPHA, "text": paper.LRN_ALPHA * paper.LRN_SIZE}
+
+
 def local_response_norm(reading: str = "code") -> LocalResponseNorm:
-    """§3.3's response normalisation with k=2, n=5, alpha=1e-4, beta=0.75.
-
-    PyTorch's convention is b = a / (k + alpha/n * sum_window a^2)^beta, zeros beyond the edge
-    channels. That *is* the original code's reading (`code`). The printed formula applies
-    alpha to every term (`text`), i.e. PyTorch's alpha must be n times larger.
-    """
-    if reading == "code":
-        alpha = paper.LRN_ALPHA
-    elif reading == "text":
-        alpha = paper.LRN_ALPHA * paper.LRN_SIZE
-    else:
-        raise ValueError(f"model.lrn_reading={reading!r} is not one of {paper.LRN_READINGS}")
-    return LocalResponseNorm(paper.LRN_SIZE, alpha=alpha, beta=paper.LRN_BETA, k=paper.LRN_K)
+    """§3.3's response normalisation with k=2, n=5, alpha=1e-4, beta=0.75, in one of the two
+    readings of alpha (LRN_READINGS). PyTorch's convention is b = a / (k + alpha/n *
+    sum_window a^2)^beta, zeros beyond the edge channels: the original code's reading."""
+    return LocalResponseNorm(paper.LRN_SIZE, alpha=LRN_READINGS[reading], beta=paper.LRN_BETA, k=paper.LRN_K)
 
 
-def max_pool(kind: str) -> nn.MaxPool2d:
-    """Overlapping 3/2 (§3.4) or non-overlapping 2/2 pooling, with equal output sizes.
-
-    3/2 pooling in ceil mode gives ceil((H-3)/2)+1 = floor(H/2) outputs, the same as 2/2
-    pooling, for every H; at the paper's sizes (55, 27, 13) ceil and floor mode agree, so
-    the overlapping arm is exactly the paper's 55→27→13→6.
-    """
-    if kind == "overlapping":
-        size, stride = paper.POOL_OVERLAPPING
-        return nn.MaxPool2d(size, stride, ceil_mode=True)
-    if kind == "non_overlapping":
-        size, stride = paper.POOL_NON_OVERLAPPING
-        return nn.MaxPool2d(size, stride)
-    raise ValueError(f"model.pool={kind!r} is not one of ['overlapping', 'non_overlapping']")
+# §3.4: overlapping 3/2 pooling, or the non-overlapping 2/2 it was compared with. 3/2 pooling in
+# ceil mode gives ceil((H-3)/2)+1 = floor(H/2) outputs, the same as 2/2 pooling, for every H; at
+# the paper's sizes (55, 27, 13) ceil and floor mode agree, so the overlapping arm is exactly the
+# paper's 55→27→13→6.
+POOLS = {
+    "overlapping": partial(nn.MaxPool2d, *paper.POOL_OVERLAPPING, ceil_mode=True),
+    "non_overlapping": partial(nn.MaxPool2d, *paper.POOL_NON_OVERLAPPING),
+}
 
 
 class PadRightBottom(nn.Module):
@@ -106,13 +99,8 @@ class PadRightBottom(nn.Module):
         return f"amount={self.amount}"
 
 
-def activation(name: str) -> nn.Module:
-    """ReLU (§3.1) or the saturating tanh it replaced."""
-    if name == "relu":
-        return nn.ReLU(inplace=True)
-    if name == "tanh":
-        return nn.Tanh()
-    raise ValueError(f"model.activation={name!r} is not one of ['relu', 'tanh']")
+# §3.1: ReLU, or the saturating tanh it replaced.
+ACTIVATIONS = {"relu": partial(nn.ReLU, inplace=True), "tanh": nn.Tanh}
 
 
 class LocallyConnected2d(nn.Module):

@@ -10,31 +10,40 @@
     fc7   4096                               4096 → 4096                      act → dropout
     fc8   classes                            4096 → classes                   (softmax in the loss)
 
-Two columns on one device are grouped convolutions (groups=2) in conv2, conv4 and conv5.
-The table itself lives in `paper.py`; this file only assembles it from a small config.
+`AlexNet.__init__` writes this table out, a layer a line. Two columns on one device are grouped
+convolutions (groups=2) in conv2, conv4 and conv5: each column sees only its own half of the
+previous layer, as each GPU did.
 """
 
 from __future__ import annotations
 
 from collections import OrderedDict
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import torch
 from torch import nn
 
 from alexnet import paper
-from alexnet.layers import PadRightBottom, activation, local_response_norm, max_pool
+from alexnet.layers import ACTIVATIONS, LRN_READINGS, POOLS, PadRightBottom, local_response_norm
 
-STEMS = ("imagenet", "cifar")
+# Kernels of conv1-conv5 in the whole net. 2 columns: the paper's net (48 + 48, 128 + 128, ...);
+# 1 column: footnote 5's one-GPU net, half the kernels of every conv layer but conv5.
+CONV_WIDTHS = {2: (96, 256, 384, 384, 256), 1: (48, 128, 192, 192, 256)}
+FC_WIDTH = 4096  # fc6 and fc7, the same in both nets (the footnote keeps them whole)
+
+# conv1's (kernel, stride, padding): the paper's, or a stem for 24-64 px images (CIFAR-10's
+# 32×32) that keeps every later layer as it is.
+STEMS = {"imagenet": (11, 4, 0), "cifar": (5, 1, 2)}
 
 
 @dataclass
 class AlexNetConfig:
-    """Every ablation switch is one field here; defaults are the paper's net."""
+    """Every ablation switch is one field here; defaults are the paper's net. The allowed values
+    are checked here, once, against the tables of this file and layers.py."""
 
     num_classes: int = paper.NUM_CLASSES_IMAGENET
     input_size: int = paper.INPUT_SIZE  # 227, or 224 with the code's right/bottom zeros
-    stem: str = "imagenet"  # "cifar": conv1 5×5 stride 1 for 32×32 images, the rest unchanged
+    stem: str = "imagenet"  # a key of STEMS
     columns: int = 2  # 2: the paper's net; 1: footnote 5's one-GPU net
     activation: str = "relu"  # "relu" | "tanh"
     lrn: bool = True
@@ -44,15 +53,12 @@ class AlexNetConfig:
     width: float = 1.0  # multiplies every conv and fc width (CPU-sized runs)
 
     def __post_init__(self) -> None:
+        one_of = {"columns": CONV_WIDTHS, "stem": STEMS, "activation": ACTIVATIONS,
+                  "lrn_reading": LRN_READINGS, "pool": POOLS}
+        for key, allowed in one_of.items():
+            if getattr(self, key) not in allowed:
+                raise ValueError(f"model.{key}={getattr(self, key)!r} is not one of {list(allowed)}")
         checks = [
-            (self.columns in (1, 2), f"model.columns={self.columns!r} must be 1 or 2"),
-            (self.stem in STEMS, f"model.stem={self.stem!r} is not one of {list(STEMS)}"),
-            (self.activation in ("relu", "tanh"),
-             f"model.activation={self.activation!r} is not one of ['relu', 'tanh']"),
-            (self.lrn_reading in paper.LRN_READINGS,
-             f"model.lrn_reading={self.lrn_reading!r} is not one of {list(paper.LRN_READINGS)}"),
-            (self.pool in ("overlapping", "non_overlapping"),
-             f"model.pool={self.pool!r} is not one of ['overlapping', 'non_overlapping']"),
             (isinstance(self.lrn, bool), f"model.lrn={self.lrn!r} must be true or false"),
             (0.0 <= self.dropout < 1.0, f"model.dropout={self.dropout!r} must be in [0, 1)"),
             (self.width > 0, f"model.width={self.width!r} must be positive"),
@@ -67,11 +73,11 @@ class AlexNetConfig:
 
     def conv_widths(self) -> list[int]:
         """Kernels per conv layer, a whole number per column after the width multiplier."""
-        per_column = [w // self.columns for w in paper.CONV_WIDTHS[self.columns]]
+        per_column = [w // self.columns for w in CONV_WIDTHS[self.columns]]
         return [max(1, round(w * self.width)) * self.columns for w in per_column]
 
     def fc_width(self) -> int:
-        return max(1, round(paper.FC_WIDTH * self.width))
+        return max(1, round(FC_WIDTH * self.width))
 
 
 class AlexNet(nn.Module):
@@ -79,55 +85,44 @@ class AlexNet(nn.Module):
 
     def __init__(self, config: AlexNetConfig | None = None, **overrides):
         super().__init__()
-        self.config = config = config or AlexNetConfig(**overrides)
-        layers: OrderedDict[str, nn.Module] = OrderedDict()
-        in_channels = 3
-        for i, (spec, out_channels) in enumerate(
-            zip(paper.CONV_LAYERS, config.conv_widths(), strict=True), start=1
-        ):
-            kernel, stride, padding = spec.kernel, spec.stride, spec.padding
-            if spec.name == "conv1" and config.stem == "cifar":
-                kernel, stride, padding = 5, 1, 2
-            elif spec.name == "conv1":
-                # The code's 224 input: implicit zeros right/bottom make conv1's output 55×55.
-                extra = -(config.input_size - kernel) % stride
-                if extra:
-                    layers["pad1"] = PadRightBottom(extra)
-            groups = config.columns if spec.grouped else 1
-            layers[spec.name] = nn.Conv2d(
-                in_channels, out_channels, kernel, stride, padding, groups=groups
-            )
-            layers[f"act{i}"] = activation(config.activation)
-            if spec.lrn and config.lrn:
-                layers[f"norm{i}"] = local_response_norm(config.lrn_reading)
-            if spec.pool:
-                layers[f"pool{i}"] = max_pool(config.pool)
-            in_channels = out_channels
-        self.features = nn.Sequential(layers)
+        self.config = c = config or AlexNetConfig(**overrides)
+        w1, w2, w3, w4, w5 = c.conv_widths()
+        k1, s1, p1 = STEMS[c.stem]
+        g = c.columns  # the groups of the layers in which each column sees only its own half
+        act, pool = ACTIVATIONS[c.activation], POOLS[c.pool]  # each call makes a new layer
 
-        # fc6's input width follows from the input size; it is measured, never written down.
+        def norm():
+            return local_response_norm(c.lrn_reading) if c.lrn else None
+
+        # The code's 224 input: implicit zeros right/bottom make conv1's output 55×55.
+        pad = -(c.input_size - k1) % s1
+        self.features = _sequential(
+            pad1=PadRightBottom(pad) if pad else None,
+            conv1=nn.Conv2d(3, w1, k1, s1, p1), act1=act(), norm1=norm(), pool1=pool(),
+            conv2=nn.Conv2d(w1, w2, 5, 1, 2, groups=g), act2=act(), norm2=norm(), pool2=pool(),
+            conv3=nn.Conv2d(w2, w3, 3, 1, 1), act3=act(),
+            conv4=nn.Conv2d(w3, w4, 3, 1, 1, groups=g), act4=act(),
+            conv5=nn.Conv2d(w4, w5, 3, 1, 1, groups=g), act5=act(), pool5=pool(),
+        )
+        fc = c.fc_width()
+        self.classifier = _sequential(
+            flatten=nn.Flatten(),
+            fc6=nn.Linear(self._flat_width(), fc), act6=act(), drop6=nn.Dropout(c.dropout),
+            fc7=nn.Linear(fc, fc), act7=act(), drop7=nn.Dropout(c.dropout),
+            fc8=nn.Linear(fc, c.num_classes),
+        )
+
+    def _flat_width(self) -> int:
+        """fc6's input width follows from the input size; it is measured, never written down."""
+        size = self.config.input_size
         try:
             with torch.no_grad():
-                flat = self.features(torch.zeros(1, 3, config.input_size, config.input_size)).numel()
+                return self.features(torch.zeros(1, 3, size, size)).numel()
         except RuntimeError:  # a map shrank below the next kernel
             raise ValueError(
-                f"model.stem={config.stem} cannot take {config.input_size} px inputs (data.crop_size): "
+                f"model.stem={self.config.stem} cannot take {size} px inputs (data.crop_size): "
                 "use model=alexnet_cifar for small images"
             ) from None
-
-        fc = config.fc_width()
-        self.classifier = nn.Sequential(
-            OrderedDict(
-                flatten=nn.Flatten(),
-                fc6=nn.Linear(flat, fc),
-                act6=activation(config.activation),
-                drop6=nn.Dropout(config.dropout),
-                fc7=nn.Linear(fc, fc),
-                act7=activation(config.activation),
-                drop7=nn.Dropout(config.dropout),
-                fc8=nn.Linear(fc, config.num_classes),
-            )
-        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.classifier(self.features(x))
@@ -150,8 +145,10 @@ class AlexNet(nn.Module):
                 sizes[name] = tuple(x.shape[1:])
         return sizes
 
-    def hparams(self) -> dict:
-        return asdict(self.config)
+
+def _sequential(**layers: nn.Module | None) -> nn.Sequential:
+    """The named layers in order; a switch that removes a layer gives None for it."""
+    return nn.Sequential(OrderedDict((name, m) for name, m in layers.items() if m is not None))
 
 
 def count_parameters(model: nn.Module) -> int:

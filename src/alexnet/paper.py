@@ -1,4 +1,5 @@
-"""The paper's numbers as data: read by the model, the tests and the reports, written down once.
+"""The paper's numbers as data: read by the model, the configs (`${paper:NAME}`), the tests and the
+reports, written down once.
 
 Krizhevsky, Sutskever, Hinton, "ImageNet Classification with Deep Convolutional Neural
 Networks", NIPS 2012 (section numbers below refer to it), and Krizhevsky's original code
@@ -10,37 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 # ---------------------------------------------------------------------------------------------
-# §3.5 and Figure 2: the layer table.  Widths are whole-net kernel counts (both columns).
+# §3.5 and Figure 2: the layer table is model.py's AlexNet, written out a layer a line, with the
+# kernel counts of both nets (CONV_WIDTHS).
 # ---------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class ConvSpec:
-    name: str
-    kernel: int
-    stride: int
-    padding: int
-    grouped: bool  # True: each column sees only its own column's inputs (the GPUs do not talk)
-    lrn: bool  # response normalisation after the activation
-    pool: bool  # max-pooling after (LRN and) the activation
-
-
-# conv1's stride and padding are the ImageNet stem; the CIFAR stem replaces them (model.py).
-CONV_LAYERS: tuple[ConvSpec, ...] = (
-    ConvSpec("conv1", kernel=11, stride=4, padding=0, grouped=False, lrn=True, pool=True),
-    ConvSpec("conv2", kernel=5, stride=1, padding=2, grouped=True, lrn=True, pool=True),
-    ConvSpec("conv3", kernel=3, stride=1, padding=1, grouped=False, lrn=False, pool=False),
-    ConvSpec("conv4", kernel=3, stride=1, padding=1, grouped=True, lrn=False, pool=False),
-    ConvSpec("conv5", kernel=3, stride=1, padding=1, grouped=True, lrn=False, pool=True),
-)
-
-# Kernels per conv layer. Two columns: the paper's net (48 + 48, 128 + 128, ...).
-# One column: footnote 5's one-GPU net, half the kernels of every conv layer but conv5.
-CONV_WIDTHS: dict[int, tuple[int, ...]] = {
-    2: (96, 256, 384, 384, 256),
-    1: (48, 128, 192, 192, 256),
-}
-FC_WIDTH = 4096  # fc6 and fc7, the same in both nets (the footnote keeps them whole)
 NUM_CLASSES_IMAGENET = 1000
 
 # ---------------------------------------------------------------------------------------------
@@ -50,10 +23,9 @@ LRN_SIZE = 5
 LRN_K = 2.0
 LRN_ALPHA = 1e-4
 LRN_BETA = 0.75
-# Two readings of alpha (paper.md §2): the original code divides the window sum by n
-# (per-term alpha / n = 2e-5, exactly PyTorch's nn.LocalResponseNorm(5, 1e-4, 0.75, 2));
+# Two readings of alpha (paper.md §2, layers.LRN_READINGS): the original code divides the window
+# sum by n (per-term alpha / n = 2e-5, exactly PyTorch's nn.LocalResponseNorm(5, 1e-4, 0.75, 2));
 # the printed formula applies alpha = 1e-4 to each term.
-LRN_READINGS = ("code", "text")
 
 # §3.4 Overlapping pooling: z = 3, s = 2; the ablation arm is z = 2, s = 2.
 POOL_OVERLAPPING = (3, 2)
@@ -151,7 +123,7 @@ CLAIMS: dict[str, Claim] = {
         measure="speed", speedup=6.0, threshold=0.25,
     ),
     "dropout": Claim(
-        "model.dropout", 0.5, 0.0, 1.0, None,
+        "model.dropout", DROPOUT, 0.0, 1.0, None,
         "without dropout the net overfits substantially (§4.2)", measure="overfit", at_least=True,
         reading="'substantially' read as: the val − train gap (and the test error) at least 1 point larger",
     ),
@@ -174,7 +146,3 @@ CLAIMS: dict[str, Claim] = {
         "CIFAR-10, the four-layer net without response normalisation: test error 13 % instead of 11 % (§3.3)",
     ),
 }
-
-# §7 Table 2, ILSVRC-2012 val, 1 CNN, 10-crop: top-1 / top-5 error (%).
-PAPER_RESULT_TOP1 = 40.7
-PAPER_RESULT_TOP5 = 18.2

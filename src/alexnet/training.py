@@ -37,16 +37,8 @@ def build_datamodule(cfg: DictConfig) -> AlexNetDataModule:
     recipe_input = cfg.recipe.input
     if recipe_input not in RECIPE_INPUTS:
         raise ConfigError(f"recipe.input={recipe_input!r} is not one of {list(RECIPE_INPUTS)}")
-    d = cfg.data
-    return AlexNetDataModule(
-        source=d.source, root=d.root, stored_size=d.stored_size, crop_size=d.crop_size,
-        batch_size=d.batch_size, num_workers=d.num_workers, mean=d.mean,
-        divide_std=RECIPE_INPUTS[recipe_input], flip=d.flip, cache_dir=d.cache_dir,
-        val_split=d.val_split, seed=cfg.seed, pca_lighting=d.pca_lighting, pca_from=d.pca_from,
-        ten_crop=d.ten_crop, skip_bad_images=d.skip_bad_images, decode_workers=d.decode_workers,
-        # .get: a job's config.yaml from before the holdout (figures, resumes) validated on the test split
-        holdout=d.get("holdout"), holdout_seed=d.get("holdout_seed", 0), train_eval=d.get("train_eval"),
-    )
+    data = OmegaConf.to_container(cfg.data, resolve=True)
+    return AlexNetDataModule.from_config(data, divide_std=RECIPE_INPUTS[recipe_input], seed=cfg.seed)
 
 
 def build_module(cfg: DictConfig, num_classes: int) -> AlexNetModule:

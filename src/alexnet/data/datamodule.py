@@ -17,9 +17,12 @@ classify new images without the data (class names, mean image, sizes) travels in
 from __future__ import annotations
 
 import hashlib
+import inspect
 import math
 import numbers
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import lightning as L
 import numpy as np
@@ -28,7 +31,8 @@ from torch.utils.data import DataLoader, Dataset, Sampler
 
 from alexnet import paper
 from alexnet.data import cache, lighting
-from alexnet.data.sources import DataError, Source, load_source
+from alexnet.data.layouts import load_source
+from alexnet.data.sources import DataError, Source
 from alexnet.data.transforms import Normalize, center_crop, center_offsets, train_batch
 from alexnet.data.transforms import ten_crop as ten_crop_views
 
@@ -187,6 +191,17 @@ class AlexNetDataModule(L.LightningDataModule):
         self._eval_only = False
         self.stats: dict | None = None
 
+    @classmethod
+    def from_config(cls, data: Mapping[str, Any], **fixed) -> AlexNetDataModule:
+        """The datamodule of a `data` config group, for training, evaluation and figures alike:
+        each key is an argument of this constructor, so a new data option is one config key and
+        one argument. `fixed` adds what comes from elsewhere (the recipe's input scaling, the seed);
+        a key missing from an older run's config.yaml takes the argument's default."""
+        unknown = sorted(set(data) - set(inspect.signature(cls).parameters))
+        if unknown:
+            raise ValueError(f"data.{unknown[0]} is not an option of the datamodule (AlexNetDataModule's arguments)")
+        return cls(**{**data, **fixed})
+
     # -- what the model needs to know before training ------------------------------------------
     @property
     def source(self) -> Source:
@@ -220,6 +235,7 @@ class AlexNetDataModule(L.LightningDataModule):
         self.mean, self.divide_std = state["mean"], bool(state["divide_std"])
         self.normalize = Normalize(state["mean_image"], state["channel_mean"], state["channel_std"],
                                    mean=self.mean, divide_std=self.divide_std)
+        self.pca_lighting = None  # training augmentation: no part of an evaluation
         self._eval_only = True
 
     def _decode(self):

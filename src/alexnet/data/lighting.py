@@ -71,6 +71,7 @@ class PCALighting(torch.nn.Module):
         return (alpha.to(self.vectors.device) * self.scale) @ self.vectors.T
 
     def forward(self, x: torch.Tensor, generator: torch.Generator, channel_scale: torch.Tensor | None = None) -> torch.Tensor:
+        """x + δ per image (÷ 1.1 for `code`): the accelerator path of transforms.train_batch."""
         delta = self.shifts(len(x), generator).to(x.dtype)
         if channel_scale is not None:  # inputs already ÷ channel std: shift on the same scale
             delta = delta * channel_scale.reshape(1, 3)

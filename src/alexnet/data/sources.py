@@ -131,18 +131,3 @@ def cifar10(root: str | Path) -> Source:
     source.layout = "cifar10-folder"
     return source
 
-
-def sources() -> dict:
-    """Every layout by its `data.source` name (the WordNet layouts live in imagenet.py)."""
-    from alexnet.data import imagenet
-
-    return {"folder": image_folder, "cifar10": cifar10, "imagenet": imagenet.imagenet,
-            "tiny_imagenet": imagenet.tiny_imagenet, "imagenette": imagenet.imagenette}
-
-
-def load_source(kind: str, root: str | Path, val_split: str | None = None) -> Source:
-    """The layout `kind` read from `root`; `val_split` names the folder layout's validation dir."""
-    table = sources()
-    if kind not in table:
-        raise DataError(f"data.source={kind!r} is not one of {sorted(table)}")
-    return table[kind](root, val_split) if kind == "folder" else table[kind](root)

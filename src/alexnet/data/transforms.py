@@ -13,7 +13,7 @@ import torch
 
 
 def crop_indices(
-    batch: int, stored: int, crop: int, top: torch.Tensor, left: torch.Tensor, flip: torch.Tensor
+    crop: int, top: torch.Tensor, left: torch.Tensor, flip: torch.Tensor
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Row and column indices (B, crop) of each image's patch; flipped patches read backwards."""
     base = torch.arange(crop, device=top.device)
@@ -46,11 +46,11 @@ def crop_params(
 def random_crop_flip(
     images: torch.Tensor, crop: int, generator: torch.Generator, flip: bool = True
 ) -> torch.Tensor:
-    """A random crop×crop patch of every image, mirrored with probability 1/2."""
+    """A random crop×crop patch of every image, mirrored with probability 1/2: one batched
+    gather (the accelerator path of `train_batch`)."""
     b, _, h, w = images.shape
     top, left, mirror = (t.to(images.device) for t in crop_params(b, h, w, crop, generator, flip))
-    rows, cols = crop_indices(b, h, crop, top, left, mirror)
-    return gather_crops(images, rows, cols)
+    return gather_crops(images, *crop_indices(crop, top, left, mirror))
 
 
 def train_batch(
@@ -62,6 +62,9 @@ def train_batch(
     a loop of per-image slices is ~4× faster (each patch stays in cache while it is
     normalised, and the uint8 image is read once). Both give bit-identical results from the
     same generator state (`gather` forces one path)."""
+    if gather if gather is not None else images.device.type != "cpu":
+        x = random_crop_flip(normalize(images), crop, generator, flip)
+        return x if lighting is None else lighting(x, generator, normalize.scale if normalize.divides else None)
     b, _, h, w = images.shape
     top, left, mirror = crop_params(b, h, w, crop, generator, flip)
     shift = None
@@ -70,13 +73,6 @@ def train_batch(
         if normalize.divides:
             shift = shift * normalize.scale.reshape(1, 3)
     rescale = lighting.rescale if lighting is not None else 1.0
-    if gather if gather is not None else images.device.type != "cpu":
-        x = normalize(images)
-        rows, cols = crop_indices(b, h, crop, *(t.to(images.device) for t in (top, left, mirror)))
-        x = gather_crops(x, rows, cols)
-        if shift is not None:
-            x = x + shift[:, :, None, None]
-        return x / rescale if rescale != 1.0 else x
     out = torch.empty(b, images.shape[1], crop, crop, dtype=torch.float32)
     for i, (t, s, m) in enumerate(zip(top.tolist(), left.tolist(), mirror.tolist(), strict=True)):
         o = out[i]

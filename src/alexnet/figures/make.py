@@ -14,10 +14,11 @@ from pathlib import Path
 import numpy as np
 from omegaconf import OmegaConf
 
+from alexnet.checkpoint import load as load_checkpoint
 from alexnet.data.datamodule import AlexNetDataModule
-from alexnet.figures.checkpoint import load_net
 from alexnet.figures.kernels import colour_specificity, plot_kernels
 from alexnet.figures.neighbours import plot_neighbours, queries
+from alexnet.model import AlexNet
 from alexnet.record import CONFIG_FILE
 
 
@@ -51,14 +52,16 @@ def make_figures(checkpoint: str | Path, out_dir: str | Path, images: int = 5, n
                  kernels_only: bool = False) -> Figures:
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    loaded = load_net(checkpoint)
+    loaded = load_checkpoint(checkpoint)
     net, config = loaded.net, loaded.net.config
+    if not isinstance(net, AlexNet):
+        raise ValueError(f"{loaded.path} holds a {type(net).__name__}: figures 3 and 4 are drawn for AlexNet only")
     conv1 = net.features.conv1.weight
     kernel_scores = colour_specificity(conv1)
     per_column = [float(s.mean()) for s in kernel_scores.chunk(config.columns)]
     kernels_png = plot_kernels(conv1, config.columns, out / "figure3-conv1-kernels.png")
     result = Figures(kernels_png, None, per_column, [float(s) for s in kernel_scores], [kernels_png])
-    lines = [f"# Figures from `{loaded.checkpoint}`", "",
+    lines = [f"# Figures from `{loaded.path}`", "",
              f"Net: {config.columns} column(s), conv1 {tuple(conv1.shape)}, fc7 width {config.fc_width()}.", "",
              "## Figure 3: conv1 kernels", "",
              "Colour specificity = share of a kernel's RGB energy off the grey axis [1,1,1]/√3 "
@@ -66,7 +69,7 @@ def make_figures(checkpoint: str | Path, out_dir: str | Path, images: int = 5, n
              "| column | kernels | mean colour specificity |", "|---|---|---|"]
     lines += [f"| {c + 1} | {len(kernel_scores) // config.columns} | {s:.3f} |" for c, s in enumerate(per_column)]
     lines += ["", f"![conv1 kernels]({kernels_png.name})", ""]
-    summary = {"checkpoint": str(loaded.checkpoint), "columns": config.columns,
+    summary = {"checkpoint": str(loaded.path), "columns": config.columns,
                "column_colour_specificity": per_column, "kernel_colour_specificity": result.kernel_scores}
 
     if not kernels_only:

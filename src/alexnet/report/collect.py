@@ -13,7 +13,6 @@ from typing import Any
 
 import yaml
 
-from alexnet.hydra_setup import job_arm
 from alexnet.record import CONFIG_FILE, METRICS_FILE, OUTCOMES_FILE, SUMMARY_FILE
 
 SWEEP_FILE = "multirun.yaml"
@@ -30,6 +29,7 @@ class Run:
     metrics: list[dict[str, float]] = field(default_factory=list)
     arm_name: str = ""
     expected_seeds: tuple = ()  # the seeds of the sweep this job belongs to (multirun.yaml)
+    overrides: dict[str, Any] | None = None  # a job without summary.json: its command-line overrides
     replaces: list[Run] = field(default_factory=list)  # earlier jobs of the same arm and seed
 
     @property
@@ -75,17 +75,26 @@ def _read_metrics(path: Path) -> list[dict[str, float]]:
         return [{k: float(v) for k, v in row.items() if v not in ("", None)} for row in csv.DictReader(f)]
 
 
-def _unfinished_summary(job: Path) -> dict[str, Any]:
-    """What a job without summary.json still tells: its arm and seed (Hydra's overrides) and
-    its ablation (the resolved config), so it is listed under the right arm."""
+def _overrides(job: Path) -> dict[str, Any]:
+    """Hydra's record of a job's command line (.hydra/overrides.yaml) as typed values."""
+    path = job / ".hydra" / "overrides.yaml"
+    items = (yaml.safe_load(path.read_text()) or []) if path.is_file() else []
+    typed = {}
+    for item in items:
+        key, _, value = str(item).lstrip("+~").partition("=")
+        try:
+            typed[key] = yaml.safe_load(value)
+        except yaml.YAMLError:
+            typed[key] = value
+    return typed
+
+
+def _unfinished_summary(job: Path, overrides: dict[str, Any]) -> dict[str, Any]:
+    """What a job without summary.json still tells: its seed (Hydra's overrides) and its
+    ablation (the resolved config); its arm is read in `_arm_of_unfinished`."""
     summary: dict[str, Any] = {"status": "missing", "error": "no summary.json (crashed hard or still running)"}
-    overrides = job / ".hydra" / "overrides.yaml"
-    if overrides.is_file():
-        items = yaml.safe_load(overrides.read_text()) or []
-        summary["arm"] = job_arm(items)
-        for item in items:
-            if item.startswith("seed="):
-                summary["seed"] = yaml.safe_load(item.split("=", 1)[1])
+    if "seed" in overrides:
+        summary["seed"] = overrides["seed"]
     config = job / CONFIG_FILE
     if config.is_file():
         cfg = yaml.safe_load(config.read_text()) or {}
@@ -166,17 +175,33 @@ def find_runs(dirs: list[str | Path]) -> list[Run]:
                 continue
             seen.add(job.resolve())
             summary_path = job / SUMMARY_FILE
-            summary = json.loads(summary_path.read_text()) if summary_path.is_file() else _unfinished_summary(job)
-            runs.append(Run(job, summary, _read_metrics(job / METRICS_FILE)))
+            if summary_path.is_file():
+                runs.append(Run(job, json.loads(summary_path.read_text()), _read_metrics(job / METRICS_FILE)))
+            else:
+                overrides = _overrides(job)
+                runs.append(Run(job, _unfinished_summary(job, overrides), _read_metrics(job / METRICS_FILE),
+                                overrides=overrides))
     sweeps = find_sweeps(dirs)
     for run in runs:
         for sweep in sweeps:
             if sweep.path.resolve() in run.path.resolve().parents:
                 run.expected_seeds = tuple(dict.fromkeys(run.expected_seeds + sweep.seeds))
+    for run in runs:
+        if run.overrides is not None:
+            _arm_of_unfinished(run, runs, sweeps)
     runs = _drop_repeats(runs)
     for ablation in dict.fromkeys(r.ablation for r in runs):
         _name_arms([r for r in runs if r.ablation == ablation])
     return runs
+
+
+def _arm_of_unfinished(run: Run, runs: list[Run], sweeps: list[Sweep]) -> None:
+    """A job that wrote no summary.json has no recorded arm: its arm is its overrides of the
+    keys that are arms in its sweep (the swept keys but the seed, and the recorded arms' keys)."""
+    keys = {k for r in runs if r.ablation == run.ablation for k in (r.summary.get("arm") or {})}
+    keys |= {k for s in sweeps if s.path.resolve() in run.path.resolve().parents for k in s.params}
+    keys.discard("seed")
+    run.summary["arm"] = {k: v for k, v in run.overrides.items() if k in keys}
 
 
 def _drop_repeats(runs: list[Run]) -> list[Run]:

@@ -1,4 +1,5 @@
-"""Seeds until the answer is known: the plan of a sweep that adds seeds, and its stopping rule.
+"""Seeds until the answer is known: the plan of a sweep that adds seeds and its stopping rule
+(each look itself is report/stopping.py).
 
 A sweep with `ablation.max_seeds=N` runs `min_seeds` seeds per arm, then one more seed at a
 time, and after each looks at the paired interval. Looking repeatedly would inflate the error
@@ -85,23 +86,3 @@ def plan_of(job_dirs: list[Path]) -> Plan | None:
              if f.is_file()]
     return min(plans, key=lambda p: p.confidence, default=None)
 
-
-def look(sweep_dir: Path, plan: Plan, seeds: list | None = None, threshold: float | None = None) -> tuple[str, list[dict]]:
-    """Judges every claim on the sweep's records of `seeds` (default: all) at the plan's level.
-    Returns (STOP_DECIDED | STOP_CENSORED | STOP_FAILED | CONTINUE, verdicts)."""
-    from alexnet.report.collect import find_runs
-    from alexnet.report.content import analyse_runs
-    from alexnet.report.curves import DEFAULT_THRESHOLD
-
-    runs = [r for r in find_runs([sweep_dir]) if seeds is None or r.seed in seeds]
-    ablations = analyse_runs(runs, threshold or DEFAULT_THRESHOLD, plan.confidence)
-    verdicts = [{"claim": ab.name, "outcome": ab.verdict.outcome, "reason": ab.verdict.reason}
-                for ab in ablations if ab.claim is not None and ab.verdict is not None]
-    open_ = [v for v in verdicts if v["outcome"] == "undecided"]
-    if all(v["reason"].startswith("no completed pair") for v in verdicts):  # also: no verdict at all
-        return STOP_FAILED, verdicts
-    if not open_:
-        return STOP_DECIDED, verdicts
-    if all(v["reason"].startswith("censored") for v in open_):
-        return STOP_CENSORED, verdicts
-    return CONTINUE, verdicts

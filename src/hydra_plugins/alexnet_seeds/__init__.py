@@ -2,7 +2,8 @@
 seeds added one at a time until every claim's verdict is decided (alexnet.report.sequential).
 
 Hydra only instantiates sweepers from the `hydra_plugins` package, hence this home; the rule
-itself lives in `alexnet.report.sequential` and reads run records from disk, like the report.
+itself lives in `alexnet.report.sequential` (the plan) and `alexnet.report.stopping` (each look),
+which read run records from disk, like the report.
 """
 
 from __future__ import annotations
@@ -27,7 +28,8 @@ class SeedsSweeper(BasicSweeper):
     `max_seeds`, or when `budget_minutes` is spent."""
 
     def sweep(self, arguments: list[str]) -> Any:
-        from alexnet.report.sequential import CONTINUE, STOP_BUDGET, STOP_MAX, Plan, look
+        from alexnet.report.sequential import CONTINUE, STOP_BUDGET, STOP_MAX, Plan
+        from alexnet.report.stopping import look
 
         settings = OmegaConf.select(self.config, "ablation", default=None) or {}
         if settings.get("max_seeds") is None:
