@@ -45,6 +45,30 @@ def test_one_column_net_is_footnote_5s():
     assert all(c.groups == 1 for c in convs)
 
 
+@pytest.mark.parametrize("removed, expected", [
+    # without conv4: conv3's 384 maps feed conv5 (3×3×192 per column, as before)
+    ("conv4", conv(96, 11, 3) + conv(256, 5, 48) + conv(384, 3, 256) + conv(256, 3, 192)
+     + fc(6 * 6 * 256, 4096) + fc(4096, 4096) + fc(4096, 1000)),
+    # without conv3: conv2's 256 maps feed conv4, each column its own 128, and nothing crosses
+    ("conv3", conv(96, 11, 3) + conv(256, 5, 48) + conv(384, 3, 128) + conv(256, 3, 192)
+     + fc(6 * 6 * 256, 4096) + fc(4096, 4096) + fc(4096, 1000)),
+])
+def test_removing_a_middle_conv_layer_keeps_every_other_layer_and_its_init(removed, expected):
+    net = AlexNet(remove=removed)
+    assert removed not in net.learned_layers() and len(net.learned_layers()) == 7
+    assert count_parameters(net) == expected
+    assert net.feature_sizes()["pool5"] == (256, 6, 6)  # the map sizes stay
+    from alexnet.init import initialize
+
+    full, short = initialize(AlexNet(), "code_fan_in", seed=5), initialize(AlexNet(remove=removed), "code_fan_in", seed=5)
+    same_shape = [n for n, m in short.learned_layers().items() if m.weight.shape == full.learned_layers()[n].weight.shape]
+    assert len(same_shape) >= 6  # every layer but the one fed by the removed layer, when its shape changes
+    for name in same_shape:
+        assert torch.equal(short.learned_layers()[name].weight, full.learned_layers()[name].weight), name
+    with pytest.raises(ValueError, match=r"model.remove='conv5' is not one of \[None, 'conv3', 'conv4'\]"):
+        AlexNet(remove="conv5")
+
+
 def test_grouping_follows_the_table():
     layers = AlexNet().learned_layers()
     assert {n: layers[n].groups for n in ("conv1", "conv2", "conv3", "conv4", "conv5")} == {

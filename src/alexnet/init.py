@@ -19,6 +19,7 @@ from alexnet import paper
 from alexnet.model import AlexNet, AlexNetConfig
 
 SCHEMES = ("paper", "code", "code_fan_in", "kaiming")
+LAYERS = ("conv1", "conv2", "conv3", "conv4", "conv5", "fc6", "fc7", "fc8")
 
 
 def _fan_in(module: nn.Conv2d | nn.Linear) -> int:
@@ -37,14 +38,17 @@ def _reference_fan_ins(config: AlexNetConfig) -> dict[str, int]:
 def initialize(model: AlexNet, scheme: str = "paper", seed: int | None = None) -> AlexNet:
     """Re-initialise `model`'s eight learned layers in place; returns it for chaining.
 
-    With `seed`, layer i draws from its own generator seeded (seed, i), so two nets that differ
+    With `seed`, layer i (of conv1 … fc8) draws from its own generator seeded (seed, i), so two nets that differ
     in one layer's shape (model.columns) still get equal weights in every other layer;
     without it, from the global generator."""
     if scheme not in SCHEMES:
         raise ValueError(f"recipe.init={scheme!r} is not one of {list(SCHEMES)}")
     layers = model.learned_layers()
     reference = _reference_fan_ins(model.config) if scheme == "code_fan_in" else {}
-    for i, (name, layer) in enumerate(layers.items()):
+    for name, layer in layers.items():
+        # keyed by the layer's place in the full net, so a net without conv4 (model.remove)
+        # still draws conv5 … fc8 as the full net of its seed does
+        i = LAYERS.index(name)
         g = None if seed is None else torch.Generator().manual_seed((int(seed) * 64 + i) % 2**63)
         if scheme == "kaiming":
             nonlinearity = "relu" if model.config.activation == "relu" else "tanh"

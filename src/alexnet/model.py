@@ -35,6 +35,11 @@ FC_WIDTH = 4096  # fc6 and fc7, the same in both nets (the footnote keeps them w
 # 32×32) that keeps every later layer as it is.
 STEMS = {"imagenet": (11, 4, 0), "cifar": (5, 1, 2)}
 
+# §7: "removing any of the middle layers results in a loss of about 2 % for the top-1
+# performance". The middle conv layers without a pool after them, so the map sizes stay;
+# conv3 is also where the columns talk, so leaving it out removes that exchange too.
+REMOVABLE = (None, "conv3", "conv4")
+
 
 @dataclass
 class AlexNetConfig:
@@ -51,10 +56,11 @@ class AlexNetConfig:
     pool: str = "overlapping"  # "overlapping" 3/2 | "non_overlapping" 2/2
     dropout: float = paper.DROPOUT
     width: float = 1.0  # multiplies every conv and fc width (CPU-sized runs)
+    remove: str | None = None  # a middle conv layer to leave out (§7: "about 2 %" top-1), a key of REMOVABLE
 
     def __post_init__(self) -> None:
         one_of = {"columns": CONV_WIDTHS, "stem": STEMS, "activation": ACTIVATIONS,
-                  "lrn_reading": LRN_READINGS, "pool": POOLS}
+                  "lrn_reading": LRN_READINGS, "pool": POOLS, "remove": REMOVABLE}
         for key, allowed in one_of.items():
             if getattr(self, key) not in allowed:
                 raise ValueError(f"model.{key}={getattr(self, key)!r} is not one of {list(allowed)}")
@@ -96,13 +102,16 @@ class AlexNet(nn.Module):
 
         # The code's 224 input: implicit zeros right/bottom make conv1's output 55×55.
         pad = -(c.input_size - k1) % s1
+        keep3, keep4 = c.remove != "conv3", c.remove != "conv4"  # model.remove leaves one out
+        in4 = w3 if keep3 else w2
+        in5 = w4 if keep4 else in4
         self.features = _sequential(
             pad1=PadRightBottom(pad) if pad else None,
             conv1=nn.Conv2d(3, w1, k1, s1, p1), act1=act(), norm1=norm(), pool1=pool(),
             conv2=nn.Conv2d(w1, w2, 5, 1, 2, groups=g), act2=act(), norm2=norm(), pool2=pool(),
-            conv3=nn.Conv2d(w2, w3, 3, 1, 1), act3=act(),
-            conv4=nn.Conv2d(w3, w4, 3, 1, 1, groups=g), act4=act(),
-            conv5=nn.Conv2d(w4, w5, 3, 1, 1, groups=g), act5=act(), pool5=pool(),
+            conv3=nn.Conv2d(w2, w3, 3, 1, 1) if keep3 else None, act3=act() if keep3 else None,
+            conv4=nn.Conv2d(in4, w4, 3, 1, 1, groups=g) if keep4 else None, act4=act() if keep4 else None,
+            conv5=nn.Conv2d(in5, w5, 3, 1, 1, groups=g), act5=act(), pool5=pool(),
         )
         fc = c.fc_width()
         self.classifier = _sequential(
@@ -128,7 +137,7 @@ class AlexNet(nn.Module):
         return self.classifier(self.features(x))
 
     def learned_layers(self) -> dict[str, nn.Conv2d | nn.Linear]:
-        """conv1 ... fc8 by name: the eight layers the paper counts."""
+        """conv1 ... fc8 by name: the eight layers the paper counts (seven with model.remove)."""
         return {
             name: module
             for name, module in [*self.features.named_children(), *self.classifier.named_children()]
