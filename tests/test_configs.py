@@ -18,8 +18,9 @@ EXPERIMENTS = sorted(p.stem for p in (CONF / "experiment").glob("ablate_*.yaml")
 
 def test_every_claim_has_an_experiment_and_every_experiment_a_claim_or_none():
     claims = {make_config(f"experiment={name}").ablation.claim for name in EXPERIMENTS}
-    # null: a comparison of our own (e.g. BatchNorm instead of LRN), with no claim to judge
-    assert set(paper.CLAIMS) <= claims <= {*paper.CLAIMS, None}
+    # null: a comparison of our own (e.g. BatchNorm instead of LRN), with no claim to judge;
+    # all: ablate_all, every one-switch claim against one shared baseline
+    assert set(paper.CLAIMS) <= claims <= {*paper.CLAIMS, None, "all"}
 
 
 @pytest.mark.parametrize("name", EXPERIMENTS)
@@ -34,6 +35,14 @@ def test_ablation_sweeps_its_claims_switch_over_at_least_two_seeds(name):
         (switch,) = set(sweep) - {"seed"}
         arms = [yaml.safe_load(v) for v in str(sweep[switch]).split(",")]
         assert len(arms) >= 2 and arms[0] == OmegaConf.select(make_config(), switch)
+        return
+    if cfg.ablation.claim == "all":  # the baseline, then one arm per AlexNet claim with a switch to flip
+        arms = str(sweep["ablation.arm"]).split(",")
+        assert set(sweep) == {"seed", "ablation.arm"} and arms[0] == "baseline"
+        flippable = [k for k, c in paper.CLAIMS.items()
+                     if c.measure != "paired_eval" and OmegaConf.select(cfg, c.switch) == c.paper_arm]
+        assert sorted(arms[1:]) == sorted(flippable)
+        assert OmegaConf.select(cfg, "data.ten_crop") is True  # ten-crop from the baselines' own test pass
         return
     claim = paper.CLAIMS[cfg.ablation.claim]
     if claim.measure == "paired_eval":  # evaluation only: one training, scored both ways

@@ -452,3 +452,32 @@ def test_ten_crop_is_a_paired_per_image_comparison_of_one_training(tmp_path):
     assert head.verdict.seeds_needed is None or head.verdict.seeds_needed < 1000  # seeds, never images
     text = render([tmp_path])
     assert "test top-1, ten crops %" in text and "centre − ten crops" in text
+
+
+def test_ablate_all_judges_every_claim_against_the_shared_baseline_of_its_seed(tmp_path):
+    """One baseline per seed serves every claim: each claim pairs its own arm with the baseline
+    of the same seed, and only with it."""
+    for s, base in enumerate([0.40, 0.45, 0.35]):
+        job(tmp_path, f"base{s}", {}, s, base, 0.2, ablation="all")
+        job(tmp_path, f"lrn{s}", {"model.lrn": False}, s, base + 0.02, 0.2, ablation="all")
+        job(tmp_path, f"pool{s}", {"model.pool": "non_overlapping"}, s, base - 0.01 * (s + 1), 0.2, ablation="all")
+    ablations = {ab.name: ab for ab in analyse_runs(find_runs([tmp_path]))}
+    assert set(ablations) == {"lrn", "pool", "ten_crop"}  # ten-crop: the baselines' own test pass
+    lrn, pool = ablations["lrn"].primary, ablations["pool"].primary
+    assert lrn.per_seed == pytest.approx({0: 2.0, 1: 2.0, 2: 2.0})
+    assert pool.per_seed == pytest.approx({0: -1.0, 1: -2.0, 2: -3.0})
+    assert [a.name for a in ablations["lrn"].arms] == ["model.lrn=True", "model.lrn=False"]  # paper arm first
+    text = render([tmp_path])
+    assert "Ablation `lrn`" in text and "Ablation `pool`" in text and "Ablation `columns`" not in text
+
+
+def test_ablation_arm_flips_one_claims_switch_and_records_it():
+    from alexnet.training import ConfigError, claim_arm
+    from conftest import make_config
+
+    cfg = make_config("experiment=ablate_all", "ablation.arm=depth")
+    assert claim_arm(cfg) == {"model.remove": "conv4"} and cfg.model.remove == "conv4"
+    cfg = make_config("experiment=ablate_all", "ablation.arm=baseline")
+    assert claim_arm(cfg) == {} and cfg.model.lrn is True and cfg.model.remove is None
+    with pytest.raises(ConfigError, match=r"ablation.arm='ten_crop' is not one of \['baseline', 'lrn'"):
+        claim_arm(make_config("experiment=ablate_all", "ablation.arm=ten_crop"))

@@ -15,8 +15,9 @@ from typing import Any
 import lightning as L
 from lightning.fabric.utilities.exceptions import MisconfigurationException
 from lightning.pytorch.callbacks import ModelCheckpoint, RichProgressBar, TQDMProgressBar
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig, OmegaConf, open_dict
 
+from alexnet import paper
 from alexnet.data.datamodule import AlexNetDataModule
 from alexnet.data.sources import DataError
 from alexnet.evaluation import FinalTest
@@ -105,6 +106,23 @@ def arm_tag(arm: dict[str, Any]) -> str:
     return ",".join(f"{k}={v}" for k, v in arm.items()) or "default"
 
 
+def claim_arm(cfg: DictConfig) -> dict[str, Any]:
+    """`ablation.arm` (experiment=ablate_all): this job is the paper's net with one claim's switch
+    flipped to that claim's other arm, both read from `paper.CLAIMS` (their one home); `baseline`
+    or null: the paper's net, shared by every claim of the seed. Sets the switch in `cfg` and
+    returns the job's arm."""
+    name = OmegaConf.select(cfg, "ablation.arm")
+    if name in (None, "baseline"):
+        return {}
+    claim = paper.CLAIMS.get(name)
+    if claim is None or claim.measure == "paired_eval":
+        choices = ["baseline"] + [k for k, c in paper.CLAIMS.items() if c.measure != "paired_eval"]
+        raise ConfigError(f"ablation.arm={name!r} is not one of {choices}")
+    with open_dict(cfg):
+        OmegaConf.update(cfg, claim.switch, claim.other_arm, merge=False)
+    return {claim.switch: claim.other_arm}
+
+
 def train(cfg: DictConfig, out_dir: str | Path, arm: dict[str, Any] | None = None,
           group: str | None = None) -> dict[str, Any]:
     """Trains one job and returns its summary (also written to `out_dir/summary.json`)."""
@@ -112,6 +130,7 @@ def train(cfg: DictConfig, out_dir: str | Path, arm: dict[str, Any] | None = Non
     arm = dict(arm or {})
     # Everything that can be checked is checked before any work or any file is written.
     try:
+        arm |= claim_arm(cfg)
         datamodule, module = build(cfg)
         num_classes = datamodule.num_classes
         data_facts = datamodule.describe()  # also checks data.holdout against the data

@@ -7,12 +7,13 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from alexnet import paper
 from alexnet.report import plots
 from alexnet.report.collect import Run, Sweep
+from alexnet.report.collect import _name_arms as name_arms
 from alexnet.report.curves import DEFAULT_THRESHOLD, log_speed_ratio, speed
 from alexnet.report.document import Block, Bullets, Figure, Heading, Para, Table
 from alexnet.report.sequential import Plan, plan_of
@@ -218,13 +219,45 @@ def _paired_eval(arms: list[ArmStats], claim: paper.Claim, confidence: float, re
     return out
 
 
+SHARED_BASELINE = "all"  # experiment=ablate_all: one baseline per seed serves every one-switch claim
+
+
+def split_shared_baseline(runs: list[Run]) -> dict[str, list[Run]]:
+    """ablate_all's runs as one ablation per claim: the seed's baseline runs, as that claim's
+    paper arm, and the runs with that claim's switch (alone) at its other arm; ten-crop on the
+    baselines' own test pass. Claims without runs of their other arm are left out."""
+    base = [r for r in runs if not r.summary.get("arm")]
+    out = {}
+    for name, claim in paper.CLAIMS.items():
+        if claim.measure == "paired_eval":
+            members = [replace(r, summary=r.summary | {"ablation": name}) for r in base]
+        else:
+            other = [r for r in runs if r.summary.get("arm") == {claim.switch: claim.other_arm}]
+            if not other:
+                continue
+            members = [replace(r, summary=r.summary | {"ablation": name, "arm": {claim.switch: claim.paper_arm}})
+                       for r in base] + [replace(r, summary=r.summary | {"ablation": name}) for r in other]
+            name_arms(members)
+        if members:
+            out[name] = members
+    return out
+
+
 def analyse_runs(runs: list[Run], threshold: float = DEFAULT_THRESHOLD,
                  confidence: float | None = None) -> list[Ablation]:
     """Every ablation in `runs`, each at `confidence` or, if None, at its own sweep's level
-    (Bonferroni-corrected when the sweep added seeds until decided, else 95 %)."""
-    out = []
+    (Bonferroni-corrected when the sweep added seeds until decided, else 95 %); the runs of an
+    ablate_all sweep give one ablation per claim."""
+    groups: dict[str | None, list[Run]] = {}
     for name in dict.fromkeys(r.ablation for r in runs):
         members = [r for r in runs if r.ablation == name]
+        if name == SHARED_BASELINE:
+            for claim, claim_runs in split_shared_baseline(members).items():
+                groups.setdefault(claim, []).extend(claim_runs)
+        else:
+            groups.setdefault(name, []).extend(members)
+    out = []
+    for name, members in groups.items():
         plan = plan_of([r.path for r in members])
         level = confidence if confidence is not None else plan.confidence if plan else CONFIDENCE
         ab = analyse(name if name is not None else "runs", members, threshold, level)
