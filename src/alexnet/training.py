@@ -115,8 +115,8 @@ def claim_arm(cfg: DictConfig) -> dict[str, Any]:
     if name in (None, "baseline"):
         return {}
     claim = paper.CLAIMS.get(name)
-    if claim is None or claim.measure == "paired_eval":
-        choices = ["baseline"] + [k for k, c in paper.CLAIMS.items() if c.measure != "paired_eval"]
+    if claim is None or claim.measure == "paired_eval" or claim.arch != "alexnet":
+        choices = ["baseline"] + [k for k, c in paper.CLAIMS.items() if c.measure != "paired_eval" and c.arch == "alexnet"]
         raise ConfigError(f"ablation.arm={name!r} is not one of {choices}")
     with open_dict(cfg):
         OmegaConf.update(cfg, claim.switch, claim.other_arm, merge=False)

@@ -229,6 +229,8 @@ def split_shared_baseline(runs: list[Run]) -> dict[str, list[Run]]:
     base = [r for r in runs if not r.summary.get("arm")]
     out = {}
     for name, claim in paper.CLAIMS.items():
+        if claim.arch != "alexnet":
+            continue
         if claim.measure == "paired_eval":
             members = [replace(r, summary=r.summary | {"ablation": name}) for r in base]
         else:
