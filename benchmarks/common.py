@@ -72,7 +72,8 @@ def append_rows(heading: str, rows: list[str]) -> None:
         start = next(i for i, ln in enumerate(lines) if ln.strip() == f"## {heading}")
     except StopIteration:
         raise SystemExit(f"benchmarks/README.md has no '## {heading}' section to append to") from None
-    first = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("|")), None)
+    end_of_section = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines))
+    first = next((i for i in range(start + 1, end_of_section) if lines[i].startswith("|")), None)
     if first is None:
         raise SystemExit(f"benchmarks/README.md: no table under '## {heading}'")
     end = first

@@ -3,7 +3,7 @@ CIFAR preset(s) and the paper's net, as a share of the fp32 and bf16 matmul peak
 the same run; what bf16 autocast and torch.compile add (alternated in one process, median of
 repeats, spread as the range of per-repeat ratios); and where one fp32 step spends its time.
 
-    python benchmarks/model.py [--repeats 5] [--nets cifar,cpu,paper] [--no-compile] [--no-append]
+    python benchmarks/model.py [--repeats 5] [--nets cifar,small,paper] [--no-compile] [--no-append]
 
 Not a test: its numbers depend on the machine and its load (both are printed and recorded).
 """
@@ -26,7 +26,7 @@ from alexnet.model import AlexNet, AlexNetConfig  # noqa: E402  (common puts src
 # name → (model config, crop, batch): the presets the studies train, and the paper's net.
 NETS = {
     "cifar": (dict(stem="cifar", width=0.5, num_classes=10), 28, 128),     # model=alexnet_cifar
-    "cpu": (dict(stem="cifar", width=0.25, num_classes=10), 24, 128),      # experiment=cpu_preset
+    "small": (dict(stem="cifar", width=0.25, num_classes=10), 24, 128),    # a CPU-study candidate
     "paper": (dict(num_classes=1000), 227, 64),                           # model=alexnet, 227 px
 }
 
@@ -87,7 +87,7 @@ def profile_table(step, top: int = 12) -> list[tuple[str, float, float]]:
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--repeats", type=int, default=5)
-    p.add_argument("--nets", default="cifar,cpu,paper", help=f"comma-separated, of {list(NETS)}")
+    p.add_argument("--nets", default="cifar,small,paper", help=f"comma-separated, of {list(NETS)}")
     p.add_argument("--no-compile", action="store_true", help="skip torch.compile (its first call compiles: minutes)")
     p.add_argument("--no-append", action="store_true", help="print only; do not append to benchmarks/README.md")
     args = p.parse_args(argv)

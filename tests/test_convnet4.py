@@ -52,6 +52,8 @@ def test_locally_connected_layer_has_a_filter_per_position_and_gradients_check()
 def test_locally_connected_layer_rejects_maps_smaller_than_its_kernel():
     with pytest.raises(ValueError, match="cannot take 2-px maps"):
         LocallyConnected2d(3, 4, 2, 3)
+    with pytest.raises(ValueError, match=r"built for 6-px maps got \(5, 5\).*data.crop_size"):
+        LocallyConnected2d(3, 4, 6, 3, padding=1)(torch.zeros(1, 3, 5, 5))
 
 
 def test_parameter_count_and_map_sizes_follow_the_config_file():

@@ -80,3 +80,4 @@ def test_compile_switch_compiles_the_net_in_place_keeping_checkpoint_keys():
     compiled.configure_model()  # a second fit (or validate) in the same process does not wrap it twice
     assert plain.net._compiled_call_impl is None and compiled.net._compiled_call_impl is not None
     assert list(compiled.state_dict()) == list(plain.state_dict())  # checkpoints load either way
+    assert "compile" not in compiled.hparams  # and scoring a checkpoint does not compile it

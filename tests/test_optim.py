@@ -3,6 +3,8 @@ per-parameter learning rates and decay."""
 
 from __future__ import annotations
 
+import io
+
 import pytest
 import torch
 from torch import nn
@@ -86,3 +88,23 @@ def test_recipe_code_reaches_the_optimizer_and_plateau_drops_keep_the_bias_ratio
     assert weights["lr"] == pytest.approx(0.1 * 0.003) and biases["lr"] == pytest.approx(2 * weights["lr"])
     paper = build_module(make_config("model.width=0.125"), num_classes=10).configure_optimizers()
     assert type(paper) is torch.optim.SGD and len(paper.param_groups) == 1
+
+
+def test_paper_sgd_resumes_exactly_from_its_state_dict():
+    torch.manual_seed(0)
+    grads = [torch.randn(5, dtype=torch.float64) for _ in range(4)]
+    a = nn.Parameter(torch.ones(5, dtype=torch.float64))
+    opt = PaperSGD([a], lr=0.1, momentum=0.9, weight_decay=5e-4)
+    for g in grads[:2]:
+        a.grad = g.clone()
+        opt.step()
+    b = nn.Parameter(a.detach().clone())
+    resumed = PaperSGD([b], lr=0.1, momentum=0.9, weight_decay=5e-4)
+    saved = io.BytesIO()
+    torch.save(opt.state_dict(), saved)  # the velocity travels in the checkpoint
+    saved.seek(0)
+    resumed.load_state_dict(torch.load(saved, weights_only=True))
+    for g in grads[2:]:
+        a.grad, b.grad = g.clone(), g.clone()
+        opt.step(), resumed.step()
+    assert torch.equal(a, b)

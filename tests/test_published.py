@@ -17,9 +17,10 @@ SCORECARDS = sorted(p.parent for p in EXPERIMENTS.rglob("scorecard.md"))
 @pytest.mark.parametrize("study", SCORECARDS, ids=[str(p.relative_to(EXPERIMENTS)) for p in SCORECARDS])
 def test_committed_scorecard_regenerates_from_the_committed_records(study, tmp_path, monkeypatch):
     relative = study.relative_to(EXPERIMENTS.parent)  # the scorecard names its sources as given
-    shutil.copytree(study, tmp_path / relative, ignore=shutil.ignore_patterns("*.png", "*.html"))
+    shutil.copytree(study, tmp_path / relative, ignore=shutil.ignore_patterns("*.png", "scorecard.*"))
     monkeypatch.chdir(tmp_path)
     card = build_scorecard([relative], relative)
+    assert card.html.read_text() == (study / "scorecard.html").read_text()
     assert card.markdown.read_text() == (study / "scorecard.md").read_text(), (
         f"{relative}/scorecard.md is stale: regenerate it with python src/scorecard.py {relative} --out {relative}")
 

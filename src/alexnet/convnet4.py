@@ -23,6 +23,7 @@ from dataclasses import asdict, dataclass
 import torch
 from torch import nn
 
+from alexnet.init import layer_generator
 from alexnet.layers import ACTIVATIONS, LocallyConnected2d, LocalResponseNorm
 
 CONVNET4_INIT = "cuda_convnet"  # the recipe.init name of `initialize` below
@@ -90,7 +91,7 @@ class ConvNet4(nn.Module):
         """The config file's N(0, std) weights and zero biases; with `seed`, layer i draws from
         its own generator (seed, i), so the arms of a seed start from equal weights."""
         for i, (name, layer) in enumerate(self.learned_layers().items()):
-            g = None if seed is None else torch.Generator().manual_seed((int(seed) * 64 + i) % 2**63)
+            g = layer_generator(seed, i)
             nn.init.normal_(layer.weight, 0.0, INIT_STD[name], generator=g)
             nn.init.zeros_(layer.bias)
         return self

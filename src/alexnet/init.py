@@ -35,6 +35,12 @@ def _reference_fan_ins(config: AlexNetConfig) -> dict[str, int]:
     return {name: _fan_in(m) for name, m in reference.learned_layers().items()}
 
 
+def layer_generator(seed: int | None, index: int) -> torch.Generator | None:
+    """Layer `index`'s own generator for a run's `seed` (None: the global one): the pairing rule,
+    so two arms of a seed draw equal weights in every layer whose shape they share."""
+    return None if seed is None else torch.Generator().manual_seed((int(seed) * 64 + index) % 2**63)
+
+
 def initialize(model: AlexNet, scheme: str = "paper", seed: int | None = None) -> AlexNet:
     """Re-initialise `model`'s eight learned layers in place; returns it for chaining.
 
@@ -49,7 +55,7 @@ def initialize(model: AlexNet, scheme: str = "paper", seed: int | None = None) -
         # keyed by the layer's place in the full net, so a net without conv4 (model.remove)
         # still draws conv5 … fc8 as the full net of its seed does
         i = LAYERS.index(name)
-        g = None if seed is None else torch.Generator().manual_seed((int(seed) * 64 + i) % 2**63)
+        g = layer_generator(seed, i)
         if scheme == "kaiming":
             nonlinearity = "relu" if model.config.activation == "relu" else "tanh"
             if name == "fc8":

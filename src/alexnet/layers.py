@@ -114,6 +114,7 @@ class LocallyConnected2d(nn.Module):
         super().__init__()
         self.in_channels, self.out_channels = in_channels, out_channels
         self.kernel_size, self.stride, self.padding = kernel_size, stride, padding
+        self.in_size = in_size
         self.out_size = (in_size + 2 * padding - kernel_size) // stride + 1
         if self.out_size < 1:
             raise ValueError(f"a {kernel_size}×{kernel_size} local layer cannot take {in_size}-px maps")
@@ -123,6 +124,9 @@ class LocallyConnected2d(nn.Module):
         nn.init.normal_(self.weight, std=0.01)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.shape[-2:] != (self.in_size, self.in_size):
+            raise ValueError(f"a locally connected layer built for {self.in_size}-px maps got {tuple(x.shape[-2:])}: "
+                             "build the net for this input size (data.crop_size)")
         patches = nn.functional.unfold(x, self.kernel_size, padding=self.padding, stride=self.stride)
         out = torch.bmm(patches.permute(2, 0, 1), self.weight.transpose(1, 2))  # (positions, B, out)
         out = out + self.bias[:, None, :]

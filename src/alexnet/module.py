@@ -88,7 +88,10 @@ class AlexNetModule(L.LightningModule):
             raise ValueError(f"recipe.lr={lr!r} must be positive")
         if momentum_form not in MOMENTUM_FORMS:
             raise ValueError(f"recipe.momentum_form={momentum_form!r} is not one of {list(MOMENTUM_FORMS)}")
-        self.save_hyperparameters()
+        # compile says how this process runs the net, not what the net is: kept out of the
+        # checkpoint, so scoring or resuming one never compiles unless asked to
+        self.save_hyperparameters(ignore=["compile"])
+        self.compile_net = compile
         self.scheduler: torch.optim.lr_scheduler.LRScheduler | None = None
         self._scheduler_state: dict | None = None
         self.net = build_net(model, init, seed)
@@ -119,7 +122,7 @@ class AlexNetModule(L.LightningModule):
         """`compile=True`: torch.compile the net in place, so its state_dict keys (and so every
         checkpoint) are the same with or without it. The first step of a fit compiles; Inductor's
         on-disk cache makes the later jobs of a sweep start warm."""
-        if self.hparams.compile and getattr(self.net, "_compiled_call_impl", None) is None:
+        if self.compile_net and getattr(self.net, "_compiled_call_impl", None) is None:
             self.net.compile()
 
     # -- training --------------------------------------------------------------------------------

@@ -14,7 +14,7 @@ from typing import Any
 import torch
 from torchvision.datasets.folder import IMG_EXTENSIONS
 
-from alexnet import checkpoint
+from alexnet import checkpoint, paper
 from alexnet.data.cache import decode_image
 from alexnet.data.sources import DataError
 from alexnet.data.transforms import center_crop, ten_crop, view_softmax
@@ -44,6 +44,8 @@ def predict(ckpt: str | Path, paths: list[str | Path], top_k: int = 5, ten_crops
     k = min(top_k, len(names))
     out = []
     files = image_files(paths)
+    if ten_crops:  # all views of a batch go through in one pass: keep it to batch_size crops
+        batch_size = -(-batch_size // paper.TEN_CROP_VIEWS)
     for start in range(0, len(files), batch_size):
         chunk = files[start : start + batch_size]
         images = torch.stack([torch.from_numpy(decode_image(f, d["stored_size"])) for f in chunk]).to(device)
