@@ -82,3 +82,33 @@ def test_an_even_window_is_refused():
 
     with pytest.raises(ValueError, match="must be odd"):
         LocalResponseNorm(4)
+
+
+def test_per_column_lrn_keeps_each_window_inside_its_column():
+    """The original code: each GPU normalised its own 48 (128) maps, so a window near the middle
+    stops at the column's edge instead of reaching into the other column's channels."""
+    a = torch.rand(2, 8, 3, 2, generator=torch.Generator().manual_seed(1), dtype=torch.float64) * 60  # 2 columns of 4
+    per_column = local_response_norm("code", groups=2).double()(a)
+    expected = torch.cat([lrn_by_loop(half, paper.LRN_ALPHA / paper.LRN_SIZE) for half in a.chunk(2, dim=1)], dim=1)
+    torch.testing.assert_close(per_column, expected)
+    whole = local_response_norm("code").double()(a)
+    assert not torch.allclose(per_column[:, 2:6], whole[:, 2:6])  # the channels beside the seam differ
+    a_grad = a.clone().requires_grad_()
+    assert torch.autograd.gradcheck(local_response_norm("code", groups=2).double(), (a_grad,))
+
+
+def test_conv1_lrn_before_the_relu_as_the_code_ran():
+    from torch import nn
+
+    from alexnet.model import AlexNet
+
+    text, code = AlexNet(stem="cifar", input_size=28, width=0.125), AlexNet(stem="cifar", input_size=28, width=0.125,
+                                                                           conv1_lrn_before_act=True)
+    assert list(text.features._modules)[:4] == ["conv1", "act1", "norm1", "pool1"]
+    assert list(code.features._modules)[:4] == ["conv1", "norm1", "act1", "pool1"]
+    code.load_state_dict(text.state_dict())  # same weights: the switch moves a layer, adds none
+    x = torch.randn(2, 3, 28, 28) * 50
+    conv = code.features.conv1(x)
+    expected = nn.functional.max_pool2d(torch.relu(code.features.norm1(conv)), 3, 2, ceil_mode=True)
+    torch.testing.assert_close(code.features[:4](x), expected)
+    assert not torch.allclose(text.features[:4](x), expected)
