@@ -9,6 +9,7 @@ between crop modes). Reports read these files only.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
 import math
@@ -57,9 +58,17 @@ def machine() -> dict[str, Any]:
 
 
 def _atomic_write(path: Path, text: str) -> None:
+    """All or nothing: a kill or a full disk leaves the previous file, never a part of the new."""
     tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "w") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 def _floats(metrics: dict[str, Any]) -> dict[str, float]:
@@ -101,6 +110,19 @@ class RunRecord(L.Callback):
         self.rows: list[dict[str, float]] = []
         self.test: dict[str, float] = {}
         self._start = None
+        self._created = time.perf_counter()  # the clock of a job that fails before fit starts
+        # carried in every checkpoint: a resumed job is one record over all its attempts
+        self.attempts, self.earlier_wall_time_s = 1, 0.0
+
+    def _wall_time(self) -> float:
+        return self.earlier_wall_time_s + max(0.0, time.perf_counter() - (self._start or self._created))
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"attempts": self.attempts, "wall_time_s": self._wall_time()}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.attempts = int(state.get("attempts", 1)) + 1
+        self.earlier_wall_time_s = float(state.get("wall_time_s", 0.0))
 
     def on_fit_start(self, trainer, pl_module) -> None:
         self._start = time.perf_counter()
@@ -143,7 +165,8 @@ class RunRecord(L.Callback):
 
     def on_exception(self, trainer, pl_module, exception: BaseException) -> None:
         if trainer.global_rank == 0:
-            self.write_summary(trainer, pl_module, status="failed", error=f"{type(exception).__name__}: {exception}")
+            with contextlib.suppress(OSError):  # a full disk: the original error is what the caller must see
+                self.write_summary(trainer, pl_module, status="failed", error=f"{type(exception).__name__}: {exception}")
 
     def write_summary(self, trainer, pl_module, status: str, error: str | None = None) -> dict:
         def series(key):
@@ -157,7 +180,8 @@ class RunRecord(L.Callback):
             "status": status,
             "epochs": len(self.rows),
             "steps": int(trainer.global_step),
-            "wall_time_s": round(time.perf_counter() - (self._start or time.perf_counter()), 2),
+            "wall_time_s": round(self._wall_time(), 2),
+            "attempts": self.attempts,
         }
         for key in FINAL_KEYS:
             values = series(key)
@@ -173,12 +197,17 @@ class RunRecord(L.Callback):
         return summary
 
 
-def record_failure(out_dir: str | Path, arm: dict[str, Any], cfg, error: str) -> None:
-    """A failed job's summary.json, unless training already wrote one (RunRecord.on_exception)."""
+def record_failure(out_dir: str | Path, arm: dict[str, Any], cfg, error: str) -> bool:
+    """A failed job's summary.json, unless training already wrote one (RunRecord.on_exception).
+    False when it cannot be written (a full disk): the caller says so in the sweep's log."""
     path = Path(out_dir) / SUMMARY_FILE
-    if path.is_file():
-        return
-    path.parent.mkdir(parents=True, exist_ok=True)
-    summary = {"status": "failed", "error": error, "arm": arm, "seed": cfg.get("seed"),
-               "ablation": OmegaConf.select(cfg, "ablation.claim"), "epochs": 0} | dict.fromkeys(TEST_KEYS)
-    _atomic_write(path, json.dumps(summary, indent=2) + "\n")
+    try:
+        if path.is_file():
+            return True
+        path.parent.mkdir(parents=True, exist_ok=True)
+        summary = {"status": "failed", "error": error, "arm": arm, "seed": cfg.get("seed"),
+                   "ablation": OmegaConf.select(cfg, "ablation.claim"), "epochs": 0} | dict.fromkeys(TEST_KEYS)
+        _atomic_write(path, json.dumps(summary, indent=2) + "\n")
+    except OSError:
+        return False
+    return True
