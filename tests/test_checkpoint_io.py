@@ -123,3 +123,31 @@ def test_checkpoint_io_is_lightnings_plugin():
     from lightning.pytorch.plugins.io import CheckpointIO
 
     assert issubclass(checkpoint_io.AtomicCheckpointIO, CheckpointIO)
+
+
+def test_a_full_disk_fails_one_job_and_the_sweep_goes_on(tmp_path):
+    """A sweep whose first job hits ENOSPC writing its epoch-1 checkpoint: that job's epoch-0
+    checkpoint survives whole, its failure is said in the sweep's log (its record cannot be written), the
+    next job runs, the report lists both, and the command's exit status says something failed."""
+    import subprocess
+    import sys
+
+    from conftest import REPO
+
+    sweep = tmp_path / "sweep"
+    out = subprocess.run(
+        [sys.executable, str(REPO / "tests" / "helpers" / "full_disk_train.py"), "0_seed-0",
+         "-m", "seed=0,1", *TINY, f"hydra.sweep.dir={sweep}"],
+        capture_output=True, text=True, timeout=600, cwd=REPO, env={**__import__("os").environ, "WANDB_MODE": "disabled"},
+    )
+    assert out.returncode == 1, out.stderr[-3000:]
+    first, second = sweep / "0_seed-0", sweep / "1_seed-1"
+    assert torch.load(first / "checkpoints" / "last.ckpt", weights_only=False)["epoch"] == 0
+    assert not list((first / "checkpoints").glob(f"{TMP_PREFIX}*"))
+    assert not (first / "summary.json").exists()  # the disk refused it ...
+    log = out.stdout + out.stderr  # ... so the sweep's log has it
+    assert "failed: job 0 (" in log and "0_seed-0): OSError: [Errno 28] no space left on the device" in log
+    assert "its summary.json could not be written either" in log
+    assert json.loads((second / "summary.json").read_text())["status"] == "completed"
+    report = (sweep / "report.md").read_text()
+    assert "`0_seed-0`" in report and "`1_seed-1`" in report and "missing" in report

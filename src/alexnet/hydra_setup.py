@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import fnmatch
 import logging
 import os
+import re
 import secrets
 from pathlib import Path
 from typing import Any
@@ -18,14 +20,34 @@ log = logging.getLogger(__name__)
 # (two processes) never do.
 RUN_ID = f"{os.getpid()}{secrets.token_hex(2)}"
 
-# Overrides that say where or how a job runs, not which arm of an ablation it is.
-NOT_ARM = ("seed", "ablation", "experiment", "hydra", "paths", "logger", "callbacks", "trainer", "debug",
-           "data.root", "data.cache_dir", "data.num_workers", "data.decode_workers", "ckpt_path",
-           "task_name")
+# Overrides that say where or how a job runs, not which arm of an ablation it is (fnmatch
+# patterns: `trainer` is the group choice, `trainer.*` its keys; `data` — which dataset — is not
+# an arm, `data.pca_lighting` is). The one list for both the arm and the job directory's name.
+NOT_ARM = ("seed", "ablation", "ablation.*", "experiment", "hydra", "hydra.*", "hydra/*", "paths.*", "logger",
+           "logger.*", "callbacks", "callbacks.*", "trainer", "trainer.*", "debug", "debug.*", "data", "data.root", "data.cache_dir",
+           "data.num_workers", "data.decode_workers", "ckpt_path", "resume", "task_name")
+# A job directory's name is safe unquoted in a Hydra override and in YAML: `key-value` items
+# joined by `+`, characters other than these replaced by `_`.
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
+
+
+def is_arm_key(key: str) -> bool:
+    return not any(fnmatch.fnmatchcase(key, pattern) for pattern in NOT_ARM)
+
+
+def job_dirname(task_overrides) -> str:
+    """`model.lrn-false+seed-0` for the overrides `seed=0 model.lrn=false`: the arm's keys sorted,
+    then the seed (plumbing left out)."""
+    items = {}
+    for override in task_overrides:
+        key, _, value = str(override).lstrip("+~").partition("=")
+        if is_arm_key(key) or key == "seed":
+            items[key] = f"{_UNSAFE.sub('_', key)}-{_UNSAFE.sub('_', value)}"
+    return "+".join(items[k] for k in sorted(items, key=lambda k: (k == "seed", k))) or "default"
 
 
 def register_resolvers(repo_root: Path) -> None:
-    for name, fn in (("repo_root", lambda: str(repo_root)), ("run_id", lambda: RUN_ID)):
+    for name, fn in (("repo_root", lambda: str(repo_root)), ("run_id", lambda: RUN_ID), ("job_dirname", job_dirname)):
         if not OmegaConf.has_resolver(name):
             OmegaConf.register_new_resolver(name, fn)
 
@@ -43,7 +65,7 @@ def job_arm(task_overrides: list[str]) -> dict[str, Any]:
     arm = {}
     for override in task_overrides:
         key, _, value = override.lstrip("+~").partition("=")
-        if key.split(".")[0] in NOT_ARM or key in NOT_ARM:
+        if not is_arm_key(key):
             continue
         arm[key] = _parse(value)
     return arm
@@ -82,14 +104,39 @@ def make_ddp_rerun_one_job() -> None:
         module._hydra_subprocess_cmd = _ddp_child_command
 
 
+# The failures of this process's sweep, for its exit status: jobs that raised (even when their
+# record could not be written) and, at the end, every job of the sweep whose record is not completed.
+FAILED_JOBS: list[str] = []
+
+
+def note_failed_job(line: str) -> None:
+    """Says a failure in the sweep's log (stderr: a full disk may refuse files) and counts it."""
+    FAILED_JOBS.append(line)
+    log.error("failed: %s", line)
+
+
+def sweep_exit_status() -> int:
+    """0 when every job of this process's sweep completed, 1 when any failed or is missing."""
+    return 1 if FAILED_JOBS else 0
+
+
 class SweepReportCallback(Callback):
     """Writes the sweep's report (report.md, index.html, figures) into the sweep directory when
-    a multirun ends; with W&B logging on, also the W&B report (or how to build it later)."""
+    a multirun ends; with W&B logging on, also the W&B report (or how to build it later).
+    Jobs the records show as not completed are counted for the exit status."""
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         from alexnet.report import build_report
+        from alexnet.report.collect import find_runs
 
         sweep_dir = Path(config.hydra.sweep.dir)
+        try:
+            unfinished = [r for r in find_runs([sweep_dir]) if not r.completed]
+        except Exception as e:  # noqa: BLE001
+            unfinished = []
+            log.error("could not read the sweep's records: %s", e)
+        if unfinished and not FAILED_JOBS:  # failures this process did not see (an earlier run)
+            FAILED_JOBS.extend(f"{r.path.name}: {r.summary.get('status')}" for r in unfinished)
         wb = OmegaConf.select(config, "logger.wandb", default=None) or {}
         wandb_mode = wb.get("mode", "auto") if wb.get("enabled", False) else None
         try:
@@ -100,3 +147,6 @@ class SweepReportCallback(Callback):
                 print(report.wandb)
         except Exception as e:  # noqa: BLE001 - a report failure must not hide the runs
             log.exception("could not write the sweep report: %s", e)
+        if unfinished:
+            print(f"{len(unfinished)} job(s) did not complete: " + ", ".join(r.path.name for r in unfinished)
+                  + f"; re-run the same command with hydra.sweep.dir={sweep_dir} to resume them")
