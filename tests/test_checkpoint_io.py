@@ -64,7 +64,8 @@ def test_full_disk_mid_run_then_rerun_resumes_bit_identical(tmp_path, monkeypatc
         run(tmp_path, name="job")
     job = tmp_path / "job"
     ckpts = job / "checkpoints"
-    assert torch.load(ckpts / "last.ckpt", weights_only=False)["epoch"] == 0
+    survivor = torch.load(ckpts / "last.ckpt", weights_only=False)
+    assert survivor["epoch"] == 0
     assert not list(ckpts.glob(f"{TMP_PREFIX}*"))
     failed = json.loads((job / "summary.json").read_text())
     assert failed["status"] == "failed" and "no space left" in failed["error"]
@@ -76,7 +77,10 @@ def test_full_disk_mid_run_then_rerun_resumes_bit_identical(tmp_path, monkeypatc
     assert resumed["status"] == "completed" and resumed["attempts"] == 2 and straight["attempts"] == 1
     assert resumed["epochs"] == straight["epochs"] == 2
     assert not list(ckpts.glob(f"{TMP_PREFIX}*"))
-    a = torch.load(ckpts / "last.ckpt", weights_only=False)["state_dict"]
+    final = torch.load(ckpts / "last.ckpt", weights_only=False)
+    run_id = survivor["callbacks"]["RunRecord"]["wandb_id"]  # one W&B run over both attempts
+    assert final["callbacks"]["RunRecord"]["wandb_id"] == run_id and len(run_id) == 8
+    a = final["state_dict"]
     b = torch.load(other / "checkpoints" / "last.ckpt", weights_only=False)["state_dict"]
     for key in a:
         torch.testing.assert_close(a[key], b[key], rtol=0, atol=0, msg=key)

@@ -15,6 +15,7 @@ import json
 import math
 import os
 import platform
+import secrets
 import subprocess
 import time
 from pathlib import Path
@@ -111,18 +112,20 @@ class RunRecord(L.Callback):
         self.test: dict[str, float] = {}
         self._start = None
         self._created = time.perf_counter()  # the clock of a job that fails before fit starts
-        # carried in every checkpoint: a resumed job is one record over all its attempts
+        # carried in every checkpoint: a resumed job is one record (and one W&B run) over all its attempts
         self.attempts, self.earlier_wall_time_s = 1, 0.0
+        self.wandb_id = secrets.token_hex(4)
 
     def _wall_time(self) -> float:
         return self.earlier_wall_time_s + max(0.0, time.perf_counter() - (self._start or self._created))
 
     def state_dict(self) -> dict[str, Any]:
-        return {"attempts": self.attempts, "wall_time_s": self._wall_time()}
+        return {"attempts": self.attempts, "wall_time_s": self._wall_time(), "wandb_id": self.wandb_id}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.attempts = int(state.get("attempts", 1)) + 1
         self.earlier_wall_time_s = float(state.get("wall_time_s", 0.0))
+        self.wandb_id = state.get("wandb_id") or self.wandb_id
 
     def on_fit_start(self, trainer, pl_module) -> None:
         self._start = time.perf_counter()

@@ -95,17 +95,25 @@ def resume_point(resume: Any, ckpt_path: str | Path | None, out_dir: str | Path,
     return ResumePoint(out_dir, ckpt)
 
 
-def check_fits(ckpt_path: Path, hparams: dict[str, Any]) -> None:
-    """One line, before any training, when the checkpoint's net differs from this config's."""
+def saved_state(checkpoint: dict[str, Any], callback: str) -> dict[str, Any]:
+    """A callback's state in a Lightning checkpoint (stored under its class name)."""
+    return (checkpoint.get("callbacks") or {}).get(callback) or {}
+
+
+def check_fits(ckpt_path: Path, hparams: dict[str, Any]) -> dict[str, Any]:
+    """The checkpoint (read as data); one line, before any training, when its net differs from
+    this config's."""
     from alexnet.checkpoint import CheckpointError, read
 
     try:
-        saved = read(ckpt_path).get("hyper_parameters") or {}
+        checkpoint = read(ckpt_path)
     except CheckpointError as e:
         raise ResumeError(str(e)) from None
+    saved = checkpoint.get("hyper_parameters") or {}
     old, new = saved.get("model") or {}, hparams.get("model") or {}
     diff = [f"model.{k}={old.get(k)!r} there, {new.get(k)!r} here" for k in sorted(set(old) | set(new)) if old.get(k) != new.get(k)]
     if diff:
         job = ckpt_path.parent.parent / "config.yaml"
         raise ResumeError(f"{ckpt_path} does not fit this config ({'; '.join(diff[:3])}): resume with the "
                           f"config it was trained with ({job}) or start a new run")
+    return checkpoint

@@ -24,7 +24,7 @@ from alexnet.evaluation import FinalTest
 from alexnet.loggers import build_loggers, decide_wandb_mode, finish_wandb
 from alexnet.module import AlexNetModule
 from alexnet.record import CONFIG_FILE, SUMMARY_FILE, RunRecord, Throughput, git_sha, machine
-from alexnet.resume import CHECKPOINT_DIR, ResumeError, check_fits, resume_point
+from alexnet.resume import CHECKPOINT_DIR, ResumeError, check_fits, resume_point, saved_state
 
 log = logging.getLogger(__name__)
 
@@ -130,10 +130,11 @@ def train(cfg: DictConfig, out_dir: str | Path, arm: dict[str, Any] | None = Non
         num_classes = datamodule.num_classes
         data_facts = datamodule.describe()  # also checks data.holdout against the data
         decide_wandb_mode(cfg.logger.wandb.get("mode", "auto"))  # validates the value only
-        if ckpt_path is not None:
-            check_fits(ckpt_path, dict(module.hparams))
-            log.info("resuming %s from %s", out_dir, ckpt_path)
         record = RunRecord(out_dir, {}, resume_from=ckpt_path)
+        if ckpt_path is not None:
+            previous = saved_state(check_fits(ckpt_path, dict(module.hparams)), type(record).__qualname__)
+            record.wandb_id = previous.get("wandb_id") or record.wandb_id  # the same W&B run
+            log.info("resuming %s from %s", out_dir, ckpt_path)
         trainer_kwargs = {k: v for k, v in OmegaConf.to_container(cfg.trainer, resolve=True).items() if v is not None}
         # loggers are attached below, once the config is known to be runnable
         trainer = L.Trainer(
@@ -160,13 +161,13 @@ def train(cfg: DictConfig, out_dir: str | Path, arm: dict[str, Any] | None = Non
     tags = [f"{k}={v}" for k, v in arm.items()] + [f"recipe={record.facts['recipe']}"]
     trainer.loggers = build_loggers(
         OmegaConf.to_container(cfg.logger, resolve=True), out_dir, run_name=out_dir.name,
-        group=group, tags=tags, config=resolved | {"arm": arm},
+        group=group, tags=tags, config=resolved | {"arm": arm}, run_id=record.wandb_id,
     )
     env_before = dict(os.environ)
     try:
         trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt_path)
     finally:
-        finish_wandb()
+        finish_wandb(float(cfg.logger.wandb.get("finish_timeout_s", 10)))
         _leave_distributed(env_before)
     summary = out_dir / SUMMARY_FILE
     return json.loads(summary.read_text()) if summary.is_file() else {}
