@@ -40,7 +40,10 @@ def main(cfg: DictConfig) -> dict | None:
     group = Path(hc.sweep.dir).name if multirun else None
     arm = job_arm(hc.overrides.task)
     try:
-        return train(cfg, hc.runtime.output_dir, arm=arm, group=group, single_run=not multirun)
+        summary = train(cfg, hc.runtime.output_dir, arm=arm, group=group, single_run=not multirun)
+        if summary.get("status") == "failed":  # e.g. diverged after its last step: not a silent run
+            raise FloatingPointError(summary.get("error") or "the run failed (summary.json)")
+        return summary
     except (ConfigError, DataError, FloatingPointError) as e:
         message = str(e).strip().splitlines()[0]
         if not multirun:

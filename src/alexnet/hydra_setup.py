@@ -120,6 +120,32 @@ def sweep_exit_status() -> int:
     return 1 if FAILED_JOBS else 0
 
 
+def _check_writable(directory: str, key: str) -> None:
+    """One line and exit status 2 when the output directory cannot be written, before Hydra
+    tries (its own attempt ends in chained tracebacks)."""
+    import sys
+    import tempfile
+
+    try:
+        Path(directory).mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=directory, prefix=".write-check-"):
+            pass
+    except OSError as e:
+        print(f"error: cannot write to {directory} ({type(e).__name__}: {e.strerror or e}); set "
+              f"paths.log_dir (or {key}) to a writable folder", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+class WritableOutputCheck(Callback):
+    """Checks that the run or sweep directory can be written before any job starts."""
+
+    def on_run_start(self, config: DictConfig, **kwargs: Any) -> None:
+        _check_writable(str(config.hydra.run.dir), "hydra.run.dir")
+
+    def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
+        _check_writable(str(config.hydra.sweep.dir), "hydra.sweep.dir")
+
+
 class SweepReportCallback(Callback):
     """Writes the sweep's report (report.md, index.html, figures) into the sweep directory when
     a multirun ends; with W&B logging on, also the W&B report (or how to build it later).

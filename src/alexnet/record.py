@@ -186,12 +186,29 @@ class RunRecord(L.Callback):
             "wall_time_s": round(self._wall_time(), 2),
             "attempts": self.attempts,
         }
+        # the final values are the last epoch's as metrics.csv has them: a NaN there is no earlier
+        # epoch's number here, it is null and the run failed (it diverged after its last step)
+        diverged = []
         for key in FINAL_KEYS:
-            values = series(key)
-            summary[f"final_{key}"] = values[-1] if values else None
+            logged = [r[key] for r in self.rows if key in r]
+            final = logged[-1] if logged else None
+            if final is not None and not math.isfinite(final):
+                diverged.append(f"final {key}={final}")
+                final = None
+            summary[f"final_{key}"] = final
             if key.startswith("val/"):
+                values = series(key)
                 summary[f"best_{key}"] = min(values) if values else None
-        summary |= {key: self.test.get(key) for key in TEST_KEYS}
+        for key in TEST_KEYS:
+            value = self.test.get(key)
+            if value is not None and not math.isfinite(value):
+                diverged.append(f"{key}={value}")
+                value = None
+            summary[key] = value
+        if diverged and status == "completed":
+            status, error = "failed", (f"non-finite metrics at the end ({', '.join(diverged)}): the run diverged; "
+                                       "lower recipe.lr or check the input scaling of the recipe")
+            summary["status"] = status
         rates = series("train/images_per_sec")
         summary["images_per_sec"] = sum(rates) / len(rates) if rates else None
         if error:

@@ -17,6 +17,7 @@ from lightning.fabric.utilities.exceptions import MisconfigurationException
 from lightning.pytorch.callbacks import ModelCheckpoint, RichProgressBar, TQDMProgressBar
 from omegaconf import DictConfig, OmegaConf
 
+from alexnet import paper
 from alexnet.checkpoint_io import AtomicCheckpointIO, clean_orphans
 from alexnet.data.datamodule import AlexNetDataModule
 from alexnet.data.sources import DataError
@@ -53,6 +54,10 @@ def build_datamodule(cfg: DictConfig) -> AlexNetDataModule:
 
 def build_module(cfg: DictConfig, num_classes: int) -> AlexNetModule:
     r = cfg.recipe
+    examples = {"lr": paper.LEARNING_RATE, "momentum": paper.MOMENTUM, "weight_decay": paper.WEIGHT_DECAY}
+    for key, example in examples.items():
+        if isinstance(r[key], bool) or not isinstance(r[key], (int, float)):
+            raise ConfigError(f"recipe.{key}={r[key]!r} is not a number; pass one, e.g. recipe.{key}={example}")
     model = OmegaConf.to_container(cfg.model, resolve=True) | {"num_classes": num_classes}
     return AlexNetModule(
         model=model, init=r.init, lr=r.lr, momentum=r.momentum, weight_decay=r.weight_decay,
