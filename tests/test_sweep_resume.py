@@ -90,3 +90,31 @@ def test_a_checkpoint_path_with_commas_in_a_sweeps_overrides_is_no_grid(tmp_path
         "sweeper": {"params": {"seed": "0,1", "model.lrn": "true,false"}},
         "overrides": {"task": ["ckpt_path='/s/1_model.lrn=False,seed=0/checkpoints/last.ckpt'", "seed=0"]}}}))
     assert read_sweep(tmp_path).params == {"seed": [0], "model.lrn": [True, False]}
+
+
+def test_a_launcher_that_raises_does_not_end_the_sweep(monkeypatch):
+    """Hydra itself can fail a job outside our code (writing its .hydra/ files on a full disk):
+    the batch is launched again one job at a time, and only the failing job is lost, counted."""
+    from hydra.core.utils import JobReturn, JobStatus
+
+    from alexnet import hydra_setup
+    from hydra_plugins.alexnet_seeds import SeedsSweeper
+
+    ran = []
+
+    class FullDiskOnJob1:
+        def launch(self, batch, initial_job_idx):
+            if any("seed=1" in job for job in batch):
+                if len(batch) > 1:
+                    raise OSError(28, "No space left on device")
+                raise OSError(28, "No space left on device: .hydra/config.yaml")
+            ran.extend(batch)
+            return [JobReturn(status=JobStatus.COMPLETED, _return_value={}) for _ in batch]
+
+    monkeypatch.setattr(hydra_setup, "FAILED_JOBS", [])
+    sweeper = SeedsSweeper(max_batch_size=None)
+    sweeper.launcher = FullDiskOnJob1()
+    results = sweeper.launch([["seed=0"], ["seed=1"], ["seed=2"]], initial_job_idx=0)
+    assert ran == [["seed=0"], ["seed=2"]] and len(results) == 2
+    assert hydra_setup.FAILED_JOBS == ["job 1 (seed=1): OSError: [Errno 28] No space left on device: .hydra/config.yaml"]
+    assert hydra_setup.sweep_exit_status() == 1
