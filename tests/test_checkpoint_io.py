@@ -155,3 +155,26 @@ def test_a_full_disk_fails_one_job_and_the_sweep_goes_on(tmp_path):
     assert json.loads((second / "summary.json").read_text())["status"] == "completed"
     report = (sweep / "report.md").read_text()
     assert "`0_seed-0`" in report and "`1_seed-1`" in report and "missing" in report
+
+
+def test_resume_true_continues_the_newest_unfinished_run_of_the_task(tmp_path):
+    from alexnet.resume import resume_point
+
+    runs = tmp_path / "runs"
+    for name in ("older", "unfinished", "completed"):
+        atomic_torch_save({"w": torch.ones(2)}, runs / name / "checkpoints" / "last.ckpt")
+    (runs / "completed" / "summary.json").write_text(json.dumps({"status": "completed"}))
+    import os
+
+    os.utime(runs / "older" / "checkpoints" / "last.ckpt", (1, 1))  # long ago
+    new = runs / "new"
+    new.mkdir()
+    start = resume_point(True, None, new, single_run=True)
+    assert start.out_dir == runs / "unfinished" and start.ckpt_path == runs / "unfinished" / "checkpoints" / "last.ckpt"
+    # auto: only the job's own directory; a sweep's job never takes a sibling's checkpoint
+    assert resume_point("auto", None, new, single_run=True).ckpt_path is None
+    with pytest.raises(ValueError, match="resume=true: no checkpoint"):
+        resume_point(True, None, new, single_run=False)
+    done = resume_point("auto", None, runs / "completed", single_run=False)
+    assert done.completed == {"status": "completed"} and done.ckpt_path is None
+    assert resume_point(False, None, runs / "unfinished", single_run=True).ckpt_path is None
