@@ -58,7 +58,7 @@ def machine() -> dict[str, Any]:
     }
 
 
-def _atomic_write(path: Path, text: str) -> None:
+def atomic_write_text(path: Path, text: str) -> None:
     """All or nothing: a kill or a full disk leaves the previous file, never a part of the new."""
     tmp = path.with_name(f".{path.name}.tmp")
     try:
@@ -149,7 +149,7 @@ class RunRecord(L.Callback):
         lines = [",".join(columns)]
         for r in self.rows:
             lines.append(",".join("" if k not in r else repr(r[k]) for k in columns))
-        _atomic_write(self.out_dir / METRICS_FILE, "\n".join(lines) + "\n")
+        atomic_write_text(self.out_dir / METRICS_FILE, "\n".join(lines) + "\n")
 
     def add_test(self, metrics: dict[str, float], outcomes: dict[str, Any]) -> None:
         """The test pass's metrics (for summary.json) and test_outcomes.csv, one row per image."""
@@ -160,7 +160,7 @@ class RunRecord(L.Callback):
         rows = zip(*(outcomes[c].tolist() for c in columns), strict=True)
         lines = [",".join(columns)] + [",".join(str(int(v)) for v in row) for row in rows]
         self.out_dir.mkdir(parents=True, exist_ok=True)
-        _atomic_write(self.out_dir / OUTCOMES_FILE, "\n".join(lines) + "\n")
+        atomic_write_text(self.out_dir / OUTCOMES_FILE, "\n".join(lines) + "\n")
 
     def on_fit_end(self, trainer, pl_module) -> None:
         if trainer.global_rank == 0:
@@ -213,7 +213,7 @@ class RunRecord(L.Callback):
         summary["images_per_sec"] = sum(rates) / len(rates) if rates else None
         if error:
             summary["error"] = error
-        _atomic_write(self.out_dir / SUMMARY_FILE, json.dumps(summary, indent=2) + "\n")
+        atomic_write_text(self.out_dir / SUMMARY_FILE, json.dumps(summary, indent=2) + "\n")
         return summary
 
 
@@ -227,7 +227,7 @@ def record_failure(out_dir: str | Path, arm: dict[str, Any], cfg, error: str) ->
         path.parent.mkdir(parents=True, exist_ok=True)
         summary = {"status": "failed", "error": error, "arm": arm, "seed": cfg.get("seed"),
                    "ablation": OmegaConf.select(cfg, "ablation.claim"), "epochs": 0} | dict.fromkeys(TEST_KEYS)
-        _atomic_write(path, json.dumps(summary, indent=2) + "\n")
+        atomic_write_text(path, json.dumps(summary, indent=2) + "\n")
     except OSError:
         return False
     return True

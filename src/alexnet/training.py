@@ -24,7 +24,15 @@ from alexnet.data.sources import DataError
 from alexnet.evaluation import FinalTest
 from alexnet.loggers import build_loggers, decide_wandb_mode, finish_wandb
 from alexnet.module import AlexNetModule
-from alexnet.record import CONFIG_FILE, SUMMARY_FILE, RunRecord, Throughput, git_sha, machine
+from alexnet.record import (
+    CONFIG_FILE,
+    SUMMARY_FILE,
+    RunRecord,
+    Throughput,
+    atomic_write_text,
+    git_sha,
+    machine,
+)
 from alexnet.resume import CHECKPOINT_DIR, ResumeError, check_fits, resume_point, saved_state
 
 log = logging.getLogger(__name__)
@@ -153,7 +161,7 @@ def train(cfg: DictConfig, out_dir: str | Path, arm: dict[str, Any] | None = Non
     clean_orphans(out_dir / CHECKPOINT_DIR)  # the temporary files of a write a kill interrupted
     resolved = OmegaConf.to_container(cfg, resolve=True)
     if trainer.is_global_zero:
-        (out_dir / CONFIG_FILE).write_text(OmegaConf.to_yaml(OmegaConf.create(resolved)))
+        atomic_write_text(out_dir / CONFIG_FILE, OmegaConf.to_yaml(OmegaConf.create(resolved)))
 
     record.facts |= {
         "arm": arm, "arm_name": arm_tag(arm), "seed": int(cfg.seed), "ablation": OmegaConf.select(cfg, "ablation.claim"),

@@ -15,7 +15,7 @@ import alexnet.record
 REPO = Path(__file__).resolve().parents[2]
 job_part = sys.argv.pop(1)
 full = False
-real_save, real_write = torch.save, alexnet.record._atomic_write
+real_save, real_write = torch.save, alexnet.record.atomic_write_text
 
 
 def save(obj, f, *args, **kwargs):
@@ -33,6 +33,6 @@ def write(path, text):
     return real_write(path, text)
 
 
-torch.save, alexnet.record._atomic_write = save, write
+torch.save, alexnet.record.atomic_write_text = save, write
 sys.argv[0] = str(REPO / "src" / "train.py")
 runpy.run_path(sys.argv[0], run_name="__main__")
