@@ -10,9 +10,11 @@ from pathlib import Path
 
 import torch
 
-import alexnet.record
-
 REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO / "src"))  # this checkout's package, as `python src/train.py` gets it
+
+import alexnet.record  # noqa: E402
+
 job_part = sys.argv.pop(1)
 full = False
 real_save, real_write = torch.save, alexnet.record.atomic_write_text
