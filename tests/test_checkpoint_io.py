@@ -92,7 +92,7 @@ def test_full_disk_mid_run_then_rerun_resumes_bit_identical(tmp_path, monkeypatc
 
 
 def test_a_bad_last_checkpoint_falls_back_to_the_next_older_good_one(tmp_path, caplog):
-    _, job = run(tmp_path, "trainer.max_epochs=1", "resume=false")
+    first, job = run(tmp_path, "trainer.max_epochs=1", "resume=false")
     ckpts = job / "checkpoints"
     (job / "summary.json").unlink()  # as if killed before the end
     last = ckpts / "last.ckpt"
@@ -106,6 +106,20 @@ def test_a_bad_last_checkpoint_falls_back_to_the_next_older_good_one(tmp_path, c
         summary, _ = run(tmp_path, "trainer.max_epochs=1")  # re-run in its own directory
     assert f"checkpoint {last} is unreadable" in caplog.text and f"using {best.name} instead" in caplog.text
     assert summary["status"] == "completed" and summary["attempts"] == 2
+    # resumed at its last epoch's end: nothing left to train, the final test is still scored
+    for key in ("test/top1_err", "test/loss", "final_val/loss"):
+        assert summary[key] is not None and summary[key] == first[key], key
+
+
+def test_last_ckpt_is_resumed_even_when_a_best_checkpoint_is_newer(tmp_path):
+    from alexnet.resume import newest_good
+
+    ckpts = tmp_path / "checkpoints"
+    for name in ("last.ckpt", "best-epoch001.ckpt", "best-epoch002.ckpt"):  # a kill interrupted last's write
+        atomic_torch_save({"w": torch.ones(1)}, ckpts / name)
+    assert newest_good(tmp_path) == ckpts / "last.ckpt"
+    (ckpts / "last.ckpt").write_bytes(b"")
+    assert newest_good(tmp_path) == ckpts / "best-epoch002.ckpt"
 
 
 def test_resuming_with_another_net_is_one_line(tmp_path):

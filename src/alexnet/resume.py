@@ -20,7 +20,7 @@ from alexnet.record import SUMMARY_FILE
 log = logging.getLogger(__name__)
 
 RESUME_VALUES = ("auto", True, False)
-CHECKPOINT_DIR = "checkpoints"
+CHECKPOINT_DIR, LAST = "checkpoints", "last.ckpt"
 
 
 class ResumeError(ValueError):
@@ -44,8 +44,11 @@ def completed_summary(job_dir: Path) -> dict | None:
 
 
 def newest_good(job_dir: Path) -> Path | None:
-    """The newest checkpoint of a job that reads, saying in one line each which ones do not."""
+    """The checkpoint a job continues from: last.ckpt when it reads (a best-*.ckpt can be newer
+    by a moment, written just before a kill interrupted last.ckpt's write, and resuming from it
+    would leave last.ckpt stale), else the newest that reads; says in one line each which do not."""
     good, bad = good_checkpoints(job_dir / CHECKPOINT_DIR)
+    good.sort(key=lambda p: p.name != LAST)  # stable: the others stay newest first
     for path, reason in bad:
         offer = f"using {good[0].name} instead" if good else "no older good checkpoint: starting afresh"
         log.warning("checkpoint %s is unreadable (%s); %s", path, reason, offer)
