@@ -14,8 +14,14 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig
 
+from alexnet.arms import job_arm
 from alexnet.data.sources import DataError
-from alexnet.hydra_setup import job_arm, make_ddp_rerun_one_job, register_resolvers
+from alexnet.hydra_setup import (
+    make_ddp_rerun_one_job,
+    note_failed_job,
+    register_resolvers,
+    sweep_exit_status,
+)
 from alexnet.loggers import load_dotenv
 from alexnet.record import record_failure
 from alexnet.training import ConfigError, train
@@ -34,23 +40,30 @@ def main(cfg: DictConfig) -> dict | None:
     group = Path(hc.sweep.dir).name if multirun else None
     arm = job_arm(hc.overrides.task)
     try:
-        return train(cfg, hc.runtime.output_dir, arm=arm, group=group)
+        summary = train(cfg, hc.runtime.output_dir, arm=arm, group=group, single_run=not multirun)
+        if summary.get("status") == "failed":  # e.g. diverged after its last step: not a silent run
+            raise FloatingPointError(summary.get("error") or "the run failed (summary.json)")
+        return summary
     except (ConfigError, DataError, FloatingPointError) as e:
         message = str(e).strip().splitlines()[0]
         if not multirun:
             print(f"error: {message}", file=sys.stderr)
             sys.exit(2 if isinstance(e, ConfigError) else 1)
         log.error("job %s failed: %s", hc.job.num, message)
-        record_failure(hc.runtime.output_dir, arm, cfg, message)
     except Exception as e:
         if not multirun:
             raise
         # One failed job must not end a sweep: its summary.json says "failed" and the
         # sweep report lists it.
-        log.exception("job %s failed: %s", hc.job.num, e)
-        record_failure(hc.runtime.output_dir, arm, cfg, f"{type(e).__name__}: {e}")
+        message = f"{type(e).__name__}: {str(e).strip().splitlines()[0] if str(e).strip() else ''}"
+        log.exception("job %s failed: %s", hc.job.num, message)
+    if record_failure(hc.runtime.output_dir, arm, cfg, message):
+        note_failed_job(f"job {hc.job.num} ({Path(hc.runtime.output_dir).name}): {message}")
+    else:  # a full disk: this line (stderr) is the only record
+        note_failed_job(f"job {hc.job.num} ({hc.runtime.output_dir}): {message}; its summary.json could not be written either")
     return None
 
 
 if __name__ == "__main__":
     main()
+    sys.exit(sweep_exit_status())  # a sweep with a failed job says so (a single run exits above)

@@ -147,3 +147,24 @@ def test_a_stale_or_partial_cache_is_detected_and_rebuilt(image_folder, tmp_path
     (folder / f"{stem}.progress.json").write_text(json.dumps({"key": "other", "shape": [3, 3, 16, 16], "done": 3}))
     again = cache.decoded(src.train, "train", 16, src.root, folder)
     np.testing.assert_array_equal(again.images, expected)
+
+
+def test_other_settings_and_interrupted_builds_are_listed_with_size_and_a_clean_command(image_folder, tmp_path, caplog,
+                                                                                        monkeypatch):
+    import logging
+
+    src = folder_source(image_folder)
+    folder = tmp_path / "c"
+    cache.decoded(src.train, "train", 16, src.root, folder)
+    stale = folder / "train-16px-0123456789abcdef.partial.npy"  # an interrupted build of other files
+    stale.write_bytes(b"\0" * 2_000_000)
+    (folder / "train-24px-fedcba9876543210.npy").write_bytes(b"\0" * 500_000)  # another stored size
+    monkeypatch.setattr(cache, "_LISTED", set())  # a new process
+    with caplog.at_level(logging.INFO):
+        cache.decoded(src.train, "train", 16, src.root, folder)
+        cache.decoded(src.train, "train", 16, src.root, folder)  # the next job of a sweep: said once
+    lines = [r.getMessage() for r in caplog.records if "other settings or interrupted builds" in r.getMessage()]
+    assert len(lines) == 1
+    assert "holds 2 file(s)" in lines[0] and "(2.5 MB)" in lines[0]
+    assert f"rm '{folder}/train-16px-0123456789abcdef'.* '{folder}/train-24px-fedcba9876543210'.*" in lines[0]
+    assert stale.exists()  # listed, never deleted behind a user's back

@@ -1,5 +1,9 @@
 """W&B never hangs or kills training, and secrets never leave .env."""
 
+import socket
+import threading
+import time
+
 import pytest
 
 from alexnet import loggers
@@ -11,6 +15,31 @@ def clean_env(monkeypatch, tmp_path):
     for key in ("WANDB_API_KEY", "WANDB_MODE", "WANDB_BASE_URL"):
         monkeypatch.delenv(key, raising=False)
     monkeypatch.setenv("HOME", str(tmp_path))  # no ~/.netrc
+    loggers.forget_wandb_decision()
+    yield
+    loggers.forget_wandb_decision()
+
+
+@pytest.fixture
+def silent_host():
+    """A loopback server that accepts connections and never answers (a hung proxy or portal)."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(64)
+    held = []
+
+    def accept():
+        while True:
+            try:
+                held.append(server.accept()[0])
+            except OSError:
+                return
+
+    threading.Thread(target=accept, daemon=True).start()
+    yield f"http://127.0.0.1:{server.getsockname()[1]}"
+    server.close()
+    for conn in held:
+        conn.close()
 
 
 def test_no_key_means_offline():
@@ -25,8 +54,20 @@ def test_key_but_unreachable_host_means_offline(monkeypatch):
 
 def test_key_and_reachable_host_means_online(monkeypatch):
     monkeypatch.setenv("WANDB_API_KEY", "x" * 40)
-    monkeypatch.setattr(loggers, "_reachable", lambda url, timeout=3.0: True)
+    monkeypatch.setattr(loggers, "_answers_http", lambda url, timeout=3.0: True)
     assert decide_wandb_mode("auto") == "online"
+
+
+def test_a_host_that_accepts_but_never_answers_means_offline_decided_once(monkeypatch, silent_host, caplog):
+    monkeypatch.setenv("WANDB_API_KEY", "x" * 40)
+    monkeypatch.setenv("WANDB_BASE_URL", silent_host)
+    probes = []
+    real = loggers._answers_http
+    monkeypatch.setattr(loggers, "_answers_http", lambda url, timeout=3.0: probes.append(url) or real(url, timeout))
+    start = time.monotonic()
+    assert [decide_wandb_mode("auto") for _ in range(4)] == ["offline"] * 4  # four jobs of a sweep
+    assert time.monotonic() - start < 5 and probes == [silent_host]
+    assert caplog.text.count("did not answer within 3 s: logging offline") == 1
 
 
 def test_wandb_mode_env_and_explicit_modes(monkeypatch):
@@ -61,3 +102,33 @@ def test_dotenv_sets_missing_variables_and_keeps_existing(monkeypatch, tmp_path,
 
     assert os.environ["WANDB_API_KEY"] == secret and os.environ["WANDB_PROJECT"] == "mine"
     assert secret not in capsys.readouterr().out
+
+
+def test_a_silent_wandb_host_costs_a_sweep_seconds_not_minutes(silent_host, tmp_path):
+    """Four tiny jobs with W&B pointed at a host that accepts and never answers finish within 30 s
+    of the same sweep with W&B disabled; the fallback is said once and every job logs offline."""
+    import os
+    import subprocess
+    import sys
+
+    from conftest import REPO
+
+    def sweep(name, *wandb):
+        env = {k: v for k, v in os.environ.items() if not k.startswith("WANDB_")}
+        env |= {"WANDB_API_KEY": "x" * 40, "WANDB_BASE_URL": silent_host, "HOME": str(tmp_path)}
+        start = time.monotonic()
+        out = subprocess.run([sys.executable, str(REPO / "src" / "train.py"), "-m", "seed=0,1,2,3", "debug=tiny",
+                              "trainer.max_epochs=1", "callbacks.progress_bar=none", *wandb,
+                              f"hydra.sweep.dir={tmp_path / name}"],
+                             capture_output=True, text=True, timeout=900, cwd=REPO, env=env)
+        assert out.returncode == 0, out.stderr[-3000:]
+        return time.monotonic() - start, out.stdout + out.stderr
+
+    without, _ = sweep("off", "logger.wandb.enabled=false")
+    with_silent_host, log = sweep("on", "logger.wandb.enabled=true")
+    print(f"4-job sweep: {without:.1f} s without W&B, {with_silent_host:.1f} s with a silent W&B host")
+    assert with_silent_host < without + 30
+    assert log.count("did not answer within 3 s: logging offline") == 1
+    for job in (tmp_path / "on").glob("*_seed-*"):
+        assert list((job / "wandb").glob("offline-run-*/run-*.wandb")), job
+    assert len(list((tmp_path / "on").glob("*_seed-*"))) == 4

@@ -113,7 +113,8 @@ def test_cli_reports_bad_values_in_one_line(tmp_path, override, expected):
 
 def test_a_bad_job_does_not_end_its_sweep(tmp_path):
     out = cli("-m", "model.dropout=0.5,1.5", "seed=0", *TINY, f"hydra.sweep.dir={tmp_path}/sweep")
-    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.returncode == 1, out.stderr[-2000:]  # the sweep ran on, and its exit status says one failed
+    assert "1 job(s) did not complete: 1_model.dropout-1.5+seed-0" in out.stdout
     summaries = {p.parent.name: json.loads(p.read_text()) for p in (tmp_path / "sweep").glob("*/summary.json")}
     status = sorted((s["arm"]["model.dropout"], s["status"]) for s in summaries.values())
     assert status == [(0.5, "completed"), (1.5, "failed")]

@@ -114,9 +114,17 @@ class FinalTest(L.Callback):
 
     def __init__(self, record: RunRecord):
         self.record = record
+        self.done = False
+
+    def on_fit_end(self, trainer, pl_module) -> None:
+        # a resume from the last epoch's checkpoint trains nothing, and Lightning then skips
+        # on_train_end: the test is scored here instead (a job killed after its last checkpoint)
+        if not self.done:
+            self.on_train_end(trainer, pl_module)
 
     def on_train_end(self, trainer, pl_module) -> None:
         dm = trainer.datamodule
+        self.done = True
         if trainer.global_rank != 0 or not isinstance(dm, AlexNetDataModule):
             return
         metrics, outcomes = score_test_split(pl_module, dm, trainer.limit_test_batches,

@@ -8,23 +8,17 @@ import secrets
 from pathlib import Path
 from typing import Any
 
-import yaml
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf
 
 from alexnet import paper
+from alexnet.arms import job_dirname
 
 log = logging.getLogger(__name__)
 
 # One id per process: every job of a sweep shares it, and two sweeps started in the same second
 # (two processes) never do.
 RUN_ID = f"{os.getpid()}{secrets.token_hex(2)}"
-
-# Overrides that say where or how a job runs, not which arm of an ablation it is.
-NOT_ARM = ("seed", "ablation", "experiment", "hydra", "paths", "logger", "callbacks", "trainer", "debug",
-           "data.root", "data.cache_dir", "data.num_workers", "data.decode_workers", "ckpt_path",
-           "task_name", "compile")
-
 
 def paper_value(name: str) -> Any:
     """`${paper:MOMENTUM}`: a constant of alexnet.paper, so the configs restate none of them."""
@@ -33,29 +27,10 @@ def paper_value(name: str) -> Any:
 
 
 def register_resolvers(repo_root: Path) -> None:
-    for name, fn in (("repo_root", lambda: str(repo_root)), ("run_id", lambda: RUN_ID),
+    for name, fn in (("repo_root", lambda: str(repo_root)), ("run_id", lambda: RUN_ID), ("job_dirname", job_dirname),
                      ("paper", paper_value)):
         if not OmegaConf.has_resolver(name):
             OmegaConf.register_new_resolver(name, fn)
-
-
-def _parse(value: str) -> Any:
-    """An override's value as YAML reads it: 'true' → True, '0.5' → 0.5, 'relu' → 'relu'."""
-    try:
-        return yaml.safe_load(value)
-    except yaml.YAMLError:
-        return value
-
-
-def job_arm(task_overrides: list[str]) -> dict[str, Any]:
-    """The ablation arm of a job: its overrides minus seed and run plumbing, as typed values."""
-    arm = {}
-    for override in task_overrides:
-        key, _, value = override.lstrip("+~").partition("=")
-        if key.split(".")[0] in NOT_ARM or key in NOT_ARM:
-            continue
-        arm[key] = _parse(value)
-    return arm
 
 
 def _ddp_child_command(local_rank: int) -> tuple[list[str], str]:
@@ -91,14 +66,65 @@ def make_ddp_rerun_one_job() -> None:
         module._hydra_subprocess_cmd = _ddp_child_command
 
 
+# The failures of this process's sweep, for its exit status: jobs that raised (even when their
+# record could not be written) and, at the end, every job of the sweep whose record is not completed.
+FAILED_JOBS: list[str] = []
+
+
+def note_failed_job(line: str) -> None:
+    """Says a failure in the sweep's log (stderr: a full disk may refuse files) and counts it."""
+    FAILED_JOBS.append(line)
+    log.error("failed: %s", line)
+
+
+def sweep_exit_status() -> int:
+    """0 when every job of this process's sweep completed, 1 when any failed or is missing."""
+    return 1 if FAILED_JOBS else 0
+
+
+def _check_writable(directory: str, key: str) -> None:
+    """One line and exit status 2 when the output directory cannot be written, before Hydra
+    tries (its own attempt ends in chained tracebacks)."""
+    import sys
+    import tempfile
+
+    try:
+        Path(directory).mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=directory, prefix=".write-check-"):
+            pass
+    except OSError as e:
+        print(f"error: cannot write to {directory} ({type(e).__name__}: {e.strerror or e}); set "
+              f"paths.log_dir (or {key}) to a writable folder", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+class WritableOutputCheck(Callback):
+    """Checks that the run or sweep directory can be written before any job starts."""
+
+    def on_run_start(self, config: DictConfig, **kwargs: Any) -> None:
+        _check_writable(str(config.hydra.run.dir), "hydra.run.dir")
+
+    def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
+        _check_writable(str(config.hydra.sweep.dir), "hydra.sweep.dir")
+
+
 class SweepReportCallback(Callback):
     """Writes the sweep's report (report.md, index.html, figures) into the sweep directory when
-    a multirun ends; with W&B logging on, also the W&B report (or how to build it later)."""
+    a multirun ends; with W&B logging on, also the W&B report (or how to build it later).
+    Jobs the records show as not completed are counted for the exit status."""
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         from alexnet.report import build_report
+        from alexnet.report.collect import find_runs
 
         sweep_dir = Path(config.hydra.sweep.dir)
+        try:
+            unfinished = [r for r in find_runs([sweep_dir]) if not r.completed]
+        except Exception as e:  # noqa: BLE001
+            unfinished = []
+            log.error("could not read the sweep's records: %s", e)
+        if unfinished and not FAILED_JOBS:  # failures this process did not see (an earlier run)
+            FAILED_JOBS.extend(f"{r.path.name}: {r.summary.get('status')}" for r in unfinished)
         wb = OmegaConf.select(config, "logger.wandb", default=None) or {}
         wandb_mode = wb.get("mode", "auto") if wb.get("enabled", False) else None
         try:
@@ -109,3 +135,6 @@ class SweepReportCallback(Callback):
                 print(report.wandb)
         except Exception as e:  # noqa: BLE001 - a report failure must not hide the runs
             log.exception("could not write the sweep report: %s", e)
+        if unfinished:
+            print(f"{len(unfinished)} job(s) did not complete: " + ", ".join(r.path.name for r in unfinished)
+                  + f"; re-run the same command with hydra.sweep.dir={sweep_dir} to resume them")

@@ -1,17 +1,22 @@
 """Loggers for a run: CSV always, TensorBoard if asked, W&B in a mode decided before `init`.
 
-W&B must never hang or kill training. Online `wandb.init` with the network down blocks for a
-long time and then raises, and falling back to offline in the same process fails too, so the
-mode is decided first: a key and a reachable host → online, otherwise offline. If `init` still
-fails, the run goes on without W&B and says so in one line. Secrets are never printed.
+W&B must never hang or kill training. Online `wandb.init` against a host that does not answer
+blocks until its timeout, so the mode is decided first, once per process (every job of a sweep
+reuses it): a key and a host that answers an HTTP request within 3 s → online, otherwise
+offline. If an online `init` still stalls (`logger.wandb.init_timeout_s`), the run and every
+later job go on offline — their data kept for `wandb sync` — said in one line; if even that
+fails, the run goes on with CSV only. `finish` is bounded too. Secrets are never printed.
 """
 
 from __future__ import annotations
 
+import http.client
 import logging
 import netrc
 import os
-import socket
+import threading
+import urllib.error
+import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from pathlib import Path
@@ -53,42 +58,67 @@ def _has_wandb_key() -> bool:
         return False
 
 
-def _reachable(url: str, timeout: float = 3.0) -> bool:
-    """A TCP connection within `timeout` seconds, name lookup included (a broken resolver can
-    otherwise stall for tens of seconds before the connect timeout even starts)."""
-    parsed = urlparse(url)
-    port = parsed.port or (443 if parsed.scheme == "https" else 80)
+def _answers_http(url: str, timeout: float = 3.0) -> bool:
+    """An HTTP answer (any status) to a GET of `url` within `timeout` seconds in all — name
+    lookup, connect and the answer. An open port is not enough: a proxy, a captive portal or a
+    hung server accepts connections and never answers."""
 
-    def connect() -> bool:
-        with socket.create_connection((parsed.hostname, port), timeout=timeout):
+    def ask() -> bool:
+        try:
+            with urllib.request.urlopen(urllib.request.Request(url, method="GET"), timeout=timeout):
+                return True
+        except urllib.error.HTTPError:  # 401, 404, ...: the host answers
             return True
 
     pool = ThreadPoolExecutor(max_workers=1)
     try:
-        return pool.submit(connect).result(timeout=timeout)
-    except (OSError, FutureTimeout):
+        return pool.submit(ask).result(timeout=timeout)
+    except (OSError, ValueError, FutureTimeout, http.client.HTTPException):
         return False
     finally:
         pool.shutdown(wait=False)
 
 
+# The mode decided for this process, per (requested, WANDB_MODE, host, key present): every job of
+# a sweep reuses it, and a stalled online init turns it offline for the jobs that follow.
+_DECIDED: dict[tuple, str] = {}
+
+
+def _decision_key(requested: str) -> tuple:
+    return (requested, os.environ.get("WANDB_MODE", "").lower(),
+            os.environ.get("WANDB_BASE_URL", "https://api.wandb.ai"), _has_wandb_key())
+
+
+def forget_wandb_decision() -> None:
+    _DECIDED.clear()
+
+
 def decide_wandb_mode(requested: str = "auto") -> str:
-    """online | offline | disabled, decided before any `wandb.init`."""
+    """online | offline | disabled, decided before any `wandb.init`, once per process."""
     if requested not in WANDB_MODES:
         raise ValueError(f"logger.wandb.mode={requested!r} is not one of {list(WANDB_MODES)}")
     if requested != "auto":
-        return requested
+        return _DECIDED.get(_decision_key(requested), requested)
     env = os.environ.get("WANDB_MODE", "").lower()
     if env in ("offline", "disabled", "dryrun"):
         return "offline" if env == "dryrun" else env
-    if _has_wandb_key() and _reachable(os.environ.get("WANDB_BASE_URL", "https://api.wandb.ai")):
-        return "online"
-    return "offline"
+    key = _decision_key(requested)
+    if key not in _DECIDED:
+        url = os.environ.get("WANDB_BASE_URL", "https://api.wandb.ai")
+        if not _has_wandb_key():
+            _DECIDED[key] = "offline"
+        elif _answers_http(url):
+            _DECIDED[key] = "online"
+        else:
+            _DECIDED[key] = "offline"
+            log.warning("W&B host %s did not answer within 3 s: logging offline (sync later with `wandb sync`)",
+                        urlparse(url).hostname)
+    return _DECIDED[key]
 
 
 def build_loggers(
     cfg: dict[str, Any], out_dir: str | Path, run_name: str, group: str | None,
-    tags: list[str], config: dict[str, Any],
+    tags: list[str], config: dict[str, Any], run_id: str | None = None,
 ) -> list[Logger]:
     """The loggers `cfg` (the `logger` config group) asks for, writing under `out_dir`."""
     out_dir = Path(out_dir)
@@ -101,41 +131,72 @@ def build_loggers(
         loggers.append(TensorBoardLogger(save_dir=out_dir, name="tensorboard", version=""))
     wb = cfg.get("wandb") or {}
     if wb.get("enabled", False):
-        wandb_logger = _wandb_logger(wb, out_dir, run_name, group, tags, config)
+        wandb_logger = _wandb_logger(wb, out_dir, run_name, group, tags, config, run_id)
         if wandb_logger is not None:
             loggers.append(wandb_logger)
     return loggers
 
 
-def _wandb_logger(wb, out_dir, run_name, group, tags, config):
-    mode = decide_wandb_mode(wb.get("mode", "auto"))
+def _init_wandb(wb, out_dir, run_name, group, tags, config, mode, run_id):
+    import wandb
+    from lightning.pytorch.loggers import WandbLogger
+
+    # `mode=` goes to this run's init only; WandbLogger(offline=True) would instead set
+    # WANDB_MODE for the whole process and every later job of a sweep. `id` + resume="allow":
+    # every attempt of a resumed job logs to the same W&B run.
+    logger = WandbLogger(
+        name=run_name, project=wb.get("project"), entity=wb.get("entity"), group=group,
+        tags=[t[:64] for t in tags], save_dir=str(out_dir), mode=mode, config=config, id=run_id, resume="allow",
+        settings=wandb.Settings(init_timeout=float(wb.get("init_timeout_s", 5)), silent=True),
+    )
+    _ = logger.experiment  # init now, where a failure can be caught, not inside fit()
+    return logger
+
+
+def _wandb_logger(wb, out_dir, run_name, group, tags, config, run_id=None):
+    requested = wb.get("mode", "auto")
+    mode = decide_wandb_mode(requested)
     if mode == "disabled":
         return None
     try:
-        import wandb
-        from lightning.pytorch.loggers import WandbLogger
-
-        # `mode=` goes to this run's init only; WandbLogger(offline=True) would instead set
-        # WANDB_MODE for the whole process and every later job of a sweep.
-        logger = WandbLogger(
-            name=run_name, project=wb.get("project"), entity=wb.get("entity"), group=group,
-            tags=[t[:64] for t in tags], save_dir=str(out_dir), mode=mode, config=config,
-            settings=wandb.Settings(init_timeout=float(wb.get("init_timeout_s", 20)), silent=True),
-        )
-        _ = logger.experiment  # init now, where a failure can be caught, not inside fit()
+        logger = _init_wandb(wb, out_dir, run_name, group, tags, config, mode, run_id)
         log.info("W&B logging %s (group %s)", mode, group)
         return logger
     except Exception as e:  # noqa: BLE001 - logging must never stop training
-        log.warning("W&B disabled for this run (%s: %s); CSV records are still written", type(e).__name__, str(e).splitlines()[0][:200])
-        return None
+        reason = f"{type(e).__name__}: {str(e).splitlines()[0][:200] if str(e) else ''}"
+        if mode != "online":
+            log.warning("W&B disabled for this run (%s); CSV records are still written", reason)
+            return None
+    # online init stalled or failed: offline from now on, for this job and the next ones
+    _DECIDED[_decision_key(requested)] = "offline"
+    log.warning("W&B online init failed (%s): logging offline for this and the next jobs (sync later with `wandb sync`)", reason)
+    return _wandb_logger(wb | {"mode": "offline"}, out_dir, run_name, group, tags, config, run_id)
 
 
-def finish_wandb() -> None:
-    """Close this job's W&B run so the next job of a sweep starts clean."""
+def finish_wandb(timeout_s: float = 10.0) -> None:
+    """Close this job's W&B run so the next job of a sweep starts clean; a `finish` that stalls
+    (a host that stopped answering) is left behind after `timeout_s`, its data on disk."""
     try:
         import wandb
 
-        if wandb.run is not None:
-            wandb.finish()
+        run = wandb.run
+        if run is None:
+            return
     except Exception as e:  # noqa: BLE001
         log.warning("wandb.finish failed: %s", e)
+        return
+    errors: list[BaseException] = []
+
+    def finish() -> None:
+        try:
+            run.finish()
+        except Exception as e:  # noqa: BLE001
+            errors.append(e)
+
+    worker = threading.Thread(target=finish, daemon=True)
+    worker.start()
+    worker.join(timeout_s)
+    if worker.is_alive():
+        log.warning("wandb.finish did not end within %.0f s; moving on (the run's files are in its wandb/ folder)", timeout_s)
+    elif errors:
+        log.warning("wandb.finish failed: %s", errors[0])

@@ -9,11 +9,13 @@ between crop modes). Reports read these files only.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
 import math
 import os
 import platform
+import secrets
 import subprocess
 import time
 from pathlib import Path
@@ -56,10 +58,18 @@ def machine() -> dict[str, Any]:
     }
 
 
-def _atomic_write(path: Path, text: str) -> None:
+def atomic_write_text(path: Path, text: str) -> None:
+    """All or nothing: a kill or a full disk leaves the previous file, never a part of the new."""
     tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "w") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 def _floats(metrics: dict[str, Any]) -> dict[str, float]:
@@ -102,6 +112,21 @@ class RunRecord(L.Callback):
         self.test: dict[str, float] = {}
         self._start = None
         self.first_step_s: float | None = None  # start of fit to the end of its first step (compile=true: compiling)
+        self._created = time.perf_counter()  # the clock of a job that fails before fit starts
+        # carried in every checkpoint: a resumed job is one record (and one W&B run) over all its attempts
+        self.attempts, self.earlier_wall_time_s = 1, 0.0
+        self.wandb_id = secrets.token_hex(4)
+
+    def _wall_time(self) -> float:
+        return self.earlier_wall_time_s + max(0.0, time.perf_counter() - (self._start or self._created))
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"attempts": self.attempts, "wall_time_s": self._wall_time(), "wandb_id": self.wandb_id}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.attempts = int(state.get("attempts", 1)) + 1
+        self.earlier_wall_time_s = float(state.get("wall_time_s", 0.0))
+        self.wandb_id = state.get("wandb_id") or self.wandb_id
 
     def on_fit_start(self, trainer, pl_module) -> None:
         self._start = time.perf_counter()
@@ -129,7 +154,7 @@ class RunRecord(L.Callback):
         lines = [",".join(columns)]
         for r in self.rows:
             lines.append(",".join("" if k not in r else repr(r[k]) for k in columns))
-        _atomic_write(self.out_dir / METRICS_FILE, "\n".join(lines) + "\n")
+        atomic_write_text(self.out_dir / METRICS_FILE, "\n".join(lines) + "\n")
 
     def add_test(self, metrics: dict[str, float], outcomes: dict[str, Any]) -> None:
         """The test pass's metrics (for summary.json) and test_outcomes.csv, one row per image."""
@@ -140,7 +165,7 @@ class RunRecord(L.Callback):
         rows = zip(*(outcomes[c].tolist() for c in columns), strict=True)
         lines = [",".join(columns)] + [",".join(str(int(v)) for v in row) for row in rows]
         self.out_dir.mkdir(parents=True, exist_ok=True)
-        _atomic_write(self.out_dir / OUTCOMES_FILE, "\n".join(lines) + "\n")
+        atomic_write_text(self.out_dir / OUTCOMES_FILE, "\n".join(lines) + "\n")
 
     def on_fit_end(self, trainer, pl_module) -> None:
         if trainer.global_rank == 0:
@@ -148,7 +173,8 @@ class RunRecord(L.Callback):
 
     def on_exception(self, trainer, pl_module, exception: BaseException) -> None:
         if trainer.global_rank == 0:
-            self.write_summary(trainer, pl_module, status="failed", error=f"{type(exception).__name__}: {exception}")
+            with contextlib.suppress(OSError):  # a full disk: the original error is what the caller must see
+                self.write_summary(trainer, pl_module, status="failed", error=f"{type(exception).__name__}: {exception}")
 
     def write_summary(self, trainer, pl_module, status: str, error: str | None = None) -> dict:
         def series(key):
@@ -162,29 +188,52 @@ class RunRecord(L.Callback):
             "status": status,
             "epochs": len(self.rows),
             "steps": int(trainer.global_step),
-            "wall_time_s": round(time.perf_counter() - (self._start or time.perf_counter()), 2),
+            "wall_time_s": round(self._wall_time(), 2),
+            "attempts": self.attempts,
             "first_step_s": self.first_step_s,
         }
+        # the final values are the last epoch's as metrics.csv has them: a NaN there is no earlier
+        # epoch's number here, it is null and the run failed (it diverged after its last step)
+        diverged = []
         for key in FINAL_KEYS:
-            values = series(key)
-            summary[f"final_{key}"] = values[-1] if values else None
+            logged = [r[key] for r in self.rows if key in r]
+            final = logged[-1] if logged else None
+            if final is not None and not math.isfinite(final):
+                diverged.append(f"final {key}={final}")
+                final = None
+            summary[f"final_{key}"] = final
             if key.startswith("val/"):
+                values = series(key)
                 summary[f"best_{key}"] = min(values) if values else None
-        summary |= {key: self.test.get(key) for key in TEST_KEYS}
+        for key in TEST_KEYS:
+            value = self.test.get(key)
+            if value is not None and not math.isfinite(value):
+                diverged.append(f"{key}={value}")
+                value = None
+            summary[key] = value
+        if diverged and status == "completed":
+            status, error = "failed", (f"non-finite metrics at the end ({', '.join(diverged)}): the run diverged; "
+                                       "lower recipe.lr or check the input scaling of the recipe")
+            summary["status"] = status
         rates = series("train/images_per_sec")
         summary["images_per_sec"] = sum(rates) / len(rates) if rates else None
         if error:
             summary["error"] = error
-        _atomic_write(self.out_dir / SUMMARY_FILE, json.dumps(summary, indent=2) + "\n")
+        atomic_write_text(self.out_dir / SUMMARY_FILE, json.dumps(summary, indent=2) + "\n")
         return summary
 
 
-def record_failure(out_dir: str | Path, arm: dict[str, Any], cfg, error: str) -> None:
-    """A failed job's summary.json, unless training already wrote one (RunRecord.on_exception)."""
+def record_failure(out_dir: str | Path, arm: dict[str, Any], cfg, error: str) -> bool:
+    """A failed job's summary.json, unless training already wrote one (RunRecord.on_exception).
+    False when it cannot be written (a full disk): the caller says so in the sweep's log."""
     path = Path(out_dir) / SUMMARY_FILE
-    if path.is_file():
-        return
-    path.parent.mkdir(parents=True, exist_ok=True)
-    summary = {"status": "failed", "error": error, "arm": arm, "seed": cfg.get("seed"),
-               "ablation": OmegaConf.select(cfg, "ablation.claim"), "epochs": 0} | dict.fromkeys(TEST_KEYS)
-    _atomic_write(path, json.dumps(summary, indent=2) + "\n")
+    try:
+        if path.is_file():
+            return True
+        path.parent.mkdir(parents=True, exist_ok=True)
+        summary = {"status": "failed", "error": error, "arm": arm, "seed": cfg.get("seed"),
+                   "ablation": OmegaConf.select(cfg, "ablation.claim"), "epochs": 0} | dict.fromkeys(TEST_KEYS)
+        atomic_write_text(path, json.dumps(summary, indent=2) + "\n")
+    except OSError:
+        return False
+    return True

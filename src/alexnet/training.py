@@ -18,12 +18,22 @@ from lightning.pytorch.callbacks import ModelCheckpoint, RichProgressBar, TQDMPr
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from alexnet import paper
+from alexnet.checkpoint_io import AtomicCheckpointIO, clean_orphans
 from alexnet.data.datamodule import AlexNetDataModule
 from alexnet.data.sources import DataError
 from alexnet.evaluation import FinalTest
 from alexnet.loggers import build_loggers, decide_wandb_mode, finish_wandb
 from alexnet.module import AlexNetModule
-from alexnet.record import CONFIG_FILE, SUMMARY_FILE, RunRecord, Throughput, git_sha, machine
+from alexnet.record import (
+    CONFIG_FILE,
+    SUMMARY_FILE,
+    RunRecord,
+    Throughput,
+    atomic_write_text,
+    git_sha,
+    machine,
+)
+from alexnet.resume import CHECKPOINT_DIR, ResumeError, check_fits, resume_point, saved_state
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +54,10 @@ def build_datamodule(cfg: DictConfig) -> AlexNetDataModule:
 
 def build_module(cfg: DictConfig, num_classes: int) -> AlexNetModule:
     r = cfg.recipe
+    examples = {"lr": paper.LEARNING_RATE, "momentum": paper.MOMENTUM, "weight_decay": paper.WEIGHT_DECAY}
+    for key, example in examples.items():
+        if isinstance(r[key], bool) or not isinstance(r[key], (int, float)):
+            raise ConfigError(f"recipe.{key}={r[key]!r} is not a number; pass one, e.g. recipe.{key}={example}")
     model = OmegaConf.to_container(cfg.model, resolve=True) | {"num_classes": num_classes}
     return AlexNetModule(
         model=model, init=r.init, lr=r.lr, momentum=r.momentum, weight_decay=r.weight_decay,
@@ -68,7 +82,7 @@ def build_callbacks(cfg: DictConfig, out_dir: Path, record: RunRecord) -> list[L
     c = cfg.callbacks
     callbacks: list[L.Callback] = [Throughput(), FinalTest(record), record]
     if c.checkpoint.enabled:
-        ckpt_dir = out_dir / "checkpoints"
+        ckpt_dir = out_dir / CHECKPOINT_DIR
         if c.checkpoint.save_top_k:  # the best epochs by the monitored metric
             callbacks.append(ModelCheckpoint(
                 dirpath=ckpt_dir, monitor=c.checkpoint.monitor, mode="min",
@@ -124,34 +138,44 @@ def claim_arm(cfg: DictConfig) -> dict[str, Any]:
 
 
 def train(cfg: DictConfig, out_dir: str | Path, arm: dict[str, Any] | None = None,
-          group: str | None = None) -> dict[str, Any]:
-    """Trains one job and returns its summary (also written to `out_dir/summary.json`)."""
+          group: str | None = None, single_run: bool = True) -> dict[str, Any]:
+    """Trains one job and returns its summary (also written to `out_dir/summary.json`).
+
+    A job whose directory already holds its record continues it (`alexnet.resume`): skipped if
+    completed, else resumed from its newest good checkpoint, unless `resume=false`."""
     out_dir = Path(out_dir)
     arm = dict(arm or {})
     # Everything that can be checked is checked before any work or any file is written.
     try:
         arm |= claim_arm(cfg)
+        start = resume_point(cfg.get("resume", "auto"), cfg.get("ckpt_path"), out_dir, single_run)
+        if start.completed is not None:
+            log.info("%s already completed (summary.json); not run again", out_dir)
+            return start.completed
+        out_dir, ckpt_path = start.out_dir, start.ckpt_path
         datamodule, module = build(cfg)
         num_classes = datamodule.num_classes
         data_facts = datamodule.describe()  # also checks data.holdout against the data
         decide_wandb_mode(cfg.logger.wandb.get("mode", "auto"))  # validates the value only
-        ckpt_path = cfg.get("ckpt_path")
-        if ckpt_path and not Path(ckpt_path).is_file():
-            raise ConfigError(f"ckpt_path={ckpt_path!r} is not a file; pass a checkpoint such as <job dir>/checkpoints/last.ckpt")
         record = RunRecord(out_dir, {}, resume_from=ckpt_path)
+        if ckpt_path is not None:
+            previous = saved_state(check_fits(ckpt_path, dict(module.hparams)), type(record).__qualname__)
+            record.wandb_id = previous.get("wandb_id") or record.wandb_id  # the same W&B run
+            log.info("resuming %s from %s", out_dir, ckpt_path)
         trainer_kwargs = {k: v for k, v in OmegaConf.to_container(cfg.trainer, resolve=True).items() if v is not None}
         # loggers are attached below, once the config is known to be runnable
         trainer = L.Trainer(
             **trainer_kwargs, logger=False, callbacks=build_callbacks(cfg, out_dir, record),
-            default_root_dir=str(out_dir), enable_model_summary=False,
+            default_root_dir=str(out_dir), enable_model_summary=False, plugins=[AtomicCheckpointIO()],
         )
-    except (DataError, ConfigError, ValueError, MisconfigurationException) as e:
+    except (DataError, ConfigError, ResumeError, ValueError, MisconfigurationException) as e:
         raise ConfigError(str(e).strip().splitlines()[0]) from None
 
     out_dir.mkdir(parents=True, exist_ok=True)
+    clean_orphans(out_dir / CHECKPOINT_DIR)  # the temporary files of a write a kill interrupted
     resolved = OmegaConf.to_container(cfg, resolve=True)
     if trainer.is_global_zero:
-        (out_dir / CONFIG_FILE).write_text(OmegaConf.to_yaml(OmegaConf.create(resolved)))
+        atomic_write_text(out_dir / CONFIG_FILE, OmegaConf.to_yaml(OmegaConf.create(resolved)))
 
     record.facts |= {
         "arm": arm, "arm_name": arm_tag(arm), "seed": int(cfg.seed), "ablation": OmegaConf.select(cfg, "ablation.claim"),
@@ -164,13 +188,13 @@ def train(cfg: DictConfig, out_dir: str | Path, arm: dict[str, Any] | None = Non
     tags = [f"{k}={v}" for k, v in arm.items()] + [f"recipe={record.facts['recipe']}"]
     trainer.loggers = build_loggers(
         OmegaConf.to_container(cfg.logger, resolve=True), out_dir, run_name=out_dir.name,
-        group=group, tags=tags, config=resolved | {"arm": arm},
+        group=group, tags=tags, config=resolved | {"arm": arm}, run_id=record.wandb_id,
     )
     env_before = dict(os.environ)
     try:
         trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt_path)
     finally:
-        finish_wandb()
+        finish_wandb(float(cfg.logger.wandb.get("finish_timeout_s", 10)))
         _leave_distributed(env_before)
     summary = out_dir / SUMMARY_FILE
     return json.loads(summary.read_text()) if summary.is_file() else {}

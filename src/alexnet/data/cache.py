@@ -220,6 +220,31 @@ def _open_verified(p: dict[str, Path], key: str, shape: tuple) -> Decoded | None
     return None
 
 
+_LISTED: set[tuple] = set()  # (folder, name, key) already listed by this process (a sweep's jobs)
+
+
+def other_builds(folder: Path, name: str, size: int, key: str) -> list[Path]:
+    """The cache files of this split under other settings or files (another key), finished or
+    interrupted (`.partial.npy`): left by earlier runs, never read by this one."""
+    mine = set(_paths(folder, name, size, key).values())
+    return sorted(f for f in folder.glob(f"{name}-*px-*") if f.is_file() and f not in mine)
+
+
+def _list_other_builds(folder: Path, name: str, size: int, key: str) -> None:
+    """One line listing them with their size and how to delete them; not deleted here, since
+    another run (other settings) may be using or building them."""
+    if (folder, name, key) in _LISTED:
+        return
+    _LISTED.add((folder, name, key))
+    files = other_builds(folder, name, size, key)
+    if files:
+        mb = sum(f.stat().st_size for f in files) / 1e6
+        stems = sorted({f.name.split(".")[0] for f in files})
+        log.info("cache %s holds %d file(s) of other settings or interrupted builds of %s (%.1f MB), unused by "
+                 "this run: delete them with `rm %s` unless another run uses them", folder, len(files), name, mb,
+                 " ".join(f"'{folder / s}'.*" for s in stems))
+
+
 def decoded(split: Split, name: str, size: int, root: Path, folder: Path, workers: int | None = None,
             skip_bad: bool = False, chunk: int | None = None, progress: bool = True) -> Decoded:
     """The split as an (N, 3, size, size) uint8 array memory-mapped from the cache, built (or
@@ -230,7 +255,9 @@ def decoded(split: Split, name: str, size: int, root: Path, folder: Path, worker
     p = _paths(folder, name, size, key)
     found = _open_verified(p, key, shape)
     if found is not None:
+        _list_other_builds(folder, name, size, key)
         return found
+    _list_other_builds(folder, name, size, key)
     with _lock(p["lock"]):
         found = _open_verified(p, key, shape)  # another job may have built it meanwhile
         if found is None:

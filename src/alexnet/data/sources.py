@@ -55,6 +55,8 @@ def _check_root(root: str | Path, expected: str) -> Path:
     if root is None or str(root) in ("", "None", "???"):
         raise DataError(f"data.root is not set: point it at a folder laid out as {expected}")
     path = Path(root).expanduser()
+    if path.exists() and not path.is_dir():
+        raise DataError(f"data.root={str(root)!r} is a file, not a folder: point it at a folder laid out as {expected}")
     if not path.is_dir():
         raise DataError(f"data.root={str(root)!r} does not exist; expected a folder laid out as {expected}")
     return path
@@ -95,6 +97,14 @@ def image_folder(root: str | Path, val_split: str | None = None) -> Source:
     stray = sorted({d.name for d in val_dir.iterdir() if d.is_dir()} - set(classes))
     if stray:
         raise DataError(f"{val_dir} has class folders that train/ lacks: {stray[:5]}; both splits need the same classes")
+    # a class without training images would still get an output unit; one without val images
+    # would be scored on the others only: both are errors, not quiet surprises
+    for split, folder in ((train, train_dir), (val, val_dir)):
+        empty = [c for i, c in enumerate(classes) if not np.any(split.labels == i)]
+        if empty:
+            raise DataError(f"{folder} has no images of class(es) {empty[:5]}"
+                            f"{' (of ' + str(len(empty)) + ')' if len(empty) > 5 else ''}: add their images or "
+                            "remove those class folders from every split; both splits need the same classes")
     return Source(classes=classes, train=train, val=val, root=root, layout="folder")
 
 

@@ -13,6 +13,7 @@ from typing import Any
 
 import yaml
 
+from alexnet.arms import is_arm_key
 from alexnet.record import CONFIG_FILE, METRICS_FILE, OUTCOMES_FILE, SUMMARY_FILE
 
 SWEEP_FILE = "multirun.yaml"
@@ -138,6 +139,8 @@ def read_sweep(sweep_dir: Path) -> Sweep | None:
     for override in (hydra.get("overrides") or {}).get("task") or []:
         key, _, value = str(override).partition("=")
         key = key.lstrip("+~")
+        if key != "seed" and not is_arm_key(key):  # plumbing (ckpt_path=..., data.root=...) is no grid
+            continue
         # the command line wins over the config's sweep: `seed=0` alone runs seed 0 only
         if "," in value or value.startswith("range(") or key in params:
             params[key] = value

@@ -25,7 +25,50 @@ class SeedsSweeper(BasicSweeper):
     """Both arms of a seed run together; after `min_seeds` seeds and after every seed that
     follows, the sweep's records are judged and the sweep stops once every verdict is decided,
     when more seeds cannot decide (censored runs: train longer; no completed pair), at
-    `max_seeds`, or when `budget_minutes` is spent."""
+    `max_seeds`, or when `budget_minutes` is spent.
+
+    In both modes a job that fails — a full disk included — never ends the sweep: the next jobs
+    run and the failure is counted for the command's exit status (alexnet.hydra_setup)."""
+
+    def launch(self, batch: list[list[str]], initial_job_idx: int) -> list[Any]:
+        """The launcher's batch; if the launcher itself raises (Hydra could not write a job's
+        .hydra/ files on a full disk), the batch again one job at a time, each failure said in
+        one line. Jobs that completed meanwhile are skipped by train() (their summary says so)."""
+        from hydra.core.utils import JobStatus
+
+        from alexnet.hydra_setup import note_failed_job
+
+        try:
+            results = list(self.launcher.launch(batch, initial_job_idx=initial_job_idx))
+        except Exception as e:  # noqa: BLE001 - one job's failure must not end the sweep
+            log.error("launching jobs %d-%d failed (%s: %s); running them one at a time",
+                      initial_job_idx, initial_job_idx + len(batch) - 1, type(e).__name__, e)
+            results = []
+            for i, job in enumerate(batch):
+                try:
+                    results += list(self.launcher.launch([job], initial_job_idx=initial_job_idx + i))
+                except Exception as e:  # noqa: BLE001
+                    note_failed_job(f"job {initial_job_idx + i} ({' '.join(job)}): {type(e).__name__}: {e}")
+        for i, r in enumerate(results):
+            if r.status == JobStatus.FAILED:
+                note_failed_job(f"job {initial_job_idx + i}: {type(r._return_value).__name__}: {r._return_value}")
+        return results
+
+    def _grid(self, arguments: list[str]) -> Any:
+        """Hydra's basic grid sweep, launched through `launch` above."""
+        parser = OverridesParser.create(config_loader=self.hydra_context.config_loader)
+        self.overrides = self.split_arguments(parser.parse_overrides(self._parse_config() + list(arguments)),
+                                              self.max_batch_size)
+        sweep_dir = Path(self.config.hydra.sweep.dir)
+        sweep_dir.mkdir(parents=True, exist_ok=True)
+        OmegaConf.save(self.config, sweep_dir / "multirun.yaml")
+        returns, job_idx = [], 0
+        while not self.is_done():
+            batch = self.get_job_batch()
+            self.validate_batch_is_legal(batch)
+            returns.append(self.launch(batch, initial_job_idx=job_idx))
+            job_idx += len(batch)
+        return returns
 
     def sweep(self, arguments: list[str]) -> Any:
         from alexnet.report.sequential import CONTINUE, STOP_BUDGET, STOP_MAX, Plan
@@ -33,7 +76,7 @@ class SeedsSweeper(BasicSweeper):
 
         settings = OmegaConf.select(self.config, "ablation", default=None) or {}
         if settings.get("max_seeds") is None:
-            return super().sweep(arguments)
+            return self._grid(arguments)
         try:
             plan = Plan(min_seeds=int(settings.get("min_seeds") or 2), max_seeds=int(settings.max_seeds),
                         budget_minutes=settings.get("budget_minutes"))
@@ -60,7 +103,7 @@ class SeedsSweeper(BasicSweeper):
         while batch_seeds:
             batch = [[*job, f"seed={s}"] for s in batch_seeds for job in grid]
             self.validate_batch_is_legal(batch)
-            returns.append(self.launcher.launch(batch, initial_job_idx=job_idx))
+            returns.append(self.launch(batch, initial_job_idx=job_idx))
             job_idx += len(batch)
             done += len(batch_seeds)
             seeds = list(range(start, start + done))  # only this plan's seeds: never stale jobs of the dir

@@ -1,0 +1,55 @@
+"""Which of a job's overrides are the arm of an ablation, and the job directory's name made of
+them: the one list of plumbing keys, read by the sweep machinery (hydra_setup) and by the
+report alike, so it imports no Hydra."""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+from typing import Any
+
+import yaml
+
+# Overrides that say where or how a job runs, not which arm of an ablation it is (fnmatch
+# patterns: `trainer` is the group choice, `trainer.*` its keys; `data` — which dataset — is not
+# an arm, `data.pca_lighting` is). The one list for both the arm and the job directory's name.
+NOT_ARM = ("seed", "ablation", "ablation.*", "experiment", "hydra", "hydra.*", "hydra/*", "paths.*", "logger",
+           "logger.*", "callbacks", "callbacks.*", "trainer", "trainer.*", "debug", "debug.*", "data", "data.root", "data.cache_dir",
+           "data.num_workers", "data.decode_workers", "ckpt_path", "resume", "task_name", "compile")
+# A job directory's name is safe unquoted in a Hydra override and in YAML: `key-value` items
+# joined by `+`, characters other than these replaced by `_`.
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
+
+
+def is_arm_key(key: str) -> bool:
+    return not any(fnmatch.fnmatchcase(key, pattern) for pattern in NOT_ARM)
+
+
+def job_dirname(task_overrides) -> str:
+    """`model.lrn-false+seed-0` for the overrides `seed=0 model.lrn=false`: the arm's keys sorted,
+    then the seed (plumbing left out)."""
+    items = {}
+    for override in task_overrides:
+        key, _, value = str(override).lstrip("+~").partition("=")
+        if is_arm_key(key) or key in ("seed", "ablation.arm"):  # ablation.arm: ablate_all names its arm so
+            items[key] = f"{_UNSAFE.sub('_', key)}-{_UNSAFE.sub('_', value)}"
+    return "+".join(items[k] for k in sorted(items, key=lambda k: (k == "seed", k))) or "default"
+
+
+def _parse(value: str) -> Any:
+    """An override's value as YAML reads it: 'true' → True, '0.5' → 0.5, 'relu' → 'relu'."""
+    try:
+        return yaml.safe_load(value)
+    except yaml.YAMLError:
+        return value
+
+
+def job_arm(task_overrides: list[str]) -> dict[str, Any]:
+    """The ablation arm of a job: its overrides minus seed and run plumbing, as typed values."""
+    arm = {}
+    for override in task_overrides:
+        key, _, value = override.lstrip("+~").partition("=")
+        if not is_arm_key(key):
+            continue
+        arm[key] = _parse(value)
+    return arm

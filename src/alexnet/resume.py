@@ -1,0 +1,122 @@
+"""Which checkpoint a job continues from: resume by re-running, read from the records on disk.
+
+A job re-run in its own directory (`hydra.run.dir=<job dir>`, or a sweep re-run with
+`hydra.sweep.dir=<old sweep>`) is skipped when its summary.json says completed and otherwise
+continues from the newest checkpoint of its directory that still reads; `resume=true` on a
+fresh single run continues the newest unfinished run beside it; `resume=false` starts afresh.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from alexnet.checkpoint_io import check_readable, good_checkpoints, older_good
+from alexnet.record import SUMMARY_FILE
+
+log = logging.getLogger(__name__)
+
+RESUME_VALUES = ("auto", True, False)
+CHECKPOINT_DIR, LAST = "checkpoints", "last.ckpt"
+
+
+class ResumeError(ValueError):
+    """Nothing to resume, or a checkpoint that cannot be resumed; the message is one line."""
+
+
+@dataclass
+class ResumePoint:
+    out_dir: Path                 # where the job's record goes (its own directory)
+    ckpt_path: Path | None        # the checkpoint to continue from; None: from the start
+    completed: dict | None = None  # the job's summary when it already completed (nothing to do)
+
+
+def completed_summary(job_dir: Path) -> dict | None:
+    path = job_dir / SUMMARY_FILE
+    try:
+        summary = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    return summary if summary.get("status") == "completed" else None
+
+
+def newest_good(job_dir: Path) -> Path | None:
+    """The checkpoint a job continues from: last.ckpt when it reads (a best-*.ckpt can be newer
+    by a moment, written just before a kill interrupted last.ckpt's write, and resuming from it
+    would leave last.ckpt stale), else the newest that reads; says in one line each which do not."""
+    good, bad = good_checkpoints(job_dir / CHECKPOINT_DIR)
+    good.sort(key=lambda p: p.name != LAST)  # stable: the others stay newest first
+    for path, reason in bad:
+        offer = f"using {good[0].name} instead" if good else "no older good checkpoint: starting afresh"
+        log.warning("checkpoint %s is unreadable (%s); %s", path, reason, offer)
+    return good[0] if good else None
+
+
+def _unfinished_sibling(out_dir: Path) -> Path | None:
+    """The most recent run beside `out_dir` (same task's runs/) with a checkpoint and no completed record."""
+    runs = [d for d in out_dir.parent.iterdir() if d.is_dir() and d != out_dir] if out_dir.parent.is_dir() else []
+    runs = [d for d in runs if completed_summary(d) is None and any((d / CHECKPOINT_DIR).glob("*.ckpt"))]
+    return max(runs, key=lambda d: max(p.stat().st_mtime_ns for p in (d / CHECKPOINT_DIR).glob("*.ckpt")), default=None)
+
+
+def explicit_checkpoint(ckpt_path: str | Path) -> Path:
+    """`ckpt_path=` as given, checked to read whole; else one line naming it and a good one."""
+    path = Path(ckpt_path).expanduser()
+    if not path.is_file():
+        raise ResumeError(f"ckpt_path={str(ckpt_path)!r} is not a file; pass a checkpoint such as <job dir>/checkpoints/last.ckpt")
+    reason = check_readable(path)
+    if reason is not None:
+        other = older_good(path)
+        offer = f"the newest good one beside it is {other}: pass ckpt_path={other}" if other else "no good checkpoint is beside it: start afresh"
+        raise ResumeError(f"ckpt_path={str(ckpt_path)!r} is unreadable ({reason}); {offer}")
+    return path
+
+
+def resume_point(resume: Any, ckpt_path: str | Path | None, out_dir: str | Path, single_run: bool) -> ResumePoint:
+    """Where a job starts from (see the module docstring); checks only, writes nothing."""
+    out_dir = Path(out_dir)
+    if resume not in RESUME_VALUES or isinstance(resume, int) and not isinstance(resume, bool):
+        raise ResumeError(f"resume={resume!r} is not one of auto, true, false")
+    if ckpt_path:  # explicit: a new record that continues the checkpoint's job (RunRecord)
+        return ResumePoint(out_dir, explicit_checkpoint(ckpt_path))
+    if resume is False:
+        return ResumePoint(out_dir, None)
+    done = completed_summary(out_dir)
+    if done is not None:
+        return ResumePoint(out_dir, None, completed=done)
+    ckpt = newest_good(out_dir)
+    if ckpt is None and resume is True and single_run:
+        sibling = _unfinished_sibling(out_dir)
+        if sibling is not None:
+            out_dir, ckpt = sibling, newest_good(sibling)
+    if ckpt is None and resume is True:
+        raise ResumeError(f"resume=true: no checkpoint to continue in {out_dir} or an unfinished run beside it; "
+                          "re-run in the job's own directory (hydra.run.dir=<job dir>, or hydra.sweep.dir=<sweep dir>)")
+    return ResumePoint(out_dir, ckpt)
+
+
+def saved_state(checkpoint: dict[str, Any], callback: str) -> dict[str, Any]:
+    """A callback's state in a Lightning checkpoint (stored under its class name)."""
+    return (checkpoint.get("callbacks") or {}).get(callback) or {}
+
+
+def check_fits(ckpt_path: Path, hparams: dict[str, Any]) -> dict[str, Any]:
+    """The checkpoint (read as data); one line, before any training, when its net differs from
+    this config's."""
+    from alexnet.checkpoint import CheckpointError, read
+
+    try:
+        checkpoint = read(ckpt_path)
+    except CheckpointError as e:
+        raise ResumeError(str(e)) from None
+    saved = checkpoint.get("hyper_parameters") or {}
+    old, new = saved.get("model") or {}, hparams.get("model") or {}
+    diff = [f"model.{k}={old.get(k)!r} there, {new.get(k)!r} here" for k in sorted(set(old) | set(new)) if old.get(k) != new.get(k)]
+    if diff:
+        job = ckpt_path.parent.parent / "config.yaml"
+        raise ResumeError(f"{ckpt_path} does not fit this config ({'; '.join(diff[:3])}): resume with the "
+                          f"config it was trained with ({job}) or start a new run")
+    return checkpoint

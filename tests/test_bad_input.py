@@ -1,0 +1,126 @@
+"""Each bad input of README's "Reliability: bad input" table gets one line naming the problem and
+the fix, and no silent bad run: one test per row."""
+
+import csv
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from alexnet.checkpoint_io import atomic_torch_save
+from conftest import REPO, make_config, write_image_folder
+
+
+def checkpoint(path, width):
+    """A checkpoint as train.py writes it, as far as resuming checks it (its net's config)."""
+    model = dict(make_config("debug=tiny").model) | {"width": width, "num_classes": 10}
+    atomic_torch_save({"state_dict": {}, "hyper_parameters": {"model": model}, "epoch": 0}, path)
+    return path
+
+
+def folder_missing(tmp_path, split, cls, remove_folder):
+    root = write_image_folder(tmp_path / "folder")
+    target = root / split / cls
+    if remove_folder:
+        shutil.rmtree(target)
+    else:
+        for f in target.iterdir():
+            f.unlink()
+    return ["data=folder", f"data.root={root}"]
+
+
+def setup(case, tmp_path):
+    """The overrides of a bad input, with whatever it needs on disk."""
+    if case == "root_is_file":
+        (tmp_path / "images.zip").write_bytes(b"PK")
+        return [f"data.root={tmp_path / 'images.zip'}"]
+    if case == "lr_not_a_number":
+        return ["recipe.lr=abc"]
+    if case == "log_dir_not_writable":
+        (tmp_path / "logs").write_text("a file where the logs should go")
+        return [f"paths.log_dir={tmp_path / 'logs'}"]
+    if case == "ckpt_of_another_net":
+        return [f"ckpt_path={checkpoint(tmp_path / 'job' / 'checkpoints' / 'last.ckpt', width=0.5)}"]
+    if case == "ckpt_unreadable":
+        good = checkpoint(tmp_path / "job" / "checkpoints" / "best-epoch000.ckpt", width=0.125)
+        (good.parent / "last.ckpt").write_bytes(good.read_bytes()[:200])  # cut short by a crash
+        return [f"ckpt_path={good.parent / 'last.ckpt'}"]
+    if case == "empty_class_folder":
+        return folder_missing(tmp_path, "train", "b", remove_folder=False)
+    if case == "val_lacks_a_class":
+        return folder_missing(tmp_path, "val", "c", remove_folder=True)
+    if case == "resume_nothing":
+        return ["resume=true", f"hydra.run.dir={tmp_path / 'runs' / 'new'}"]
+    if case == "resume_bad_value":
+        return ["resume=maybe"]
+    raise AssertionError(case)
+
+
+# (case, the start of its one line on stderr) — the rows of README's table
+ROWS = [
+    ("root_is_file", "error: data.root='{tmp}/images.zip' is a file, not a folder: point it at a folder laid out as"),
+    ("lr_not_a_number", "error: recipe.lr='abc' is not a number; pass one, e.g. recipe.lr=0.01"),
+    ("log_dir_not_writable", "error: cannot write to {tmp}/logs/train/runs/"),
+    ("ckpt_of_another_net", "error: {tmp}/job/checkpoints/last.ckpt does not fit this config (model.width=0.5 there, 0.125 here): "
+                            "resume with the config it was trained with ({tmp}/job/config.yaml) or start a new run"),
+    ("ckpt_unreadable", "error: ckpt_path='{tmp}/job/checkpoints/last.ckpt' is unreadable ("),
+    ("empty_class_folder", "error: {tmp}/folder/train has no images of class(es) ['b']: add their images or remove those "
+                           "class folders from every split"),
+    ("val_lacks_a_class", "error: {tmp}/folder/val has no images of class(es) ['c']"),
+    ("resume_nothing", "error: resume=true: no checkpoint to continue in {tmp}/runs/new"),
+    ("resume_bad_value", "error: resume='maybe' is not one of auto, true, false"),
+]
+
+
+@pytest.mark.parametrize("case, expected", ROWS, ids=[r[0] for r in ROWS])
+def test_a_bad_input_gets_one_line(case, expected, tmp_path):
+    overrides = setup(case, tmp_path)
+    if not any(o.startswith(("hydra.run.dir=", "paths.log_dir=")) for o in overrides):
+        overrides.append(f"hydra.run.dir={tmp_path / 'run'}")
+    out = subprocess.run(
+        [sys.executable, str(REPO / "src" / "train.py"), "debug=tiny", "callbacks.progress_bar=none", *overrides],
+        capture_output=True, text=True, timeout=600, cwd=REPO, env={**os.environ, "WANDB_MODE": "disabled"},
+    )
+    lines = out.stderr.strip().splitlines()
+    assert out.returncode == 2 and len(lines) == 1, out.stderr[-3000:]
+    assert lines[0].startswith(expected.format(tmp=tmp_path)), lines[0]
+    assert "Traceback" not in out.stdout
+    assert not (tmp_path / "run" / "summary.json").exists()  # nothing half-written
+
+
+def test_ckpt_unreadable_offers_the_next_older_good_one(tmp_path):
+    overrides = setup("ckpt_unreadable", tmp_path)
+    from alexnet.resume import ResumeError, explicit_checkpoint
+
+    with pytest.raises(ResumeError) as e:
+        explicit_checkpoint(overrides[0].split("=", 1)[1])
+    good = tmp_path / "job" / "checkpoints" / "best-epoch000.ckpt"
+    assert str(e.value).endswith(f"the newest good one beside it is {good}: pass ckpt_path={good}")
+
+
+def test_a_run_that_diverges_after_its_last_step_is_failed_and_its_summary_agrees(tmp_path, monkeypatch):
+    """NaN in the last evaluation (the net diverged after its last training step): the run is
+    failed, not completed with the previous epoch's numbers; summary.json agrees with metrics.csv."""
+    from alexnet.module import AlexNetModule
+    from alexnet.training import train
+
+    real = AlexNetModule.forward
+
+    def forward(self, x):
+        out = real(self, x)
+        return out * float("nan") if not self.training and self.current_epoch >= 1 else out
+
+    monkeypatch.setattr(AlexNetModule, "forward", forward)
+    summary = train(make_config("debug=tiny", "callbacks.progress_bar=none"), tmp_path / "job")
+    with open(tmp_path / "job" / "metrics.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert len(rows) == 2 and rows[-1]["val/loss"] == "nan" and rows[0]["val/loss"] != "nan"
+    assert summary == json.loads((tmp_path / "job" / "summary.json").read_text())
+    assert summary["status"] == "failed" and summary["final_val/loss"] is None and summary["test/loss"] is None
+    assert summary["error"].startswith("non-finite metrics at the end (final val/loss=nan")
+    assert summary["best_val/loss"] == pytest.approx(float(rows[0]["val/loss"]))
+    assert torch.isfinite(torch.tensor(summary["final_train/loss"]))
