@@ -11,7 +11,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from alexnet.loggers import WANDB_MODES, load_dotenv
+from alexnet.dotenv import load_dotenv
+from alexnet.loggers import WANDB_MODES
 from alexnet.report import build_report
 from alexnet.report.curves import DEFAULT_THRESHOLD
 

@@ -16,13 +16,13 @@ from omegaconf import DictConfig
 
 from alexnet.arms import job_arm
 from alexnet.data.sources import DataError
+from alexnet.dotenv import load_dotenv
 from alexnet.hydra_setup import (
     make_ddp_rerun_one_job,
     note_failed_job,
     register_resolvers,
     sweep_exit_status,
 )
-from alexnet.loggers import load_dotenv
 from alexnet.record import record_failure
 from alexnet.training import ConfigError, train
 

@@ -7,7 +7,8 @@ import time
 import pytest
 
 from alexnet import loggers
-from alexnet.loggers import build_loggers, decide_wandb_mode, load_dotenv
+from alexnet.dotenv import load_dotenv
+from alexnet.loggers import build_loggers, decide_wandb_mode
 
 
 @pytest.fixture(autouse=True)

@@ -30,24 +30,6 @@ log = logging.getLogger(__name__)
 WANDB_MODES = ("auto", "online", "offline", "disabled")
 
 
-def load_dotenv(path: str | Path = ".env") -> list[str]:
-    """Sets the variables of a `.env` file that the environment lacks; returns their names only."""
-    path = Path(path)
-    if not path.is_file():
-        return []
-    names = []
-    for line in path.read_text().splitlines():
-        line = line.strip()
-        if not line or line.startswith("#") or "=" not in line:
-            continue
-        key, value = line.removeprefix("export ").split("=", 1)
-        key, value = key.strip(), value.strip().strip("'\"")
-        if key and value and key not in os.environ:
-            os.environ[key] = value
-            names.append(key)
-    return names
-
-
 def _has_wandb_key() -> bool:
     if os.environ.get("WANDB_API_KEY"):
         return True
