@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from alexnet.data import cache
+from alexnet.data import cache, decode
 from alexnet.data.datamodule import AlexNetDataModule
 from alexnet.data.sources import DataError
 from alexnet.data.sources import image_folder as folder_source  # `image_folder` is the fixture
@@ -37,17 +37,17 @@ def messy_images(folder):
 def test_grey_cmyk_palette_alpha_and_16_bit_images_come_out_rgb(tmp_path):
     paths = messy_images(tmp_path)
     for name, path in paths.items():
-        out = cache.decode_image(path, 24)
+        out = decode.decode_image(path, 24)
         assert out.shape == (3, 24, 24) and out.dtype == np.uint8, name
     # transparency is composited on white: the transparent half of alpha.png is 255
     with Image.open(paths["alpha.png"]) as im:
         assert im.mode == "RGBA"
-    whole = cache.decode_image(paths["alpha.png"], 30)  # 40×30 → 40×30, centre 30×30: columns 5..34
+    whole = decode.decode_image(paths["alpha.png"], 30)  # 40×30 → 40×30, centre 30×30: columns 5..34
     assert (whole[:, :, :15] == 255).all()
     rgb = np.random.default_rng(0).integers(0, 256, (30, 40, 3), dtype=np.uint8)
-    sixteen = cache.decode_image(paths["sixteen_bit.png"], 30)  # 16 bits scaled, not clipped
+    sixteen = decode.decode_image(paths["sixteen_bit.png"], 30)  # 16 bits scaled, not clipped
     np.testing.assert_array_equal(sixteen[1], rgb[:, 5:35, 0])
-    grey = cache.decode_image(paths["grey.jpg"], 24)
+    grey = decode.decode_image(paths["grey.jpg"], 24)
     assert (grey[0] == grey[1]).all() and (grey[1] == grey[2]).all()
 
 

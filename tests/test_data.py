@@ -9,6 +9,7 @@ import torch
 from alexnet.data import cache
 from alexnet.data.datamodule import AlexNetDataModule, EpochShuffle
 from alexnet.data.sources import DataError, cifar10, image_folder
+from alexnet.data.stats import image_stats
 from alexnet.data.transforms import Normalize, center_crop, random_crop_flip
 
 image_folder_source = image_folder  # the source function; `image_folder` below is the fixture
@@ -93,12 +94,12 @@ def test_cache_key_changes_when_a_file_changes(image_folder):
 def test_mean_image_and_channel_stats_match_a_direct_computation(tmp_path):
     rng = np.random.default_rng(1)
     images = rng.integers(0, 256, (50, 3, 8, 8), dtype=np.uint8)
-    stats = cache.image_stats(images, tmp_path / "s.npz", chunk=7)
+    stats = image_stats(images, tmp_path / "s.npz", chunk=7)
     as_float = images.astype(np.float64)
     np.testing.assert_allclose(stats["mean_image"], as_float.mean(0), rtol=1e-5)
     np.testing.assert_allclose(stats["channel_mean"], as_float.mean((0, 2, 3)), rtol=1e-5)
     np.testing.assert_allclose(stats["channel_std"], as_float.std((0, 2, 3)), rtol=1e-4)
-    again = cache.image_stats(images[:1], tmp_path / "s.npz")  # cached: not recomputed
+    again = image_stats(images[:1], tmp_path / "s.npz")  # cached: not recomputed
     np.testing.assert_array_equal(again["mean_image"], stats["mean_image"])
 
 

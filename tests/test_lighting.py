@@ -5,7 +5,8 @@ import pytest
 import torch
 
 from alexnet import paper
-from alexnet.data import cache, lighting
+from alexnet.data import lighting
+from alexnet.data.stats import image_stats
 from alexnet.data.transforms import center_crop, ten_crop, view_softmax
 
 
@@ -20,7 +21,7 @@ def test_pca_of_a_synthetic_training_set_recovers_its_colour_axes(tmp_path):
     z = rng.normal(size=(3, 200 * 16 * 16))
     pixels = 128 + p @ (np.sqrt(lam)[:, None] * z)
     images = np.clip(np.round(pixels), 0, 255).astype(np.uint8).reshape(3, 200, 16, 16).transpose(1, 0, 2, 3)
-    stats = cache.image_stats(images, tmp_path / "s.npz", chunk=33)
+    stats = image_stats(images, tmp_path / "s.npz", chunk=33)
     values, vectors = stats["pca_eigenvalues"], stats["pca_eigenvectors"]
     np.testing.assert_allclose(values, lam + 1 / 12, rtol=0.03)  # + the rounding's variance
     for i in range(3):  # each axis up to its sign

@@ -15,7 +15,7 @@ import torch
 from torchvision.datasets.folder import IMG_EXTENSIONS
 
 from alexnet import checkpoint, paper
-from alexnet.data.cache import decode_image
+from alexnet.data.decode import decode_image
 from alexnet.data.sources import DataError
 from alexnet.data.transforms import center_crop, ten_crop, view_softmax
 

@@ -1,4 +1,5 @@
-"""Decode once, train many times: images as one uint8 array on disk, and the training-set stats.
+"""Decode once, train many times: images as one uint8 array on disk (decoding one image:
+data/decode.py; the training-set statistics: data/stats.py).
 
 The paper rescaled ImageNet to 256×256 ahead of training (§2). We do the same for every source:
 shorter side to `size`, centre crop, stored as an (N, 3, size, size) uint8 `.npy` that training
@@ -26,16 +27,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
 
-from alexnet.data.lighting import rgb_pca
+from alexnet.data.decode import decode_arrays, decode_image
 from alexnet.data.sources import DataError, Split
 
 log = logging.getLogger(__name__)
 
 CACHE_VERSION = 2
-STATS_VERSION = 2  # 2: with the RGB covariance and its PCA
-BACKGROUND = (255, 255, 255)  # transparent pixels are composited on white
 
 
 def cache_key(split: Split, size: int, root: Path) -> str:
@@ -47,59 +45,6 @@ def cache_key(split: Split, size: int, root: Path) -> str:
         h.update(f"{f.relative_to(root)}|{stat.st_size}|{stat.st_mtime_ns}".encode())
     h.update(split.labels.tobytes())
     return h.hexdigest()[:16]
-
-
-def to_rgb(image: Image.Image) -> Image.Image:
-    """Any PIL mode → RGB: grey, CMYK, palette and 16-bit images are converted; transparency
-    (RGBA, LA, palette with a transparent index) is composited on white, not dropped, so a
-    transparent background does not turn into arbitrary colours."""
-    if image.mode == "RGB":
-        return image
-    if image.mode == "P" and "transparency" in image.info:
-        image = image.convert("RGBA")
-    if image.mode in ("RGBA", "LA", "PA", "RGBa", "La"):
-        rgba = image.convert("RGBA")
-        canvas = Image.new("RGB", rgba.size, BACKGROUND)
-        canvas.paste(rgba, mask=rgba.getchannel("A"))
-        return canvas
-    if image.mode.startswith("I;16") or image.mode in ("I", "F"):
-        a = np.asarray(image, dtype=np.float64)
-        top = 65535.0 if image.mode.startswith("I;16") or a.max() > 255 else 255.0
-        return Image.fromarray(np.clip(a * (255.0 / top), 0, 255).astype(np.uint8)).convert("RGB")
-    return image.convert("RGB")
-
-
-def resize_center_crop(image: Image.Image, size: int) -> Image.Image:
-    """§2: rescale so the shorter side is `size`, then take the central size×size patch."""
-    w, h = image.size
-    if (w, h) != (size, size):
-        scale = size / min(w, h)
-        nw, nh = max(size, round(w * scale)), max(size, round(h * scale))
-        if image.format == "JPEG" and hasattr(image, "draft"):
-            image.draft("RGB", (nw, nh))  # let libjpeg downscale while decoding
-        image = to_rgb(image).resize((nw, nh), Image.BILINEAR, reducing_gap=3.0)
-        left, top = (nw - size) // 2, (nh - size) // 2
-        image = image.crop((left, top, left + size, top + size))
-    return to_rgb(image)
-
-
-def decode_image(path: Path, size: int) -> np.ndarray:
-    """One file → (3, size, size) uint8 RGB; an unreadable file names itself."""
-    try:
-        with Image.open(path) as image:
-            return np.ascontiguousarray(np.asarray(resize_center_crop(image, size), dtype=np.uint8).transpose(2, 0, 1))
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError) as e:
-        raise DataError(f"cannot read image {path}: {e}; fix or delete the file, or set data.skip_bad_images=true") from e
-
-
-def _decode_arrays(arrays: np.ndarray, size: int) -> np.ndarray:
-    n, h, w, _ = arrays.shape
-    if (h, w) == (size, size):
-        return np.ascontiguousarray(arrays.transpose(0, 3, 1, 2))
-    out = np.empty((n, 3, size, size), dtype=np.uint8)
-    for i, a in enumerate(arrays):
-        out[i] = np.asarray(resize_center_crop(Image.fromarray(a), size)).transpose(2, 0, 1)
-    return out
 
 
 def _writable_dir(preferred: Path, fallback: Path | None) -> Path:
@@ -288,7 +233,7 @@ def _build(split: Split, p: dict[str, Path], key: str, shape: tuple, workers: in
         _write_json(p["progress"], {"key": key, "shape": shape, "done": 0, "skipped": []})
     start = time.perf_counter()
     if split.arrays is not None:
-        images[:] = _decode_arrays(split.arrays, size)
+        images[:] = decode_arrays(split.arrays, size)
         done = n
     else:
         workers = workers or min(32, os.cpu_count() or 1)
@@ -302,7 +247,7 @@ def _build(split: Split, p: dict[str, Path], key: str, shape: tuple, workers: in
                     raise
                 return None
 
-        bar = _progress_bar(n, done, f"decoding {p['final'].name}", progress)
+        bar = progress_bar(n, done, f"decoding {p['final'].name}", progress)
         with ThreadPoolExecutor(max_workers=workers) as pool:
             while done < n:
                 stop = min(n, done + chunk)
@@ -341,60 +286,9 @@ class _NoBar:
         pass
 
 
-def _progress_bar(total: int, initial: int, desc: str, enabled: bool):
+def progress_bar(total: int, initial: int, desc: str, enabled: bool):
     if not enabled:
         return _NoBar()
     from tqdm.auto import tqdm
 
     return tqdm(total=total, initial=initial, desc=desc, unit="img", mininterval=1.0, disable=None)
-
-
-# -- statistics ------------------------------------------------------------------------------------
-
-
-def image_stats(images: np.ndarray, path: Path, chunk: int | None = None, rows: np.ndarray | None = None,
-                progress: bool = True) -> dict[str, np.ndarray]:
-    """Training-set mean image (3,S,S), per-channel mean and std, and the RGB covariance with its
-    PCA (eigenvalues descending, eigenvectors as columns), all on the 0-255 scale; cached.
-
-    `rows` restricts the stats to those images (skipped files are left out). One pass, in
-    float64 blocks of ~64 MB."""
-    if path.is_file():
-        with np.load(path) as f:
-            stats = {k: f[k] for k in f.files}
-        if "pca_eigenvalues" in stats:
-            return stats
-    contiguous = rows is None
-    rows = np.arange(len(images)) if rows is None else np.asarray(rows)
-    n = len(rows)
-    if n == 0:
-        raise DataError("the training split has no readable images")
-    chunk = chunk or max(1, (64 << 20) // (8 * int(np.prod(images.shape[1:]))))
-    total = np.zeros(images.shape[1:], dtype=np.float64)
-    outer = np.zeros((3, 3), dtype=np.float64)
-    bar = _progress_bar(n, 0, f"statistics of {path.stem}", progress and n > 20 * chunk)
-    for start in range(0, n, chunk):
-        part = images[start : start + chunk] if contiguous else images[rows[start : start + chunk]]
-        block = np.asarray(part, dtype=np.float64)
-        total += block.sum(0)
-        flat = block.transpose(1, 0, 2, 3).reshape(3, -1)
-        outer += flat @ flat.T
-        bar.update(len(block))
-    bar.close()
-    pixels = n * images.shape[2] * images.shape[3]
-    mean_image = total / n
-    channel_mean = total.sum((1, 2)) / pixels
-    covariance = outer / pixels - np.outer(channel_mean, channel_mean)
-    eigenvalues, eigenvectors = rgb_pca(covariance)
-    stats = {
-        "mean_image": mean_image.astype(np.float32),
-        "channel_mean": channel_mean.astype(np.float32),
-        "channel_std": np.sqrt(np.maximum(np.diag(covariance), 0.0)).astype(np.float32),
-        "rgb_covariance": covariance,
-        "pca_eigenvalues": eigenvalues,
-        "pca_eigenvectors": eigenvectors,
-    }
-    tmp = path.with_suffix(f".tmp{os.getpid()}.npz")
-    np.savez(tmp, **stats)
-    os.replace(tmp, path)
-    return stats

@@ -30,7 +30,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 
 from alexnet import paper
-from alexnet.data import cache, lighting
+from alexnet.data import cache, lighting, stats
 from alexnet.data.layouts import load_source
 from alexnet.data.sources import DataError, Source
 from alexnet.data.transforms import Normalize, center_crop, center_offsets, train_batch
@@ -265,8 +265,8 @@ class AlexNetDataModule(L.LightningDataModule):
             src.train.labels[rows], self.holdout, self.train_eval, self.holdout_seed, self.num_classes))
         # the held-out images are not training images: the mean image and PCA leave them out
         without = f"-without{len(held)}-{hashlib.sha1(held.tobytes()).hexdigest()[:10]}" if len(held) else ""
-        stats_file = folder / f"stats-v{cache.STATS_VERSION}-{self.stored_size}px-{train.key}{without}.npz"
-        self.stats = cache.image_stats(train.images, stats_file, rows=fit if (train.skipped or len(held)) else None)
+        stats_file = folder / f"stats-v{stats.STATS_VERSION}-{self.stored_size}px-{train.key}{without}.npz"
+        self.stats = stats.image_stats(train.images, stats_file, rows=fit if (train.skipped or len(held)) else None)
         self.normalize = Normalize(
             self.stats["mean_image"], self.stats["channel_mean"], self.stats["channel_std"],
             mean=self.mean, divide_std=self.divide_std,

@@ -2,7 +2,7 @@
 
 The PCA is of the training set's RGB pixel values (0-255 scale): covariance C = P diag(λ) Pᵀ,
 eigenvalues λ descending, eigenvectors p_i the columns of P (computed once, cached with the
-mean image: cache.image_stats). For every image, each time it is used, α ~ N(0, 0.1)³ is
+mean image: stats.image_stats). For every image, each time it is used, α ~ N(0, 0.1)³ is
 drawn once and one RGB shift δ is added to all its pixels (x is the mean-subtracted image):
 
 * ``text``: the paper's formula, δ = P (α ∘ λ). The paper does not say on which scale λ is
