@@ -16,14 +16,11 @@ from omegaconf import DictConfig
 
 from alexnet.arms import job_arm
 from alexnet.data.sources import DataError
+from alexnet.ddp_rerun import make_ddp_rerun_one_job
 from alexnet.dotenv import load_dotenv
-from alexnet.hydra_setup import (
-    make_ddp_rerun_one_job,
-    note_failed_job,
-    register_resolvers,
-    sweep_exit_status,
-)
+from alexnet.hydra_setup import register_resolvers
 from alexnet.record import record_failure
+from alexnet.sweep_callbacks import note_failed_job, sweep_exit_status
 from alexnet.training import ConfigError, train
 
 REPO_ROOT = Path(__file__).resolve().parents[1]

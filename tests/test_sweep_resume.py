@@ -97,7 +97,7 @@ def test_a_launcher_that_raises_does_not_end_the_sweep(monkeypatch):
     the batch is launched again one job at a time, and only the failing job is lost, counted."""
     from hydra.core.utils import JobReturn, JobStatus
 
-    from alexnet import hydra_setup
+    from alexnet import sweep_callbacks
     from hydra_plugins.alexnet_seeds import SeedsSweeper
 
     ran = []
@@ -111,10 +111,10 @@ def test_a_launcher_that_raises_does_not_end_the_sweep(monkeypatch):
             ran.extend(batch)
             return [JobReturn(status=JobStatus.COMPLETED, _return_value={}) for _ in batch]
 
-    monkeypatch.setattr(hydra_setup, "FAILED_JOBS", [])
+    monkeypatch.setattr(sweep_callbacks, "FAILED_JOBS", [])
     sweeper = SeedsSweeper(max_batch_size=None)
     sweeper.launcher = FullDiskOnJob1()
     results = sweeper.launch([["seed=0"], ["seed=1"], ["seed=2"]], initial_job_idx=0)
     assert ran == [["seed=0"], ["seed=2"]] and len(results) == 2
-    assert hydra_setup.FAILED_JOBS == ["job 1 (seed=1): OSError: [Errno 28] No space left on device: .hydra/config.yaml"]
-    assert hydra_setup.sweep_exit_status() == 1
+    assert sweep_callbacks.FAILED_JOBS == ["job 1 (seed=1): OSError: [Errno 28] No space left on device: .hydra/config.yaml"]
+    assert sweep_callbacks.sweep_exit_status() == 1

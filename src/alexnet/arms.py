@@ -1,5 +1,5 @@
 """Which of a job's overrides are the arm of an ablation, and the job directory's name made of
-them: the one list of plumbing keys, read by the sweep machinery (hydra_setup) and by the
+them: the one list of plumbing keys, read by the sweep machinery (resolvers, train.py) and by the
 report alike, so it imports no Hydra."""
 
 from __future__ import annotations

@@ -28,7 +28,7 @@ class SeedsSweeper(BasicSweeper):
     `max_seeds`, or when `budget_minutes` is spent.
 
     In both modes a job that fails — a full disk included — never ends the sweep: the next jobs
-    run and the failure is counted for the command's exit status (alexnet.hydra_setup)."""
+    run and the failure is counted for the command's exit status (alexnet.sweep_callbacks)."""
 
     def launch(self, batch: list[list[str]], initial_job_idx: int) -> list[Any]:
         """The launcher's batch; if the launcher itself raises (Hydra could not write a job's
@@ -36,7 +36,7 @@ class SeedsSweeper(BasicSweeper):
         one line. Jobs that completed meanwhile are skipped by train() (their summary says so)."""
         from hydra.core.utils import JobStatus
 
-        from alexnet.hydra_setup import note_failed_job
+        from alexnet.sweep_callbacks import note_failed_job
 
         try:
             results = list(self.launcher.launch(batch, initial_job_idx=initial_job_idx))
