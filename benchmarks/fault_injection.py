@@ -41,7 +41,7 @@ TMP_PREFIX = ".tmp-"  # alexnet.checkpoint_io.TMP_PREFIX (not imported: the scri
 def command(run_dir: Path, args) -> list[str]:
     return [sys.executable, str(REPO / "src" / "train.py"), "debug=tiny", "callbacks.progress_bar=none",
             f"trainer.max_epochs={args.epochs}", f"trainer.limit_train_batches={args.batches}",
-            f"hydra.run.dir={run_dir}"]
+            f"callbacks.checkpoint.every_n_steps={args.every_n_steps}", f"hydra.run.dir={run_dir}"]
 
 
 def environment(args) -> dict[str, str]:
@@ -87,7 +87,17 @@ def run_and_kill(run_dir: Path, args, at_s: float | None, at_write: int | None) 
         proc.wait()
     orphans = sorted(p.name for p in ckpts.glob(f"{TMP_PREFIX}*")) if ckpts.is_dir() else []
     return {"killed": killed, "at_s": round(time.monotonic() - start, 2), "mid_write": bool(orphans),
-            "checkpoints_at_kill": sorted(p.name for p in ckpts.glob("*.ckpt")) if ckpts.is_dir() else []}
+            "checkpoints_at_kill": sorted(p.name for p in ckpts.glob("*.ckpt")) if ckpts.is_dir() else [],
+            "resumes_at": resume_place(ckpts / "last.ckpt", args.batches)}
+
+
+def resume_place(last: Path, batches: int) -> str:
+    """Where last.ckpt (if it reads) puts the resume: `mid-epoch` or `epoch end` (or `start`)."""
+    try:
+        step = torch.load(last, map_location="cpu", weights_only=False)["global_step"]
+    except Exception:  # absent or cut short: the resume takes an older one, or starts afresh
+        return "start"
+    return "mid-epoch" if step % batches else "epoch end"
 
 
 def outcome(run_dir: Path) -> tuple[dict, list[dict], dict]:
@@ -112,6 +122,8 @@ def main() -> int:
     parser.add_argument("--kills", type=int, default=20, help="number of killed-and-resumed runs (default 20)")
     parser.add_argument("--epochs", type=int, default=3, help="trainer.max_epochs of every run (default 3)")
     parser.add_argument("--batches", type=int, default=4, help="trainer.limit_train_batches (default 4)")
+    parser.add_argument("--every-n-steps", type=int, default=2,
+                        help="callbacks.checkpoint.every_n_steps: last.ckpt within each epoch too (default 2)")
     parser.add_argument("--tmpdir", default="/dev/shm", help="$TMPDIR of the runs: another filesystem than --out (default /dev/shm)")
     parser.add_argument("--out", type=Path, default=REPO / "logs" / "fault_injection", help="where the runs go (default logs/fault_injection)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the kill moments (default 0)")
@@ -126,10 +138,12 @@ def main() -> int:
     print(f"reference: an uninterrupted run ({out / 'reference'})", flush=True)
     reference_s = run_to_end(out / "reference", args)
     reference = outcome(out / "reference")
-    writes_per_run = 2 * args.epochs  # best-*.ckpt and last.ckpt each epoch (debug=tiny keeps the best 1)
+    # per epoch: best-*.ckpt and last.ckpt at its end (debug=tiny keeps the best 1), and last.ckpt
+    # after every `every_n_steps`-th step within it (a kill after one resumes mid-epoch)
+    writes_per_run = args.epochs * (2 + args.batches // args.every_n_steps)
     print(f"reference took {reference_s:.1f} s; {writes_per_run} checkpoint writes", flush=True)
 
-    identical, mid_write, killed = 0, 0, 0
+    identical, mid_write, killed, mid_epoch = 0, 0, 0, 0
     for i in range(args.kills):
         run_dir = out / f"trial{i:02d}"
         for _ in range(5):  # a run that ended before its kill moment (the load varies) is drawn again
@@ -149,11 +163,14 @@ def main() -> int:
         attempts = json.loads((run_dir / "summary.json").read_text()).get("attempts")
         identical += not diff
         mid_write += hit["mid_write"]
+        mid_epoch += hit["resumes_at"] == "mid-epoch"
         when = f"at write {plan['at_write']}" if plan["at_write"] else f"at {plan['at_s']:.2f} s"
         print(f"trial {i:2d}: kill {when} → killed={hit['killed']} after {hit['at_s']:.2f} s, "
-              f"mid-write={hit['mid_write']}, checkpoints then {hit['checkpoints_at_kill']}, attempts {attempts}: "
+              f"mid-write={hit['mid_write']}, checkpoints then {hit['checkpoints_at_kill']} (last.ckpt: {hit['resumes_at']}), "
+              f"attempts {attempts}: "
               + ("identical" if not diff else f"DIFFERENT {diff}"), flush=True)
-    print(f"{killed} of {args.kills} runs killed, {mid_write} of them during a checkpoint write; "
+    print(f"{killed} of {args.kills} runs killed, {mid_write} of them during a checkpoint write, {mid_epoch} resumed "
+          "from a mid-epoch checkpoint; "
           f"TMPDIR={args.tmpdir}, logs in {out}")
     print(f"{identical}/{args.kills} identical")
     return 0 if identical == killed == args.kills else 1

@@ -1,6 +1,6 @@
 """Our LRN against `nn.LocalResponseNorm` (forward + backward), and what it does to a whole
-training step: the CIFAR preset with LRN on vs off; and the grouped (two-column) convolutions
-against ungrouped ones of the same widths. Alternated in one process, best and median
+training step: the CIFAR preset with LRN on vs off; the grouped (two-column) convolutions
+against ungrouped ones of the same widths; the locally connected layer against a convolution. Alternated in one process, best and median
 of repeats; prints a table and appends a dated row per case to benchmarks/README.md.
 
     python benchmarks/layers.py [--repeats 7] [--batch 128] [--no-append]
@@ -18,7 +18,7 @@ import torch
 from common import alternate, append_rows, git_sha, load, machine, today
 from torch import nn
 
-from alexnet.layers import local_response_norm  # noqa: E402  (common puts src/ on the path)
+from alexnet.layers import LocallyConnected2d, local_response_norm  # noqa: E402  (common puts src/ on the path)
 from alexnet.model import AlexNet, AlexNetConfig  # noqa: E402
 
 # (where, channels, map size): conv1/conv2 outputs of the CIFAR preset (width 0.5, 28 px) and
@@ -64,6 +64,26 @@ def grouped_cases(batch: int, repeats: int) -> list[tuple[str, float, float, flo
     return rows
 
 
+# (where, in channels, out channels, map size): the locally connected layers of model=convnet4
+# at 24-px crops (3×3, padding 1)
+LOCAL = (("convnet4 local3", 64, 64, 6), ("convnet4 local4", 64, 32, 6))
+
+
+def local_cases(batch: int, repeats: int) -> list[tuple[str, float, float, float]]:
+    """(case, conv s, local s, median ratio): our locally connected layer against a shared-weight
+    convolution of the same shapes (the same FLOPs), forward + backward. PyTorch has no local
+    layer; a ratio near 1 means it costs what a convolution costs."""
+    rows = []
+    for where, cin, cout, size in LOCAL:
+        x = torch.randn(batch, cin, size, size, requires_grad=True)
+        layers = {"conv": nn.Conv2d(cin, cout, 3, padding=1), "local": LocallyConnected2d(cin, cout, size, 3, padding=1)}
+        g_out = torch.randn(batch, cout, size, size)
+        t = alternate({k: lambda m=m, x=x, g_out=g_out: m(x).backward(g_out) for k, m in layers.items()}, repeats)
+        rows.append((f"locally connected fwd+bwd, {where} ({batch}×{cin}→{cout}, 3×3, {size}²): conv vs local",
+                     min(t["conv"]), min(t["local"]), statistics.median(t["conv"]) / statistics.median(t["local"])))
+    return rows
+
+
 def step_case(batch: int, repeats: int) -> tuple[str, float, float, float]:
     """One SGD step of the CIFAR preset, LRN on (ours) vs off: what LRN still costs."""
     def make(lrn: bool):
@@ -90,7 +110,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--no-append", action="store_true", help="print only; do not append to benchmarks/README.md")
     args = p.parse_args(argv)
     before = load()
-    rows = lrn_cases(args.batch, args.repeats) + grouped_cases(args.batch, args.repeats)
+    rows = lrn_cases(args.batch, args.repeats) + grouped_cases(args.batch, args.repeats) + local_cases(args.batch, args.repeats)
     rows.append(step_case(args.batch, args.repeats))
     after = load()
     print(f"machine: {machine()}; load {before} → {after}")

@@ -16,7 +16,7 @@ from omegaconf import DictConfig
 
 from alexnet.arms import job_arm
 from alexnet.data.sources import DataError
-from alexnet.ddp_rerun import make_ddp_rerun_one_job
+from alexnet.ddp_rerun import ddp_in_sweep_problem, make_ddp_rerun_one_job
 from alexnet.dotenv import load_dotenv
 from alexnet.hydra_setup import register_resolvers
 from alexnet.record import record_failure
@@ -37,6 +37,8 @@ def main(cfg: DictConfig) -> dict | None:
     group = Path(hc.sweep.dir).name if multirun else None
     arm = job_arm(hc.overrides.task)
     try:
+        if problem := ddp_in_sweep_problem(cfg.trainer, multirun):
+            raise ConfigError(problem)
         summary = train(cfg, hc.runtime.output_dir, arm=arm, group=group, single_run=not multirun)
         if summary.get("status") == "failed":  # e.g. diverged after its last step: not a silent run
             raise FloatingPointError(summary.get("error") or "the run failed (summary.json)")

@@ -8,6 +8,7 @@ import torch
 
 from alexnet.data import cache
 from alexnet.data.datamodule import AlexNetDataModule, EpochShuffle
+from alexnet.data.resumable import ResumableLoader
 from alexnet.data.sources import DataError, cifar10, image_folder
 from alexnet.data.stats import image_stats
 from alexnet.data.transforms import Normalize, center_crop, random_crop_flip
@@ -149,6 +150,66 @@ def test_epoch_shuffle_depends_on_seed_and_epoch_only():
     t = EpochShuffle(20, seed=1)
     t.set_epoch(1)
     assert list(t) == second
+
+
+class CountingDataset(torch.utils.data.Dataset):
+    """Index i -> i, counting the reads: a skipped batch must not be read."""
+
+    def __init__(self, n):
+        self.n, self.reads = n, 0
+
+    def __len__(self):
+        return self.n
+
+    def __getitem__(self, i):
+        self.reads += 1
+        return i
+
+
+def epoch_batches(loader, epoch):
+    loader.sampler.set_epoch(epoch)
+    return [b.tolist() for b in loader]
+
+
+@pytest.mark.parametrize("workers", [0, 1])
+def test_resumable_loader_continues_an_epoch_where_the_checkpoint_left_it(workers):
+    def loader(data):
+        return ResumableLoader(data, batch_size=4, sampler=EpochShuffle(22, seed=3), drop_last=True,
+                               num_workers=workers, persistent_workers=workers > 0)
+
+    straight = loader(CountingDataset(22))
+    epochs = [epoch_batches(straight, e) for e in range(3)]
+    assert len(epochs[1]) == 5 and epochs[1] != epochs[2]
+
+    killed = loader(CountingDataset(22))
+    killed.sampler.set_epoch(1)
+    taken = []
+    for batch in killed:  # two batches of epoch 1 trained, then a checkpoint
+        taken.append(batch.tolist())
+        if len(taken) == 2:
+            state = killed.state_dict()
+            break
+    assert state == {"epoch": 1, "taken": 2}
+
+    data = CountingDataset(22)
+    resumed = loader(data)
+    resumed.load_state_dict(state)  # Lightning: before the resumed epoch, then it sets the epoch
+    rest = epoch_batches(resumed, 1)
+    assert taken + rest == epochs[1]  # the epoch continues exactly
+    if workers == 0:  # (worker processes count their own reads)
+        assert data.reads == 3 * 4  # the skipped batches were never read
+    assert resumed.state_dict() == {"epoch": 1, "taken": 5}
+    assert epoch_batches(resumed, 2) == epochs[2]  # later epochs whole
+
+
+def test_a_checkpoint_from_an_epochs_end_skips_nothing_of_the_next():
+    loader = ResumableLoader(CountingDataset(12), batch_size=4, sampler=EpochShuffle(12, seed=0))
+    whole = epoch_batches(loader, 1)
+    state = loader.state_dict()
+    assert state == {"epoch": 1, "taken": 3}
+    fresh = ResumableLoader(CountingDataset(12), batch_size=4, sampler=EpochShuffle(12, seed=0))
+    fresh.load_state_dict(state)
+    assert len(epoch_batches(fresh, 2)) == 3 and whole != epoch_batches(fresh, 2)
 
 
 def test_datamodule_batches_are_uint8_then_augmented(image_folder):

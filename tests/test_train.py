@@ -5,10 +5,12 @@ import json
 import subprocess
 import sys
 
+import lightning as L
 import pytest
 import torch
 import yaml
 
+from alexnet import training
 from alexnet.training import ConfigError, train
 from conftest import REPO, make_config
 
@@ -69,6 +71,56 @@ def test_resume_gives_identical_results(tmp_path):
     assert len(rows1) == len(rows2) == 4
     for key in ("val/loss", "train/loss", "train/lr"):
         assert [r[key] for r in rows1] == [r[key] for r in rows2], key
+
+
+class Killed(Exception):
+    pass
+
+
+class KillAt(L.Callback):
+    """A kill inside an epoch: before training step `step`, or as epoch `validation`'s validation
+    starts (after its last step's checkpoint): the job dies with its last.ckpt written."""
+
+    def __init__(self, step=None, validation=None):
+        self.step, self.validation = step, validation
+
+    def on_train_batch_start(self, trainer, *_):
+        if trainer.global_step == self.step:
+            raise Killed
+
+    def on_validation_start(self, trainer, *_):
+        if trainer.current_epoch == self.validation and not trainer.sanity_checking:
+            raise Killed
+
+
+@pytest.mark.parametrize("kill, at", [({"step": 6}, (1, 6)), ({"validation": 1}, (1, 7))],
+                         ids=["mid-epoch", "before-validation"])
+def test_resume_in_mid_epoch_gives_identical_results(tmp_path, monkeypatch, kill, at):
+    # 4 batches per epoch, last.ckpt after every step but an epoch's last (a resume from there
+    # would skip the epoch's validation); the kill lands in epoch 1: after step 6, or after its
+    # last step (8) and before its validation, when last.ckpt is step 7's
+    fast = ["recipe.plateau_patience=0", "trainer.limit_train_batches=4", "trainer.max_epochs=3",
+            "callbacks.checkpoint.every_n_steps=1"]
+    _, straight = run(tmp_path, *fast, name="straight")
+    build = training.build_callbacks
+    monkeypatch.setattr(training, "build_callbacks", lambda *a: [*build(*a), KillAt(**kill)])
+    with pytest.raises(Killed):
+        run(tmp_path, *fast, name="killed")
+    monkeypatch.undo()
+    ckpt = torch.load(tmp_path / "killed" / "checkpoints" / "last.ckpt", weights_only=False)
+    assert (ckpt["epoch"], ckpt["global_step"]) == at  # within epoch 1
+    summary, killed = run(tmp_path, *fast, name="killed")  # re-run in its own directory: resume=auto
+    assert summary["status"] == "completed" and summary["attempts"] == 2 and summary["steps"] == 12
+    a = torch.load(straight / "checkpoints" / "last.ckpt", weights_only=False)["state_dict"]
+    b = torch.load(killed / "checkpoints" / "last.ckpt", weights_only=False)["state_dict"]
+    for key in a:
+        torch.testing.assert_close(a[key], b[key], rtol=0, atol=0, msg=key)
+    with open(straight / "metrics.csv") as f1, open(killed / "metrics.csv") as f2:
+        rows1, rows2 = list(csv.DictReader(f1)), list(csv.DictReader(f2))
+    assert len(rows1) == len(rows2) == 3
+    for key in rows1[0]:
+        if key != "train/images_per_sec":  # wall-clock
+            assert [r[key] for r in rows1] == [r[key] for r in rows2], key
 
 
 def test_seeds_change_results_and_repeat_them(tmp_path):

@@ -4,6 +4,11 @@ only its own job (Lightning #11300, Hydra #2070)."""
 
 from __future__ import annotations
 
+from typing import Any
+
+PATCHED = "_hydra_subprocess_cmd"  # Lightning's private name for the command its DDP children run
+_MISSING: list[str] = []           # where that name was not found (a later Lightning)
+
 
 def _ddp_child_command(local_rank: int) -> tuple[list[str], str]:
     """The command a DDP child process runs: this one job, not the whole sweep.
@@ -30,9 +35,26 @@ def _ddp_child_command(local_rank: int) -> tuple[list[str], str]:
 
 
 def make_ddp_rerun_one_job() -> None:
-    """Install `_ddp_child_command` as Lightning's command for DDP children under Hydra."""
+    """Install `_ddp_child_command` as Lightning's command for DDP children under Hydra; note
+    where the private name is gone (`ddp_in_sweep_problem` then refuses DDP in a sweep)."""
     from lightning.fabric.strategies.launchers import subprocess_script as fabric_launcher
     from lightning.pytorch.strategies.launchers import subprocess_script as trainer_launcher
 
+    _MISSING.clear()
     for module in (fabric_launcher, trainer_launcher):  # the second imports the name itself
-        module._hydra_subprocess_cmd = _ddp_child_command
+        if callable(getattr(module, PATCHED, None)):
+            setattr(module, PATCHED, _ddp_child_command)
+        else:
+            _MISSING.append(f"{module.__name__}.{PATCHED}")
+
+
+def ddp_in_sweep_problem(trainer: Any, multirun: bool) -> str | None:
+    """One line when this job would start DDP ranks inside a sweep without the patch: each rank
+    would re-run the whole sweep. None when all is well."""
+    strategy, devices = str(trainer.get("strategy", "auto")), trainer.get("devices", 1)
+    if not (multirun and _MISSING and strategy.startswith("ddp") and devices not in (1, "1")):
+        return None
+    import lightning
+
+    return (f"{', '.join(_MISSING)} is gone in lightning {lightning.__version__}, so DDP inside a sweep would re-run "
+            "the whole sweep in every rank: run the jobs one by one (without -m), or install lightning<=2.6.6")

@@ -14,7 +14,7 @@ from typing import Any
 import lightning as L
 import torch
 from torch import nn
-from torchmetrics import MeanMetric
+from torchmetrics import MeanMetric, Metric
 from torchmetrics.classification import MulticlassAccuracy
 
 from alexnet import paper
@@ -98,8 +98,11 @@ class AlexNetModule(L.LightningModule):
         self.loss = nn.CrossEntropyLoss()
         classes = self.net.config.num_classes
         self._top5 = top5 = min(5, classes)
-        # torchmetrics composes metrics: 1 - accuracy is an error metric Lightning can log.
+        # the epoch's running training figures live in metric objects, not Lightning's own
+        # accumulators, so a mid-epoch checkpoint carries them (on_save_checkpoint)
+        self.train_loss = MeanMetric()
         self.train_top1_err = 1 - MulticlassAccuracy(classes, top_k=1, average="micro")
+        self.train_lr = MeanMetric()
         self.val_top1 = MulticlassAccuracy(classes, top_k=1, average="micro")
         self.val_top5 = MulticlassAccuracy(classes, top_k=top5, average="micro")
         self.val_loss = MeanMetric()
@@ -126,6 +129,12 @@ class AlexNetModule(L.LightningModule):
             self.net.compile()
 
     # -- training --------------------------------------------------------------------------------
+    def on_train_epoch_start(self) -> None:
+        # the epoch's running figures start afresh; Lightning skips this hook when a resume
+        # continues an epoch, whose sums so far came with the checkpoint
+        for metric in (self.train_loss, self.train_top1_err, self.train_lr):
+            metric.reset()
+
     def training_step(self, batch, batch_idx: int) -> torch.Tensor:
         x, y = batch
         logits = self(x)
@@ -136,11 +145,12 @@ class AlexNetModule(L.LightningModule):
                 f"(now {self.hparams.lr}) or check the input scaling of the recipe"
             )
         n = len(y)
-        self.train_top1_err(logits.detach(), y)
-        self.log("train/loss", loss, on_step=False, on_epoch=True, prog_bar=True, batch_size=n, sync_dist=True)
+        self.train_loss.update(loss.detach(), n)
+        self.train_top1_err.update(logits.detach(), y)
+        self.train_lr.update(self.trainer.optimizers[0].param_groups[0]["lr"], n)
+        self.log("train/loss", self.train_loss, on_step=False, on_epoch=True, prog_bar=True, batch_size=n)
         self.log("train/running_top1_err", self.train_top1_err, on_step=False, on_epoch=True, batch_size=n)
-        lr = self.trainer.optimizers[0].param_groups[0]["lr"]
-        self.log("train/lr", lr, on_step=False, on_epoch=True, batch_size=n, sync_dist=True)
+        self.log("train/lr", self.train_lr, on_step=False, on_epoch=True, batch_size=n)
         return loss
 
     def on_train_epoch_end(self) -> None:
@@ -232,8 +242,24 @@ class AlexNetModule(L.LightningModule):
             )
         return optimizer
 
-    # -- resume: dropout draws from the global generator, so carry its state -------------------
+    # -- resume: dropout draws from the global generator, so carry its state; a mid-epoch
+    # checkpoint also carries the epoch's metric sums so far ----------------------------------
+    def _metric_states(self) -> dict[str, dict[str, Any]]:
+        def copy(v):
+            return v.clone() if isinstance(v, torch.Tensor) else [t.clone() for t in v]
+
+        return {name: {"state": {k: copy(v) for k, v in m.metric_state.items()}, "updates": m._update_count}
+                for name, m in self.named_modules() if isinstance(m, Metric) and m._defaults}
+
+    def _restore_metric_states(self, saved: dict[str, dict[str, Any]]) -> None:
+        for name, entry in saved.items():
+            metric = self.get_submodule(name)
+            for key, value in entry["state"].items():
+                setattr(metric, key, value.to(metric.device) if isinstance(value, torch.Tensor) else value)
+            metric._update_count, metric._computed = entry["updates"], None
+
     def on_save_checkpoint(self, checkpoint: dict) -> None:
+        checkpoint["metric_states"] = self._metric_states()
         checkpoint["rng_state"] = torch.get_rng_state()
         if torch.cuda.is_available():  # dropout on a GPU draws from the CUDA generators
             checkpoint["cuda_rng_state"] = torch.cuda.get_rng_state_all()
@@ -241,6 +267,7 @@ class AlexNetModule(L.LightningModule):
             checkpoint["scheduler_state"] = self.scheduler.state_dict()
 
     def on_load_checkpoint(self, checkpoint: dict) -> None:
+        self._restore_metric_states(checkpoint.get("metric_states") or {})
         if "rng_state" in checkpoint:
             torch.set_rng_state(checkpoint["rng_state"])
         if "cuda_rng_state" in checkpoint and torch.cuda.is_available():

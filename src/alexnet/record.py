@@ -87,6 +87,10 @@ class Throughput(L.Callback):
     def on_train_epoch_start(self, trainer, pl_module) -> None:
         self._start, self._end, self._images = time.perf_counter(), None, 0
 
+    def on_train_start(self, trainer, pl_module) -> None:
+        # a resume in mid-epoch gets no on_train_epoch_start: time the rest of that epoch
+        self.on_train_epoch_start(trainer, pl_module)
+
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
         self._images += len(batch[1])
         self._end = time.perf_counter()

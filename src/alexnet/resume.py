@@ -11,8 +11,11 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
+
+from lightning.pytorch.callbacks import ModelCheckpoint
 
 from alexnet.checkpoint_io import check_readable, good_checkpoints, older_good
 from alexnet.record import SUMMARY_FILE
@@ -120,3 +123,22 @@ def check_fits(ckpt_path: Path, hparams: dict[str, Any]) -> dict[str, Any]:
         raise ResumeError(f"{ckpt_path} does not fit this config ({'; '.join(diff[:3])}): resume with the "
                           f"config it was trained with ({job}) or start a new run")
     return checkpoint
+
+
+def mid_epoch_trigger(every_n_steps: int | None, every_minutes: float | None) -> dict[str, Any]:
+    """When last.ckpt is also written within an epoch (`callbacks.checkpoint.*`): every N
+    training steps, or every N minutes of training (a long ImageNet epoch); {}: epoch ends only."""
+    if every_n_steps:
+        return {"every_n_train_steps": int(every_n_steps)}
+    return {"train_time_interval": timedelta(minutes=float(every_minutes))} if every_minutes else {}
+
+
+class WithinEpochCheckpoint(ModelCheckpoint):
+    """last.ckpt within an epoch, so a resume continues mid-epoch (the loader's place and the
+    epoch's metric sums travel with it) — but never after an epoch's last batch: resumed from
+    there, Lightning (2.6) would skip that epoch's validation and end, and the epoch-end
+    checkpoint comes a moment later anyway."""
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        if batch_idx + 1 < trainer.num_training_batches:
+            super().on_train_batch_end(trainer, pl_module, outputs, batch, batch_idx)

@@ -33,7 +33,15 @@ from alexnet.record import (
     git_sha,
     machine,
 )
-from alexnet.resume import CHECKPOINT_DIR, ResumeError, check_fits, resume_point, saved_state
+from alexnet.resume import (
+    CHECKPOINT_DIR,
+    ResumeError,
+    WithinEpochCheckpoint,
+    check_fits,
+    mid_epoch_trigger,
+    resume_point,
+    saved_state,
+)
 
 log = logging.getLogger(__name__)
 
@@ -91,8 +99,13 @@ def build_callbacks(cfg: DictConfig, out_dir: Path, record: RunRecord) -> list[L
             ))
         if c.checkpoint.save_last:
             # Lightning's own save_last only refreshes last.ckpt when a top-k file is written;
-            # a resume needs the latest epoch, so an unmonitored checkpoint keeps it.
-            callbacks.append(ModelCheckpoint(dirpath=ckpt_dir, filename="last", save_top_k=1))
+            # a resume needs the latest epoch, so an unmonitored checkpoint keeps it, and a
+            # second one refreshes it within the epoch (a resume continues mid-epoch).
+            last = {"dirpath": ckpt_dir, "filename": "last", "save_top_k": 1, "enable_version_counter": False}
+            callbacks.append(ModelCheckpoint(**last))
+            within = mid_epoch_trigger(c.checkpoint.get("every_n_steps"), c.checkpoint.get("every_minutes"))
+            if within:
+                callbacks.append(WithinEpochCheckpoint(**last, save_on_train_epoch_end=False, **within))
     if c.progress_bar == "rich":
         callbacks.append(RichProgressBar(leave=True))
     elif c.progress_bar == "tqdm":
@@ -167,6 +180,7 @@ def train(cfg: DictConfig, out_dir: str | Path, arm: dict[str, Any] | None = Non
         trainer = L.Trainer(
             **trainer_kwargs, logger=False, callbacks=build_callbacks(cfg, out_dir, record),
             default_root_dir=str(out_dir), enable_model_summary=False, plugins=[AtomicCheckpointIO()],
+            use_distributed_sampler=False,  # the datamodule shards itself, the same on every Lightning
         )
     except (DataError, ConfigError, ResumeError, ValueError, MisconfigurationException) as e:
         raise ConfigError(str(e).strip().splitlines()[0]) from None

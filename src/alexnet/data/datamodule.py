@@ -32,6 +32,7 @@ from torch.utils.data import DataLoader, Dataset, Sampler
 from alexnet import paper
 from alexnet.data import cache, lighting, stats
 from alexnet.data.layouts import load_source
+from alexnet.data.resumable import ResumableLoader
 from alexnet.data.sources import DataError, Source
 from alexnet.data.transforms import Normalize, center_crop, center_offsets, train_batch
 from alexnet.data.transforms import ten_crop as ten_crop_views
@@ -124,20 +125,40 @@ def _check_train_eval(train_eval):
 
 
 class EpochShuffle(Sampler[int]):
-    """A fresh permutation every epoch, drawn from (seed, epoch) alone: resumes repeat it."""
+    """A fresh permutation every epoch, drawn from (seed, epoch) alone: resumes repeat it. Under
+    data parallelism (`world` processes) each rank takes every world-th image of the same
+    permutation — disjoint shards of equal length, together the whole epoch (less its last
+    `size % world` images) — and its order changes every epoch on any Lightning version (the
+    platform shards itself: `Trainer(use_distributed_sampler=False)` in training.py)."""
 
-    def __init__(self, size: int, seed: int):
-        self.size, self.seed, self.epoch = size, seed, 0
+    def __init__(self, size: int, seed: int, rank: int = 0, world: int = 1):
+        self.size, self.seed, self.rank, self.world, self.epoch = size, seed, rank, world, 0
 
     def set_epoch(self, epoch: int) -> None:  # Lightning calls this at every epoch start
         self.epoch = epoch
 
     def __iter__(self):
         g = torch.Generator().manual_seed(self.seed * 1_000_003 + self.epoch)
-        return iter(torch.randperm(self.size, generator=g).tolist())
+        order = torch.randperm(self.size, generator=g)
+        return iter(order[self.rank::self.world][: len(self)].tolist())
 
     def __len__(self) -> int:
-        return self.size
+        return self.size // self.world
+
+
+class Shard(Sampler[int]):
+    """Evaluation under data parallelism: every world-th image from `rank` on. The shards are
+    disjoint and cover the split exactly once — unlike DistributedSampler, which pads the last
+    shard with repeated images that an error rate would then count twice."""
+
+    def __init__(self, size: int, rank: int, world: int):
+        self.indices = range(rank, size, world)
+
+    def __iter__(self):
+        return iter(self.indices)
+
+    def __len__(self) -> int:
+        return len(self.indices)
 
 
 class AlexNetDataModule(L.LightningDataModule):
@@ -282,8 +303,14 @@ class AlexNetDataModule(L.LightningDataModule):
         self.val_set = ArrayDataset(train.images, src.train.labels, held) if len(held) else self.test_set
         self.train_eval_set = ArrayDataset(train.images, src.train.labels, subset) if len(subset) else None
 
-    def _loader(self, dataset: ArrayDataset, sampler=None, drop_last=False, batch_size=None) -> DataLoader:
-        return DataLoader(
+    def _ranks(self) -> tuple[int, int]:
+        """(this process's rank, number of processes) of the trainer's data parallelism."""
+        trainer = self.trainer
+        return (trainer.global_rank, trainer.world_size) if trainer is not None else (0, 1)
+
+    def _loader(self, dataset: ArrayDataset, sampler=None, drop_last=False, batch_size=None,
+                resumable=False) -> DataLoader:
+        return (ResumableLoader if resumable else DataLoader)(
             dataset,
             batch_size=batch_size or self.batch_size,
             sampler=sampler,
@@ -296,8 +323,12 @@ class AlexNetDataModule(L.LightningDataModule):
         )
 
     def train_dataloader(self) -> DataLoader:
-        drop_last = len(self.train_set) > self.batch_size
-        return self._loader(self.train_set, EpochShuffle(len(self.train_set), self.seed), drop_last)
+        sampler = EpochShuffle(len(self.train_set), self.seed, *self._ranks())
+        return self._loader(self.train_set, sampler, drop_last=len(sampler) > self.batch_size, resumable=True)
+
+    def _eval_loader(self, dataset: ArrayDataset, batch_size: int | None = None) -> DataLoader:
+        rank, world = self._ranks()
+        return self._loader(dataset, Shard(len(dataset), rank, world) if world > 1 else None, batch_size=batch_size)
 
     def _eval_batch_size(self, ten_crop: bool) -> int:
         """Ten crops per image: a tenth of the images per batch, so a batch holds as many crops
@@ -307,12 +338,13 @@ class AlexNetDataModule(L.LightningDataModule):
     def val_dataloader(self) -> DataLoader | list[DataLoader]:
         """The validation split, then (dataloader 1) the fixed training subset scored in eval mode."""
         fitting = self.trainer is not None and self.trainer.state.fn == "fit"
-        val = self._loader(self.val_set, batch_size=self._eval_batch_size(self.ten_crop and not fitting))
+        val = self._eval_loader(self.val_set, batch_size=self._eval_batch_size(self.ten_crop and not fitting))
         if self.train_eval_set is None:
             return val
-        return [val, self._loader(self.train_eval_set)]
+        return [val, self._eval_loader(self.train_eval_set)]
 
     def test_dataloader(self) -> DataLoader:
+        """The whole test split in every process: the end-of-fit test is scored on rank 0 alone."""
         return self._loader(self.test_set, batch_size=self._eval_batch_size(self.ten_crop))
 
     def on_after_batch_transfer(self, batch, dataloader_idx: int):

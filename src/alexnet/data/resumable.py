@@ -1,0 +1,69 @@
+"""A training DataLoader that Lightning can resume mid-epoch.
+
+Lightning saves the state of every training loader that has `state_dict` / `load_state_dict`
+in each checkpoint and hands it back, on resume, before the interrupted epoch goes on. Ours is
+"the epoch, and how many of its batches were taken". An epoch's order is a function of
+(seed, epoch) alone (`EpochShuffle`, or Lightning's DDP wrapper around it) and every
+augmentation draw one of (seed, step), so leaving out the batches already trained on — at the
+sampler, without reading their images — continues the epoch exactly as an uninterrupted run.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator
+from typing import Any
+
+from torch.utils.data import DataLoader
+
+
+class _ResumedBatches:
+    """The loader's batches of indices, less those a resumed checkpoint had taken. The skip is
+    decided when the first batch is drawn, after Lightning has set the sampler's epoch; the
+    length stays the whole epoch's, which is what Lightning counts its progress against."""
+
+    def __init__(self, loader: ResumableLoader, batches):
+        self.loader, self.batches = loader, batches
+
+    def __iter__(self) -> Iterator:
+        skip = self.loader._begin_pass()
+        yield from itertools.islice(self.batches, skip, None)
+
+    def __len__(self) -> int:
+        return len(self.batches)
+
+
+class ResumableLoader(DataLoader):
+    """`DataLoader` that knows its place in the epoch (batches handed out so far) and, given a
+    checkpoint's place, starts the resumed epoch there."""
+
+    _epoch: int | None = None  # the epoch of the pass in progress (the sampler's)
+    _taken = 0                 # batches of that pass handed out (skipped ones included)
+    _resume: dict[str, Any] | None = None
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"epoch": self._epoch, "taken": self._taken}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self._resume = {"epoch": state.get("epoch"), "taken": int(state.get("taken") or 0)}
+        if self._resume["epoch"] is not None and hasattr(self.sampler, "set_epoch"):
+            # loader workers draw their first indices when the iterator is made, before Lightning
+            # sets the epoch of the resumed pass: set it now
+            self.sampler.set_epoch(self._resume["epoch"])
+
+    def _begin_pass(self) -> int:
+        """A pass over the loader starts drawing: its epoch, and the batches to skip (those of a
+        checkpoint taken in this same epoch; none after one taken at an epoch's end)."""
+        self._epoch = getattr(self.sampler, "epoch", None)
+        resume, self._resume = self._resume, None
+        self._taken = resume["taken"] if resume and resume["epoch"] == self._epoch else 0
+        return self._taken
+
+    @property
+    def _index_sampler(self):
+        return _ResumedBatches(self, super()._index_sampler)
+
+    def __iter__(self) -> Iterator:
+        for batch in super().__iter__():
+            self._taken += 1
+            yield batch
