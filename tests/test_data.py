@@ -194,6 +194,7 @@ def test_resumable_loader_continues_an_epoch_where_the_checkpoint_left_it(worker
     data = CountingDataset(22)
     resumed = loader(data)
     resumed.load_state_dict(state)  # Lightning: before the resumed epoch, then it sets the epoch
+    assert resumed.state_dict() == state  # a checkpoint before the first draw keeps the place
     rest = epoch_batches(resumed, 1)
     assert taken + rest == epochs[1]  # the epoch continues exactly
     if workers == 0:  # (worker processes count their own reads)

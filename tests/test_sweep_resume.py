@@ -34,7 +34,7 @@ def test_job_directory_names_are_safe_on_a_command_line_and_in_yaml(overrides, n
 
 def test_the_arm_leaves_out_the_dataset_and_the_plumbing():
     assert job_arm(["data=folder", "data.root=/x", "data.pca_lighting=false", "model.lrn=false", "seed=0",
-                    "resume=true", "trainer.max_epochs=3", "hydra.sweep.dir=/s"]) == {
+                    "resume=true", "trainer.max_epochs=3", "hydra.sweep.dir=/s", "preset=cifar_cpu"]) == {
         "data.pca_lighting": False, "model.lrn": False}
 
 

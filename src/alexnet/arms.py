@@ -15,7 +15,7 @@ import yaml
 # an arm, `data.pca_lighting` is). The one list for both the arm and the job directory's name.
 NOT_ARM = ("seed", "ablation", "ablation.*", "experiment", "hydra", "hydra.*", "hydra/*", "paths.*", "logger",
            "logger.*", "callbacks", "callbacks.*", "trainer", "trainer.*", "debug", "debug.*", "data", "data.root", "data.cache_dir",
-           "data.num_workers", "data.decode_workers", "ckpt_path", "resume", "task_name", "compile")
+           "data.num_workers", "data.decode_workers", "ckpt_path", "resume", "task_name", "compile", "preset")
 # A job directory's name is safe unquoted in a Hydra override and in YAML: `key-value` items
 # joined by `+`, characters other than these replaced by `_`.
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]")

@@ -52,7 +52,9 @@ def ddp_in_sweep_problem(trainer: Any, multirun: bool) -> str | None:
     """One line when this job would start DDP ranks inside a sweep without the patch: each rank
     would re-run the whole sweep. None when all is well."""
     strategy, devices = str(trainer.get("strategy", "auto")), trainer.get("devices", 1)
-    if not (multirun and _MISSING and strategy.startswith("ddp") and devices not in (1, "1")):
+    # the strategies Lightning launches by re-running the script (not ddp_spawn, not one device)
+    relaunches = strategy in ("ddp", "auto") or strategy.startswith("ddp_find")
+    if not (multirun and _MISSING and relaunches and devices not in (1, "1")):
         return None
     import lightning
 

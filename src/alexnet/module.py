@@ -14,7 +14,7 @@ from typing import Any
 import lightning as L
 import torch
 from torch import nn
-from torchmetrics import MeanMetric, Metric
+from torchmetrics import MeanMetric
 from torchmetrics.classification import MulticlassAccuracy
 
 from alexnet import paper
@@ -101,7 +101,8 @@ class AlexNetModule(L.LightningModule):
         # the epoch's running training figures live in metric objects, not Lightning's own
         # accumulators, so a mid-epoch checkpoint carries them (on_save_checkpoint)
         self.train_loss = MeanMetric()
-        self.train_top1_err = 1 - MulticlassAccuracy(classes, top_k=1, average="micro")
+        self.train_top1 = MulticlassAccuracy(classes, top_k=1, average="micro")
+        self.train_top1_err = 1 - self.train_top1
         self.train_lr = MeanMetric()
         self.val_top1 = MulticlassAccuracy(classes, top_k=1, average="micro")
         self.val_top5 = MulticlassAccuracy(classes, top_k=top5, average="micro")
@@ -132,7 +133,7 @@ class AlexNetModule(L.LightningModule):
     def on_train_epoch_start(self) -> None:
         # the epoch's running figures start afresh; Lightning skips this hook when a resume
         # continues an epoch, whose sums so far came with the checkpoint
-        for metric in (self.train_loss, self.train_top1_err, self.train_lr):
+        for metric in self._train_metrics().values():
             metric.reset()
 
     def training_step(self, batch, batch_idx: int) -> torch.Tensor:
@@ -244,22 +245,33 @@ class AlexNetModule(L.LightningModule):
 
     # -- resume: dropout draws from the global generator, so carry its state; a mid-epoch
     # checkpoint also carries the epoch's metric sums so far ----------------------------------
-    def _metric_states(self) -> dict[str, dict[str, Any]]:
-        def copy(v):
-            return v.clone() if isinstance(v, torch.Tensor) else [t.clone() for t in v]
+    def _train_metrics(self) -> dict[str, Any]:
+        return {"train_loss": self.train_loss, "train_top1": self.train_top1, "train_lr": self.train_lr}
 
-        return {name: {"state": {k: copy(v) for k, v in m.metric_state.items()}, "updates": m._update_count}
-                for name, m in self.named_modules() if isinstance(m, Metric) and m._defaults}
+    def _train_metric_states(self) -> dict[str, dict[str, Any]]:
+        """The epoch's running training sums so far (a mid-epoch checkpoint carries them)."""
+        metrics = self._train_metrics()
+        return {name: {"state": {k: v.clone() for k, v in m.metric_state.items()}, "updates": m._update_count}
+                for name, m in metrics.items()}
 
-    def _restore_metric_states(self, saved: dict[str, dict[str, Any]]) -> None:
+    def _restore_train_metric_states(self, saved: dict[str, dict[str, Any]]) -> None:
+        metrics = self._train_metrics()
         for name, entry in saved.items():
-            metric = self.get_submodule(name)
+            metric = metrics[name]
             for key, value in entry["state"].items():
-                setattr(metric, key, value.to(metric.device) if isinstance(value, torch.Tensor) else value)
+                setattr(metric, key, value.to(metric.device))
             metric._update_count, metric._computed = entry["updates"], None
 
     def on_save_checkpoint(self, checkpoint: dict) -> None:
-        checkpoint["metric_states"] = self._metric_states()
+        # every rank's sums (each saw its own shard); only rank 0 writes the file
+        states = self._train_metric_states()
+        world = self.trainer.world_size if self._trainer is not None else 1
+        if world > 1 and torch.distributed.is_available() and torch.distributed.is_initialized():
+            gathered: list[Any] = [None] * world
+            torch.distributed.all_gather_object(gathered, states)
+            checkpoint["train_metric_states"] = gathered
+        else:
+            checkpoint["train_metric_states"] = [states]
         checkpoint["rng_state"] = torch.get_rng_state()
         if torch.cuda.is_available():  # dropout on a GPU draws from the CUDA generators
             checkpoint["cuda_rng_state"] = torch.cuda.get_rng_state_all()
@@ -267,7 +279,10 @@ class AlexNetModule(L.LightningModule):
             checkpoint["scheduler_state"] = self.scheduler.state_dict()
 
     def on_load_checkpoint(self, checkpoint: dict) -> None:
-        self._restore_metric_states(checkpoint.get("metric_states") or {})
+        per_rank = checkpoint.get("train_metric_states") or []
+        rank = self.global_rank if self._trainer is not None else 0
+        if rank < len(per_rank):  # (a resume on fewer or more processes starts the epoch's sums afresh)
+            self._restore_train_metric_states(per_rank[rank])
         if "rng_state" in checkpoint:
             torch.set_rng_state(checkpoint["rng_state"])
         if "cuda_rng_state" in checkpoint and torch.cuda.is_available():

@@ -102,10 +102,13 @@ def build_callbacks(cfg: DictConfig, out_dir: Path, record: RunRecord) -> list[L
             # a resume needs the latest epoch, so an unmonitored checkpoint keeps it, and a
             # second one refreshes it within the epoch (a resume continues mid-epoch).
             last = {"dirpath": ckpt_dir, "filename": "last", "save_top_k": 1, "enable_version_counter": False}
-            callbacks.append(ModelCheckpoint(**last))
+            # at every training epoch's end, validated or not (check_val_every_n_epoch > 1):
+            # Lightning's default would save after validation only, and a resume from there
+            # re-ends the epoch without its metrics
+            callbacks.append(ModelCheckpoint(**last, save_on_train_epoch_end=True))
             within = mid_epoch_trigger(c.checkpoint.get("every_n_steps"), c.checkpoint.get("every_minutes"))
             if within:
-                callbacks.append(WithinEpochCheckpoint(**last, save_on_train_epoch_end=False, **within))
+                callbacks.append(WithinEpochCheckpoint(**last, **within))
     if c.progress_bar == "rich":
         callbacks.append(RichProgressBar(leave=True))
     elif c.progress_bar == "tqdm":

@@ -3,8 +3,8 @@
 Lightning saves the state of every training loader that has `state_dict` / `load_state_dict`
 in each checkpoint and hands it back, on resume, before the interrupted epoch goes on. Ours is
 "the epoch, and how many of its batches were taken". An epoch's order is a function of
-(seed, epoch) alone (`EpochShuffle`, or Lightning's DDP wrapper around it) and every
-augmentation draw one of (seed, step), so leaving out the batches already trained on — at the
+(seed, epoch, rank) alone (`EpochShuffle`) and every augmentation draw one of (seed, step),
+so leaving out the batches already trained on — at the
 sampler, without reading their images — continues the epoch exactly as an uninterrupted run.
 """
 
@@ -42,21 +42,20 @@ class ResumableLoader(DataLoader):
     _resume: dict[str, Any] | None = None
 
     def state_dict(self) -> dict[str, Any]:
+        if self._resume is not None:  # loaded, not yet drawn from: still the checkpoint's place
+            return dict(self._resume)
         return {"epoch": self._epoch, "taken": self._taken}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self._resume = {"epoch": state.get("epoch"), "taken": int(state.get("taken") or 0)}
-        if self._resume["epoch"] is not None and hasattr(self.sampler, "set_epoch"):
-            # loader workers draw their first indices when the iterator is made, before Lightning
-            # sets the epoch of the resumed pass: set it now
-            self.sampler.set_epoch(self._resume["epoch"])
 
     def _begin_pass(self) -> int:
         """A pass over the loader starts drawing: its epoch, and the batches to skip (those of a
         checkpoint taken in this same epoch; none after one taken at an epoch's end)."""
         self._epoch = getattr(self.sampler, "epoch", None)
         resume, self._resume = self._resume, None
-        self._taken = resume["taken"] if resume and resume["epoch"] == self._epoch else 0
+        same_epoch = resume is not None and resume["epoch"] is not None and resume["epoch"] == self._epoch
+        self._taken = resume["taken"] if same_epoch else 0
         return self._taken
 
     @property
