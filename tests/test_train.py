@@ -50,6 +50,7 @@ def test_a_job_writes_its_record(tmp_path):
     assert 0 <= summary["test/top1_err"] <= 1 and summary["test/tencrop_top1_err"] is None
     assert len((job / "test_outcomes.csv").read_text().splitlines()) == 1 + 1000
     assert summary["parameters"] > 0 and summary["wall_time_s"] > 0
+    assert 100 < summary["peak_rss_mb"] < 24 * 1024  # the process's peak memory, in MB (torch alone is >100)
     assert "git_sha" in summary and summary["machine"]["cpus"] >= 1
     assert (job / "checkpoints" / "last.ckpt").is_file()
 

@@ -50,6 +50,17 @@ def git_sha(cwd: str | Path | None = None) -> str | None:
     return sha + ("-dirty" if dirty else "")
 
 
+def peak_rss_mb() -> float | None:
+    """The process's peak resident memory so far (MB): in a sweep, over this job and the ones
+    before it in the same process; loader workers not included."""
+    try:
+        import resource
+    except ImportError:  # not on Windows
+        return None
+    kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # kB on Linux (bytes on macOS)
+    return round(kb / (1024 if platform.system() != "Darwin" else 1024**2), 1)
+
+
 def machine() -> dict[str, Any]:
     return {
         "host": platform.node(), "platform": platform.platform(), "python": platform.python_version(),
@@ -195,6 +206,7 @@ class RunRecord(L.Callback):
             "wall_time_s": round(self._wall_time(), 2),
             "attempts": self.attempts,
             "first_step_s": self.first_step_s,
+            "peak_rss_mb": peak_rss_mb(),
         }
         # the final values are the last epoch's as metrics.csv has them: a NaN there is no earlier
         # epoch's number here, it is null and the run failed (it diverged after its last step)

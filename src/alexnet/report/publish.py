@@ -1,0 +1,54 @@
+"""Copy a sweep's run records into experiments/: what a published result is made of.
+
+For every job whose summary.json says completed: its config.yaml, metrics.csv, summary.json and
+test_outcomes.csv; for the sweep: multirun.yaml (the grid asked for) and sequential.json (when
+seeds were added until decided). Never checkpoints, caches or logger folders. Copying again
+adds the jobs finished since — a long study is published job by job, across sessions — and
+never touches a job already published.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+from alexnet.record import CONFIG_FILE, METRICS_FILE, OUTCOMES_FILE, SUMMARY_FILE
+from alexnet.report.collect import SEQUENTIAL_FILE, SWEEP_FILE
+
+JOB_FILES = (CONFIG_FILE, METRICS_FILE, SUMMARY_FILE, OUTCOMES_FILE)
+
+
+def _completed(job: Path) -> bool:
+    try:
+        return json.loads((job / SUMMARY_FILE).read_text()).get("status") == "completed"
+    except (OSError, ValueError):
+        return False
+
+
+def publish_records(sweep: Path, dest: Path) -> tuple[list[str], list[str]]:
+    """Copies the completed jobs of `sweep` not yet in `dest`; returns (copied, left) job names —
+    left: jobs not completed (running, failed, killed), for the next call."""
+    sweep, dest = Path(sweep), Path(dest)
+    if not (sweep / SWEEP_FILE).is_file():
+        raise FileNotFoundError(f"{sweep} holds no {SWEEP_FILE}: pass a sweep directory (hydra.sweep.dir)")
+    dest.mkdir(parents=True, exist_ok=True)
+    for name in (SWEEP_FILE, SEQUENTIAL_FILE):
+        if (sweep / name).is_file():
+            shutil.copy2(sweep / name, dest / name)
+    copied, left = [], []
+    for job in sorted(p for p in sweep.iterdir() if (p / CONFIG_FILE).is_file()):
+        if (dest / job.name / SUMMARY_FILE).is_file():
+            continue  # published earlier: records never change once completed
+        if not _completed(job):
+            left.append(job.name)
+            continue
+        staging = dest / f".{job.name}.partial"
+        shutil.rmtree(staging, ignore_errors=True)
+        staging.mkdir()
+        for name in JOB_FILES:
+            if (job / name).is_file():
+                shutil.copy2(job / name, staging / name)
+        staging.rename(dest / job.name)  # a job appears whole or not at all
+        copied.append(job.name)
+    return copied, left
