@@ -139,8 +139,8 @@ def main() -> int:
     reference_s = run_to_end(out / "reference", args)
     reference = outcome(out / "reference")
     # per epoch: best-*.ckpt and last.ckpt at its end (debug=tiny keeps the best 1), and last.ckpt
-    # after every `every_n_steps`-th step within it (a kill after one resumes mid-epoch)
-    writes_per_run = args.epochs * (2 + args.batches // args.every_n_steps)
+    # after every `every_n_steps`-th step within it but its last (a kill after one resumes mid-epoch)
+    writes_per_run = args.epochs * (2 + (args.batches - 1) // args.every_n_steps)
     print(f"reference took {reference_s:.1f} s; {writes_per_run} checkpoint writes", flush=True)
 
     identical, mid_write, killed, mid_epoch = 0, 0, 0, 0

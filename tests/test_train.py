@@ -55,6 +55,20 @@ def test_a_job_writes_its_record(tmp_path):
     assert (job / "checkpoints" / "last.ckpt").is_file()
 
 
+def assert_same_run(straight, resumed, epochs):
+    """Bit-identical ends: every weight, and every metrics.csv column but the wall-clock one."""
+    a = torch.load(straight / "checkpoints" / "last.ckpt", weights_only=False)["state_dict"]
+    b = torch.load(resumed / "checkpoints" / "last.ckpt", weights_only=False)["state_dict"]
+    for key in a:
+        torch.testing.assert_close(a[key], b[key], rtol=0, atol=0, msg=key)
+    with open(straight / "metrics.csv") as f1, open(resumed / "metrics.csv") as f2:
+        rows1, rows2 = list(csv.DictReader(f1)), list(csv.DictReader(f2))
+    assert len(rows1) == len(rows2) == epochs
+    for key in rows1[0]:
+        if key != "train/images_per_sec":
+            assert [r[key] for r in rows1] == [r[key] for r in rows2], key
+
+
 def test_resume_gives_identical_results(tmp_path):
     # patience 0: the learning rate drops on every epoch that does not improve, so the
     # scheduler's state matters as much as the weights, the RNG and the data order.
@@ -63,15 +77,7 @@ def test_resume_gives_identical_results(tmp_path):
     _, first = run(tmp_path, *fast, "trainer.max_epochs=2", name="resumed")
     ckpt = first / "checkpoints" / "last.ckpt"
     run(tmp_path, *fast, "trainer.max_epochs=4", f"ckpt_path={ckpt}", name="resumed")
-    a = torch.load(straight / "checkpoints" / "last.ckpt", weights_only=False)["state_dict"]
-    b = torch.load(first / "checkpoints" / "last.ckpt", weights_only=False)["state_dict"]
-    for key in a:
-        torch.testing.assert_close(a[key], b[key], rtol=0, atol=0, msg=key)
-    with open(straight / "metrics.csv") as f1, open(first / "metrics.csv") as f2:
-        rows1, rows2 = list(csv.DictReader(f1)), list(csv.DictReader(f2))
-    assert len(rows1) == len(rows2) == 4
-    for key in ("val/loss", "train/loss", "train/lr"):
-        assert [r[key] for r in rows1] == [r[key] for r in rows2], key
+    assert_same_run(straight, first, epochs=4)
 
 
 class Killed(Exception):
@@ -112,16 +118,7 @@ def test_resume_in_mid_epoch_gives_identical_results(tmp_path, monkeypatch, kill
     assert (ckpt["epoch"], ckpt["global_step"]) == at  # within epoch 1
     summary, killed = run(tmp_path, *fast, name="killed")  # re-run in its own directory: resume=auto
     assert summary["status"] == "completed" and summary["attempts"] == 2 and summary["steps"] == 12
-    a = torch.load(straight / "checkpoints" / "last.ckpt", weights_only=False)["state_dict"]
-    b = torch.load(killed / "checkpoints" / "last.ckpt", weights_only=False)["state_dict"]
-    for key in a:
-        torch.testing.assert_close(a[key], b[key], rtol=0, atol=0, msg=key)
-    with open(straight / "metrics.csv") as f1, open(killed / "metrics.csv") as f2:
-        rows1, rows2 = list(csv.DictReader(f1)), list(csv.DictReader(f2))
-    assert len(rows1) == len(rows2) == 3
-    for key in rows1[0]:
-        if key != "train/images_per_sec":  # wall-clock
-            assert [r[key] for r in rows1] == [r[key] for r in rows2], key
+    assert_same_run(straight, killed, epochs=3)
 
 
 def test_seeds_change_results_and_repeat_them(tmp_path):
