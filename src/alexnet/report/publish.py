@@ -9,21 +9,14 @@ never touches a job already published.
 
 from __future__ import annotations
 
-import json
 import shutil
 from pathlib import Path
 
 from alexnet.record import CONFIG_FILE, METRICS_FILE, OUTCOMES_FILE, SUMMARY_FILE
 from alexnet.report.collect import SEQUENTIAL_FILE, SWEEP_FILE
+from alexnet.resume import completed_summary
 
 JOB_FILES = (CONFIG_FILE, METRICS_FILE, SUMMARY_FILE, OUTCOMES_FILE)
-
-
-def _completed(job: Path) -> bool:
-    try:
-        return json.loads((job / SUMMARY_FILE).read_text()).get("status") == "completed"
-    except (OSError, ValueError):
-        return False
 
 
 def publish_records(sweep: Path, dest: Path) -> tuple[list[str], list[str]]:
@@ -40,7 +33,7 @@ def publish_records(sweep: Path, dest: Path) -> tuple[list[str], list[str]]:
     for job in sorted(p for p in sweep.iterdir() if (p / CONFIG_FILE).is_file()):
         if (dest / job.name / SUMMARY_FILE).is_file():
             continue  # published earlier: records never change once completed
-        if not _completed(job):
+        if completed_summary(job) is None:
             left.append(job.name)
             continue
         staging = dest / f".{job.name}.partial"
