@@ -14,6 +14,7 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
 from alexnet.checkpoint import CheckpointError
+from alexnet.cli import run
 from alexnet.data.sources import DataError
 from alexnet.evaluation import evaluate, table
 from alexnet.hydra_setup import register_resolvers
@@ -35,4 +36,4 @@ def main(cfg: DictConfig) -> dict:
 
 
 if __name__ == "__main__":
-    main()
+    run(main, REPO_ROOT / "conf", "evaluate")

@@ -15,6 +15,7 @@ from hydra.types import RunMode
 from omegaconf import DictConfig
 
 from alexnet.arms import job_arm
+from alexnet.cli import run
 from alexnet.data.sources import DataError
 from alexnet.ddp_rerun import ddp_in_sweep_problem, make_ddp_rerun_one_job
 from alexnet.dotenv import load_dotenv
@@ -64,5 +65,5 @@ def main(cfg: DictConfig) -> dict | None:
 
 
 if __name__ == "__main__":
-    main()
+    run(main, REPO_ROOT / "conf", "config")
     sys.exit(sweep_exit_status())  # a sweep with a failed job says so (a single run exits above)

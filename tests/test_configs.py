@@ -27,7 +27,7 @@ def test_every_claim_has_an_experiment_and_every_experiment_a_claim_or_none():
 def test_ablation_sweeps_its_claims_switch_over_at_least_two_seeds(name):
     cfg = make_config(f"experiment={name}")
     raw = OmegaConf.load(CONF / "experiment" / f"{name}.yaml")
-    base = OmegaConf.load(CONF / "experiment" / "_ablation.yaml")
+    base = OmegaConf.load(CONF / "_ablation.yaml")
     sweep = {**base.hydra.sweeper.params, **(OmegaConf.select(raw, "hydra.sweeper.params") or {})}
     assert len(str(sweep["seed"]).split(",")) >= 2
     assert OmegaConf.select(raw, "hydra.mode", default=base.hydra.mode) == "MULTIRUN"

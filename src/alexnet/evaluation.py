@@ -136,3 +136,14 @@ class FinalTest(L.Callback):
             ten = metrics.get("test/tencrop_top1_err")
             log.info("test split (%d images): top-1 error %.2f %% centre crop%s", len(outcomes["label"]),
                      100 * metrics["test/top1_err"], "" if ten is None else f", {100 * ten:.2f} % ten crops")
+
+
+class ValidateAtStop(L.Callback):
+    """A fit that `trainer.max_steps` ends within an epoch is validated once at that step, as
+    every epoch end is: its record then has the final validation metrics (Lightning validates
+    at epoch ends only, and when something asks it to stop, as `max_time` and early stopping do).
+    It asks by setting `trainer.should_stop` after the last step; the epoch then ends as usual."""
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        if 0 < trainer.max_steps <= trainer.global_step and not trainer.fit_loop.epoch_loop.batch_progress.is_last_batch:
+            trainer.should_stop = True

@@ -131,6 +131,10 @@ def _init_wandb(wb, out_dir, run_name, group, tags, config, mode, run_id):
         tags=[t[:64] for t in tags], save_dir=str(out_dir), mode=mode, config=config, id=run_id, resume="allow",
         settings=wandb.Settings(init_timeout=float(wb.get("init_timeout_s", 5)), silent=True),
     )
+    # Lightning passes `anonymous=None`, which wandb ≥ 0.22 warns about on every run; unset, it
+    # means the same (wandb's default)
+    if getattr(logger, "_wandb_init", {}).get("anonymous", "unset") is None:
+        del logger._wandb_init["anonymous"]
     _ = logger.experiment  # init now, where a failure can be caught, not inside fit()
     return logger
 
@@ -142,7 +146,7 @@ def _wandb_logger(wb, out_dir, run_name, group, tags, config, run_id=None):
         return None
     try:
         logger = _init_wandb(wb, out_dir, run_name, group, tags, config, mode, run_id)
-        log.info("W&B logging %s (group %s)", mode, group)
+        log.info("W&B logging %s%s", mode, f" (group {group})" if group else "")
         return logger
     except Exception as e:  # noqa: BLE001 - logging must never stop training
         reason = f"{type(e).__name__}: {str(e).splitlines()[0][:200] if str(e) else ''}"

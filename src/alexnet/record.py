@@ -23,6 +23,7 @@ from typing import Any
 
 import lightning as L
 import torch
+from lightning.pytorch.utilities.exceptions import SIGTERMException
 from omegaconf import OmegaConf
 
 METRICS_FILE, SUMMARY_FILE, CONFIG_FILE = "metrics.csv", "summary.json", "config.yaml"
@@ -188,8 +189,12 @@ class RunRecord(L.Callback):
 
     def on_exception(self, trainer, pl_module, exception: BaseException) -> None:
         if trainer.global_rank == 0:
+            error = f"{type(exception).__name__}: {exception}"
+            if isinstance(exception, (SIGTERMException, KeyboardInterrupt)):
+                signal = "SIGTERM" if isinstance(exception, SIGTERMException) else "SIGINT (Ctrl+C)"
+                error = f"stopped by {signal} at step {trainer.global_step}: re-run the same command to resume"
             with contextlib.suppress(OSError):  # a full disk: the original error is what the caller must see
-                self.write_summary(trainer, pl_module, status="failed", error=f"{type(exception).__name__}: {exception}")
+                self.write_summary(trainer, pl_module, status="failed", error=error)
 
     def write_summary(self, trainer, pl_module, status: str, error: str | None = None) -> dict:
         def series(key):

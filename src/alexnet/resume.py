@@ -142,3 +142,30 @@ class WithinEpochCheckpoint(ModelCheckpoint):
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
         if batch_idx + 1 < trainer.num_training_batches:
             super().on_train_batch_end(trainer, pl_module, outputs, batch, batch_idx)
+
+
+SWEEP_KEEP = ("one_per_arm", "all", "none")
+
+
+def keep_in_sweep(job_dir: str | Path, policy: str, arm_name: str) -> list[Path]:
+    """What a completed job of a sweep keeps of its checkpoints (`callbacks.checkpoint.sweep_keep`):
+    `all`; `none`; or `one_per_arm` — the first job of each arm to complete keeps its files (for
+    `figures.py`, `evaluate.py` and `export.py`), later seeds of that arm delete theirs. Nothing a
+    resume needs is lost: a completed job is never resumed (its summary.json says so), and the
+    records (metrics, summary, test outcomes) stay. Returns the files deleted."""
+    if policy not in SWEEP_KEEP:
+        raise ValueError(f"callbacks.checkpoint.sweep_keep={policy!r} is not one of {list(SWEEP_KEEP)}")
+    job_dir = Path(job_dir)
+    if policy == "all":
+        return []
+    if policy == "one_per_arm":
+        for sibling in sorted(d for d in job_dir.parent.iterdir() if d.is_dir() and d != job_dir):
+            summary = completed_summary(sibling)
+            if summary and summary.get("arm_name") == arm_name and any((sibling / CHECKPOINT_DIR).glob("*.ckpt")):
+                break  # this arm's checkpoint is kept there
+        else:
+            return []
+    removed = sorted((job_dir / CHECKPOINT_DIR).glob("*.ckpt"))
+    for path in removed:
+        path.unlink(missing_ok=True)
+    return removed

@@ -1,9 +1,12 @@
-"""Hydra callbacks of a run or sweep: its output directory checked before any job, the failures
-of its jobs counted for the exit status, and the report written when the sweep ends."""
+"""Hydra callbacks of a run or sweep: its output directory checked before any job, a progress
+line before each job, the failures of its jobs counted for the exit status, and the report
+written when the sweep ends."""
 
 from __future__ import annotations
 
 import logging
+import statistics
+import time
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +18,15 @@ log = logging.getLogger(__name__)
 # The failures of this process's sweep, for its exit status: jobs that raised (even when their
 # record could not be written) and, at the end, every job of the sweep whose record is not completed.
 FAILED_JOBS: list[str] = []
+
+
+# The number of jobs this process's sweeper plans (set by alexnet_seeds.SeedsSweeper), and
+# whether that is an upper bound (seeds added until decided may stop sooner).
+PLANNED_JOBS: dict[str, Any] = {"jobs": None, "at_most": False}
+
+
+def plan_jobs(jobs: int, at_most: bool = False) -> None:
+    PLANNED_JOBS.update(jobs=jobs, at_most=at_most)
 
 
 def note_failed_job(line: str) -> None:
@@ -52,6 +64,39 @@ class WritableOutputCheck(Callback):
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
         _check_writable(str(config.hydra.sweep.dir), "hydra.sweep.dir")
+
+
+class SweepProgress(Callback):
+    """Before each job of a sweep: `[sweep] job 10/24 · 9 completed · 1 h 02 min elapsed · ~8 min
+    30 s per job → ~2 h 07 min left · <job dir>`. The time per job is the median wall time of
+    the sweep's completed records (earlier attempts of a resumed sweep included)."""
+
+    def __init__(self) -> None:
+        self._start: float | None = None
+
+    def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
+        self._start = time.monotonic()
+        print(f"sweep directory: {config.hydra.sweep.dir}", flush=True)
+
+    def on_job_start(self, config: DictConfig, **kwargs: Any) -> None:
+        from alexnet.console import duration
+        from alexnet.resume import completed_summary
+
+        if self._start is None:  # a single run
+            return
+        sweep_dir = Path(config.hydra.sweep.dir)
+        done = [s for d in sweep_dir.iterdir() if d.is_dir() and (s := completed_summary(d))]
+        total, at_most = PLANNED_JOBS["jobs"], PLANNED_JOBS["at_most"]
+        parts = [f"job {config.hydra.job.num + 1}/{'≤' if at_most else ''}{total or '?'}", f"{len(done)} completed",
+                 f"{duration(time.monotonic() - self._start)} elapsed"]
+        walls = [s["wall_time_s"] for s in done if s.get("wall_time_s")]
+        if walls and total:
+            per_job = statistics.median(walls)
+            parts.append(f"~{duration(per_job)} per job → ~{duration(per_job * max(0, total - len(done)))} left"
+                         + (" at most" if at_most else ""))
+        parts.append(Path(config.hydra.runtime.output_dir).name)
+        line = "[sweep] " + " · ".join(parts)
+        print(line, flush=True)
 
 
 class SweepReportCallback(Callback):

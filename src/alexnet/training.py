@@ -14,14 +14,16 @@ from typing import Any
 
 import lightning as L
 from lightning.fabric.utilities.exceptions import MisconfigurationException
-from lightning.pytorch.callbacks import ModelCheckpoint, RichProgressBar, TQDMProgressBar
+from lightning.pytorch.callbacks import ModelCheckpoint, ProgressBar
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from alexnet import paper
 from alexnet.checkpoint_io import AtomicCheckpointIO, clean_orphans
+from alexnet.config_checks import config_problem
+from alexnet.console import EpochLine, duration, progress_bar
 from alexnet.data.datamodule import AlexNetDataModule
 from alexnet.data.sources import DataError
-from alexnet.evaluation import FinalTest
+from alexnet.evaluation import FinalTest, ValidateAtStop
 from alexnet.loggers import build_loggers, decide_wandb_mode, finish_wandb
 from alexnet.module import AlexNetModule
 from alexnet.record import (
@@ -38,6 +40,7 @@ from alexnet.resume import (
     ResumeError,
     WithinEpochCheckpoint,
     check_fits,
+    keep_in_sweep,
     mid_epoch_trigger,
     resume_point,
     saved_state,
@@ -88,7 +91,7 @@ def build(cfg: DictConfig) -> tuple[AlexNetDataModule, AlexNetModule]:
 
 def build_callbacks(cfg: DictConfig, out_dir: Path, record: RunRecord) -> list[L.Callback]:
     c = cfg.callbacks
-    callbacks: list[L.Callback] = [Throughput(), FinalTest(record), record]
+    callbacks: list[L.Callback] = [Throughput(), FinalTest(record), record, EpochLine(), ValidateAtStop()]
     if c.checkpoint.enabled:
         ckpt_dir = out_dir / CHECKPOINT_DIR
         if c.checkpoint.save_top_k:  # the best epochs by the monitored metric
@@ -109,10 +112,8 @@ def build_callbacks(cfg: DictConfig, out_dir: Path, record: RunRecord) -> list[L
             within = mid_epoch_trigger(c.checkpoint.get("every_n_steps"), c.checkpoint.get("every_minutes"))
             if within:
                 callbacks.append(WithinEpochCheckpoint(**last, **within))
-    if c.progress_bar == "rich":
-        callbacks.append(RichProgressBar(leave=True))
-    elif c.progress_bar == "tqdm":
-        callbacks.append(TQDMProgressBar())
+    if (bar := progress_bar(c.progress_bar)) is not None:
+        callbacks.append(bar)
     if c.get("early_stopping"):
         from lightning.pytorch.callbacks import EarlyStopping
 
@@ -163,6 +164,8 @@ def train(cfg: DictConfig, out_dir: str | Path, arm: dict[str, Any] | None = Non
     arm = dict(arm or {})
     # Everything that can be checked is checked before any work or any file is written.
     try:
+        if problem := config_problem(cfg):
+            raise ConfigError(problem)
         arm |= claim_arm(cfg)
         start = resume_point(cfg.get("resume", "auto"), cfg.get("ckpt_path"), out_dir, single_run)
         if start.completed is not None:
@@ -180,8 +183,10 @@ def train(cfg: DictConfig, out_dir: str | Path, arm: dict[str, Any] | None = Non
             log.info("resuming %s from %s", out_dir, ckpt_path)
         trainer_kwargs = {k: v for k, v in OmegaConf.to_container(cfg.trainer, resolve=True).items() if v is not None}
         # loggers are attached below, once the config is known to be runnable
+        callbacks = build_callbacks(cfg, out_dir, record)
         trainer = L.Trainer(
-            **trainer_kwargs, logger=False, callbacks=build_callbacks(cfg, out_dir, record),
+            **trainer_kwargs, logger=False, callbacks=callbacks,
+            enable_progress_bar=any(isinstance(c, ProgressBar) for c in callbacks),
             default_root_dir=str(out_dir), enable_model_summary=False, plugins=[AtomicCheckpointIO()],
             use_distributed_sampler=False,  # the datamodule shards itself, the same on every Lightning
         )
@@ -189,6 +194,7 @@ def train(cfg: DictConfig, out_dir: str | Path, arm: dict[str, Any] | None = Non
         raise ConfigError(str(e).strip().splitlines()[0]) from None
 
     out_dir.mkdir(parents=True, exist_ok=True)
+    log.info("run directory: %s", out_dir)
     clean_orphans(out_dir / CHECKPOINT_DIR)  # the temporary files of a write a kill interrupted
     resolved = OmegaConf.to_container(cfg, resolve=True)
     if trainer.is_global_zero:
@@ -213,5 +219,13 @@ def train(cfg: DictConfig, out_dir: str | Path, arm: dict[str, Any] | None = Non
     finally:
         finish_wandb(float(cfg.logger.wandb.get("finish_timeout_s", 10)))
         _leave_distributed(env_before)
-    summary = out_dir / SUMMARY_FILE
-    return json.loads(summary.read_text()) if summary.is_file() else {}
+    summary_file = out_dir / SUMMARY_FILE
+    summary = json.loads(summary_file.read_text()) if summary_file.is_file() else {}
+    if trainer.is_global_zero and summary:
+        log.info("%s in %s: %s", summary.get("status"), duration(summary.get("wall_time_s") or 0), out_dir)
+        if not single_run and summary.get("status") == "completed":
+            policy = cfg.callbacks.checkpoint.get("sweep_keep", "all")
+            if removed := keep_in_sweep(out_dir, policy, record.facts["arm_name"]):
+                log.info("removed %s (callbacks.checkpoint.sweep_keep=%s: an earlier seed of this arm keeps its "
+                         "checkpoint)", ", ".join(p.name for p in removed), policy)
+    return summary

@@ -18,6 +18,8 @@ from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from omegaconf import OmegaConf
 
+from alexnet.sweep_callbacks import plan_jobs
+
 log = logging.getLogger(__name__)
 
 
@@ -62,6 +64,7 @@ class SeedsSweeper(BasicSweeper):
         sweep_dir = Path(self.config.hydra.sweep.dir)
         sweep_dir.mkdir(parents=True, exist_ok=True)
         OmegaConf.save(self.config, sweep_dir / "multirun.yaml")
+        plan_jobs(sum(len(batch) for batch in self.overrides))
         returns, job_idx = [], 0
         while not self.is_done():
             batch = self.get_job_batch()
@@ -94,6 +97,7 @@ class SeedsSweeper(BasicSweeper):
             else:
                 rest.append(o)
         grid = self.split_arguments(rest, None)[0]
+        plan_jobs(len(grid) * plan.max_seeds, at_most=True)
 
         sweep_dir = Path(self.config.hydra.sweep.dir)
         sweep_dir.mkdir(parents=True, exist_ok=True)

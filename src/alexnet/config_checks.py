@@ -1,0 +1,75 @@
+"""The values a user is likely to get wrong, checked before any work: each gets one line that
+names the key, the value and one that works. Lightning and PyTorch would accept several of them
+and run anyway (`trainer.max_epochs=-1` trains forever) or fail deep inside a fit."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from omegaconf import DictConfig, OmegaConf
+
+from alexnet.resume import SWEEP_KEEP
+
+
+def _is_int(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _is_number(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def _positive_int(v):
+    return _is_int(v) and v >= 1
+
+
+def _optional_positive_int(v):
+    return v is None or _positive_int(v)
+
+
+def _limit(v):  # Lightning's limit_*_batches: a count ≥ 1 or a share in (0, 1]
+    return v is None or _positive_int(v) or (isinstance(v, float) and 0 < v <= 1)
+
+
+def _optional_positive_number(v):
+    return v is None or (_is_number(v) and v > 0)
+
+
+# (key, acceptable?, what works) — the key's value is read with OmegaConf.select (absent: skipped)
+CHECKS: list[tuple[str, Callable[[Any], bool], str]] = [
+    ("trainer.max_steps", lambda v: v is None or v == -1 or _positive_int(v), "a number of steps ≥ 1, or -1 for no step limit"),
+    ("trainer.min_epochs", lambda v: v is None or (_is_int(v) and v >= 0), "a number of epochs ≥ 0"),
+    ("trainer.check_val_every_n_epoch", _optional_positive_int, "an integer ≥ 1, e.g. 1"),
+    ("trainer.log_every_n_steps", _positive_int, "an integer ≥ 1, e.g. 10"),
+    ("trainer.num_sanity_val_steps", lambda v: v is None or (_is_int(v) and v >= -1), "0 (none), a count, or -1 (all)"),
+    ("trainer.limit_train_batches", _limit, "a count of batches ≥ 1 or a share in (0, 1]"),
+    ("trainer.limit_val_batches", _limit, "a count of batches ≥ 1 or a share in (0, 1]"),
+    ("data.num_workers", lambda v: _is_int(v) and v >= 0, "0 (load in the main process) or a number of worker processes"),
+    ("data.crop_size", _positive_int, "a size in pixels ≥ 1, at most data.stored_size"),
+    ("data.stored_size", _positive_int, "a size in pixels ≥ 1"),
+    ("recipe.lr", lambda v: not _is_number(v) or v > 0, "a positive learning rate, e.g. 0.01 (the paper's)"),
+    ("recipe.momentum", lambda v: not _is_number(v) or 0 <= v < 1, "a value in [0, 1), e.g. 0.9 (the paper's)"),
+    ("recipe.weight_decay", lambda v: not _is_number(v) or v >= 0, "a value ≥ 0, e.g. 0.0005 (the paper's)"),
+    ("seed", lambda v: _is_int(v) and 0 <= v < 2**32, "an integer in [0, 2^32)"),
+    ("callbacks.checkpoint.every_minutes", _optional_positive_number, "a positive number of minutes, or null"),
+    ("callbacks.checkpoint.every_n_steps", _optional_positive_int, "an integer ≥ 1, or null"),
+    ("callbacks.checkpoint.sweep_keep", lambda v: v in SWEEP_KEEP, f"one of {', '.join(SWEEP_KEEP)}"),
+]
+
+
+def config_problem(cfg: DictConfig) -> str | None:
+    """The first value of `cfg` that cannot work, as one line; None when all can."""
+    for key, ok, works in CHECKS:
+        value = OmegaConf.select(cfg, key, default="<absent>")
+        if value == "<absent>":
+            continue
+        if not ok(value):
+            return f"{key}={value!r} cannot work: pass {works}"
+    trainer = cfg.get("trainer") or {}
+    epochs = trainer.get("max_epochs")
+    bounded = trainer.get("max_time") is not None or (trainer.get("max_steps") or -1) > 0
+    if not (_positive_int(epochs) or (epochs in (None, -1) and bounded)):
+        return (f"trainer.max_epochs={epochs!r} cannot work: pass a number of epochs ≥ 1 (or -1 together with "
+                "trainer.max_steps or trainer.max_time, which then end the run)")
+    return None

@@ -1,0 +1,136 @@
+"""What a user meets on the command line: a mistyped override gets the closest names, values that
+cannot work get one line, signals end a run with a non-zero status after its record, a run cut
+short mid-epoch is still validated, and a sweep's output is quiet, shows its progress, keeps one
+checkpoint per arm and prints paths that the documented commands accept."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+
+import pytest
+from hydra import compose, initialize_config_dir
+from hydra.errors import HydraException
+
+from alexnet.cli import explain
+from alexnet.config_checks import config_problem
+from alexnet.training import train
+from conftest import CONF, REPO, make_config
+
+TINY = ["debug=tiny", "callbacks.progress_bar=none"]
+ENV = {**os.environ, "WANDB_MODE": "disabled"}
+# lines of the dependencies that a run must not print (Lightning's banner and tips, known warnings)
+NOISE = ("GPU available", "TPU available", "Tip:", "LeafSpec", "wandb: WARNING", "log_every_n_steps", "v_num")
+
+
+def cli(script, *args, timeout=600, **kwargs):
+    return subprocess.run([sys.executable, str(REPO / "src" / script), *args], capture_output=True, text=True,
+                          timeout=timeout, cwd=REPO, env=ENV, **kwargs)
+
+
+def composition_error(*overrides):
+    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"), pytest.raises(HydraException) as e:
+        compose(config_name="config", overrides=list(overrides))
+    return explain(e.value, CONF, "config", list(overrides), "src/train.py")
+
+
+@pytest.mark.parametrize("overrides, expected", [
+    (["model.lrnn=false"], "error: model.lrnn is not a key of this config: did you mean model.lrn? "),
+    (["trainer.max_epoch=3"], "error: trainer.max_epoch is not a key of this config: did you mean trainer.max_epochs? "),
+    (["experiment=ablate_lrn", "data.rot=/x"], "error: data.rot is not a key of this config: did you mean data.root? "),
+    (["experiment=ablate_lrm"], "error: experiment=ablate_lrm is not an option of experiment: did you mean ablate_lrn"),
+    (["model=alexnett"], "error: model=alexnett is not an option of model: did you mean alexnet or alexnet_cifar? "
+                         "choices: alexnet, alexnet_cifar, convnet4"),
+])
+def test_a_typo_gets_the_closest_valid_names(overrides, expected):
+    assert composition_error(*overrides).startswith(expected)
+
+
+def test_base_files_are_not_offered_as_experiments():
+    line = composition_error("experiment=nope")
+    choices = line.split("choices: ")[1].split(", ")
+    assert "ablate_lrn" in choices and not [c for c in choices if c.startswith("_")]
+    assert "_ablation" not in cli("train.py", "--help").stdout
+
+
+@pytest.mark.parametrize("override, expected", [
+    ("trainer.max_epochs=-1", "trainer.max_epochs=-1 cannot work: pass a number of epochs ≥ 1 (or -1 together with"),
+    ("trainer.max_epochs=0", "trainer.max_epochs=0 cannot work"),
+    ("trainer.max_steps=0", "trainer.max_steps=0 cannot work: pass a number of steps ≥ 1, or -1 for no step limit"),
+    ("trainer.limit_train_batches=0", "trainer.limit_train_batches=0 cannot work"),
+    ("trainer.limit_val_batches=1.5", "trainer.limit_val_batches=1.5 cannot work"),
+    ("trainer.check_val_every_n_epoch=0", "trainer.check_val_every_n_epoch=0 cannot work"),
+    ("data.num_workers=-2", "data.num_workers=-2 cannot work"),
+    ("data.crop_size=0", "data.crop_size=0 cannot work"),
+    ("recipe.lr=-0.01", "recipe.lr=-0.01 cannot work: pass a positive learning rate"),
+    ("recipe.momentum=1.0", "recipe.momentum=1.0 cannot work: pass a value in [0, 1)"),
+    ("recipe.weight_decay=-1", "recipe.weight_decay=-1 cannot work"),
+    ("seed=-1", "seed=-1 cannot work: pass an integer in [0, 2^32)"),
+    ("callbacks.checkpoint.every_minutes=0", "callbacks.checkpoint.every_minutes=0 cannot work"),
+    ("callbacks.checkpoint.sweep_keep=some", "callbacks.checkpoint.sweep_keep='some' cannot work: pass one of"),
+])
+def test_a_value_that_cannot_work_gets_one_line(override, expected):
+    assert config_problem(make_config(override)).startswith(expected)
+
+
+def test_values_that_work_pass():
+    assert config_problem(make_config()) is None
+    assert config_problem(make_config("trainer.max_epochs=-1", "trainer.max_steps=100")) is None
+    assert config_problem(make_config("experiment=paper", "data.root=/x")) is None
+
+
+def test_the_cli_says_it_in_one_line_with_status_2(tmp_path):
+    for args in (["model.lrnn=false"], ["trainer.max_epochs=-1"]):
+        out = cli("train.py", *args, f"hydra.run.dir={tmp_path}/run")
+        lines = out.stderr.strip().splitlines()
+        assert out.returncode == 2 and len(lines) == 1 and lines[0].startswith("error: "), out.stderr
+    assert not (tmp_path / "run" / "summary.json").exists()
+
+
+@pytest.mark.parametrize("sig, status, said", [(signal.SIGTERM, 143, "stopped by SIGTERM"),
+                                               (signal.SIGINT, 1, "stopped by SIGINT")])
+def test_a_signal_ends_the_run_failed_and_non_zero_after_its_record(tmp_path, sig, status, said):
+    proc = subprocess.Popen(
+        [sys.executable, str(REPO / "src" / "train.py"), *TINY, "trainer.max_epochs=50", f"hydra.run.dir={tmp_path}"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO, env=ENV)
+    for line in proc.stdout:  # not a terminal: one line per epoch is the progress
+        if "epoch 1/50" in line:
+            proc.send_signal(sig)
+            break
+    out, err = proc.communicate(timeout=300)
+    assert proc.returncode == status, err[-2000:]
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["status"] == "failed" and summary["error"].startswith(said) and summary["epochs"] >= 1
+    if sig == signal.SIGTERM:
+        assert err.strip().splitlines()[-1].startswith("error: stopped by SIGTERM")
+
+
+def test_a_run_ended_by_max_steps_mid_epoch_is_validated_there(tmp_path):
+    summary = train(make_config(*TINY, "trainer.max_epochs=-1", "trainer.max_steps=2"), tmp_path / "job")
+    assert summary["status"] == "completed" and summary["steps"] == 2 and summary["epochs"] == 1
+    assert summary["final_val/top1_err"] is not None and summary["test/top1_err"] is not None
+    assert "val/top1_err" in (tmp_path / "job" / "metrics.csv").read_text().splitlines()[0]
+
+
+def test_a_sweep_is_quiet_shows_progress_keeps_one_checkpoint_per_arm_and_its_paths_work(tmp_path):
+    sweep = tmp_path / "sweep"
+    out = cli("train.py", "-m", *TINY, "trainer.max_epochs=1", "model.lrn=true,false", "seed=0,1",
+              f"hydra.sweep.dir={sweep}")
+    assert out.returncode == 0, out.stderr[-3000:]
+    printed = out.stdout + out.stderr
+    assert not [n for n in NOISE if n in printed], printed
+    assert "[sweep] job 1/4 · 0 completed" in printed and "[sweep] job 4/4 · 3 completed" in printed
+    assert "~" in printed.split("[sweep] job 2/4")[1].splitlines()[0]  # an estimate once a job is done
+    train_log = (sweep / "0_model.lrn-True+seed-0" / "train.log").read_text()
+    assert "epoch 1/1 · step 3 · train loss" in train_log and "completed in" in train_log
+    kept = sorted(p.parent.parent.name for p in sweep.glob("*/checkpoints/last.ckpt"))
+    assert kept == ["0_model.lrn-True+seed-0", "2_model.lrn-False+seed-0"]  # seed 1 of each arm removed its own
+    # the README's commands, on the paths the sweep printed, unquoted
+    ckpt = sweep / "0_model.lrn-True+seed-0" / "checkpoints" / "last.ckpt"
+    evaluated = cli("evaluate.py", f"ckpt={ckpt}", f"hydra.run.dir={tmp_path}/eval", "progress_bar=false")
+    assert evaluated.returncode == 0, evaluated.stderr[-2000:]
+    assert json.loads((tmp_path / "eval" / "evaluation.json").read_text())["checkpoint"] == str(ckpt)
+    resumed = cli("train.py", *TINY, "trainer.max_epochs=2", f"ckpt_path={ckpt}", f"hydra.run.dir={tmp_path}/more")
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    assert json.loads((tmp_path / "more" / "summary.json").read_text())["epochs"] == 2
