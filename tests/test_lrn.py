@@ -112,3 +112,15 @@ def test_conv1_lrn_before_the_relu_as_the_code_ran():
     expected = nn.functional.max_pool2d(torch.relu(code.features.norm1(conv)), 3, 2, ceil_mode=True)
     torch.testing.assert_close(code.features[:4](x), expected)
     assert not torch.allclose(text.features[:4](x), expected)
+
+
+@pytest.mark.parametrize("groups", [1, 2])
+def test_without_autograd_the_same_numbers_come_from_plain_ops(groups):
+    """No gradient needed (evaluation, a TorchScript trace, an ONNX export): plain tensor ops
+    instead of the autograd.Function, bit for bit the same forward."""
+    lrn = local_response_norm("code", groups=groups)
+    x = torch.rand(2, 8, 5, 5, generator=torch.Generator().manual_seed(4)) * 40
+    with torch.no_grad():
+        plain = lrn(x)
+    assert torch.equal(plain, lrn(x.clone().requires_grad_()).detach())
+    assert "_ResponseNorm" not in str(torch.jit.trace(lrn, x).graph)  # a trace records plain ops only

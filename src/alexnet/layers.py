@@ -21,18 +21,24 @@ def _window_sum(s: torch.Tensor, n: int) -> torch.Tensor:
     return out
 
 
+def _response_scale(a: torch.Tensor, size: int, alpha: float, beta: float, k: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """(d, d^(−β)) with d = k + α Σ_window a²: b = a · d^(−β)."""
+    d = _window_sum(a * a, size).mul_(alpha).add_(k)
+    if beta == 0.75:  # the paper's β: d^(−3/4) = rsqrt(d) · rsqrt(d)^(1/2), cheaper than pow
+        scale = d.rsqrt()
+        scale.mul_(scale.sqrt())
+    else:
+        scale = d.pow(-beta)
+    return d, scale
+
+
 class _ResponseNorm(torch.autograd.Function):
     """b = a · d^(−β), d = k + α Σ_window a²; backward by hand:
     ∂L/∂a = g · d^(−β) − 2αβ · a · Σ_window(g · b / d) (the window is symmetric)."""
 
     @staticmethod
     def forward(ctx, a, size: int, alpha: float, beta: float, k: float):
-        d = _window_sum(a * a, size).mul_(alpha).add_(k)
-        if beta == 0.75:  # the paper's β: d^(−3/4) = rsqrt(d) · rsqrt(d)^(1/2), cheaper than pow
-            scale = d.rsqrt()
-            scale.mul_(scale.sqrt())
-        else:
-            scale = d.pow(-beta)
+        d, scale = _response_scale(a, size, alpha, beta, k)
         ctx.save_for_backward(a, d, scale)
         ctx.size, ctx.alpha, ctx.beta = size, alpha, beta
         return a * scale
@@ -60,7 +66,12 @@ class LocalResponseNorm(nn.LocalResponseNorm):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         b, c, h, w = x.shape
         x = x.reshape(b * self.groups, c // self.groups, h, w)  # each group's channels on their own
-        return _ResponseNorm.apply(x, self.size, self.alpha / self.size, self.beta, self.k).reshape(b, c, h, w)
+        args = (self.size, self.alpha / self.size, self.beta, self.k)
+        if torch.is_grad_enabled() and x.requires_grad:
+            return _ResponseNorm.apply(x, *args).reshape(b, c, h, w)
+        # no backward needed: the same forward in plain tensor ops, which a TorchScript trace or
+        # an ONNX export can record (they cannot record a Python autograd.Function)
+        return (x * _response_scale(x, *args)[1]).reshape(b, c, h, w)
 
     def extra_repr(self) -> str:
         return super().extra_repr() + (f", groups={self.groups}" if self.groups > 1 else "")
