@@ -29,7 +29,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"published {len(copied)} job(s) into {args.dest}" + (f"; not completed, left for later: {', '.join(left)}" if left else ""))
     if not args.no_report and any(args.dest.iterdir()):
         report = build_report([args.dest], args.dest)
-        print(f"report: {report.markdown}")
+        print(report.describe())
     return 0
 
 

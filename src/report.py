@@ -42,8 +42,7 @@ def main(argv: list[str] | None = None) -> int:
     except FileNotFoundError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    print(f"report: {report.markdown}")
-    print(f"html:   {report.html}")
+    print(report.describe())
     if report.wandb:
         print(report.wandb)
     return 0

@@ -30,7 +30,7 @@ def main(argv: list[str] | None = None) -> int:
     except FileNotFoundError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    print(f"scorecard: {card.markdown} ({len(card.ablations)} claims; {card.html.name}"
+    print(f"scorecard: {card.markdown} ({len(card.ablations)} claim{'' if len(card.ablations) == 1 else 's'}; {card.html.name}"
           + (f", {card.figure.name})" if card.figure else ")"))
     return 0
 

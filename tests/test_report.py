@@ -275,7 +275,7 @@ def test_epochs_to_threshold_reads_the_eval_mode_training_error(tmp_path):
 # -- the report -----------------------------------------------------------------------------------
 def test_report_headline_is_the_paired_test_difference(sweep):
     text = render([sweep])
-    assert "| `model.lrn=True` | 2 (of 2 jobs) |" in text and "| `model.lrn=False` | 2 (of 3 jobs) |" in text
+    assert "| `model.lrn=True` | 2 of 2 jobs completed |" in text and "| `model.lrn=False` | 2 of 3 jobs completed |" in text
     assert "41.00 ± 1.41" in text  # test top-1 of the paper's arm over seeds 0, 1
     # paired: seed 0 +5, seed 1 +7 → mean 6, sd √2, se 1 → 6 ± 12.71
     half = t_quantile(0.975, 1)
@@ -283,10 +283,13 @@ def test_report_headline_is_the_paired_test_difference(sweep):
     assert f"+6.00 | [{6 - half:+.2f}, {6 + half:+.2f}] | 2 |" in row and "| +1.4 |" in row
     assert "undecided" in row and "seeds per arm would decide" in row
     assert "| 0 | +5.00 |" in text and "| 1 | +7.00 |" in text  # the per-seed pairs
-    assert "Verdict: **undecided**" in text and "paired t, n = 2" in text
+    assert "**Verdict: undecided**" in text
     assert "did not complete" in text and "boom" in text
     assert text.index("`model.lrn=True` |") < text.index("`model.lrn=False` |")  # paper arm first
-    assert paper.CLAIMS["lrn"].text in text and "Figure 1 measure" not in text
+    assert paper.CLAIMS["lrn"].text in text and "Figure 1" not in text  # nor the rule's censored case
+    # what the per-seed count counts is said: seed 0 +5 / +1, seed 1 +7 / +3 points
+    assert ("Seeds where `model.lrn=False` had a higher error than the paper's arm: "
+            "2 of 2 (test top-1), 2 of 2 (test top-5).") in text
 
 
 def test_pairing_decides_where_welch_cannot(tmp_path):
@@ -307,7 +310,8 @@ def test_one_seed_gives_no_interval_and_no_verdict(tmp_path):
     text = render([tmp_path])
     assert "no CI (1 seed)" in text
     assert "**Verdict: undecided** (1 paired seed(s): no interval is possible; run at least 2)" in text
-    assert "| `model.pool=non_overlapping` | 1 (of 2 jobs) |" in text
+    assert "| `model.pool=non_overlapping` | 1 of 2 jobs completed |" in text
+    assert "With 1 paired seed, " in text and "no interval: one pair cannot show its spread" in text
     arm_rows = [line for line in text.splitlines() if line.startswith("| `model.pool=")]
     assert arm_rows and not any("±" in line for line in arm_rows)  # no std is invented
 
@@ -347,12 +351,12 @@ def test_seeds_of_the_grid_that_never_started_are_missing(tmp_path):
         "hydra:\n  sweeper:\n    params:\n      seed: 0,1\n      model.lrn: true,false\n"
         "  overrides:\n    task:\n    - seed=0,1,2\n")
     text = render([root])
-    assert "| `model.lrn=True` | 1 (of 3 jobs) |" in text
+    assert "| `model.lrn=True` | 1 of 3 jobs completed |" in text
     assert "seed 2: missing" in text and "2 jobs present" in text
     (root / "multirun.yaml").write_text(
         "hydra:\n  sweeper:\n    params:\n      seed: 0,1\n      model.lrn: true,false\n"
         "  overrides:\n    task:\n    - seed=0\n")  # one seed on the command line replaces the grid's
-    assert "| `model.lrn=True` | 1 (of 1 jobs) |" in render([root])
+    assert "| `model.lrn=True` | 1 of 1 jobs completed |" in render([root])
 
 
 def test_a_job_without_summary_is_listed_under_its_arm(tmp_path):
@@ -481,3 +485,80 @@ def test_ablation_arm_flips_one_claims_switch_and_records_it():
     assert claim_arm(cfg) == {} and cfg.model.lrn is True and cfg.model.remove is None
     with pytest.raises(ConfigError, match=r"ablation.arm='ten_crop' is not one of \['baseline', 'lrn'"):
         claim_arm(make_config("experiment=ablate_all", "ablation.arm=ten_crop"))
+
+
+# -- the headline in words, the sections that apply, what report.py says --------------------------
+@pytest.mark.parametrize("offsets, outcome, says", [
+    ([0.05, 0.07], UNDECIDED, "this sample cannot tell the paper's 1.4 points from no effect"),
+    ([0.014, 0.015, 0.014, 0.015], REPRODUCED, "consistent with the paper's 1.4 points"),
+    ([0.001, -0.001, 0.0, 0.001], NO_EFFECT, "between -0.7 points and 0.7 points"),
+    ([-0.02, -0.03, -0.025], OPPOSITE, "did measurably worse"),
+])
+def test_the_plain_reading_gives_the_verdicts_numbers_and_what_they_resolve(tmp_path, offsets, outcome, says):
+    for s, off in enumerate(offsets):
+        job(tmp_path, f"on{s}", {"model.lrn": True}, s, 0.40 + 0.03 * s, 0.2)
+        job(tmp_path, f"off{s}", {"model.lrn": False}, s, 0.40 + 0.03 * s + off, 0.2)
+    ab = analyse_runs(find_runs([tmp_path]))[0]
+    est, verdict = ab.primary.paired, ab.verdict
+    assert verdict.outcome == outcome
+    line = next(x for x in render([tmp_path]).splitlines() if x.startswith("**In words:**"))
+    numbers = re.search(r"With (\d+) paired seeds, the test top-1 difference .* is ([-+][\d.]+) points, "
+                        r"95 % CI \[([-+][\d.]+), ([-+][\d.]+)\]: ", line)
+    assert int(numbers[1]) == est.n == len(offsets)
+    assert [float(x) for x in numbers.groups()[1:]] == pytest.approx([est.delta, *est.ci], abs=0.005)
+    assert says in line
+    needed = re.search(r"about (\d+) paired seeds would decide", line)
+    assert (int(needed[1]) if needed else None) == verdict.seeds_needed  # only when undecided
+    assert (needed is None) == (outcome != UNDECIDED)
+
+
+def test_figure1_section_and_its_threshold_line_only_for_the_activation_claim(tmp_path, monkeypatch):
+    from alexnet.report import plots
+
+    lines, draw = {}, plots.curves
+
+    def curves(arms, path, threshold=None, title=""):
+        lines[title] = threshold
+        return draw(arms, path, threshold, title)
+
+    monkeypatch.setattr(plots, "curves", curves)
+    for s in range(2):  # ablate_all: one baseline per seed, LRN off, tanh
+        job(tmp_path, f"base{s}", {}, s, 0.40, 0.2, ablation="all", train_curve=[0.5, 0.3, 0.2])
+        job(tmp_path, f"lrn{s}", {"model.lrn": False}, s, 0.42 + s / 100, 0.2, ablation="all",
+            train_curve=[0.5, 0.35, 0.3])
+        job(tmp_path, f"tanh{s}", {"model.activation": "tanh"}, s, 0.45, 0.2, ablation="all",
+            train_curve=[0.6, 0.5, 0.4])
+    text = build_report([tmp_path], tmp_path / "out").markdown.read_text()
+    sections = dict(re.findall(r"^## Ablation `(\w+)`\n(.*?)(?=^## )", text, re.S | re.M))
+    assert {"activation", "lrn"} <= set(sections)
+    assert "### Figure 1 measure" in sections["activation"]
+    assert not any("Figure 1" in body for name, body in sections.items() if name != "activation")
+    assert lines["activation"] == 0.25 and all(v is None for k, v in lines.items() if k != "activation")
+    assert "censored runs (Figure 1)" in text.split("## How the verdict is reached")[1]
+    # one plain reading per claim under the headline; the count says what it counts (ties apart)
+    headline = text.split("## Ablation")[0]
+    assert "`lrn`: With 2 paired seeds, the test top-1 difference" in headline
+    assert "`activation`: With 2 paired seeds, the ratio of epochs to 25 % train_eval error" in headline
+    assert "had a higher error than the paper's arm: 2 of 2 (test top-1), 0 of 2 (test top-5; 2 tied)." in sections["lrn"]
+
+
+def test_report_cli_says_in_one_line_what_it_wrote_or_overwrote(tmp_path, capsys):
+    import importlib.util
+
+    from conftest import REPO
+
+    spec = importlib.util.spec_from_file_location("report_main", REPO / "src" / "report.py")
+    cli = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(cli)
+    for s in range(2):
+        job(tmp_path / "sweep", f"on{s}", {"model.lrn": True}, s, 0.40, 0.2, train_curve=[0.8, 0.5])
+        job(tmp_path / "sweep", f"off{s}", {"model.lrn": False}, s, 0.42 + s / 100, 0.2, train_curve=[0.8, 0.6])
+    out, args = tmp_path / "sweep", [str(tmp_path / "sweep"), "--wandb", "disabled"]
+    assert cli.main(args) == 0
+    first = capsys.readouterr().out.splitlines()[0]
+    assert first == f"wrote {out / 'report.md'}, index.html and 2 figures (new report)"
+    (out / "curves-pool.png").write_bytes(b"an earlier report's figure")
+    assert cli.main(args) == 0
+    again = capsys.readouterr().out.splitlines()[0]
+    assert again == (f"rewrote {out / 'report.md'}, index.html and 2 figures (previous report replaced); "
+                     "left from before, no longer in the report: curves-pool.png")

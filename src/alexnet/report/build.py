@@ -3,11 +3,11 @@ and the PNG figures both of them show (relative links, viewable offline)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from alexnet.report.collect import find_runs, find_sweeps
-from alexnet.report.content import report_blocks
+from alexnet.report.content import CURVES_PNG, DIFFERENCES_PNG, report_blocks
 from alexnet.report.curves import DEFAULT_THRESHOLD
 from alexnet.report.document import Figure, to_html, to_markdown
 
@@ -20,6 +20,22 @@ class Report:
     html: Path
     figures: list[Path]
     wandb: str | None = None  # the one line about W&B, when asked for
+    replaced: list[Path] = field(default_factory=list)  # files of this report that were there before
+    stale: list[Path] = field(default_factory=list)  # figures of an earlier report this one no longer has
+
+    def describe(self) -> str:
+        """One line: what was written, and whether it overwrote a previous report."""
+        figures = f"{len(self.figures)} figure{'' if len(self.figures) == 1 else 's'}"
+        if not self.replaced:
+            line = f"wrote {self.markdown}, {self.html.name} and {figures} (new report)"
+        else:
+            written = [self.markdown, self.html, *self.figures]
+            new = len(written) - len(self.replaced)
+            line = (f"rewrote {self.markdown}, {self.html.name} and {figures} (previous report replaced"
+                    + (f"; {new} file{'' if new == 1 else 's'} new" if new else "") + ")")
+        if self.stale:
+            line += f"; left from before, no longer in the report: {', '.join(p.name for p in self.stale)}"
+        return line
 
 
 def render(dirs: list[str | Path], threshold: float = DEFAULT_THRESHOLD) -> str:
@@ -37,12 +53,15 @@ def build_report(dirs: list[str | Path], out_dir: str | Path | None = None,
     runs = find_runs(dirs)  # first: a wrong directory is named before anything is written
     out = Path(out_dir) if out_dir is not None else dirs[0]
     out.mkdir(parents=True, exist_ok=True)
+    md, html = out / REPORT_MD, out / REPORT_HTML
+    figures_there = [p for name in (CURVES_PNG, DIFFERENCES_PNG) for p in out.glob(name.format("*"))]
+    before = {p for p in (md, html, *figures_there) if p.is_file()}
     blocks = report_blocks(runs, find_sweeps(dirs), dirs, out, threshold)
-    md = out / REPORT_MD
     md.write_text(to_markdown(blocks))
-    html = out / REPORT_HTML
     html.write_text(to_html(blocks, title="AlexNet ablation report"))
-    report = Report(md, html, [out / b.path for b in blocks if isinstance(b, Figure)])
+    figures = [out / b.path for b in blocks if isinstance(b, Figure)]
+    written = {md, html, *figures}
+    report = Report(md, html, figures, replaced=sorted(before & written), stale=sorted(before - written))
     if wandb is not None:
         from alexnet.report.wandb_report import publish
 

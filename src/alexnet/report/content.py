@@ -27,9 +27,11 @@ from alexnet.report.stats import (
     paired_bootstrap,
     welch,
 )
-from alexnet.report.verdict import RULE, UNDECIDED, Verdict, judge, seeds_needed
+from alexnet.report.verdict import UNDECIDED, Verdict, in_words, judge, points, rule, seeds_needed
 
 DEFAULT_RESOLUTION = 0.1  # points: one image of 1,000, when a record does not say its test size
+CURVES_PNG, DIFFERENCES_PNG = "curves-{}.png", "differences-{}.png"  # {}: the ablation's name
+TIE = 1e-9  # points: a per-seed difference this small is the same error in both arms (float noise)
 
 
 # -- formatting -----------------------------------------------------------------------------------
@@ -82,6 +84,7 @@ class Comparison:
     fmt: Callable[[float], str] = fmt_points
     per_seed: dict = field(default_factory=dict)  # seed → difference, when paired over seeds
     note: str = ""
+    at_least: bool = False  # the claim is "claimed or more"
 
 
 @dataclass
@@ -141,7 +144,7 @@ def _compare(label: str, base: ArmStats, other: ArmStats, metric: str, claimed: 
     verdict = judge(est, claimed, at_least) if claimed is not None else None
     text = "-" if claimed is None else f"{'≥ ' if at_least else ''}{claimed:+.1f}"
     return Comparison(label, other.name, est, welch(list(b.values()), list(o.values()), confidence),
-                      claimed, text, verdict, per_seed={s: o[s] - b[s] for s in b if s in o})
+                      claimed, text, verdict, per_seed={s: o[s] - b[s] for s in b if s in o}, at_least=at_least)
 
 
 def analyse(name: str, runs: list[Run], threshold: float, confidence: float = CONFIDENCE) -> Ablation:
@@ -270,21 +273,25 @@ def analyse_runs(runs: list[Run], threshold: float = DEFAULT_THRESHOLD,
 
 # -- blocks ---------------------------------------------------------------------------------------
 def reading(ab: Ablation) -> str:
-    """The headline in one plain sentence."""
+    """The headline in one plain sentence: the measured difference, its interval, and what this
+    sample can and cannot resolve (the verdict's outcome in words, verdict.in_words)."""
     p = ab.primary
     if p is None or p.paired is None:
         return "Nothing to compare yet: the ablation needs completed runs of both arms."
     est = p.paired
-    level = f"{100 * est.confidence:.3g} %"
-    size = p.fmt(est.delta)
-    interval = "no interval (one seed)" if est.ci is None else f"{level} CI {fmt_ci(est.ci, p.fmt)}"
-    unit = "" if p.fmt is fmt_ratio else " points"
-    what = f"`{p.other}` against the paper's arm" if p.other != "centre crop" else "the centre crop against ten crops of the same weights"
-    text = (f"{p.label[0].upper()}{p.label[1:]} of {what}: {size}{unit} ({interval}, {est.method}, n = {est.n}); "
-            f"the paper: {p.claimed_text}. Verdict: **{p.verdict.outcome}**.")
-    if p.verdict.outcome == UNDECIDED and p.verdict.seeds_needed:
-        text += f" At the observed spread, about {p.verdict.seeds_needed} seeds per arm would decide."
-    return text
+    if "bootstrap" in est.method:
+        sample = f"Over {est.n} test images ({ab.seeds} seeds averaged per image)"
+    else:
+        sample = f"With {est.n} paired seed{'' if est.n == 1 else 's'}"
+    if p.fmt is fmt_ratio:
+        what = f"the ratio of {p.label.removesuffix(', ratio')} (`{p.other}` over the paper's arm)"
+        size, show = "unknown" if math.isnan(est.delta) else p.fmt(est.delta), times
+    else:
+        between = "centre crop − ten crops" if p.other == "centre crop" else f"`{p.other}` − the paper's arm"
+        what = f"the {_metric(p)} difference ({between})"
+        size, show = f"{p.fmt(est.delta)} points", points
+    interval = "no interval" if est.ci is None else f"{100 * est.confidence:.3g} % CI {fmt_ci(est.ci, p.fmt)}"
+    return f"{sample}, {what} is {size}, {interval}: {in_words(p.verdict, est, p.claimed, p.at_least, show)}."
 
 
 def ablation_blocks(ab: Ablation, out_dir: Path | None, threshold: float) -> list[Block]:
@@ -295,7 +302,6 @@ def ablation_blocks(ab: Ablation, out_dir: Path | None, threshold: float) -> lis
                            + (f" Our reading: {ab.claim.reading}." if ab.claim.reading else "")))
     if ab.verdict:
         blocks.append(Para(f"**Verdict: {ab.verdict.outcome}** ({ab.verdict.reason})."))
-        blocks.append(Para(reading(ab)))
     elif ab.claim:
         blocks.append(Para("**Verdict: undecided** (no pair of completed arms to compare)."))
     if ab.plan is not None and ab.claim is not None:
@@ -311,13 +317,13 @@ def ablation_blocks(ab: Ablation, out_dir: Path | None, threshold: float) -> lis
     top1, top5, where = _metrics([r for a in ab.arms for r in a.runs]) if ab.arms else ("", "", "")
     cols = [(top1, f"{where} top-1 %"), (top5, f"{where} top-5 %"), ("final_val/top1_err", "held-out val top-1 %"),
             ("final_train_eval/top1_err", "train_eval top-1 %")]
-    if ab.claim is not None and ab.claim.measure == "paired_eval":
+    if measure(ab) == "paired_eval":
         cols.insert(1, ("test/tencrop_top1_err", "test top-1, ten crops %"))
     rows = []
     for arm in ab.arms:
         params = sorted({r.summary.get("parameters") for r in arm.runs} - {None})
         epochs = sorted({r.summary.get("epochs") for r in arm.runs} - {None})
-        rows.append([f"`{arm.name}`", f"{arm.n} (of {arm.n_jobs} jobs)", ", ".join(f"{p:,}" for p in params) or "-",
+        rows.append([f"`{arm.name}`", f"{arm.n} of {arm.n_jobs} jobs completed", ", ".join(f"{p:,}" for p in params) or "-",
                      *[fmt_arm_cell(arm, m) for m, _ in cols], ", ".join(map(str, epochs)) or "-"])
     blocks += [Heading("Arms", 3),
                Para("Errors in %, mean ± sample std over the completed seeds. The held-out val split "
@@ -335,25 +341,62 @@ def ablation_blocks(ab: Ablation, out_dir: Path | None, threshold: float) -> lis
                          "-" if est is None else fmt_ci(est.ci, c.fmt, est.n), "-" if est is None else str(est.n),
                          "-" if w is None else fmt_ci(w.ci, c.fmt, w.n), c.claimed_text,
                          str(c.verdict) if c.verdict else "-"])
-        level = f"{100 * ab.confidence:.3g} %"
-        blocks += [Heading("Paired differences against the paper's arm", 3),
-                   Para(f"Other arm minus the paper's arm, in points of error ({level} intervals). "
-                        "Primary: paired t over seeds (both arms of a seed share data order, crops and, "
-                        "where shapes agree, initial weights; df = n − 1). Beside it: Welch's unpaired "
-                        "interval (second column of the same level; the second row of ten-crop: paired t "
-                        "over seeds). The paper's numbers are ILSVRC differences, for scale."),
+        blocks += [Heading("Paired differences against the paper's arm", 3), Para(differences_intro(ab, threshold)),
                    Table(["arm", "measure", "Δ", "interval", "n", "unpaired / per-seed", "paper's Δ", "verdict"], rows)]
         notes = [f"{c.label}: {c.note}" for c in ab.comparisons if c.note]
         if notes:
             blocks.append(Bullets(notes))
         blocks += per_seed_blocks(ab)
 
-    if ab.claim is not None and ab.claim.measure == "speed":
-        blocks += speed_blocks(ab, threshold)
-    if out_dir is not None:
-        blocks += figure_blocks(ab, out_dir, threshold)
+    figure1 = speed_blocks(ab, threshold) if is_speed(ab) else []
+    blocks += figure1
+    if out_dir is not None:  # the threshold's line only beside the section that reads it
+        blocks += figure_blocks(ab, out_dir, threshold if figure1 else None)
     blocks += job_blocks(ab)
     return blocks
+
+
+def _metric(c: Comparison) -> str:
+    """The metric alone: "test top-1" of "test top-1: centre − ten crops"."""
+    return c.label.split(":")[0]
+
+
+def measure(ab: Ablation) -> str | None:
+    """What the claim compares (paper.Claim.measure); None without a claim."""
+    return ab.claim.measure if ab.claim is not None else None
+
+
+def is_speed(ab: Ablation) -> bool:
+    """A Figure 1 claim (ReLU against tanh): the only one with a threshold and censored runs."""
+    return measure(ab) == "speed"
+
+
+def _reference(ab: Ablation) -> str:
+    """What every difference is measured against, in words."""
+    if ab.claim is None:
+        return "the first arm"
+    return "ten crops" if measure(ab) == "paired_eval" else "the paper's arm"
+
+
+def differences_intro(ab: Ablation, threshold: float) -> str:
+    """What the differences table holds: said for the measures this ablation has, and no other."""
+    level = f"{100 * ab.confidence:.3g} %"
+    if measure(ab) == "paired_eval":
+        return (f"Centre crop minus ten crops of the same weights, in points of error ({level} intervals). "
+                "Primary: a paired bootstrap over the test images (each image's difference averaged over "
+                "the seeds). Beside it: the paired t over seeds (df = n − 1). The paper's numbers are "
+                "ILSVRC differences, for scale.")
+    text = (f"Other arm minus {_reference(ab)}, in points of error ({level} intervals). Primary: paired t "
+            "over seeds (both arms of a seed share data order, crops and, where shapes agree, initial "
+            "weights; df = n − 1). Beside it: Welch's unpaired interval at the same level.")
+    if is_speed(ab):
+        text += (f" The Figure 1 row is a ratio: the other arm's epochs to {100 * threshold:g} % training error "
+                 "over the paper's arm's, its interval a paired t on the log ratio; the paper's "
+                 f"{ab.claim.speedup:g}× is Figure 1's, measured on CIFAR-10.")
+    elif ab.claim is not None:
+        text += (" The paper's numbers are its CIFAR-10 differences." if ab.claim.arch == "convnet4"
+                 else " The paper's numbers are ILSVRC differences, for scale.")
+    return text
 
 
 def per_seed_blocks(ab: Ablation) -> list[Block]:
@@ -363,7 +406,17 @@ def per_seed_blocks(ab: Ablation) -> list[Block]:
         return []
     header = ["seed", *[f"{c.label} (`{c.other}`)" for c in comparisons]]
     rows = [[str(s), *[c.fmt(c.per_seed[s]) if s in c.per_seed else "-" for c in comparisons]] for s in seeds]
-    return [Para("Per-seed differences (the pairs behind the paired intervals):"), Table(header, rows)]
+    counts = []
+    for other in dict.fromkeys(c.other for c in comparisons):
+        cells = []
+        for c in (c for c in comparisons if c.other == other):
+            d = list(c.per_seed.values())
+            tied = sum(abs(v) < TIE for v in d)
+            cells.append(f"{sum(v >= TIE for v in d)} of {len(d)} ({_metric(c)}{f'; {tied} tied' if tied else ''})")
+        who = "the centre crop" if other == "centre crop" else f"`{other}`"
+        counts.append(f"Seeds where {who} had a higher error than {_reference(ab)}: {', '.join(cells)}.")
+    return [Para("Per-seed differences (the pairs behind the paired intervals):"), Table(header, rows),
+            *map(Para, counts)]
 
 
 def speed_blocks(ab: Ablation, threshold: float) -> list[Block]:
@@ -378,19 +431,22 @@ def speed_blocks(ab: Ablation, threshold: float) -> list[Block]:
             Table(["arm", "epochs to threshold"], rows)]
 
 
-def figure_blocks(ab: Ablation, out_dir: Path, threshold: float) -> list[Block]:
+def figure_blocks(ab: Ablation, out_dir: Path, line: float | None) -> list[Block]:
+    """The curves (with `line`, Figure 1's threshold, when given) and the differences."""
     blocks: list[Block] = []
     if any(r.metrics for a in ab.arms for r in a.runs):
-        line = threshold if ab.claim is not None and ab.claim.measure == "speed" else None
-        path = plots.curves(ab.arms, out_dir / f"curves-{ab.name}.png", line, title=ab.name)
+        path = plots.curves(ab.arms, out_dir / CURVES_PNG.format(ab.name), line, title=ab.name)
         blocks.append(Figure(path.name, f"{ab.name}: train_eval and held-out val top-1 error per epoch, "
                                         "mean over seeds with the min–max band"))
-    rows = [(f"{c.other}: {c.label}", c.paired.delta, c.paired.ci, c.claimed)
+    ten_crop = measure(ab) == "paired_eval"  # its labels name both sides
+    rows = [(c.label if ten_crop else f"{c.other}: {c.label}", c.paired.delta, c.paired.ci, c.claimed)
             for c in ab.comparisons if c.paired is not None and c.fmt is fmt_points]
     if rows:
-        path = plots.differences(rows, out_dir / f"differences-{ab.name}.png", title=ab.name)
-        blocks.append(Figure(path.name, f"{ab.name}: paired differences ({100 * ab.confidence:.3g} % CI) "
-                                        "and the paper's claim"))
+        level = f"{100 * ab.confidence:.3g} %"
+        axis = "centre crop − ten crops" if ten_crop else f"other arm − {_reference(ab)}"
+        path = plots.differences(rows, out_dir / DIFFERENCES_PNG.format(ab.name), level,
+                                 f"{axis}, percentage points", title=ab.name)
+        blocks.append(Figure(path.name, f"{ab.name}: paired differences ({level} CI) and the paper's claim"))
     return blocks
 
 
@@ -463,10 +519,13 @@ SUMMARY_HEADER = ["ablation", "paper's claim", "measure", "measured Δ [CI]", "p
 
 
 def summary_blocks(ablations: list[Ablation]) -> list[Block]:
-    rows = [row for ab in ablations if (row := summary_row(ab)) is not None]
-    if not rows:
+    claimed = [ab for ab in ablations if ab.claim is not None]
+    if not claimed:
         return []
-    return [Heading("What each idea is worth", 2), Table(SUMMARY_HEADER, rows)]
+    blocks: list[Block] = [Heading("What each idea is worth", 2), Table(SUMMARY_HEADER, list(map(summary_row, claimed)))]
+    if len(claimed) == 1:
+        return blocks + [Para(f"**In words:** {reading(claimed[0])}")]
+    return blocks + [Para("**In words:**"), Bullets([f"`{ab.name}`: {reading(ab)}" for ab in claimed])]
 
 
 def report_blocks(runs: list[Run], sweeps: list[Sweep], dirs: list[Path], out_dir: Path | None,
@@ -479,7 +538,7 @@ def report_blocks(runs: list[Run], sweeps: list[Sweep], dirs: list[Path], out_di
     for ab in ablations:
         blocks += ablation_blocks(ab, out_dir, threshold)
     blocks += facts_blocks(runs, sweeps, dirs)
-    blocks += [Heading("How the verdict is reached", 2), Para(RULE)]
+    blocks += [Heading("How the verdict is reached", 2), Para(rule(any(map(is_speed, ablations))))]
     return blocks
 
 

@@ -78,7 +78,7 @@ table { border-collapse: collapse; margin: 0.5rem 0 1.2rem; font-size: 0.9rem; }
 th, td { border: 1px solid #ccc; padding: 0.25rem 0.5rem; text-align: left; vertical-align: top; }
 th { background: #f3f3f3; }
 code { background: #f3f3f3; padding: 0 0.2rem; }
-figure { margin: 0.5rem 0 1.5rem; } figure img { max-width: 100%; border: 1px solid #eee; }
+figure { margin: 0.5rem 0 1.5rem; } figure img { width: 100%; border: 1px solid #eee; }
 figcaption { font-size: 0.85rem; color: #555; }
 """
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 import matplotlib
@@ -13,10 +14,25 @@ from matplotlib.ticker import MaxNLocator  # noqa: E402
 from alexnet.report.curves import TRAIN_ERR, VAL_ERR, band  # noqa: E402
 from alexnet.report.stats import ArmStats  # noqa: E402
 
+# Every figure is as wide as the page (index.html shows it at 100 %; 10 in at 110 dpi is 1100 px),
+# with text at 10 pt or more: legible where the report is read, never squeezed into half of it.
+WIDTH, DPI, FONT = 10.0, 110, 10
+STYLE = {"font.size": FONT, "legend.fontsize": FONT, "axes.titlesize": FONT + 1}
 
+
+def _styled(plot):
+    """Draws `plot` in STYLE without touching the process's other figures."""
+    @functools.wraps(plot)
+    def wrapper(*args, **kwargs):
+        with plt.rc_context(STYLE):
+            return plot(*args, **kwargs)
+    return wrapper
+
+
+@_styled
 def curves(arms: list[ArmStats], path: Path, threshold: float | None = None, title: str = "") -> Path:
     """Training and validation top-1 error per epoch: mean over seeds, min–max band."""
-    fig, axes = plt.subplots(1, 2, figsize=(10, 3.8), sharex=True)
+    fig, axes = plt.subplots(1, 2, figsize=(WIDTH, 4.2), sharex=True)
     for i, arm in enumerate(arms):
         colour = f"C{i}"
         for ax, key in zip(axes, (TRAIN_ERR, VAL_ERR), strict=True):
@@ -26,25 +42,29 @@ def curves(arms: list[ArmStats], path: Path, threshold: float | None = None, tit
             ax.plot(b.epochs, b.mean, color=colour, marker="o", ms=3, label=f"{arm.name} (n={arm.n})")
             if arm.n > 1:
                 ax.fill_between(b.epochs, b.low, b.high, color=colour, alpha=0.2, lw=0)
-    axes[0].set_title("train_eval top-1 error (eval mode; mean, min–max over seeds)")
+    axes[0].set_title("train_eval top-1 error (eval mode)")
     axes[1].set_title("held-out val top-1 error")
-    if threshold is not None:
+    if threshold is not None:  # only for Figure 1: the line stretches the axis down to it
         axes[0].axhline(100 * threshold, color="grey", ls="--", lw=1, label=f"{100 * threshold:g} % (Figure 1)")
     for ax in axes:
         ax.set_xlabel("epoch")
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_ylabel("error (%)")
         ax.grid(alpha=0.3)
-    axes[0].legend(fontsize=8)
-    if title:
-        fig.suptitle(title, fontsize=10)
-    return _save(fig, path)
+    # one legend for both panels, under the title: it never covers a curve
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="upper center", ncol=len(labels), frameon=False, bbox_to_anchor=(0.5, 0.95))
+    fig.suptitle(f"{title + ': ' if title else ''}mean over seeds, band min–max", fontsize=FONT + 1)
+    fig.tight_layout(rect=(0, 0, 1, 0.9))
+    return _save(fig, path, layout=False)
 
 
+@_styled
 def differences(rows: list[tuple[str, float, tuple[float, float] | None, float | None]], path: Path,
+                level: str = "95 %", xlabel: str = "other arm − paper's arm, percentage points",
                 title: str = "") -> Path:
-    """Measured difference with its 95 % CI per metric, the paper's claim as a red mark."""
-    fig, ax = plt.subplots(figsize=(7.5, 1.2 + 0.5 * max(len(rows), 1)))
+    """Measured difference with its CI (at `level`) per metric, the paper's claim as a red mark."""
+    fig, ax = plt.subplots(figsize=(WIDTH, 1.9 + 0.55 * max(len(rows), 1)))
     for y, (_label, delta, ci, claimed) in enumerate(rows):
         if ci is not None:
             ax.errorbar([delta], [y], xerr=[[delta - ci[0]], [ci[1] - delta]], fmt="o", color="C0", capsize=4)
@@ -56,27 +76,30 @@ def differences(rows: list[tuple[str, float, tuple[float, float] | None, float |
     ax.set_yticks(range(len(rows)), [r[0] for r in rows])
     ax.set_ylim(-0.6, len(rows) - 0.4)
     ax.invert_yaxis()
-    ax.set_xlabel("other arm − paper's arm, percentage points")
-    ax.plot([], [], "o", color="C0", label="measured, 95 % CI")
-    ax.plot([], [], "D", color="C3", label="paper")
-    ax.legend(fontsize=8, loc="best")
+    ax.set_xlabel(xlabel)
+    ax.plot([], [], "o", color="C0", label=f"measured, {level} CI")
+    ax.plot([], [], "D", color="C3", label="the paper's claim")
+    # above the axes, in one row: never on top of an interval
+    ax.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=2, frameon=False)
     ax.grid(axis="x", alpha=0.3)
     if title:
-        ax.set_title(title, fontsize=10)
+        fig.suptitle(title, fontsize=FONT + 1)
     return _save(fig, path)
 
 
-def _save(fig, path: Path) -> Path:
-    fig.tight_layout()
-    fig.savefig(path, dpi=90)
+def _save(fig, path: Path, layout: bool = True) -> Path:
+    if layout:
+        fig.tight_layout()
+    fig.savefig(path, dpi=DPI)
     plt.close(fig)
     return path
 
 
+@_styled
 def scorecard(rows: list[tuple[str, float, tuple[float, float] | None, str]], path: Path) -> Path:
     """Each claim's effect as a fraction of the paper's (0: none, 1: as claimed), with its
     interval (clipped at ±5); the verdict beside each row."""
-    fig, ax = plt.subplots(figsize=(9, 1.2 + 0.55 * max(len(rows), 1)))
+    fig, ax = plt.subplots(figsize=(WIDTH, 1.2 + 0.55 * max(len(rows), 1)))
     for y, (_label, value, ci, _verdict) in enumerate(rows):
         if ci is not None:
             ax.errorbar([value], [y], xerr=[[max(value - ci[0], 0)], [max(ci[1] - value, 0)]], fmt="o",
@@ -85,11 +108,11 @@ def scorecard(rows: list[tuple[str, float, tuple[float, float] | None, str]], pa
             ax.plot([value], [y], "o", mfc="none", color="C0")
     ax.axvline(0, color="grey", lw=1)
     ax.axvline(1, color="C3", lw=1, ls="--", label="the paper's claim")
-    ax.set_yticks(range(len(rows)), [f"{r[0]}: {r[3]}" for r in rows], fontsize=10)
+    ax.set_yticks(range(len(rows)), [f"{r[0]}: {r[3]}" for r in rows])
     ax.set_ylim(-0.6, len(rows) - 0.4)
     ax.set_xlim(-5.2, 5.2)
     ax.invert_yaxis()
     ax.set_xlabel("measured effect ÷ claimed effect (log scale for the Figure 1 ratio)")
-    ax.legend(fontsize=9, loc="lower right")
+    ax.legend(loc="lower right")
     ax.grid(axis="x", alpha=0.3)
     return _save(fig, path)

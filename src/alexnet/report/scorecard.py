@@ -15,10 +15,10 @@ from alexnet import paper
 from alexnet.report import plots
 from alexnet.report.build import REPORT_MD
 from alexnet.report.collect import find_runs
-from alexnet.report.content import Ablation, analyse_runs, fmt_ci
+from alexnet.report.content import Ablation, analyse_runs, fmt_ci, is_speed
 from alexnet.report.curves import DEFAULT_THRESHOLD
 from alexnet.report.document import Block, Figure, Heading, Para, Table, to_html, to_markdown
-from alexnet.report.verdict import RULE
+from alexnet.report.verdict import rule
 
 SCORECARD_MD, SCORECARD_HTML, SCORECARD_PNG = "scorecard.md", "scorecard.html", "scorecard.png"
 HEADER = ["claim", "the paper", "measure", "ours: Δ [CI]", "verdict", "seeds per arm", "data",
@@ -87,7 +87,7 @@ def build_scorecard(dirs: list[str | Path], out_dir: str | Path, threshold: floa
     missing = [f"`{k}`" for k in paper.CLAIMS if k not in {ab.name for ab in ablations}]
     if missing:
         blocks.append(Para("Not measured under these directories: " + ", ".join(missing) + "."))
-    blocks += [Heading("How the verdict is reached", 2), Para(RULE),
+    blocks += [Heading("How the verdict is reached", 2), Para(rule(any(map(is_speed, ablations)))),
                Para("Sources: " + ", ".join(f"`{d}`" for d in dirs))]
     md, html = out / SCORECARD_MD, out / SCORECARD_HTML
     md.write_text(to_markdown(blocks))

@@ -50,9 +50,28 @@ RULE = (
     "sign is not). undecided: lo ≤ 0 and hi ≥ c, with the seeds per arm that would decide at "
     "the observed spread. Fewer than two paired seeds: undecided. A spread below the measure's "
     "resolution (one test image, one epoch) is raised to it, so zero variance never gives "
-    "certainty. An interval left open by censored runs (Figure 1) decides only if its closed end "
-    "lies beyond the margin or below 0."
+    "certainty."
 )
+RULE_CENSORED = ("An interval left open by censored runs (Figure 1) decides only if its closed end "
+                 "lies beyond the margin or below 0.")
+
+
+def rule(censored: bool) -> str:
+    """The rule as a report states it: the censored case only where a claim can be censored."""
+    return f"{RULE} {RULE_CENSORED}" if censored else RULE
+
+
+# What each outcome says about the claim in plain words: {c} the claimed size, {neg_m} to {m} the margin.
+IN_WORDS = {
+    REPRODUCED: "an effect in the paper's direction, consistent with the paper's {c}",
+    LARGER: "an effect in the paper's direction, larger than the paper's {c}",
+    SMALLER: "a real effect in the paper's direction, but smaller than the paper's {c}",
+    NO_EFFECT: "no effect of practical size: the interval lies between {neg_m} and {m}, under half the paper's {c}",
+    NOT_REPRODUCED: "the paper's {c} is ruled out, but this sample cannot tell whether the effect is "
+                    "positive, zero or negative",
+    OPPOSITE: "the opposite of the paper's claim: its choice did measurably worse here",
+    UNDECIDED: "this sample cannot tell the paper's {c} from no effect",
+}
 
 
 @dataclass(frozen=True)
@@ -85,7 +104,24 @@ def seeds_needed(est: Estimate, claimed: float, confidence: float) -> int | None
 
 
 def points(v: float) -> str:
-    return f"{v:g} points"
+    return f"{v:g} point{'' if abs(v) == 1 else 's'}"
+
+
+def in_words(v: Verdict, est: Estimate | None, claimed: float, at_least: bool = False,
+             show: Callable[[float], str] = points) -> str:
+    """What the sample shows and what it cannot resolve, from the verdict and the interval it
+    was judged on: no new rule, the outcome above in words (with the seeds that would decide)."""
+    if est is None:
+        return "no completed pair of runs: nothing is resolved yet"
+    if est.ci is None:
+        return "one pair cannot show its spread, so this sample resolves nothing yet; run at least 2 seeds"
+    if v.outcome == UNDECIDED and not all(map(math.isfinite, est.ci)):
+        return "some runs never reached the threshold, so the interval is open and cannot decide; train longer"
+    m = MARGIN_FRACTION * abs(claimed)
+    text = IN_WORDS[v.outcome].format(c=("≥ " if at_least else "") + show(claimed), m=show(m), neg_m=show(-m))
+    if v.seeds_needed:
+        text += f"; about {v.seeds_needed} paired seeds would decide"
+    return text
 
 
 def judge(est: Estimate | None, claimed: float, at_least: bool = False,
