@@ -13,6 +13,7 @@ import hydra
 from omegaconf import DictConfig
 
 from alexnet.checkpoint import CheckpointError
+from alexnet.cli import run
 from alexnet.export import ExportError, export
 
 
@@ -29,4 +30,4 @@ def main(cfg: DictConfig) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run(main, Path(__file__).resolve().parents[1] / "conf", "export")

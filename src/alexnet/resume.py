@@ -8,6 +8,7 @@ fresh single run continues the newest unfinished run beside it; `resume=false` s
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 from dataclasses import dataclass
@@ -168,4 +169,6 @@ def keep_in_sweep(job_dir: str | Path, policy: str, arm_name: str) -> list[Path]
     removed = sorted((job_dir / CHECKPOINT_DIR).glob("*.ckpt"))
     for path in removed:
         path.unlink(missing_ok=True)
+    with contextlib.suppress(OSError):  # not empty: something else of the user's is in it
+        (job_dir / CHECKPOINT_DIR).rmdir()
     return removed

@@ -121,7 +121,7 @@ class SweepReportCallback(Callback):
         try:
             report = build_report([sweep_dir], sweep_dir, wandb=wandb_mode)
             log.info("report: %s", report.markdown)
-            print(f"report: {report.markdown} (and {report.html.name})")
+            print(f"report: {report.describe()}")
             if report.wandb:
                 print(report.wandb)
         except Exception as e:  # noqa: BLE001 - a report failure must not hide the runs
