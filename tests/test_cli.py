@@ -93,7 +93,9 @@ def test_the_cli_says_it_in_one_line_with_status_2(tmp_path):
 def test_a_signal_ends_the_run_failed_and_non_zero_after_its_record(tmp_path, sig, status, said):
     proc = subprocess.Popen(
         [sys.executable, str(REPO / "src" / "train.py"), *TINY, "trainer.max_epochs=50", f"hydra.run.dir={tmp_path}"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO, env=ENV)
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO, env=ENV,
+        # a shell's background job ignores SIGINT and its children inherit that: restore the default
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     for line in proc.stdout:  # not a terminal: one line per epoch is the progress
         if "epoch 1/50" in line:
             proc.send_signal(sig)
@@ -106,11 +108,16 @@ def test_a_signal_ends_the_run_failed_and_non_zero_after_its_record(tmp_path, si
         assert err.strip().splitlines()[-1].startswith("error: stopped by SIGTERM")
 
 
-def test_a_run_ended_by_max_steps_mid_epoch_is_validated_there(tmp_path):
-    summary = train(make_config(*TINY, "trainer.max_epochs=-1", "trainer.max_steps=2"), tmp_path / "job")
-    assert summary["status"] == "completed" and summary["steps"] == 2 and summary["epochs"] == 1
+@pytest.mark.parametrize("limit", ["trainer.max_steps=2", "trainer.max_time=00:00:00:02"])
+def test_a_run_ended_within_an_epoch_is_validated_there(tmp_path, limit):
+    # 8 steps per epoch: 2 steps, or 2 s of a tiny net's training, end it within its first epoch
+    cfg = make_config(*TINY, "trainer.max_epochs=-1", "trainer.limit_train_batches=8", limit)
+    summary = train(cfg, tmp_path / "job")
+    assert summary["status"] == "completed" and summary["epochs"] >= 1
     assert summary["final_val/top1_err"] is not None and summary["test/top1_err"] is not None
     assert "val/top1_err" in (tmp_path / "job" / "metrics.csv").read_text().splitlines()[0]
+    if "max_steps" in limit:
+        assert summary["steps"] == 2 and summary["epochs"] == 1
 
 
 def test_a_sweep_is_quiet_shows_progress_keeps_one_checkpoint_per_arm_and_its_paths_work(tmp_path):

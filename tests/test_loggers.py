@@ -106,7 +106,7 @@ def test_dotenv_sets_missing_variables_and_keeps_existing(monkeypatch, tmp_path,
 
 
 def test_a_silent_wandb_host_costs_a_sweep_seconds_not_minutes(silent_host, tmp_path):
-    """Four tiny jobs with W&B pointed at a host that accepts and never answers finish within 30 s
+    """Two tiny jobs with W&B pointed at a host that accepts and never answers finish within 30 s
     of the same sweep with W&B disabled; the fallback is said once and every job logs offline."""
     import os
     import subprocess
@@ -118,7 +118,7 @@ def test_a_silent_wandb_host_costs_a_sweep_seconds_not_minutes(silent_host, tmp_
         env = {k: v for k, v in os.environ.items() if not k.startswith("WANDB_")}
         env |= {"WANDB_API_KEY": "x" * 40, "WANDB_BASE_URL": silent_host, "HOME": str(tmp_path)}
         start = time.monotonic()
-        out = subprocess.run([sys.executable, str(REPO / "src" / "train.py"), "-m", "seed=0,1,2,3", "debug=tiny",
+        out = subprocess.run([sys.executable, str(REPO / "src" / "train.py"), "-m", "seed=0,1", "debug=tiny",
                               "trainer.max_epochs=1", "callbacks.progress_bar=none", *wandb,
                               f"hydra.sweep.dir={tmp_path / name}"],
                              capture_output=True, text=True, timeout=900, cwd=REPO, env=env)
@@ -127,9 +127,9 @@ def test_a_silent_wandb_host_costs_a_sweep_seconds_not_minutes(silent_host, tmp_
 
     without, _ = sweep("off", "logger.wandb.enabled=false")
     with_silent_host, log = sweep("on", "logger.wandb.enabled=true")
-    print(f"4-job sweep: {without:.1f} s without W&B, {with_silent_host:.1f} s with a silent W&B host")
+    print(f"2-job sweep: {without:.1f} s without W&B, {with_silent_host:.1f} s with a silent W&B host")
     assert with_silent_host < without + 30
     assert log.count("did not answer within 3 s: logging offline") == 1
     for job in (tmp_path / "on").glob("*_seed-*"):
         assert list((job / "wandb").glob("offline-run-*/run-*.wandb")), job
-    assert len(list((tmp_path / "on").glob("*_seed-*"))) == 4
+    assert len(list((tmp_path / "on").glob("*_seed-*"))) == 2

@@ -111,3 +111,6 @@ def run(main: Callable[[], object], conf_dir: Path, config_name: str) -> None:
             raise
         print(explain(e, conf_dir, config_name, sys.argv[1:], f"src/{Path(sys.argv[0]).name}"), file=sys.stderr)
         sys.exit(2)
+    finally:
+        if not user_wants_traces:  # a caller in the same process (a test, runpy) keeps its own setting
+            os.environ.pop("HYDRA_FULL_ERROR", None)
