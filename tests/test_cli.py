@@ -76,6 +76,7 @@ def test_a_value_that_cannot_work_gets_one_line(override, expected):
 
 def test_values_that_work_pass():
     assert config_problem(make_config()) is None
+    assert config_problem(make_config("trainer.log_every_n_steps=0", "trainer.limit_train_batches=1.0")) is None
     assert config_problem(make_config("trainer.max_epochs=-1", "trainer.max_steps=100")) is None
     assert config_problem(make_config("experiment=paper", "data.root=/x")) is None
 
@@ -141,3 +142,58 @@ def test_a_sweep_is_quiet_shows_progress_keeps_one_checkpoint_per_arm_and_its_pa
     resumed = cli("train.py", *TINY, "trainer.max_epochs=2", f"ckpt_path={ckpt}", f"hydra.run.dir={tmp_path}/more")
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     assert json.loads((tmp_path / "more" / "summary.json").read_text())["epochs"] == 2
+
+
+def test_a_kill_during_the_stop_validation_resumes_into_it(tmp_path, monkeypatch):
+    """last.ckpt is not written at the step a stop was asked at: a kill during the validation that
+    stop runs resumes from the step before, and the record still gets its final validation."""
+    from alexnet import training
+    from test_train import KillAt, Killed
+
+    overrides = [*TINY, "trainer.max_epochs=-1", "trainer.max_steps=2", "trainer.limit_train_batches=8",
+                 "callbacks.checkpoint.every_n_steps=1"]
+    build = training.build_callbacks
+    monkeypatch.setattr(training, "build_callbacks", lambda *a: [*build(*a), KillAt(validation=0)])
+    with pytest.raises(Killed):
+        train(make_config(*overrides), tmp_path / "job")
+    monkeypatch.undo()
+    import torch
+
+    assert torch.load(tmp_path / "job" / "checkpoints" / "last.ckpt", weights_only=False)["global_step"] == 1
+    summary = train(make_config(*overrides), tmp_path / "job")  # re-run in its directory: resume
+    assert summary["status"] == "completed" and summary["steps"] == 2 and summary["final_val/top1_err"] is not None
+
+
+def _job(sweep, name, seed, completed=True, data="cifar10_sample"):
+    """A job directory as train() leaves it: config.yaml, summary.json, checkpoints/last.ckpt."""
+    job = sweep / name
+    (job / "checkpoints").mkdir(parents=True)
+    (job / "checkpoints" / "last.ckpt").write_bytes(b"weights")
+    (job / "config.yaml").write_text(f"seed: {seed}\nmodel:\n  lrn: true\ndata:\n  name: {data}\n")
+    if completed:
+        (job / "summary.json").write_text(json.dumps({"status": "completed"}))
+    return job
+
+
+def test_a_sweep_keeps_one_checkpoint_per_configuration(tmp_path):
+    from alexnet.resume import keep_in_sweep
+
+    sweep = tmp_path / "sweep"
+    first = _job(sweep, "0_seed-0", 0)
+    other_data = _job(sweep, "1_seed-0", 0, data="tiny_imagenet")  # same dir name but seed: another configuration
+    assert keep_in_sweep(first, "one_per_arm") == [] and keep_in_sweep(other_data, "one_per_arm") == []
+    unfinished = _job(sweep, "2_seed-1", 1, completed=False)
+    second = _job(sweep, "3_seed-1", 1)
+    assert keep_in_sweep(second, "all") == []
+    assert keep_in_sweep(second, "one_per_arm") == [second / "checkpoints" / "last.ckpt"]
+    assert not (second / "checkpoints").exists() and (first / "checkpoints" / "last.ckpt").exists()
+    assert (unfinished / "checkpoints" / "last.ckpt").exists()  # a resume needs it: never touched
+    assert keep_in_sweep(first, "none") == [first / "checkpoints" / "last.ckpt"]
+
+
+def test_time_left_counts_only_the_jobs_still_to_train():
+    from alexnet.sweep_callbacks import jobs_left
+
+    assert jobs_left(24, 0, []) == 24
+    assert jobs_left(24, 9, ["0_a", "8_b"]) == 15  # failed jobs 1-7 are behind us, not left
+    assert jobs_left(24, 2, ["0_a", "1_b", "5_c", "7_d"]) == 20  # 5 and 7 completed in an earlier attempt

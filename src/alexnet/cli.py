@@ -93,9 +93,8 @@ def explain(error: BaseException, conf_dir: Path, config_name: str, argv: list[s
 
 def run(main: Callable[[], object], conf_dir: Path, config_name: str) -> None:
     """Calls a `@hydra.main` function the way its script should end."""
-    from hydra.errors import HydraException
+    from hydra.errors import ConfigCompositionException, OverrideParseException
     from lightning.pytorch.utilities.exceptions import SIGTERMException
-    from omegaconf.errors import OmegaConfBaseException
 
     quiet_dependencies()
     user_wants_traces = "HYDRA_FULL_ERROR" in os.environ
@@ -103,10 +102,10 @@ def run(main: Callable[[], object], conf_dir: Path, config_name: str) -> None:
     try:
         main()
     except SIGTERMException:
-        print("error: stopped by SIGTERM; its record says failed (summary.json): re-run the same command "
-              "to resume it from its last checkpoint", file=sys.stderr)
+        print("error: stopped by SIGTERM; its summary.json says failed and how to resume (the same command "
+              "with hydra.run.dir=<its run dir>, or hydra.sweep.dir=<its sweep dir>, or resume=true)", file=sys.stderr)
         sys.exit(SIGTERM_STATUS)
-    except (HydraException, OmegaConfBaseException) as e:
+    except (ConfigCompositionException, OverrideParseException) as e:  # the command line's; a bug's traceback stays
         if user_wants_traces:
             raise
         print(explain(e, conf_dir, config_name, sys.argv[1:], f"src/{Path(sys.argv[0]).name}"), file=sys.stderr)

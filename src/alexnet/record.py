@@ -192,7 +192,8 @@ class RunRecord(L.Callback):
             error = f"{type(exception).__name__}: {exception}"
             if isinstance(exception, (SIGTERMException, KeyboardInterrupt)):
                 signal = "SIGTERM" if isinstance(exception, SIGTERMException) else "SIGINT (Ctrl+C)"
-                error = f"stopped by {signal} at step {trainer.global_step}: re-run the same command to resume"
+                error = (f"stopped by {signal} at step {trainer.global_step}: resume with the same command and "
+                         f"hydra.run.dir={self.out_dir} (a sweep: hydra.sweep.dir={self.out_dir.parent})")
             with contextlib.suppress(OSError):  # a full disk: the original error is what the caller must see
                 self.write_summary(trainer, pl_module, status="failed", error=error)
 

@@ -19,7 +19,7 @@ from typing import Any
 from lightning.pytorch.callbacks import ModelCheckpoint
 
 from alexnet.checkpoint_io import check_readable, good_checkpoints, older_good
-from alexnet.record import SUMMARY_FILE
+from alexnet.record import CONFIG_FILE, SUMMARY_FILE
 
 log = logging.getLogger(__name__)
 
@@ -138,20 +138,32 @@ class WithinEpochCheckpoint(ModelCheckpoint):
     """last.ckpt within an epoch, so a resume continues mid-epoch (the loader's place and the
     epoch's metric sums travel with it) — but never after an epoch's last batch: resumed from
     there, Lightning (2.6) would skip that epoch's validation and end, and the epoch-end
-    checkpoint comes a moment later anyway."""
+    checkpoint comes a moment later anyway. Nor after the step a stop was asked at (max_steps,
+    max_time): resumed from there, the run would end without the validation that stop runs."""
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
-        if batch_idx + 1 < trainer.num_training_batches:
+        if batch_idx + 1 < trainer.num_training_batches and not trainer.should_stop:
             super().on_train_batch_end(trainer, pl_module, outputs, batch, batch_idx)
 
 
 SWEEP_KEEP = ("one_per_arm", "all", "none")
 
 
-def keep_in_sweep(job_dir: str | Path, policy: str, arm_name: str) -> list[Path]:
+def _config_but_seed(job_dir: Path) -> dict | None:
+    import yaml
+
+    try:
+        config = yaml.safe_load((job_dir / CONFIG_FILE).read_text())
+    except (OSError, yaml.YAMLError):
+        return None
+    return {k: v for k, v in config.items() if k != "seed"} if isinstance(config, dict) else None
+
+
+def keep_in_sweep(job_dir: str | Path, policy: str) -> list[Path]:
     """What a completed job of a sweep keeps of its checkpoints (`callbacks.checkpoint.sweep_keep`):
-    `all`; `none`; or `one_per_arm` — the first job of each arm to complete keeps its files (for
-    `figures.py`, `evaluate.py` and `export.py`), later seeds of that arm delete theirs. Nothing a
+    `all`; `none`; or `one_per_arm` — the first job of each configuration to complete (its
+    config.yaml but the seed: an arm, a dataset, an epoch count) keeps its files (for
+    `figures.py`, `evaluate.py` and `export.py`), later seeds of it delete theirs. Nothing a
     resume needs is lost: a completed job is never resumed (its summary.json says so), and the
     records (metrics, summary, test outcomes) stay. Returns the files deleted."""
     if policy not in SWEEP_KEEP:
@@ -160,10 +172,11 @@ def keep_in_sweep(job_dir: str | Path, policy: str, arm_name: str) -> list[Path]
     if policy == "all":
         return []
     if policy == "one_per_arm":
+        mine = _config_but_seed(job_dir)
         for sibling in sorted(d for d in job_dir.parent.iterdir() if d.is_dir() and d != job_dir):
-            summary = completed_summary(sibling)
-            if summary and summary.get("arm_name") == arm_name and any((sibling / CHECKPOINT_DIR).glob("*.ckpt")):
-                break  # this arm's checkpoint is kept there
+            if (mine is not None and completed_summary(sibling) and any((sibling / CHECKPOINT_DIR).glob("*.ckpt"))
+                    and _config_but_seed(sibling) == mine):
+                break  # this configuration's checkpoint is kept there
         else:
             return []
     removed = sorted((job_dir / CHECKPOINT_DIR).glob("*.ckpt"))

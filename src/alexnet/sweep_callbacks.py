@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 import statistics
 import time
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +26,7 @@ FAILED_JOBS: list[str] = []
 PLANNED_JOBS: dict[str, Any] = {"jobs": None, "at_most": False}
 
 
-def plan_jobs(jobs: int, at_most: bool = False) -> None:
+def plan_jobs(jobs: int | None, at_most: bool = False) -> None:
     PLANNED_JOBS.update(jobs=jobs, at_most=at_most)
 
 
@@ -66,6 +67,13 @@ class WritableOutputCheck(Callback):
         _check_writable(str(config.hydra.sweep.dir), "hydra.sweep.dir")
 
 
+def jobs_left(total: int, num: int, completed: Iterable[str]) -> int:
+    """Jobs still to train from job `num` (0-based) on: the rest of the plan, less the later
+    jobs an earlier attempt of the sweep completed (their directories start `<n>_`)."""
+    later_done = sum(1 for name in completed if name.split("_", 1)[0].isdigit() and int(name.split("_", 1)[0]) >= num)
+    return max(0, total - num - later_done)
+
+
 class SweepProgress(Callback):
     """Before each job of a sweep: `[sweep] job 10/24 · 9 completed · 1 h 02 min elapsed · ~8 min
     30 s per job → ~2 h 07 min left · <job dir>`. The time per job is the median wall time of
@@ -76,6 +84,7 @@ class SweepProgress(Callback):
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
         self._start = time.monotonic()
+        plan_jobs(None)  # the sweeper plans this sweep's jobs after this
         print(f"sweep directory: {config.hydra.sweep.dir}", flush=True)
 
     def on_job_start(self, config: DictConfig, **kwargs: Any) -> None:
@@ -84,16 +93,16 @@ class SweepProgress(Callback):
 
         if self._start is None:  # a single run
             return
-        sweep_dir = Path(config.hydra.sweep.dir)
-        done = [s for d in sweep_dir.iterdir() if d.is_dir() and (s := completed_summary(d))]
+        sweep_dir, num = Path(config.hydra.sweep.dir), config.hydra.job.num
+        done = {d.name: s for d in sweep_dir.iterdir() if d.is_dir() and (s := completed_summary(d))}
         total, at_most = PLANNED_JOBS["jobs"], PLANNED_JOBS["at_most"]
-        parts = [f"job {config.hydra.job.num + 1}/{'≤' if at_most else ''}{total or '?'}", f"{len(done)} completed",
+        parts = [f"job {num + 1}/{'≤' if at_most else ''}{total or '?'}", f"{len(done)} completed",
                  f"{duration(time.monotonic() - self._start)} elapsed"]
-        walls = [s["wall_time_s"] for s in done if s.get("wall_time_s")]
+        walls = [s["wall_time_s"] for s in done.values() if s.get("wall_time_s")]
         if walls and total:
             per_job = statistics.median(walls)
-            parts.append(f"~{duration(per_job)} per job → ~{duration(per_job * max(0, total - len(done)))} left"
-                         + (" at most" if at_most else ""))
+            left = jobs_left(total, num, done)
+            parts.append(f"~{duration(per_job)} per job → ~{duration(per_job * left)} left" + (" at most" if at_most else ""))
         parts.append(Path(config.hydra.runtime.output_dir).name)
         line = "[sweep] " + " · ".join(parts)
         print(line, flush=True)

@@ -225,7 +225,7 @@ def train(cfg: DictConfig, out_dir: str | Path, arm: dict[str, Any] | None = Non
         log.info("%s in %s: %s", summary.get("status"), duration(summary.get("wall_time_s") or 0), out_dir)
         if not single_run and summary.get("status") == "completed":
             policy = cfg.callbacks.checkpoint.get("sweep_keep", "all")
-            if removed := keep_in_sweep(out_dir, policy, record.facts["arm_name"]):
-                log.info("removed %s (callbacks.checkpoint.sweep_keep=%s: an earlier seed of this arm keeps its "
-                         "checkpoint)", ", ".join(p.name for p in removed), policy)
+            if removed := keep_in_sweep(out_dir, policy):
+                log.info("removed %s (callbacks.checkpoint.sweep_keep=%s: an earlier seed of this configuration "
+                         "keeps its checkpoint)", ", ".join(p.name for p in removed), policy)
     return summary
