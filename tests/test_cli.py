@@ -47,6 +47,16 @@ def test_a_typo_gets_the_closest_valid_names(overrides, expected):
     assert composition_error(*overrides).startswith(expected)
 
 
+@pytest.mark.parametrize("overrides", [[], ["experiment=ablate_lrn"], ["recipe=code"]])
+def test_a_preview_resolves_every_value(overrides):
+    """`--cfg job --resolve` resolves the composed config in place, the paper's tuples included."""
+    from omegaconf import OmegaConf
+
+    cfg = make_config(*overrides)
+    OmegaConf.resolve(cfg)
+    assert list(cfg.recipe.step_milestones) == [25, 51, 78] and "${" not in OmegaConf.to_yaml(cfg)
+
+
 def test_base_files_are_not_offered_as_experiments():
     line = composition_error("experiment=nope")
     choices = line.split("choices: ")[1].split(", ")

@@ -23,7 +23,9 @@ RUN_ID = f"{os.getpid()}{secrets.token_hex(2)}"
 def paper_value(name: str) -> Any:
     """`${paper:MOMENTUM}`: a constant of alexnet.paper, so the configs restate none of them."""
     value = getattr(paper, name)
-    return list(value) if isinstance(value, tuple) else value
+    # a tuple as a ListConfig: OmegaConf.resolve (Hydra's --cfg job --resolve) cannot put a plain
+    # list where the interpolation was
+    return OmegaConf.create(list(value)) if isinstance(value, tuple) else value
 
 
 def register_resolvers(repo_root: Path) -> None:
