@@ -80,7 +80,7 @@ def explain(error: BaseException, conf_dir: Path, config_name: str, argv: list[s
                 f"(python {script} --cfg job lists every key)")
     if isinstance(error, MissingConfigException) and error.missing_cfg_file:
         group, _, name = error.missing_cfg_file.rpartition("/")
-        options = [o for o in (error.options or []) if not o.startswith("_")]
+        options = list(error.options or [])
         if group and options:
             near = _closest(name, options)
             hint = f"did you mean {' or '.join(near)}? " if near else ""
