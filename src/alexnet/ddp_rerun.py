@@ -53,7 +53,7 @@ def ddp_in_sweep_problem(trainer: Any, multirun: bool) -> str | None:
     would re-run the whole sweep. None when all is well."""
     strategy, devices = str(trainer.get("strategy", "auto")), trainer.get("devices", 1)
     # the strategies Lightning launches by re-running the script (not ddp_spawn, not one device)
-    relaunches = strategy in ("ddp", "auto") or strategy.startswith("ddp_find")
+    relaunches = strategy in ("ddp", "auto", "columns") or strategy.startswith("ddp_find")
     if not (multirun and _MISSING and relaunches and devices not in (1, "1")):
         return None
     import lightning

@@ -20,7 +20,7 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 
 from alexnet import checkpoint
-from alexnet.data.datamodule import AlexNetDataModule
+from alexnet.data.datamodule import AlexNetDataModule, data_parallel_rank
 from alexnet.data.sources import DataError
 from alexnet.module import AlexNetModule
 from alexnet.record import RunRecord
@@ -108,7 +108,9 @@ def score_test_split(module: AlexNetModule, datamodule: AlexNetDataModule, limit
 
 class FinalTest(L.Callback):
     """Scores the final weights on the test split once, when training ends (before Lightning
-    moves the model off its device), on rank 0 alone and on the whole split. The record puts the
+    moves the model off its device), on the whole split by the processes of data-parallel rank 0
+    (rank 0 alone; under `trainer.strategy=columns` both columns, each holding half the net),
+    and recorded by rank 0. The record puts the
     metrics in summary.json and the per-image outcomes in test_outcomes.csv; a fit that fails
     never gets here, so its test keys stay null."""
 
@@ -125,10 +127,12 @@ class FinalTest(L.Callback):
     def on_train_end(self, trainer, pl_module) -> None:
         dm = trainer.datamodule
         self.done = True
-        if trainer.global_rank != 0 or not isinstance(dm, AlexNetDataModule):
+        if data_parallel_rank(trainer)[0] != 0 or not isinstance(dm, AlexNetDataModule):
             return
         metrics, outcomes = score_test_split(pl_module, dm, trainer.limit_test_batches,
                                              trainer.precision_plugin.forward_context)
+        if trainer.global_rank != 0:
+            return
         self.record.add_test(metrics, outcomes)
         for logger in trainer.loggers:
             logger.log_metrics(metrics, step=trainer.global_step)

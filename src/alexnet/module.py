@@ -18,6 +18,7 @@ from torchmetrics import MeanMetric
 from torchmetrics.classification import MulticlassAccuracy
 
 from alexnet import paper
+from alexnet.columns import ColumnParallelAlexNet, column_mesh
 from alexnet.convnet4 import CONVNET4_INIT, ConvNet4, ConvNet4Config
 from alexnet.data.transforms import view_logits, view_softmax
 from alexnet.init import initialize
@@ -123,9 +124,16 @@ class AlexNetModule(L.LightningModule):
         return self.net(x)
 
     def configure_model(self) -> None:
-        """`compile=True`: torch.compile the net in place, so its state_dict keys (and so every
+        """`trainer.strategy=columns`: this process keeps one column of the net (alexnet.columns).
+        `compile=True`: torch.compile the net in place, so its state_dict keys (and so every
         checkpoint) are the same with or without it. The first step of a fit compiles; Inductor's
         on-disk cache makes the later jobs of a sweep start warm."""
+        mesh = column_mesh(self.device_mesh)
+        if mesh is not None and not isinstance(self.net, ColumnParallelAlexNet):
+            if not isinstance(self.net, AlexNet):
+                raise ValueError("trainer.strategy=columns splits AlexNet's two columns: use model=alexnet or "
+                                 "model=alexnet_cifar, not model.arch=convnet4")
+            self.net = ColumnParallelAlexNet(self.net, mesh)
         if self.compile_net and getattr(self.net, "_compiled_call_impl", None) is None:
             self.net.compile()
 

@@ -124,6 +124,12 @@ def _check_train_eval(train_eval):
     return int(train_eval)
 
 
+def data_parallel_rank(trainer) -> tuple[int, int]:
+    """(rank, size) of a process's data parallelism, as the trainer's strategy defines it."""
+    sampler_kwargs = getattr(trainer.strategy, "distributed_sampler_kwargs", None) if trainer is not None else None
+    return (sampler_kwargs["rank"], sampler_kwargs["num_replicas"]) if sampler_kwargs else (0, 1)
+
+
 class EpochShuffle(Sampler[int]):
     """A fresh permutation every epoch, drawn from (seed, epoch) alone: resumes repeat it. Under
     data parallelism (`world` processes) each rank takes every world-th image of the same
@@ -304,9 +310,9 @@ class AlexNetDataModule(L.LightningDataModule):
         self.train_eval_set = ArrayDataset(train.images, src.train.labels, subset) if len(subset) else None
 
     def _ranks(self) -> tuple[int, int]:
-        """(this process's rank, number of processes) of the trainer's data parallelism."""
-        trainer = self.trainer
-        return (trainer.global_rank, trainer.world_size) if trainer is not None else (0, 1)
+        """(this process's rank, number of processes) of the trainer's data parallelism: every
+        process under DDP; under `trainer.strategy=columns` both columns take the same batches."""
+        return data_parallel_rank(self.trainer)
 
     def _loader(self, dataset: ArrayDataset, sampler=None, drop_last=False, batch_size=None,
                 resumable=False) -> DataLoader:
@@ -354,7 +360,7 @@ class AlexNetDataModule(L.LightningDataModule):
         if trainer is not None and trainer.training:
             g = torch.Generator(device=images.device)
             # (seed, step, rank) alone decide the crops: a resume repeats them, ranks differ
-            g.manual_seed((self.seed * 1_000_003 + trainer.global_step) * 64 + trainer.global_rank)
+            g.manual_seed((self.seed * 1_000_003 + trainer.global_step) * 64 + self._ranks()[0])
             if self.lighting is not None:
                 self.lighting.to(images.device)
             x = train_batch(images, self.normalize, self.crop_size, g, flip=self.flip, lighting=self.lighting)

@@ -1,0 +1,162 @@
+"""The paper's two-GPU scheme (§3.2): one column of AlexNet per process, `trainer=columns`.
+
+Each of two processes holds one column: its half of the kernels of conv1, conv2, conv3, conv4,
+conv5 and of the neurons of fc6 and fc7, and fc8's weights from its own half of fc7. The
+columns exchange activations only where the paper has them:
+
+    into conv3   all of conv2's maps (both columns)     gather; backward: sum, own half
+    into fc6     all of conv5's maps                    gather; backward: sum, own half
+    into fc7     all of fc6's neurons                   gather; backward: sum, own half
+    out of fc8   each column's share of the logits      sum;    backward: as it is
+
+(with the text's LRN reading across all maps, `model.lrn_per_column=false`, conv1's and conv2's
+maps are gathered for the LRN too; the original code's per-column LRN needs no exchange).
+
+The gather's backward sums over the columns because each column's layer after it used the
+whole gathered input; fc8 is split on its inputs (each column's partial logits summed), since a
+replicated fc8 behind a gather would count its gradient once per column. Dropout draws the
+mask of the whole layer, as the one-device net does, and keeps its own half, so both give the
+same masks from the same generator state.
+
+Parameters are DTensors over the two processes, sharded where the column's part lies (conv and
+fc6/fc7 on their outputs, fc8's weight on its inputs, fc8's bias replicated), under the
+one-device net's names: the full checkpoint Lightning writes (`save_distributed_checkpoint=False`)
+is the grouped one-device net's, and loads back into either.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.distributed as dist
+from lightning.pytorch.strategies import ModelParallelStrategy, StrategyRegistry
+from torch import nn
+from torch.nn import functional as F
+
+from alexnet.layers import LocalResponseNorm
+from alexnet.model import AlexNet
+
+STRATEGY = "columns"  # trainer.strategy: this scheme, registered with Lightning below
+
+
+class _GatherColumns(torch.autograd.Function):
+    """(B, C, ...) of this column → (B, columns·C, ...), column 0's channels first; backward:
+    the gradients of both columns summed, this column's part (a reduce-scatter)."""
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor, group) -> torch.Tensor:
+        ctx.group, world = group, dist.get_world_size(group)
+        out = x.new_empty((world * x.shape[0], *x.shape[1:]))
+        dist.all_gather_single(out, x.contiguous(), group=group)
+        return torch.cat(out.chunk(world), dim=1)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor):
+        world = dist.get_world_size(ctx.group)
+        parts = torch.cat(grad.chunk(world, dim=1)).contiguous()  # (world·B, C, ...)
+        out = grad.new_empty((grad.shape[0], grad.shape[1] // world, *grad.shape[2:]))
+        dist.reduce_scatter_single(out, parts, group=ctx.group)
+        return out, None
+
+
+class _SumColumns(torch.autograd.Function):
+    """The sum of every column's tensor; backward: the gradient, as it is, to each column."""
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor, group) -> torch.Tensor:
+        x = x.clone()
+        dist.all_reduce(x, group=group)
+        return x
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor):
+        return grad, None
+
+
+def _local(parameter: torch.Tensor | None) -> torch.Tensor | None:
+    return None if parameter is None else parameter.to_local()
+
+
+class ColumnParallelAlexNet(nn.Module):
+    """An `AlexNet` with two columns whose parameters are split over a two-process mesh (this
+    process: one column). Its `features` and `classifier` are the net's own modules, so the
+    state dict's names are the one-device net's."""
+
+    def __init__(self, net: AlexNet, mesh):
+        super().__init__()
+        from torch.distributed.tensor import DTensor, Replicate, Shard
+
+        c = net.config
+        world = mesh.size()
+        if c.columns != world:
+            raise ValueError(f"trainer.strategy={STRATEGY} runs one column per process: model.columns={c.columns} "
+                             f"needs trainer.devices={c.columns}, not {world}")
+        if c.fc_width() % world:
+            raise ValueError(f"model.width={c.width} gives fc6/fc7 {c.fc_width()} neurons, which {world} columns "
+                             "cannot split evenly: pick a width whose 4096·width is even")
+        self.config, self.mesh, self.group = c, mesh, mesh.get_group()
+        self.rank, self.world = mesh.get_local_rank(), world
+        self.features, self.classifier = net.features, net.classifier
+        # the text's LRN across all maps runs on the gathered maps; a per-column LRN on its own
+        self._norm_own = {name: LocalResponseNorm(m.size, m.alpha, m.beta, m.k)
+                          for name, m in net.features.named_children() if isinstance(m, LocalResponseNorm)}
+        layers = [(n, m) for n, m in (*net.features.named_children(), *net.classifier.named_children())
+                  if isinstance(m, (nn.Conv2d, nn.Linear))]
+        self._fc8 = layers[-1][0]  # its name (an attribute holding the module would add it to the state dict)
+        for layer_name, layer in layers:
+            for name, tensor in list(layer.named_parameters(recurse=False)):
+                if layer_name == self._fc8:  # split on its inputs; the bias is added once, whole
+                    placement, dim = (Shard(1), 1) if name == "weight" else (Replicate(), None)
+                else:
+                    placement, dim = Shard(0), 0
+                local = tensor.detach() if dim is None else tensor.detach().chunk(world, dim)[self.rank]
+                shared = DTensor.from_local(local.contiguous(), mesh, [placement], run_check=False,
+                                            shape=tensor.shape, stride=tensor.stride())
+                setattr(layer, name, nn.Parameter(shared, requires_grad=tensor.requires_grad))
+
+    def _gather(self, x: torch.Tensor) -> torch.Tensor:
+        return _GatherColumns.apply(x, self.group)
+
+    def _own(self, x: torch.Tensor) -> torch.Tensor:
+        """This column's part of a whole layer's channels or neurons (dim 1)."""
+        return x.chunk(self.world, dim=1)[self.rank]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        own = False  # whether x holds this column's channels only (the image is whole)
+        for name, m in [*self.features.named_children(), *self.classifier.named_children()]:
+            if name == self._fc8:
+                return _SumColumns.apply(F.linear(x, _local(m.weight)), self.group) + _local(m.bias)
+            if isinstance(m, nn.Conv2d):
+                if m.groups == 1 and own:  # this layer sees both columns (conv3)
+                    x = self._gather(x)
+                x = F.conv2d(x, _local(m.weight), _local(m.bias), m.stride, m.padding, m.dilation)
+                own = True
+            elif isinstance(m, nn.Linear):
+                x = F.linear(self._gather(x) if own else x, _local(m.weight), _local(m.bias))
+                own = True
+            elif isinstance(m, LocalResponseNorm):
+                x = self._norm_own[name](x) if m.groups == self.world else self._own(m(self._gather(x)))
+            elif isinstance(m, nn.Dropout):
+                if self.training and m.p > 0:  # the whole layer's mask, as the one-device net draws it
+                    whole = (x.shape[0], x.shape[1] * self.world, *x.shape[2:])
+                    mask = F.dropout(x.new_ones(whole), m.p, training=True)
+                    x = x * self._own(mask)
+            else:  # activations, pooling, padding, flatten: per channel, nothing to exchange
+                x = m(x)
+        raise AssertionError("AlexNet ends with fc8")
+
+
+def column_mesh(device_mesh):
+    """The mesh of the columns when the trainer runs `trainer.strategy=columns`, else None."""
+    if device_mesh is None or "tensor_parallel" not in (device_mesh.mesh_dim_names or ()):
+        return None
+    mesh = device_mesh["tensor_parallel"]
+    if device_mesh["data_parallel"].size() > 1:
+        raise ValueError("trainer.strategy=columns runs one pair of column processes: data parallelism across "
+                         "pairs is not supported yet (set trainer.devices=2, trainer.num_nodes=1)")
+    return mesh if mesh.size() > 1 else None
+
+
+StrategyRegistry.register(
+    STRATEGY, ModelParallelStrategy, description="one AlexNet column per process (the paper's two-GPU scheme)",
+    data_parallel_size=1, tensor_parallel_size=2, save_distributed_checkpoint=False, override=True,
+)

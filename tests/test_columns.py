@@ -1,0 +1,128 @@
+"""The paper's two-GPU scheme on two CPU processes (`trainer.strategy=columns`): one column per
+process gives the one-device grouped net's outputs, loss and every gradient, trains the same
+for 5 steps, and its checkpoints load into the one-device net and back."""
+
+import subprocess
+import sys
+
+import lightning as L
+import pytest
+import torch
+
+from alexnet import checkpoint
+from alexnet.columns import ColumnParallelAlexNet
+from conftest import REPO
+from helpers.columns_run import BATCH, data, loader, module
+
+# float32 sums in another order (the gathers, fc8's two partial sums): equal to rounding
+CLOSE = {"rtol": 1e-4, "atol": 1e-6}
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    out = tmp_path_factory.mktemp("columns")
+    one_device = L.Trainer(accelerator="cpu", devices=1, max_steps=5, logger=False, enable_checkpointing=False,
+                           enable_progress_bar=False, enable_model_summary=False, limit_val_batches=0)
+    L.seed_everything(3, verbose=False)
+    one_device.fit(module(), train_dataloaders=loader())
+    one_device.save_checkpoint(out / "one_device.ckpt")
+    subprocess.run([sys.executable, str(REPO / "tests" / "helpers" / "columns_run.py"), str(out)],
+                   cwd=out, check=True, timeout=600, capture_output=True)
+    ranks = {phase: [torch.load(out / f"{phase}.rank{r}.pt") for r in (0, 1)]
+             for phase in ("fit", "percol", "resume", "reverse")}
+    return out, ranks
+
+
+def replay(net_module, record, optimizer=None, steps: int | None = None):
+    """The one-device module trained by hand on the batches and generator states a column run
+    recorded: (losses, the first step's gradients, the optimizer)."""
+    optimizer = optimizer or net_module.configure_optimizers()
+    losses, grads = [], None
+    for rng, (x, y) in list(zip(record["rng"], record["batch"], strict=True))[:steps]:
+        torch.set_rng_state(rng)
+        optimizer.zero_grad()
+        loss = net_module.loss(net_module(x), y)
+        loss.backward()
+        grads = grads or {n: p.grad.clone() for n, p in net_module.named_parameters()}
+        optimizer.step()
+        losses.append(loss.item())
+    return losses, grads, optimizer
+
+
+def eval_logits(net_module) -> torch.Tensor:
+    net_module.eval()
+    with torch.no_grad():
+        logits = net_module(data()[2])
+    net_module.train()
+    return logits
+
+
+def assert_weights_equal(state_dict, net_module):
+    for name, tensor in net_module.state_dict().items():
+        torch.testing.assert_close(state_dict[name], tensor, **CLOSE, msg=name)
+
+
+def test_both_columns_see_the_same_batches_draw_the_same_masks_and_agree_on_the_loss(runs):
+    _, ranks = runs
+    for phase, (r0, r1) in ranks.items():
+        for (x0, y0), (x1, y1) in zip(r0["batch"], r1["batch"], strict=True):
+            assert torch.equal(x0, x1) and torch.equal(y0, y1), phase
+        assert all(torch.equal(a, b) for a, b in zip(r0["rng"], r1["rng"], strict=True)), phase
+        assert r0["loss"] == r1["loss"], phase
+        torch.testing.assert_close(r0["logits_after"], r1["logits_after"], rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("phase, lrn_per_column", [("fit", False), ("percol", True)])
+def test_a_column_pair_gives_the_one_device_nets_output_loss_and_gradients(runs, phase, lrn_per_column):
+    _, ranks = runs
+    record = ranks[phase][0]
+    reference = module(lrn_per_column)
+    torch.testing.assert_close(record["logits_before"], eval_logits(reference), **CLOSE)
+    losses, grads, _ = replay(reference, record, steps=1)
+    assert record["loss"][0] == pytest.approx(losses[0], rel=1e-5)
+    assert record["grads"].keys() == grads.keys() and len(grads) == 16  # conv1-5, fc6-8: weights and biases
+    for name, grad in grads.items():
+        torch.testing.assert_close(record["grads"][name], grad, **CLOSE, msg=name)
+
+
+def test_five_steps_stay_equal_and_the_checkpoint_is_the_one_device_nets(runs):
+    out, ranks = runs
+    record = ranks["fit"][0]
+    reference = module()
+    images, labels, _ = data()
+    assert [len(y) for _, y in record["batch"]] == [BATCH] * 5 and torch.equal(record["batch"][4][1], labels[-BATCH:])
+    losses, _, _ = replay(reference, record)
+    assert record["loss"] == pytest.approx(losses, rel=1e-5)
+    saved = checkpoint.read(out / "fit.ckpt")
+    assert_weights_equal(saved["state_dict"], reference)
+    loaded = checkpoint.load(out / "fit.ckpt")  # as evaluate.py, predict.py and figures.py load it
+    assert not isinstance(loaded.net, ColumnParallelAlexNet) and loaded.net.features.conv2.groups == 2
+    torch.testing.assert_close(eval_logits(loaded.module), record["logits_after"], **CLOSE)
+
+
+def test_a_column_checkpoint_resumes_in_columns_exactly_where_it_stopped(runs):
+    _, ranks = runs
+    fit, resumed = ranks["fit"][0], ranks["resume"][0]
+    assert len(resumed["loss"]) == 2  # steps 6 and 7
+    torch.testing.assert_close(resumed["logits_before"], fit["logits_after"], rtol=0, atol=0)
+    reference = module()
+    _, _, optimizer = replay(reference, fit)
+    losses, _, _ = replay(reference, resumed, optimizer)  # the momentum carried over
+    assert resumed["loss"] == pytest.approx(losses, rel=1e-5)
+    torch.testing.assert_close(resumed["logits_after"], eval_logits(reference), **CLOSE)
+
+
+def test_a_one_device_checkpoint_resumes_in_columns(runs):
+    out, ranks = runs
+    reverse = ranks["reverse"][0]
+    one_device = L.Trainer(accelerator="cpu", devices=1, max_steps=7, logger=False, enable_checkpointing=False,
+                           enable_progress_bar=False, enable_model_summary=False, limit_val_batches=0)
+    alone = module()
+    one_device.fit(alone, train_dataloaders=loader(), ckpt_path=out / "one_device.ckpt")
+    torch.testing.assert_close(reverse["logits_before"], eval_logits(module_from(out / "one_device.ckpt")), **CLOSE)
+    assert_weights_equal(checkpoint.read(out / "reverse.ckpt")["state_dict"], alone)
+    torch.testing.assert_close(reverse["logits_after"], eval_logits(alone), **CLOSE)
+
+
+def module_from(path):
+    return checkpoint.load(path).module
