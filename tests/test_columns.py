@@ -11,7 +11,8 @@ import torch
 
 from alexnet import checkpoint
 from alexnet.columns import ColumnParallelAlexNet
-from conftest import REPO
+from alexnet.config_checks import config_problem
+from conftest import REPO, make_config
 from helpers.columns_run import BATCH, data, loader, module
 
 # float32 sums in another order (the gathers, fc8's two partial sums): equal to rounding
@@ -126,3 +127,15 @@ def test_a_one_device_checkpoint_resumes_in_columns(runs):
 
 def module_from(path):
     return checkpoint.load(path).module
+
+
+@pytest.mark.parametrize("overrides, expected", [
+    (["model.columns=1"], "trainer.strategy=columns runs one column per process: model.columns=1 cannot be split"),
+    (["trainer.devices=4"], "trainer.strategy=columns runs the two columns as two processes on one node: pass "
+                            "trainer.devices=2 trainer.num_nodes=1, not 4 and 1"),
+    (["model=convnet4", "recipe=cuda_convnet"], "trainer.strategy=columns splits AlexNet's two columns"),
+    (["model.width=0.3"], "model.width=0.3 gives fc6/fc7 1229 neurons, which 2 columns cannot split evenly"),
+])
+def test_what_columns_cannot_run_gets_one_line_before_any_process_starts(overrides, expected):
+    assert config_problem(make_config("trainer=columns", *overrides)).startswith(expected)
+    assert config_problem(make_config("trainer=columns", "model=alexnet_cifar")) is None

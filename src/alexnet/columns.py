@@ -26,6 +26,8 @@ is the grouped one-device net's, and loads back into either.
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 import torch.distributed as dist
 from lightning.pytorch.strategies import ModelParallelStrategy, StrategyRegistry
@@ -33,7 +35,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from alexnet.layers import LocalResponseNorm
-from alexnet.model import AlexNet
+from alexnet.model import AlexNet, AlexNetConfig
 
 STRATEGY = "columns"  # trainer.strategy: this scheme, registered with Lightning below
 
@@ -87,12 +89,8 @@ class ColumnParallelAlexNet(nn.Module):
 
         c = net.config
         world = mesh.size()
-        if c.columns != world:
-            raise ValueError(f"trainer.strategy={STRATEGY} runs one column per process: model.columns={c.columns} "
-                             f"needs trainer.devices={c.columns}, not {world}")
-        if c.fc_width() % world:
-            raise ValueError(f"model.width={c.width} gives fc6/fc7 {c.fc_width()} neurons, which {world} columns "
-                             "cannot split evenly: pick a width whose 4096·width is even")
+        if problem := _net_problem(c, world):
+            raise ValueError(problem)
         self.config, self.mesh, self.group = c, mesh, mesh.get_group()
         self.rank, self.world = mesh.get_local_rank(), world
         self.features, self.classifier = net.features, net.classifier
@@ -143,6 +141,30 @@ class ColumnParallelAlexNet(nn.Module):
             else:  # activations, pooling, padding, flatten: per channel, nothing to exchange
                 x = m(x)
         raise AssertionError("AlexNet ends with fc8")
+
+
+def _net_problem(config: AlexNetConfig, processes: int) -> str | None:
+    if config.columns != processes:
+        return (f"trainer.strategy={STRATEGY} runs one column per process: model.columns={config.columns} cannot "
+                f"be split over {processes} processes (pass model.columns=2 trainer.devices=2)")
+    if config.fc_width() % processes:
+        return (f"model.width={config.width} gives fc6/fc7 {config.fc_width()} neurons, which {processes} columns "
+                "cannot split evenly: pick a width whose 4096·width rounds to an even number, e.g. 0.25")
+    return None
+
+
+def columns_problem(trainer: Any, model: Any) -> str | None:
+    """One line when a config asks for `trainer.strategy=columns` with what it cannot run."""
+    if str(trainer.get("strategy")) != STRATEGY:
+        return None
+    arch, devices, nodes = model.get("arch", "alexnet"), trainer.get("devices"), trainer.get("num_nodes", 1)
+    if arch != "alexnet":
+        return (f"trainer.strategy={STRATEGY} splits AlexNet's two columns: use model=alexnet or model=alexnet_cifar, "
+                f"not model.arch={arch}")
+    if str(devices) != "2" or str(nodes) != "1":
+        return (f"trainer.strategy={STRATEGY} runs the two columns as two processes on one node: pass trainer.devices=2 "
+                f"trainer.num_nodes=1, not {devices} and {nodes} (for more devices, trainer=ddp; README, Devices)")
+    return _net_problem(AlexNetConfig(columns=model.get("columns", 2), width=model.get("width", 1.0)), 2)
 
 
 def column_mesh(device_mesh):

@@ -9,6 +9,7 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
+from alexnet.columns import columns_problem
 from alexnet.resume import SWEEP_KEEP
 
 
@@ -73,4 +74,4 @@ def config_problem(cfg: DictConfig) -> str | None:
     if not (_positive_int(epochs) or (epochs in (None, -1) and bounded)):
         return (f"trainer.max_epochs={epochs!r} cannot work: pass a number of epochs ≥ 1 (or -1 together with "
                 "trainer.max_steps or trainer.max_time, which then end the run)")
-    return None
+    return columns_problem(trainer, cfg.get("model") or {})

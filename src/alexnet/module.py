@@ -131,8 +131,7 @@ class AlexNetModule(L.LightningModule):
         mesh = column_mesh(self.device_mesh)
         if mesh is not None and not isinstance(self.net, ColumnParallelAlexNet):
             if not isinstance(self.net, AlexNet):
-                raise ValueError("trainer.strategy=columns splits AlexNet's two columns: use model=alexnet or "
-                                 "model=alexnet_cifar, not model.arch=convnet4")
+                raise ValueError("trainer.strategy=columns splits AlexNet's two columns, not model.arch=convnet4")
             self.net = ColumnParallelAlexNet(self.net, mesh)
         if self.compile_net and getattr(self.net, "_compiled_call_impl", None) is None:
             self.net.compile()
