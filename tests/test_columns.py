@@ -1,6 +1,7 @@
 """The paper's two-GPU scheme on two CPU processes (`trainer.strategy=columns`): one column per
 process gives the one-device grouped net's outputs, loss and every gradient, trains the same
-for 5 steps, and its checkpoints load into the one-device net and back."""
+for 5 steps, and its checkpoints load into the one-device net and back; two pairs on four
+processes, data parallel, train as one device on the whole batch."""
 
 import subprocess
 import sys
@@ -131,11 +132,34 @@ def module_from(path):
 
 @pytest.mark.parametrize("overrides, expected", [
     (["model.columns=1"], "trainer.strategy=columns runs one column per process: model.columns=1 cannot be split"),
-    (["trainer.devices=4"], "trainer.strategy=columns runs the two columns as two processes on one node: pass "
-                            "trainer.devices=2 trainer.num_nodes=1, not 4 and 1"),
+    (["trainer.devices=3"], "trainer.strategy=columns runs the two columns of a pair on two devices of one node: "
+                            "pass trainer.devices=2 (or 4, 6, ...: pairs data parallel), not 3"),
     (["model=convnet4", "recipe=cuda_convnet"], "trainer.strategy=columns splits AlexNet's two columns"),
     (["model.width=0.3"], "model.width=0.3 gives fc6/fc7 1229 neurons, which 2 columns cannot split evenly"),
 ])
 def test_what_columns_cannot_run_gets_one_line_before_any_process_starts(overrides, expected):
     assert config_problem(make_config("trainer=columns", *overrides)).startswith(expected)
     assert config_problem(make_config("trainer=columns", "model=alexnet_cifar")) is None
+
+
+def test_two_pairs_of_columns_train_as_one_device_on_the_whole_batch(tmp_path):
+    """Data parallel × columns: four processes, two pairs, each pair half of every batch, equal
+    to one device on the whole batch (no dropout: its masks are per process)."""
+    subprocess.run([sys.executable, str(REPO / "tests" / "helpers" / "columns_run.py"), str(tmp_path), "pairs"],
+                   cwd=tmp_path, check=True, timeout=600, capture_output=True)
+    ranks = [torch.load(tmp_path / f"pairs.rank{r}.pt") for r in range(4)]
+    for a, b in ((0, 1), (2, 3)):  # the columns of a pair: the same half-batches and loss
+        assert ranks[a]["loss"] == ranks[b]["loss"]
+        assert all(torch.equal(x, y) for (x, _), (y, _) in zip(ranks[a]["batch"], ranks[b]["batch"], strict=True))
+    assert not torch.equal(ranks[0]["batch"][0][0], ranks[2]["batch"][0][0])  # the pairs: different halves
+    reference = module(dropout=0.0)
+    optimizer = reference.configure_optimizers()
+    images, labels, _ = data()
+    for step in range(5):
+        optimizer.zero_grad()
+        loss = reference.loss(reference(images[step * BATCH:(step + 1) * BATCH]), labels[step * BATCH:(step + 1) * BATCH])
+        loss.backward()
+        optimizer.step()
+        pairs_mean = (ranks[0]["loss"][step] + ranks[2]["loss"][step]) / 2  # equal halves: the whole batch's mean
+        assert pairs_mean == pytest.approx(loss.item(), rel=1e-5)
+    assert_weights_equal(checkpoint.read(tmp_path / "pairs.ckpt")["state_dict"], reference)

@@ -22,6 +22,10 @@ Parameters are DTensors over the two processes, sharded where the column's part 
 fc6/fc7 on their outputs, fc8's weight on its inputs, fc8's bias replicated), under the
 one-device net's names: the full checkpoint Lightning writes (`save_distributed_checkpoint=False`)
 is the grouped one-device net's, and loads back into either.
+
+With 2×N processes the N pairs are data parallel: each pair takes its own share of the data,
+and each column's gradients are averaged with its counterparts in the other pairs before each
+optimizer step (one all-reduce), as DDP averages whole nets'.
 """
 
 from __future__ import annotations
@@ -79,20 +83,23 @@ def _local(parameter: torch.Tensor | None) -> torch.Tensor | None:
 
 
 class ColumnParallelAlexNet(nn.Module):
-    """An `AlexNet` with two columns whose parameters are split over a two-process mesh (this
-    process: one column). Its `features` and `classifier` are the net's own modules, so the
-    state dict's names are the one-device net's."""
+    """An `AlexNet` with two columns whose parameters are split over the two processes of a
+    pair (this process: one column), the pairs data parallel: a mesh of (data_parallel,
+    tensor_parallel) = (pairs, 2). Its `features` and `classifier` are the net's own modules, so
+    the state dict's names are the one-device net's."""
 
     def __init__(self, net: AlexNet, mesh):
         super().__init__()
         from torch.distributed.tensor import DTensor, Replicate, Shard
 
         c = net.config
-        world = mesh.size()
+        columns, pairs = mesh["tensor_parallel"], mesh["data_parallel"]
+        world = columns.size()
         if problem := _net_problem(c, world):
             raise ValueError(problem)
-        self.config, self.mesh, self.group = c, mesh, mesh.get_group()
-        self.rank, self.world = mesh.get_local_rank(), world
+        self.config, self.group = c, columns.get_group()
+        self.pairs = pairs.get_group() if pairs.size() > 1 else None
+        self.rank, self.world = columns.get_local_rank(), world
         self.features, self.classifier = net.features, net.classifier
         # the text's LRN across all maps runs on the gathered maps; a per-column LRN on its own
         self._norm_own = {name: LocalResponseNorm(m.size, m.alpha, m.beta, m.k)
@@ -107,9 +114,21 @@ class ColumnParallelAlexNet(nn.Module):
                 else:
                     placement, dim = Shard(0), 0
                 local = tensor.detach() if dim is None else tensor.detach().chunk(world, dim)[self.rank]
-                shared = DTensor.from_local(local.contiguous(), mesh, [placement], run_check=False,
+                shared = DTensor.from_local(local.contiguous(), mesh, [Replicate(), placement], run_check=False,
                                             shape=tensor.shape, stride=tensor.stride())
                 setattr(layer, name, nn.Parameter(shared, requires_grad=tensor.requires_grad))
+
+    def average_over_pairs(self) -> None:
+        """Data parallel pairs: each column's gradients become their mean over the pairs (one
+        all-reduce of them all), as DDP averages whole nets'. Called before each optimizer step."""
+        if self.pairs is None:
+            return
+        grads = [p.grad.to_local() for p in self.parameters() if p.grad is not None]
+        flat = torch._utils._flatten_dense_tensors(grads)
+        dist.all_reduce(flat, group=self.pairs)
+        flat.div_(dist.get_world_size(self.pairs))
+        for grad, mean in zip(grads, torch._utils._unflatten_dense_tensors(flat, grads), strict=True):
+            grad.copy_(mean)
 
     def _gather(self, x: torch.Tensor) -> torch.Tensor:
         return _GatherColumns.apply(x, self.group)
@@ -157,28 +176,35 @@ def columns_problem(trainer: Any, model: Any) -> str | None:
     """One line when a config asks for `trainer.strategy=columns` with what it cannot run."""
     if str(trainer.get("strategy")) != STRATEGY:
         return None
-    arch, devices, nodes = model.get("arch", "alexnet"), trainer.get("devices"), trainer.get("num_nodes", 1)
+    arch, devices = model.get("arch", "alexnet"), trainer.get("devices")
     if arch != "alexnet":
         return (f"trainer.strategy={STRATEGY} splits AlexNet's two columns: use model=alexnet or model=alexnet_cifar, "
                 f"not model.arch={arch}")
-    if str(devices) != "2" or str(nodes) != "1":
-        return (f"trainer.strategy={STRATEGY} runs the two columns as two processes on one node: pass trainer.devices=2 "
-                f"trainer.num_nodes=1, not {devices} and {nodes} (for more devices, trainer=ddp; README, Devices)")
+    if not (isinstance(devices, int) and devices % 2 == 0 and devices > 0):
+        return (f"trainer.strategy={STRATEGY} runs the two columns of a pair on two devices of one node: pass "
+                f"trainer.devices=2 (or 4, 6, ...: pairs data parallel), not {devices}")
     return _net_problem(AlexNetConfig(columns=model.get("columns", 2), width=model.get("width", 1.0)), 2)
 
 
 def column_mesh(device_mesh):
-    """The mesh of the columns when the trainer runs `trainer.strategy=columns`, else None."""
+    """The (data_parallel, tensor_parallel) mesh when the trainer runs the columns, else None."""
     if device_mesh is None or "tensor_parallel" not in (device_mesh.mesh_dim_names or ()):
         return None
-    mesh = device_mesh["tensor_parallel"]
-    if device_mesh["data_parallel"].size() > 1:
-        raise ValueError("trainer.strategy=columns runs one pair of column processes: data parallelism across "
-                         "pairs is not supported yet (set trainer.devices=2, trainer.num_nodes=1)")
-    return mesh if mesh.size() > 1 else None
+    return device_mesh if device_mesh["tensor_parallel"].size() > 1 else None
 
 
-StrategyRegistry.register(
-    STRATEGY, ModelParallelStrategy, description="one AlexNet column per process (the paper's two-GPU scheme)",
-    data_parallel_size=1, tensor_parallel_size=2, save_distributed_checkpoint=False, override=True,
-)
+class ColumnStrategy(ModelParallelStrategy):
+    """Lightning's model-parallel strategy with the columns of a pair on adjacent processes and
+    the pairs data parallel: 2 processes are one pair, 2×N are N pairs. Checkpoints are whole
+    single files (the one-device net's state dict)."""
+
+    def __init__(self, **kwargs):
+        super().__init__(data_parallel_size="auto", tensor_parallel_size=2, save_distributed_checkpoint=False, **kwargs)
+
+    def setup_environment(self) -> None:
+        self._data_parallel_size = self.num_nodes * self.num_processes // 2
+        super().setup_environment()
+
+
+StrategyRegistry.register(STRATEGY, ColumnStrategy, description="one AlexNet column per process (§3.2's two-GPU "
+                          "scheme), pairs of columns data parallel", override=True)

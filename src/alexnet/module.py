@@ -161,6 +161,10 @@ class AlexNetModule(L.LightningModule):
         self.log("train/lr", self.train_lr, on_step=False, on_epoch=True, batch_size=n)
         return loss
 
+    def on_before_optimizer_step(self, optimizer) -> None:
+        if isinstance(self.net, ColumnParallelAlexNet):  # pairs of columns: their gradients' mean
+            self.net.average_over_pairs()
+
     def on_train_epoch_end(self) -> None:
         if isinstance(self.scheduler, torch.optim.lr_scheduler.MultiStepLR):
             self.scheduler.step()

@@ -11,8 +11,12 @@ the whole checkpoint OUT/<phase>.ckpt.
     percol   1 step with the code's per-column LRN (no exchange for it)
     resume   from fit.ckpt to step 7
     reverse  from OUT/one_device.ckpt (written beforehand on one device) to step 7
+
+`python tests/helpers/columns_run.py OUT pairs`: two pairs of columns on four processes, data
+parallel, no dropout, each pair half of every batch — phase `pairs`, 5 steps.
 """
 
+import os
 import sys
 from pathlib import Path
 
@@ -28,9 +32,9 @@ from alexnet.module import AlexNetModule  # noqa: E402
 BATCHES, BATCH = 5, 8  # one epoch: a checkpoint after 5 steps ends an epoch
 
 
-def module(lrn_per_column: bool = False) -> AlexNetModule:
+def module(lrn_per_column: bool = False, dropout: float = 0.5) -> AlexNetModule:
     return AlexNetModule(model={"stem": "cifar", "width": 0.125, "input_size": 28, "num_classes": 3,
-                                "lrn_per_column": lrn_per_column}, seed=0)
+                                "lrn_per_column": lrn_per_column, "dropout": dropout}, seed=0)
 
 
 def data() -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -41,9 +45,14 @@ def data() -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     return images, labels, torch.randn(4, 3, 28, 28, generator=g)
 
 
-def loader() -> DataLoader:
+def loader(pair: int | None = None) -> DataLoader:
+    """Every batch; or pair 0's or 1's half of every batch (data parallel pairs)."""
     images, labels, _ = data()
-    return DataLoader(TensorDataset(images, labels), batch_size=BATCH, shuffle=False)
+    if pair is None:
+        return DataLoader(TensorDataset(images, labels), batch_size=BATCH, shuffle=False)
+    half = BATCH // 2
+    rows = [b * BATCH + pair * half + i for b in range(BATCHES) for i in range(half)]
+    return DataLoader(TensorDataset(images[rows], labels[rows]), batch_size=half, shuffle=False)
 
 
 def whole(t: torch.Tensor) -> torch.Tensor:
@@ -79,13 +88,17 @@ class Probe(L.Callback):
         self.out["logits_after"] = self._logits(pl_module)
 
 
-def run(phase: str, out: Path, max_steps: int, ckpt_path: Path | None = None, lrn_per_column: bool = False):
+def run(phase: str, out: Path, max_steps: int, ckpt_path: Path | None = None, lrn_per_column: bool = False,
+        devices: int = 2):
     probe = Probe()
-    trainer = L.Trainer(accelerator="cpu", devices=2, strategy="columns", max_steps=max_steps, logger=False,
+    pairs = devices // 2
+    trainer = L.Trainer(accelerator="cpu", devices=devices, strategy="columns", max_steps=max_steps, logger=False,
                         enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
                         limit_val_batches=0, num_sanity_val_steps=0, callbacks=[probe],
                         use_distributed_sampler=False)  # as src/train.py: the batches are ours
-    trainer.fit(module(lrn_per_column), train_dataloaders=loader(), ckpt_path=ckpt_path)
+    pair = int(os.environ.get("LOCAL_RANK", 0)) // 2 if pairs > 1 else None  # the columns of a pair: adjacent ranks
+    net_module = module(lrn_per_column, dropout=0.0 if pairs > 1 else 0.5)
+    trainer.fit(net_module, train_dataloaders=loader(pair), ckpt_path=ckpt_path)
     torch.save(probe.out, out / f"{phase}.rank{trainer.global_rank}.pt")
     trainer.save_checkpoint(out / f"{phase}.ckpt")
 
@@ -93,6 +106,9 @@ def run(phase: str, out: Path, max_steps: int, ckpt_path: Path | None = None, lr
 if __name__ == "__main__":
     out = Path(sys.argv[1])
     L.seed_everything(0, verbose=False)
+    if sys.argv[2:] == ["pairs"]:
+        run("pairs", out, max_steps=5, devices=4)
+        sys.exit()
     run("fit", out, max_steps=5)
     run("percol", out, max_steps=1, lrn_per_column=True)
     run("resume", out, max_steps=7, ckpt_path=out / "fit.ckpt")
