@@ -178,3 +178,15 @@ def test_a_job_stopped_by_sigterm_fails_alone_and_the_sweep_says_so(tmp_path):
     record = json.loads(summary.read_text())
     assert record["status"] == "failed" and record["error"].startswith("stopped by SIGTERM")
     assert f"did not complete: {summary.parent.name}; re-run the same command with hydra.sweep.dir={sweep}" in out
+
+
+def test_a_requeued_job_is_listed_as_unfinished(preempted_sweep, tmp_path):
+    import shutil
+
+    from alexnet.report.listing import UNFINISHED, list_runs
+
+    job = shutil.copytree(next(iter(jobs(preempted_sweep[0]).values())), tmp_path / "runs" / "job")
+    summary = json.loads((job / "summary.json").read_text()) | {"status": "requeued"}
+    (job / "summary.json").write_text(json.dumps(summary))
+    (entry,) = list_runs([tmp_path])  # src/runs.py's line: waiting in the queue is not completed
+    assert entry.status == UNFINISHED
