@@ -15,11 +15,14 @@ from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
 
 from alexnet.sweep_callbacks import SubmititResourcesCheck
-from conftest import CONF, REPO, write_image_folder
+from conftest import CONF, REPO, make_config, write_image_folder
 
 pytest.importorskip("hydra_plugins.hydra_submitit_launcher", reason="the slurm extra: pip install -e '.[slurm]'")
 
 ENV = {**os.environ, "WANDB_MODE": "disabled", "PYTHONPATH": str(REPO / "src")}
+# a tiny net on a tiny image folder (write_image_folder: train/ and val/), one worker-less loader
+SMALL = ["debug=tiny", "callbacks.progress_bar=none", "data=folder", "data.holdout=null", "data.stored_size=40",
+         "data.crop_size=32", "data.num_workers=0"]
 
 
 def composed(tmp_path, *overrides, group="slurm"):
@@ -74,6 +77,35 @@ def test_the_command_line_says_it_in_one_line_before_any_job(tmp_path):
     assert not (tmp_path / "sweep" / ".submitit").exists()
 
 
+@pytest.mark.parametrize("submitit", [True, False])
+def test_under_submitit_on_slurm_lightning_leaves_requeue_to_submitit(tmp_path, monkeypatch, submitit):
+    import lightning as L
+
+    from alexnet import training
+
+    # a one-task SLURM job as srun starts it, by submitit or by the user's own sbatch script
+    for key, value in {"SLURM_NTASKS": "1", "SLURM_JOB_NAME": "train", "SLURM_JOB_ID": "7", "SLURM_PROCID": "0",
+                       "SLURM_LOCALID": "0", "SLURM_NODEID": "0", "SLURM_NODELIST": "localhost"}.items():
+        monkeypatch.setenv(key, value)
+    if submitit:
+        monkeypatch.setenv("SUBMITIT_EXECUTOR", "slurm")
+    seen = {}
+
+    class Probe(L.Callback):
+        def on_train_start(self, trainer, pl_module):
+            seen["environment"] = trainer._accelerator_connector.cluster_environment
+            seen["usr1"] = signal.getsignal(signal.SIGUSR1)
+
+    build = training.build_callbacks
+    monkeypatch.setattr(training, "build_callbacks", lambda *a: [*build(*a), Probe()])
+    cfg = make_config(*SMALL, f"data.root={write_image_folder(tmp_path / 'folder')}", "trainer.max_epochs=1")
+    assert training.train(cfg, tmp_path / "job")["status"] == "completed"
+    assert type(seen["environment"]).__name__ == "SLURMEnvironment"
+    # Lightning's requeue on USR1: off under submitit (it requeues on USR2), left alone otherwise
+    assert seen["environment"].auto_requeue is not submitit
+    assert (seen["usr1"] in (signal.SIG_DFL, None)) is submitit
+
+
 def rank0_tasks(sweep: Path) -> list[int]:
     """The pids of the global-rank-0 submitit tasks of this sweep's jobs (Linux /proc)."""
     pids = []
@@ -96,9 +128,8 @@ def preempted_sweep(tmp_path_factory):
     root = write_image_folder(tmp / "folder", per_class=(6, 3))  # 9 training images per rank: 3 steps of 3
     sweep = tmp / "sweep"
     command = [sys.executable, str(REPO / "src" / "train.py"), "-m", "hydra/launcher=slurm_local", "trainer=ddp",
-               "trainer.accelerator=cpu", "model.lrn=true,false", "debug=tiny", "callbacks.progress_bar=none",
-               "trainer.max_epochs=30", "data=folder", f"data.root={root}", "data.batch_size=3", "data.stored_size=40",
-               "data.crop_size=32", "data.num_workers=0", "data.holdout=null", f"hydra.sweep.dir={sweep}"]
+               "trainer.accelerator=cpu", "model.lrn=true,false", *SMALL, "trainer.max_epochs=30", f"data.root={root}",
+               "data.batch_size=3", f"hydra.sweep.dir={sweep}"]
     began = time.monotonic()
     proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO, env=ENV)
     seen = {}  # job dir -> the statuses its summary.json showed after the signal
@@ -159,9 +190,8 @@ def test_a_job_stopped_by_sigterm_fails_alone_and_the_sweep_says_so(tmp_path):
     root = write_image_folder(tmp_path / "folder", per_class=(6, 3))
     sweep = tmp_path / "sweep"
     proc = subprocess.Popen([sys.executable, str(REPO / "src" / "train.py"), "-m", "hydra/launcher=slurm_local",
-                             "trainer.accelerator=cpu", "debug=tiny", "callbacks.progress_bar=none", "trainer.max_epochs=200",
-                             "data=folder", f"data.root={root}", "data.holdout=null", "data.stored_size=40",
-                             "data.crop_size=32", "data.num_workers=0", f"hydra.sweep.dir={sweep}"],
+                             "trainer.accelerator=cpu", *SMALL, "trainer.max_epochs=200", f"data.root={root}",
+                             f"hydra.sweep.dir={sweep}"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO, env=ENV)
     try:
         deadline = time.monotonic() + 200
