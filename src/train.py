@@ -6,12 +6,14 @@ A thin Hydra main around `alexnet.training.train(cfg)`; see README.md for the co
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from pathlib import Path
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
+from lightning.pytorch.utilities.exceptions import SIGTERMException
 from omegaconf import DictConfig
 
 from alexnet.arms import job_arm
@@ -21,6 +23,7 @@ from alexnet.ddp_rerun import ddp_in_sweep_problem, make_ddp_rerun_one_job
 from alexnet.dotenv import load_dotenv
 from alexnet.hydra_setup import register_resolvers
 from alexnet.record import record_failure
+from alexnet.submitit_task import executor
 from alexnet.sweep_callbacks import note_failed_job, sweep_exit_status
 from alexnet.training import ConfigError, train
 
@@ -50,6 +53,11 @@ def main(cfg: DictConfig) -> dict | None:
             print(f"error: {message}", file=sys.stderr)
             sys.exit(2 if isinstance(e, ConfigError) else 1)
         log.error("job %s failed: %s", hc.job.num, message)
+    except SIGTERMException:
+        if executor() is None:  # this command's own run or sweep: it stops (alexnet.cli, status 143)
+            raise
+        # one job of a submitit sweep (scancel, a lost node): its record says so, the sweep goes on
+        message = "stopped by SIGTERM"
     except Exception as e:
         if not multirun:
             raise
@@ -57,6 +65,8 @@ def main(cfg: DictConfig) -> dict | None:
         # sweep report lists it.
         message = f"{type(e).__name__}: {str(e).strip().splitlines()[0] if str(e).strip() else ''}"
         log.exception("job %s failed: %s", hc.job.num, message)
+    if int(os.environ.get("RANK", 0)) != 0:  # another rank of a submitit job: rank 0 keeps the record
+        return None
     if record_failure(hc.runtime.output_dir, arm, cfg, message):
         note_failed_job(f"job {hc.job.num} ({Path(hc.runtime.output_dir).name}): {message}")
     else:  # a full disk: this line (stderr) is the only record

@@ -63,6 +63,8 @@ def test_ddp_in_a_sweep_refuses_to_run_when_lightnings_hook_is_gone(monkeypatch)
         assert problem and "_hydra_subprocess_cmd is gone" in problem and "without -m" in problem
         assert ddp_rerun.ddp_in_sweep_problem(ddp, multirun=False) is None  # a single run needs no patch
         assert ddp_rerun.ddp_in_sweep_problem({"strategy": "auto", "devices": 1}, multirun=True) is None
+        monkeypatch.setenv("LOCAL_RANK", "0")  # ranks started from outside (a submitit task): Lightning starts none
+        assert ddp_rerun.ddp_in_sweep_problem(ddp, multirun=True) is None
     finally:
         monkeypatch.undo()
         ddp_rerun.make_ddp_rerun_one_job()

@@ -50,11 +50,14 @@ def make_ddp_rerun_one_job() -> None:
 
 def ddp_in_sweep_problem(trainer: Any, multirun: bool) -> str | None:
     """One line when this job would start DDP ranks inside a sweep without the patch: each rank
-    would re-run the whole sweep. None when all is well."""
+    would re-run the whole sweep. None when all is well — also when the ranks are started from
+    outside (a submitit task, torchrun: LOCAL_RANK is set) and Lightning starts none."""
+    import os
+
     strategy, devices = str(trainer.get("strategy", "auto")), trainer.get("devices", 1)
     # the strategies Lightning launches by re-running the script (not ddp_spawn, not one device)
     relaunches = strategy in ("ddp", "auto", "columns") or strategy.startswith("ddp_find")
-    if not (multirun and _MISSING and relaunches and devices not in (1, "1")):
+    if not (multirun and _MISSING and relaunches and devices not in (1, "1")) or "LOCAL_RANK" in os.environ:
         return None
     import lightning
 

@@ -26,6 +26,8 @@ import torch
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 from omegaconf import OmegaConf
 
+from alexnet.submitit_task import Requeued
+
 METRICS_FILE, SUMMARY_FILE, CONFIG_FILE = "metrics.csv", "summary.json", "config.yaml"
 OUTCOMES_FILE = "test_outcomes.csv"
 # the test split, scored once on the final weights (alexnet.evaluation.FinalTest); null until then
@@ -189,13 +191,16 @@ class RunRecord(L.Callback):
 
     def on_exception(self, trainer, pl_module, exception: BaseException) -> None:
         if trainer.global_rank == 0:
-            error = f"{type(exception).__name__}: {exception}"
-            if isinstance(exception, (SIGTERMException, KeyboardInterrupt)):
+            error, status = f"{type(exception).__name__}: {exception}", "failed"
+            if isinstance(exception, Requeued):  # pre-empted or timed out: it continues by itself
+                status, error = "requeued", (f"pre-empted or timed out at step {trainer.global_step}: submitit "
+                                             "requeued the job, which continues here from its last checkpoint")
+            elif isinstance(exception, (SIGTERMException, KeyboardInterrupt)):
                 signal = "SIGTERM" if isinstance(exception, SIGTERMException) else "SIGINT (Ctrl+C)"
                 error = (f"stopped by {signal} at step {trainer.global_step}: resume with the same command and "
                          f"hydra.run.dir={self.out_dir} (a sweep: hydra.sweep.dir={self.out_dir.parent})")
             with contextlib.suppress(OSError):  # a full disk: the original error is what the caller must see
-                self.write_summary(trainer, pl_module, status="failed", error=error)
+                self.write_summary(trainer, pl_module, status=status, error=error)
 
     def write_summary(self, trainer, pl_module, status: str, error: str | None = None) -> dict:
         def series(key):

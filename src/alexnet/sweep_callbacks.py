@@ -1,6 +1,6 @@
-"""Hydra callbacks of a run or sweep: its output directory checked before any job, a progress
-line before each job, the failures of its jobs counted for the exit status, and the report
-written when the sweep ends."""
+"""Hydra callbacks of a run or sweep: its output directory (and a submitit launcher's resources)
+checked before any job, a progress line before each job, the failures of its jobs counted for the
+exit status, and the report written when the sweep ends."""
 
 from __future__ import annotations
 
@@ -65,6 +65,20 @@ class WritableOutputCheck(Callback):
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
         _check_writable(str(config.hydra.sweep.dir), "hydra.sweep.dir")
+
+
+class SubmititResourcesCheck(Callback):
+    """Before the launcher is built or any job queued: `hydra/launcher=slurm` (or `slurm_local`)
+    with resources that cannot run the trainer's DDP job gets one line and exit status 2."""
+
+    def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
+        import sys
+
+        from alexnet.submitit_task import resources_problem
+
+        if problem := resources_problem(config.hydra.launcher, config.trainer):
+            print(f"error: {problem}", file=sys.stderr)
+            raise SystemExit(2)
 
 
 def jobs_left(total: int, num: int, completed: Iterable[str]) -> int:

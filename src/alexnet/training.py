@@ -45,6 +45,7 @@ from alexnet.resume import (
     resume_point,
     saved_state,
 )
+from alexnet.submitit_task import lightning_plugins
 
 log = logging.getLogger(__name__)
 
@@ -187,7 +188,8 @@ def train(cfg: DictConfig, out_dir: str | Path, arm: dict[str, Any] | None = Non
         trainer = L.Trainer(
             **trainer_kwargs, logger=False, callbacks=callbacks,
             enable_progress_bar=any(isinstance(c, ProgressBar) for c in callbacks),
-            default_root_dir=str(out_dir), enable_model_summary=False, plugins=[AtomicCheckpointIO()],
+            default_root_dir=str(out_dir), enable_model_summary=False,
+            plugins=[AtomicCheckpointIO(), *lightning_plugins()],  # under submitit on SLURM: it requeues
             use_distributed_sampler=False,  # the datamodule shards itself, the same on every Lightning
         )
     except (DataError, ConfigError, ResumeError, ValueError, MisconfigurationException) as e:

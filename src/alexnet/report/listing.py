@@ -21,7 +21,8 @@ from alexnet.report.collect import SWEEP_FILE, Run, Sweep, find_runs, find_sweep
 from alexnet.resume import CHECKPOINT_DIR
 
 COMPLETED, FAILED, UNFINISHED, NOT_STARTED = "completed", "failed", "running or interrupted", "not started"
-STATUS = {"missing": UNFINISHED}  # collect.py's word for a job without summary.json
+# collect.py's word for a job without summary.json; a job submitit requeued (alexnet.submitit_task)
+STATUS = {"missing": UNFINISHED, "requeued": UNFINISHED}
 
 
 @dataclass
