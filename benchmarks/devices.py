@@ -1,5 +1,5 @@
-"""Two devices, three ways, on this machine's CPU cores: the time of a training step and the
-bytes each process sends per step, for the same net and the same global batch.
+"""One device or two, four ways, on this machine's CPU cores: the time of a training step and
+the bytes each process sends per step, for the same net and the same global batch.
 
     python benchmarks/devices.py [--rounds 3] [--steps 12] [--batch 128] [--no-append]
 
@@ -7,7 +7,9 @@ bytes each process sends per step, for the same net and the same global batch.
     ddp      two processes, half the threads each, data parallel (`trainer=ddp`): each takes half
              the batch; every gradient is all-reduced once per step
     columns  two processes, half the threads each, one column each (`trainer=columns`): both take
-             the whole batch; activations go into conv3, fc6, fc7 and fc8, gradients come back
+             the whole batch; activations go into conv3, fc6, fc7 and fc8, gradients come back;
+             with LRN across all maps (the default) conv1's and conv2's maps too
+    columns_lrn_per_column   the same with the original code's per-column LRN
 
 The net is the CIFAR preset's (`preset=cifar_cpu`: alexnet_cifar at width 0.25, 24-px crops) on
 in-memory batches, trained by Lightning with the platform's module. Each mode runs in its own

@@ -2,7 +2,7 @@
 script training the same net with the same augmentation (`plain_torchvision.py`). Each is a
 whole command as a user runs it (start-up, data, training, the test split), alternated.
 
-    python benchmarks/end_to_end.py --root DIR [--rounds 1] [--epochs 1] [--workers 2]
+    python benchmarks/end_to_end.py --root DIR [--rounds 1] [--epochs 1] [--workers 2] [--ours KEY=VALUE ...]
 
 DIR is CIFAR-10 as class folders (train/, test/), e.g. `tar xzf cifar10-jpg.tar.gz`. Ours
 trains on all 50,000 training images (`data.holdout=null data.train_eval=null`, like the
@@ -46,6 +46,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--rounds", type=int, default=1)
     p.add_argument("--epochs", type=int, default=1)
     p.add_argument("--workers", type=int, default=2, help="the baseline's DataLoader workers")
+    p.add_argument("--ours", nargs="*", default=[], metavar="KEY=VALUE",
+                   help="overrides for our command, e.g. channels_last=true (recorded in the row)")
     p.add_argument("--no-append", action="store_true", help="print only; do not append to benchmarks/README.md")
     args = p.parse_args(argv)
     root = args.root.resolve()
@@ -64,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
         rates = {"ours": [], "plain": []}
         for r in range(args.rounds):
             run_dir = Path(tmp) / f"ours{r}"
-            t, _ = timed(ours(root, args.epochs, run_dir, cache))
+            t, _ = timed(ours(root, args.epochs, run_dir, cache, args.ours))
             times["ours"].append(t)
             with open(run_dir / "metrics.csv") as f:
                 rates["ours"] += [float(row["train/images_per_sec"]) for row in csv.DictReader(f)]
@@ -81,7 +83,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"plain ÷ ours (whole command): {ratio:.2f}×")
     if not args.no_append:
         append_rows("End to end: one epoch of full CIFAR-10 (`end_to_end.py`)", [
-            f"| {today()} | {args.epochs} | {statistics.median(times['ours']):.0f} s ({statistics.median(rates['ours']):.0f} img/s) | "
+            f"| {today()} | {args.epochs} | {statistics.median(times['ours']):.0f} s ({statistics.median(rates['ours']):.0f} img/s)"
+            f"{''.join(f', {o}' for o in args.ours)} | "
             f"{statistics.median(times['plain']):.0f} s ({statistics.median(rates['plain']):.0f} img/s), {args.workers} workers | "
             f"{ratio:.2f}× | {cache_s:.0f} s | {machine()}; load {before} → {after}; {git_sha()} |"
         ])

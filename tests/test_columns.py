@@ -3,6 +3,9 @@ process gives the one-device grouped net's outputs, loss and every gradient, tra
 for 5 steps, and its checkpoints load into the one-device net and back; two pairs on four
 processes, data parallel, train as one device on the whole batch."""
 
+import csv
+import json
+import os
 import subprocess
 import sys
 
@@ -26,13 +29,19 @@ def runs(tmp_path_factory):
     one_device = L.Trainer(accelerator="cpu", devices=1, max_steps=5, logger=False, enable_checkpointing=False,
                            enable_progress_bar=False, enable_model_summary=False, limit_val_batches=0)
     L.seed_everything(3, verbose=False)
-    one_device.fit(module(), train_dataloaders=loader())
+    one_device.fit(module(code_recipe=True), train_dataloaders=loader())
     one_device.save_checkpoint(out / "one_device.ckpt")
-    subprocess.run([sys.executable, str(REPO / "tests" / "helpers" / "columns_run.py"), str(out)],
-                   cwd=out, check=True, timeout=600, capture_output=True)
+    run_helper(out)
     ranks = {phase: [torch.load(out / f"{phase}.rank{r}.pt") for r in (0, 1)]
              for phase in ("fit", "percol", "resume", "reverse")}
     return out, ranks
+
+
+def run_helper(out, *args: str) -> None:
+    """tests/helpers/columns_run.py OUT [ARGS]; its stderr shown if it fails."""
+    done = subprocess.run([sys.executable, str(REPO / "tests" / "helpers" / "columns_run.py"), str(out), *args],
+                          cwd=out, timeout=600, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-3000:]
 
 
 def replay(net_module, record, optimizer=None, steps: int | None = None):
@@ -114,12 +123,15 @@ def test_a_column_checkpoint_resumes_in_columns_exactly_where_it_stopped(runs):
     torch.testing.assert_close(resumed["logits_after"], eval_logits(reference), **CLOSE)
 
 
-def test_a_one_device_checkpoint_resumes_in_columns(runs):
+def test_a_one_device_checkpoint_resumes_in_columns_even_with_biases_in_their_own_group(runs):
+    """recipe=code's optimiser: a one-device checkpoint numbers the momentum buffers in group
+    order (weights, then biases), not in the module's order."""
     out, ranks = runs
     reverse = ranks["reverse"][0]
     one_device = L.Trainer(accelerator="cpu", devices=1, max_steps=7, logger=False, enable_checkpointing=False,
                            enable_progress_bar=False, enable_model_summary=False, limit_val_batches=0)
-    alone = module()
+    alone = module(code_recipe=True)
+    assert len(alone.configure_optimizers().param_groups) == 2
     one_device.fit(alone, train_dataloaders=loader(), ckpt_path=out / "one_device.ckpt")
     torch.testing.assert_close(reverse["logits_before"], eval_logits(module_from(out / "one_device.ckpt")), **CLOSE)
     assert_weights_equal(checkpoint.read(out / "reverse.ckpt")["state_dict"], alone)
@@ -145,8 +157,7 @@ def test_what_columns_cannot_run_gets_one_line_before_any_process_starts(overrid
 def test_two_pairs_of_columns_train_as_one_device_on_the_whole_batch(tmp_path):
     """Data parallel × columns: four processes, two pairs, each pair half of every batch, equal
     to one device on the whole batch (no dropout: its masks are per process)."""
-    subprocess.run([sys.executable, str(REPO / "tests" / "helpers" / "columns_run.py"), str(tmp_path), "pairs"],
-                   cwd=tmp_path, check=True, timeout=600, capture_output=True)
+    run_helper(tmp_path, "pairs")
     ranks = [torch.load(tmp_path / f"pairs.rank{r}.pt") for r in range(4)]
     for a, b in ((0, 1), (2, 3)):  # the columns of a pair: the same half-batches and loss
         assert ranks[a]["loss"] == ranks[b]["loss"]
@@ -163,3 +174,25 @@ def test_two_pairs_of_columns_train_as_one_device_on_the_whole_batch(tmp_path):
         pairs_mean = (ranks[0]["loss"][step] + ranks[2]["loss"][step]) / 2  # equal halves: the whole batch's mean
         assert pairs_mean == pytest.approx(loss.item(), rel=1e-5)
     assert_weights_equal(checkpoint.read(tmp_path / "pairs.ckpt")["state_dict"], reference)
+
+
+def test_the_platform_trains_in_columns_as_on_one_device(tmp_path):
+    """`src/train.py trainer=columns` on the sample: the platform's data (both columns take the
+    same crops), its record, its test pass (written once) and its checkpoints, equal to the same
+    command on one device through the first epoch (later, float rounding in another order)."""
+    env = {**os.environ, "WANDB_MODE": "disabled"}
+    runs = {}
+    for name, trainer in (("columns", ["trainer=columns", "trainer.accelerator=cpu"]), ("one", ["trainer=cpu"])):
+        done = subprocess.run([sys.executable, str(REPO / "src" / "train.py"), *trainer, "model=alexnet_cifar",
+                               "debug=tiny", "callbacks.progress_bar=none", f"hydra.run.dir={tmp_path / name}"],
+                              capture_output=True, text=True, timeout=600, cwd=REPO, env=env)
+        assert done.returncode == 0, done.stderr[-3000:]
+        with open(tmp_path / name / "metrics.csv") as f:
+            runs[name] = list(csv.DictReader(f))
+        summary = json.loads((tmp_path / name / "summary.json").read_text())
+        assert summary["status"] == "completed" and summary["test/top1_err"] is not None
+    assert len(runs["columns"]) == len(runs["one"]) == 2
+    for key in ("val/loss", "val/top1_err", "val/top5_err", "train_eval/top1_err", "train/loss"):
+        assert float(runs["columns"][0][key]) == pytest.approx(float(runs["one"][0][key]), rel=1e-5), key
+    assert len((tmp_path / "columns" / "test_outcomes.csv").read_text().splitlines()) == 1 + 1000
+    assert checkpoint.load(tmp_path / "columns").net.features.conv2.groups == 2  # loads into the one-device net

@@ -81,3 +81,20 @@ def test_compile_switch_compiles_the_net_in_place_keeping_checkpoint_keys():
     assert plain.net._compiled_call_impl is None and compiled.net._compiled_call_impl is not None
     assert list(compiled.state_dict()) == list(plain.state_dict())  # checkpoints load either way
     assert "compile" not in compiled.hparams  # and scoring a checkpoint does not compile it
+
+
+def test_channels_last_changes_the_memory_layout_not_the_net_or_its_training():
+    kwargs = {"model": {"stem": "cifar", "width": 0.125, "input_size": 28, "num_classes": 10}, "seed": 0}
+    plain, nhwc = AlexNetModule(**kwargs), AlexNetModule(**kwargs, channels_last=True)
+    nhwc.configure_model()
+    conv2 = nhwc.net.features.conv2.weight
+    assert conv2.is_contiguous(memory_format=torch.channels_last) and not conv2.is_contiguous()
+    x, y = torch.randn(8, 3, 28, 28), torch.randint(0, 10, (8,))
+    for module in (plain, nhwc):  # one SGD step each, the same dropout masks
+        optimizer = module.configure_optimizers()
+        torch.manual_seed(1)
+        module.loss(module(x), y).backward()
+        optimizer.step()
+    for (name, a), b in zip(plain.state_dict().items(), nhwc.state_dict().values(), strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-6, msg=name)  # the same weights, other rounding
+    assert "channels_last" not in nhwc.hparams  # a checkpoint loads into NCHW (the default) unchanged

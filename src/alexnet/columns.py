@@ -9,8 +9,8 @@ columns exchange activations only where the paper has them:
     into fc7     all of fc6's neurons                   gather; backward: sum, own half
     out of fc8   each column's share of the logits      sum;    backward: as it is
 
-(with the text's LRN reading across all maps, `model.lrn_per_column=false`, conv1's and conv2's
-maps are gathered for the LRN too; the original code's per-column LRN needs no exchange).
+(with the text's LRN across all maps of a layer, `model.lrn_per_column=false`, conv1's and
+conv2's maps are gathered for the LRN too; the original code's per-column LRN needs no exchange).
 
 The gather's backward sums over the columns because each column's layer after it used the
 whole gathered input; fc8 is split on its inputs (each column's partial logits summed), since a
@@ -30,6 +30,8 @@ optimizer step (one all-reduce), as DDP averages whole nets'.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -44,6 +46,13 @@ from alexnet.model import AlexNet, AlexNetConfig
 STRATEGY = "columns"  # trainer.strategy: this scheme, registered with Lightning below
 
 
+# torch ≥ 2.14 names; the earlier ones (deprecated since) on the torch versions the project allows
+_all_gather = getattr(dist, "all_gather_single", None) or dist.all_gather_into_tensor
+_reduce_scatter = getattr(dist, "reduce_scatter_single", None) or dist.reduce_scatter_tensor
+# what the columns train in: a mixed-precision GradScaler would scale each column's loss on its own
+PRECISIONS = ("32-true", "32", "bf16-mixed", "bf16-true")
+
+
 class _GatherColumns(torch.autograd.Function):
     """(B, C, ...) of this column → (B, columns·C, ...), column 0's channels first; backward:
     the gradients of both columns summed, this column's part (a reduce-scatter)."""
@@ -52,7 +61,7 @@ class _GatherColumns(torch.autograd.Function):
     def forward(ctx, x: torch.Tensor, group) -> torch.Tensor:
         ctx.group, world = group, dist.get_world_size(group)
         out = x.new_empty((world * x.shape[0], *x.shape[1:]))
-        dist.all_gather_single(out, x.contiguous(), group=group)
+        _all_gather(out, x.contiguous(), group=group)
         return torch.cat(out.chunk(world), dim=1)
 
     @staticmethod
@@ -60,7 +69,7 @@ class _GatherColumns(torch.autograd.Function):
         world = dist.get_world_size(ctx.group)
         parts = torch.cat(grad.chunk(world, dim=1)).contiguous()  # (world·B, C, ...)
         out = grad.new_empty((grad.shape[0], grad.shape[1] // world, *grad.shape[2:]))
-        dist.reduce_scatter_single(out, parts, group=ctx.group)
+        _reduce_scatter(out, parts, group=ctx.group)
         return out, None
 
 
@@ -176,13 +185,20 @@ def columns_problem(trainer: Any, model: Any) -> str | None:
     """One line when a config asks for `trainer.strategy=columns` with what it cannot run."""
     if str(trainer.get("strategy")) != STRATEGY:
         return None
-    arch, devices = model.get("arch", "alexnet"), trainer.get("devices")
+    arch, devices, precision = model.get("arch", "alexnet"), trainer.get("devices"), str(trainer.get("precision", "32-true"))
+    if isinstance(devices, str) and devices.isdigit():  # Lightning's forms: 2, "2", or a list of device ids
+        devices = int(devices)
+    elif isinstance(devices, Sequence) and not isinstance(devices, str):
+        devices = len(devices)
     if arch != "alexnet":
         return (f"trainer.strategy={STRATEGY} splits AlexNet's two columns: use model=alexnet or model=alexnet_cifar, "
                 f"not model.arch={arch}")
     if not (isinstance(devices, int) and devices % 2 == 0 and devices > 0):
         return (f"trainer.strategy={STRATEGY} runs the two columns of a pair on two devices of one node: pass "
-                f"trainer.devices=2 (or 4, 6, ...: pairs data parallel), not {devices}")
+                f"trainer.devices=2 (or 4, 6, ...: pairs data parallel), not {trainer.get('devices')}")
+    if precision not in PRECISIONS:
+        return (f"trainer.precision={precision} cannot train the columns: each process's loss scaler would skip "
+                f"and rescale on its own; pass one of {', '.join(PRECISIONS)}")
     return _net_problem(AlexNetConfig(columns=model.get("columns", 2), width=model.get("width", 1.0)), 2)
 
 
@@ -190,7 +206,7 @@ def column_mesh(device_mesh):
     """The (data_parallel, tensor_parallel) mesh when the trainer runs the columns, else None."""
     if device_mesh is None or "tensor_parallel" not in (device_mesh.mesh_dim_names or ()):
         return None
-    return device_mesh if device_mesh["tensor_parallel"].size() > 1 else None
+    return device_mesh
 
 
 class ColumnStrategy(ModelParallelStrategy):
@@ -199,11 +215,44 @@ class ColumnStrategy(ModelParallelStrategy):
     single files (the one-device net's state dict)."""
 
     def __init__(self, **kwargs):
-        super().__init__(data_parallel_size="auto", tensor_parallel_size=2, save_distributed_checkpoint=False, **kwargs)
+        super().__init__(tensor_parallel_size=2, save_distributed_checkpoint=False, **kwargs)
 
     def setup_environment(self) -> None:
         self._data_parallel_size = self.num_nodes * self.num_processes // 2
         super().setup_environment()
+
+    def load_checkpoint(self, checkpoint_path, weights_only: bool | None = None) -> dict[str, Any]:
+        """A whole checkpoint, its optimizer state matched to the parameters group by group: one
+        written on one device numbers its parameters in param-group order, which Lightning's
+        own loader reads in the module's order (wrong as soon as biases have their own group)."""
+        from torch.distributed.checkpoint.state_dict import (
+            StateDictOptions,
+            set_model_state_dict,
+            set_optimizer_state_dict,
+        )
+
+        path = Path(self.broadcast(str(checkpoint_path)))
+        if not path.is_file():  # a sharded checkpoint directory: Lightning's loader
+            return super().load_checkpoint(path, weights_only=weights_only)
+        checkpoint = torch.load(path, mmap=True, map_location="cpu", weights_only=weights_only)
+        strict = self.lightning_module.strict_loading
+        options = StateDictOptions(full_state_dict=True, broadcast_from_rank0=True, strict=strict)
+        set_model_state_dict(self.model, checkpoint.pop("state_dict"), options=options)
+        names = {id(p): name for name, p in self.model.named_parameters()}
+        for optimizer, state in zip(self.optimizers, checkpoint.get("optimizer_states", []), strict=False):
+            set_optimizer_state_dict(self.model, optimizer, optim_state_dict=_by_name(state, optimizer, names),
+                                     options=options)
+        return checkpoint
+
+
+def _by_name(state: dict[str, Any], optimizer, names: dict[int, str]) -> dict[str, Any]:
+    """An optimizer state dict keyed by parameter names, its saved groups matched to the
+    optimizer's own in order (as `Optimizer.load_state_dict` matches them)."""
+    ids = {}
+    for saved, group in zip(state["param_groups"], optimizer.param_groups, strict=True):
+        ids |= {i: names[id(p)] for i, p in zip(saved["params"], group["params"], strict=True)}
+    return {"state": {ids.get(k, k): v for k, v in state["state"].items()},
+            "param_groups": [{**g, "params": [ids.get(i, i) for i in g["params"]]} for g in state["param_groups"]]}
 
 
 StrategyRegistry.register(STRATEGY, ColumnStrategy, description="one AlexNet column per process (§3.2's two-GPU "

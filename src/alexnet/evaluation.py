@@ -108,11 +108,11 @@ def score_test_split(module: AlexNetModule, datamodule: AlexNetDataModule, limit
 
 class FinalTest(L.Callback):
     """Scores the final weights on the test split once, when training ends (before Lightning
-    moves the model off its device), on the whole split by the processes of data-parallel rank 0
-    (rank 0 alone; under `trainer.strategy=columns` both columns, each holding half the net),
-    and recorded by rank 0. The record puts the
-    metrics in summary.json and the per-image outcomes in test_outcomes.csv; a fit that fails
-    never gets here, so its test keys stay null."""
+    moves the model off its device), on the whole split, by the processes of data-parallel rank
+    0 (rank 0 alone; under `trainer.strategy=columns` both columns of the first pair, each
+    holding half the net), recorded by rank 0. The record puts the metrics in summary.json and
+    the per-image outcomes in test_outcomes.csv; a fit that fails never gets here, so its test
+    keys stay null."""
 
     def __init__(self, record: RunRecord):
         self.record = record

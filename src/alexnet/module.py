@@ -77,6 +77,7 @@ class AlexNetModule(L.LightningModule):
         lr_drop_factor: float = paper.LR_DROP_FACTOR,
         seed: int | None = None,
         compile: bool = False,
+        channels_last: bool = False,
         momentum_form: str = "pytorch",
         bias_lr_mult: float = 1.0,
         bias_weight_decay: bool = True,
@@ -89,10 +90,10 @@ class AlexNetModule(L.LightningModule):
             raise ValueError(f"recipe.lr={lr!r} must be positive")
         if momentum_form not in MOMENTUM_FORMS:
             raise ValueError(f"recipe.momentum_form={momentum_form!r} is not one of {list(MOMENTUM_FORMS)}")
-        # compile says how this process runs the net, not what the net is: kept out of the
-        # checkpoint, so scoring or resuming one never compiles unless asked to
-        self.save_hyperparameters(ignore=["compile"])
-        self.compile_net = compile
+        # compile and channels_last say how this process runs the net, not what the net is: kept
+        # out of the checkpoint, so scoring or resuming one never compiles unless asked to
+        self.save_hyperparameters(ignore=["compile", "channels_last"])
+        self.compile_net, self.channels_last = compile, channels_last
         self.scheduler: torch.optim.lr_scheduler.LRScheduler | None = None
         self._scheduler_state: dict | None = None
         self.net = build_net(model, init, seed)
@@ -121,13 +122,18 @@ class AlexNetModule(L.LightningModule):
         return count_parameters(self.net)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
         return self.net(x)
 
     def configure_model(self) -> None:
         """`trainer.strategy=columns`: this process keeps one column of the net (alexnet.columns).
         `compile=True`: torch.compile the net in place, so its state_dict keys (and so every
         checkpoint) are the same with or without it. The first step of a fit compiles; Inductor's
-        on-disk cache makes the later jobs of a sweep start warm."""
+        on-disk cache makes the later jobs of a sweep start warm. `channels_last=True`: the net's
+        weights in channels-last memory (the input follows in `forward`)."""
+        if self.channels_last:
+            self.net.to(memory_format=torch.channels_last)
         mesh = column_mesh(self.device_mesh)
         if mesh is not None and not isinstance(self.net, ColumnParallelAlexNet):
             if not isinstance(self.net, AlexNet):
@@ -291,8 +297,8 @@ class AlexNetModule(L.LightningModule):
 
     def on_load_checkpoint(self, checkpoint: dict) -> None:
         per_rank = checkpoint.get("train_metric_states") or []
-        rank = self.global_rank if self._trainer is not None else 0
-        if rank < len(per_rank):  # (a resume on fewer or more processes starts the epoch's sums afresh)
+        rank, world = (self.global_rank, self.trainer.world_size) if self._trainer is not None else (0, 1)
+        if len(per_rank) == world:  # (a resume on fewer or more processes starts the epoch's sums afresh)
             self._restore_train_metric_states(per_rank[rank])
         if "rng_state" in checkpoint:
             torch.set_rng_state(checkpoint["rng_state"])

@@ -26,6 +26,7 @@ import torch
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 from omegaconf import OmegaConf
 
+from alexnet.data.datamodule import data_parallel_rank
 from alexnet.submitit_task import Requeued
 
 METRICS_FILE, SUMMARY_FILE, CONFIG_FILE = "metrics.csv", "summary.json", "config.yaml"
@@ -111,8 +112,10 @@ class Throughput(L.Callback):
 
     def on_train_epoch_end(self, trainer, pl_module) -> None:
         if self._end is not None:
-            # summed over DDP ranks: the whole job's throughput
-            rate = self._images / max(self._end - self._start, 1e-9)
+            # summed over the data-parallel processes: the whole job's throughput (the two
+            # columns of a pair, trainer=columns, train on the same images: counted once)
+            share = data_parallel_rank(trainer)[1] / trainer.world_size
+            rate = share * self._images / max(self._end - self._start, 1e-9)
             pl_module.log("train/images_per_sec", rate, sync_dist=True, reduce_fx="sum")
 
 

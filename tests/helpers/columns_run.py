@@ -7,10 +7,11 @@ batch before and after, per step the generator state the step started from (drop
 the batch and the loss, and the first step's gradients (whole tensors); then it saves
 the whole checkpoint OUT/<phase>.ckpt.
 
-    fit      5 steps from the seed (the text's LRN reading: gathered maps)
+    fit      5 steps from the seed (LRN across all maps of a layer: gathered maps)
     percol   1 step with the code's per-column LRN (no exchange for it)
     resume   from fit.ckpt to step 7
-    reverse  from OUT/one_device.ckpt (written beforehand on one device) to step 7
+    reverse  from OUT/one_device.ckpt (written beforehand on one device) to step 7, with
+             `recipe=code`'s optimiser: biases in their own group, §5's momentum form
 
 `python tests/helpers/columns_run.py OUT pairs`: two pairs of columns on four processes, data
 parallel, no dropout, each pair half of every batch — phase `pairs`, 5 steps.
@@ -32,9 +33,11 @@ from alexnet.module import AlexNetModule  # noqa: E402
 BATCHES, BATCH = 5, 8  # one epoch: a checkpoint after 5 steps ends an epoch
 
 
-def module(lrn_per_column: bool = False, dropout: float = 0.5) -> AlexNetModule:
+def module(lrn_per_column: bool = False, dropout: float = 0.5, code_recipe: bool = False) -> AlexNetModule:
+    """The CIFAR AlexNet at width 1/8; `code_recipe`: recipe=code's optimiser (two parameter groups)."""
+    recipe = {"momentum_form": "paper", "bias_lr_mult": 2.0, "bias_weight_decay": False} if code_recipe else {}
     return AlexNetModule(model={"stem": "cifar", "width": 0.125, "input_size": 28, "num_classes": 3,
-                                "lrn_per_column": lrn_per_column, "dropout": dropout}, seed=0)
+                                "lrn_per_column": lrn_per_column, "dropout": dropout}, seed=0, **recipe)
 
 
 def data() -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -89,7 +92,7 @@ class Probe(L.Callback):
 
 
 def run(phase: str, out: Path, max_steps: int, ckpt_path: Path | None = None, lrn_per_column: bool = False,
-        devices: int = 2):
+        devices: int = 2, code_recipe: bool = False):
     probe = Probe()
     pairs = devices // 2
     trainer = L.Trainer(accelerator="cpu", devices=devices, strategy="columns", max_steps=max_steps, logger=False,
@@ -97,7 +100,7 @@ def run(phase: str, out: Path, max_steps: int, ckpt_path: Path | None = None, lr
                         limit_val_batches=0, num_sanity_val_steps=0, callbacks=[probe],
                         use_distributed_sampler=False)  # as src/train.py: the batches are ours
     pair = int(os.environ.get("LOCAL_RANK", 0)) // 2 if pairs > 1 else None  # the columns of a pair: adjacent ranks
-    net_module = module(lrn_per_column, dropout=0.0 if pairs > 1 else 0.5)
+    net_module = module(lrn_per_column, dropout=0.0 if pairs > 1 else 0.5, code_recipe=code_recipe)
     trainer.fit(net_module, train_dataloaders=loader(pair), ckpt_path=ckpt_path)
     torch.save(probe.out, out / f"{phase}.rank{trainer.global_rank}.pt")
     trainer.save_checkpoint(out / f"{phase}.ckpt")
@@ -112,4 +115,4 @@ if __name__ == "__main__":
     run("fit", out, max_steps=5)
     run("percol", out, max_steps=1, lrn_per_column=True)
     run("resume", out, max_steps=7, ckpt_path=out / "fit.ckpt")
-    run("reverse", out, max_steps=7, ckpt_path=out / "one_device.ckpt")
+    run("reverse", out, max_steps=7, ckpt_path=out / "one_device.ckpt", code_recipe=True)

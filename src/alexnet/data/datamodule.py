@@ -350,7 +350,7 @@ class AlexNetDataModule(L.LightningDataModule):
         return [val, self._eval_loader(self.train_eval_set)]
 
     def test_dataloader(self) -> DataLoader:
-        """The whole test split in every process: the end-of-fit test is scored on rank 0 alone."""
+        """The whole test split in every process: the end-of-fit test is scored by data-parallel rank 0."""
         return self._loader(self.test_set, batch_size=self._eval_batch_size(self.ten_crop))
 
     def on_after_batch_transfer(self, batch, dataloader_idx: int):
