@@ -81,8 +81,9 @@ class StepClock(L.Callback):
 
 
 def count_sends(sent: list[int]) -> None:
-    """Wrap the collectives the columns call so each adds what this process sends."""
-    import torch.distributed as dist
+    """Wrap the collectives the columns call (the names `alexnet.columns` calls them by) so each
+    adds what this process sends."""
+    from alexnet import columns
 
     def counting(fn, part):
         def wrapped(*args, **kwargs):
@@ -91,9 +92,9 @@ def count_sends(sent: list[int]) -> None:
         return wrapped
 
     nbytes = lambda t: t.numel() * t.element_size()  # noqa: E731
-    dist.all_gather_single = counting(dist.all_gather_single, lambda out, inp, *a: nbytes(inp))
-    dist.reduce_scatter_single = counting(dist.reduce_scatter_single, lambda out, inp, *a: nbytes(out))
-    dist.all_reduce = counting(dist.all_reduce, lambda t, *a: nbytes(t))
+    columns._all_gather = counting(columns._all_gather, lambda out, inp, *a: nbytes(inp))
+    columns._reduce_scatter = counting(columns._reduce_scatter, lambda out, inp, *a: nbytes(out))
+    columns.dist.all_reduce = counting(columns.dist.all_reduce, lambda t, *a: nbytes(t))
 
 
 def worker(mode: str, out: Path, steps: int, batch: int) -> None:
