@@ -3,6 +3,7 @@
 import importlib.util
 import re
 
+from alexnet import paper
 from alexnet.report import build_report
 from alexnet.report.scorecard import build_scorecard
 from conftest import REPO
@@ -22,10 +23,11 @@ def two_sweeps(tmp_path):
 
 def test_scorecard_has_one_row_per_claim_as_the_reports_judge_it(tmp_path):
     lrn, pool = two_sweeps(tmp_path)
-    card = build_scorecard([lrn, pool], tmp_path / "out")
+    card = build_scorecard([lrn, pool], tmp_path / "out", conf_dir=REPO / "conf")
     text = card.markdown.read_text()
-    rows = [line for line in text.splitlines() if line.startswith("| `")]
-    assert len(rows) == 2 and rows[0].startswith("| `lrn`") and rows[1].startswith("| `pool`")
+    rows = [line for line in text.split("## What differs")[0].splitlines() if line.startswith("| `")]
+    assert [r.split("`")[1] for r in rows] == list(paper.CLAIMS)  # every claim, measured or not
+    rows = rows[:2]
     build_report([pool], pool)
     for sweep, name in ((lrn, "lrn"), (pool, "pool")):  # the verdict each sweep's own report gives
         report = (sweep / "report.md").read_text()
@@ -33,7 +35,8 @@ def test_scorecard_has_one_row_per_claim_as_the_reports_judge_it(tmp_path):
         row = next(r for r in rows if r.startswith(f"| `{name}`"))
         assert f"**{verdict}**" in row and "| 3 |" in row
     assert "[lrn](../lrn/report.md)" in rows[0] and "[pool](../pool/report.md)" not in rows[1]  # built after
-    assert "`columns`" in text.split("Not measured")[1]  # claims without runs are named
+    columns = next(line for line in text.splitlines() if line.startswith("| `columns`"))
+    assert "**not measured yet**" in columns and "`python src/train.py experiment=ablate_columns " in columns
     assert card.figure.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and "<table>" in card.html.read_text()
 
 
@@ -46,3 +49,23 @@ def test_scorecard_cli(tmp_path, capsys):
     assert "2 claims" in capsys.readouterr().out
     assert cli.main([str(tmp_path / "nope"), "--out", str(tmp_path / "o2")]) == 2
     assert "nope" in capsys.readouterr().err and not (tmp_path / "o2").exists()
+
+
+def test_readme_mode_and_check_say_when_the_committed_page_is_stale(tmp_path, capsys):
+    lrn, pool = two_sweeps(tmp_path)
+    spec = importlib.util.spec_from_file_location("scorecard_main", REPO / "src" / "scorecard.py")
+    cli = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(cli)
+    out = tmp_path / "pages"
+    (out / "study").mkdir(parents=True)
+    (out / "study" / "README.md").write_text("# A study of ours\n\ntext\n")
+    args = [str(lrn), str(pool), "--out", str(out), "--readme"]
+    assert cli.main(args + ["--check"]) == 1  # nothing written yet
+    assert "regenerate it with python src/scorecard.py" in capsys.readouterr().err
+    assert cli.main(args) == 0 and not (out / "scorecard.md").exists() and not (out / "scorecard.html").exists()
+    page = (out / "README.md").read_text()
+    assert "[study/](study/README.md) | A study of ours |" in page  # the folders beside it, by their titles
+    assert "## The same studies on GPUs" in page and "| the paper (alexnet) |" in page
+    assert cli.main(args + ["--check"]) == 0
+    (out / "README.md").write_text(page.replace("**undecided**", "**reproduced**", 1))  # typed by hand
+    assert cli.main(args + ["--check"]) == 1

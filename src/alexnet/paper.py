@@ -161,3 +161,24 @@ CLAIMS: dict[str, Claim] = {
         "than tanh (§3.1, Figure 1)", measure="speed", speedup=6.0, threshold=0.25, arch="convnet4",
     ),
 }
+
+
+# ---------------------------------------------------------------------------------------------
+# Where the paper's numbers were measured (§2, §5; paper.md §6 for cuda-convnet's CIFAR-10
+# files), set beside ours in experiments/README.md so that no row is over-read.
+# ---------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Setting:
+    net: str
+    input_px: int
+    data: str
+    epochs: str
+    batch: int
+
+
+PAPER_SETTINGS: dict[str, Setting] = {
+    "alexnet": Setting("two-column AlexNet, full widths", 224,
+                       "ILSVRC-2012: 1.2 M train / 50,000 val / 150,000 test, 1,000 classes", "~90", BATCH_SIZE),
+    "convnet4": Setting("cuda-convnet's layers-conv-local-11pct", 24,
+                        "CIFAR-10: 50,000 train / 10,000 test", "~520", 128),
+}

@@ -151,6 +151,22 @@ def read_sweep(sweep_dir: Path) -> Sweep | None:
     return Sweep(sweep_dir, {k: _parse_sweep_values(v) for k, v in params.items()})
 
 
+def sweep_command(sweep_dir: Path) -> str | None:
+    """The command that runs the sweep again, from its multirun.yaml: the task's overrides, with
+    this machine's paths (data.root, hydra.*) left for the user to give."""
+    path = Path(sweep_dir) / SWEEP_FILE
+    if not path.is_file():
+        return None
+    hydra = (yaml.safe_load(path.read_text()) or {}).get("hydra", {})
+    args = []
+    for override in (hydra.get("overrides") or {}).get("task") or []:
+        key, _, _ = str(override).partition("=")
+        if key.lstrip("+~").startswith("hydra."):
+            continue
+        args.append("data.root=DIR" if key.lstrip("+~") == "data.root" else str(override))
+    return " ".join(["python src/train.py", *args])
+
+
 def find_sweeps(dirs: list[str | Path]) -> list[Sweep]:
     found = []
     for d in dirs:

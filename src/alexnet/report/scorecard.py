@@ -1,34 +1,67 @@
 """One table over every claim: the scorecard of all ablations found under some sweep directories.
 
 Each row is one claim, judged exactly as its sweep's report judges it (the same analysis, at
-its sweep's level), with where it was measured and what it cost, and a link to the report.
+its sweep's level), with where it was measured, what it cost, a link to the report and the
+command that measures it again; claims without runs get a row that says so, with the command
+that would measure them. Beneath the table, the setting of every study beside the paper's, so
+that no row is over-read. As experiments/README.md (`readme=True`) it also gives the commands
+for GPUs and an index of the folders beside it.
 """
 
 from __future__ import annotations
 
 import math
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
+import yaml
+
 from alexnet import paper
+from alexnet.record import CONFIG_FILE
 from alexnet.report import plots
 from alexnet.report.build import REPORT_MD
-from alexnet.report.collect import find_runs
+from alexnet.report.collect import find_runs, sweep_command
 from alexnet.report.content import Ablation, analyse_runs, fmt_ci, is_speed
 from alexnet.report.curves import DEFAULT_THRESHOLD
-from alexnet.report.document import Block, Figure, Heading, Para, Table, to_html, to_markdown
+from alexnet.report.document import (
+    Block,
+    Bullets,
+    Figure,
+    Heading,
+    Para,
+    Table,
+    to_html,
+    to_markdown,
+)
 from alexnet.report.verdict import rule
 
 SCORECARD_MD, SCORECARD_HTML, SCORECARD_PNG = "scorecard.md", "scorecard.html", "scorecard.png"
+README_MD = "README.md"
 HEADER = ["claim", "the paper", "measure", "ours: Δ [CI]", "verdict", "seeds per arm", "data",
-          "epochs", "wall time", "report"]
+          "epochs", "wall time", "report", "command"]
+# The commands that run the same studies where there is a GPU (README mode).
+GPU_COMMANDS = [
+    ("Tiny ImageNet (64-px images, 56-px crops, 200 classes), every one-switch claim, seeds added until "
+     "decided", "python src/train.py experiment=ablate_all data=tiny_imagenet data.root=DIR trainer=gpu "
+     "trainer.max_epochs=30 ablation.max_seeds=5"),
+    ("ImageNet (ILSVRC-2012) with the paper's net and its 90 epochs: one claim at a time, e.g. LRN",
+     "python src/train.py experiment=ablate_lrn data=imagenet model=alexnet data.root=DIR trainer=gpu "
+     "trainer.max_epochs=90"),
+    ("ImageNet, every one-switch claim at once, on 8 GPUs per job",
+     "python src/train.py experiment=ablate_all data=imagenet model=alexnet data.root=DIR trainer=ddp "
+     "trainer.accelerator=gpu trainer.devices=8 trainer.max_epochs=90"),
+    ("The paper's CIFAR-10 claims on its four-layer net, as long as cuda-convnet trained it",
+     "python src/train.py experiment=ablate_cifar_lrn data=cifar10 data.root=DIR trainer=gpu "
+     "trainer.max_epochs=520"),
+]
 
 
 @dataclass
 class Scorecard:
     markdown: Path
-    html: Path
+    html: Path | None  # None as experiments/README.md: the Markdown is the page
     figure: Path | None
     ablations: list[Ablation]
 
@@ -58,41 +91,158 @@ def row(ab: Ablation, out: Path) -> list[str]:
     verdict_text = "**undecided** (no pair of completed arms)" if verdict is None else f"**{verdict.outcome}**"
     if verdict is not None and verdict.seeds_needed:
         verdict_text += f" (~{verdict.seeds_needed} seeds would decide)"
+    commands = sorted({c for s in _sweeps(ab) if (c := sweep_command(s))})
     return [f"`{ab.name}`: {claim.text}", head.claimed_text if head else "-", head.label if head else "-",
             measured, verdict_text, str(ab.seeds), _data(ab), ", ".join(map(str, epochs)) or "-",
-            f"{wall / 60:.1f} min", _reports(ab, out)]
+            f"{wall / 60:.1f} min", _reports(ab, out), "; ".join(f"`{c}`" for c in commands) or "-"]
 
 
-def build_scorecard(dirs: list[str | Path], out_dir: str | Path, threshold: float = DEFAULT_THRESHOLD) -> Scorecard:
+def _sweeps(ab: Ablation) -> list[Path]:
+    return sorted({r.path.parent for a in ab.arms for r in a.runs + a.failed})
+
+
+def paper_number(claim: paper.Claim) -> str:
+    """The paper's number as the rows show it (the report's own format for each measure)."""
+    if claim.measure == "speed":
+        return f"{claim.speedup:g}×"
+    return f"{'≥ ' if claim.at_least else ''}{claim.top1_delta:+.1f}"
+
+
+def experiment_for(name: str, conf_dir: Path | None) -> str | None:
+    """The conf/experiment/ preset whose sweep tests claim `name`, read from its YAML."""
+    if conf_dir is None:
+        return None
+    for path in sorted((Path(conf_dir) / "experiment").glob("ablate_*.yaml")):
+        if re.search(rf"^\s+claim:\s*{re.escape(name)}\s*$", path.read_text(), re.MULTILINE):
+            return path.stem
+    return None
+
+
+def unmeasured_row(name: str, conf_dir: Path | None) -> list[str]:
+    """A claim with no runs under the sources: what the paper says and the command that measures
+    it at our scale (the CPU preset for AlexNet's claims; the four-layer net trains on CIFAR-10)."""
+    claim = paper.CLAIMS[name]
+    experiment = experiment_for(name, conf_dir)
+    scale = "preset=cifar_cpu" if claim.arch == "alexnet" else "data=cifar10"
+    command = f"`python src/train.py experiment={experiment} {scale} data.root=DIR`" if experiment else "-"
+    measure = ("epochs to 25 % train_eval error, ratio" if claim.measure == "speed"
+               else "val − train_eval top-1 gap" if claim.measure == "overfit" else "test top-1")
+    return [f"`{name}`: {claim.text}", paper_number(claim), measure, "-", "**not measured yet**", "0",
+            "-", "-", "-", "-", command]
+
+
+SETTING_HEADER = ["study", "net", "input px", "data", "epochs", "batch", "recipe", "machine", "code"]
+
+
+def setting_rows(ablations: list[Ablation], out: Path) -> list[list[str]]:
+    """Each source sweep's setting (from its paper-arm runs' config.yaml and summary.json), after
+    the paper's own for each net the sweeps train."""
+    rows, archs = [], []
+    for sweep in sorted({s for ab in ablations for s in _sweeps(ab)}):
+        runs = [r for ab in ablations for r in ab.arms[0].runs if r.path.parent == sweep]
+        if not runs or not (runs[0].path / CONFIG_FILE).is_file():
+            continue
+        cfg = yaml.safe_load((runs[0].path / CONFIG_FILE).read_text()) or {}
+        model, data, d = cfg.get("model") or {}, cfg.get("data") or {}, runs[0].summary.get("data") or {}
+        arch = model.get("arch", "alexnet")
+        archs.append(arch)
+        width = f", width {model['width']:g}" if "width" in model else ""
+        stem = f", {model['stem']} stem" if model.get("stem") else ""
+        images = (f"{d.get('layout', '?')}: {d['train_images']:,} train / {d.get('val_images') or 0:,} held out / "
+                  f"{d.get('test_images') or 0:,} test" if d.get("train_images") else d.get("layout", "-"))
+        machines = sorted({f"{m.get('cpus', '?')} CPUs" + (f", {m['cuda']}" if m.get("cuda") else ", no GPU")
+                           + f", torch {m.get('torch', '?')}"
+                           for r in runs if (m := r.summary.get("machine"))})
+        shas = sorted({str(r.summary["git_sha"])[:7] for ab in ablations for a in ab.arms for r in a.runs
+                       if r.path.parent == sweep and r.summary.get("git_sha")})
+        rows.append([f"`{os.path.relpath(sweep, out)}` (ours)", f"{arch}{stem}{width}", str(data.get("crop_size", "-")),
+                     images, str((cfg.get("trainer") or {}).get("max_epochs", "-")), str(data.get("batch_size", "-")),
+                     str((cfg.get("recipe") or {}).get("name", "-")), "; ".join(machines) or "-",
+                     ", ".join(shas) or "-"])
+    papers = [[f"the paper ({arch})", s.net, str(s.input_px), s.data, s.epochs, str(s.batch),
+               "§5" if arch == "alexnet" else "cuda-convnet's", "-", "-"]
+              for arch in dict.fromkeys(archs or ["alexnet"]) if (s := paper.PAPER_SETTINGS.get(arch))]
+    return papers + rows
+
+
+SETTING_TEXT = (
+    "A row answers whether the idea helps **this** net, on **this** data, trained **this** long; "
+    "the paper's numbers are for its own setting, above each of ours. A narrower net, smaller "
+    "images and a few epochs leave less room for an idea to matter (LRN, overlapping pooling and "
+    "PCA lighting were measured on 224-px ILSVRC images after ~90 epochs), and a claim about "
+    "overfitting (dropout) needs a net trained long enough to overfit. 'not reproduced' here means "
+    "not at this scale, nothing about ImageNet."
+)
+
+
+def _folders(out: Path) -> list[list[str]]:
+    """The folders beside the README, each with its own README's title."""
+    rows = []
+    for folder in sorted(p for p in out.iterdir() if (p / README_MD).is_file()):
+        title = (folder / README_MD).read_text().splitlines()[0].lstrip("# ").strip()
+        rows.append([f"[{folder.name}/]({folder.name}/{README_MD})", title])
+    return rows
+
+
+def build_scorecard(dirs: list[str | Path], out_dir: str | Path, threshold: float = DEFAULT_THRESHOLD,
+                    readme: bool = False, conf_dir: Path | None = None, check: bool = False) -> Scorecard:
+    """Writes scorecard.md/.html/.png into `out_dir` — or, with `readme`, README.md and
+    scorecard.png. With `check`, writes nothing and raises StaleScorecard if the Markdown on
+    disk is not what the records give."""
     dirs = [Path(d) for d in dirs]
     runs = find_runs(dirs)  # first: a wrong directory is named before anything is written
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
     order = list(paper.CLAIMS)
     ablations = sorted((ab for ab in analyse_runs(runs, threshold) if ab.claim is not None),
                        key=lambda ab: order.index(ab.name))
+    measured = {ab.name: row(ab, out) for ab in ablations}
+    rows = [measured.get(name) or unmeasured_row(name, conf_dir) for name in paper.CLAIMS]
+    command = " ".join(["python src/scorecard.py", *map(str, dirs), "--out", str(out), *(["--readme"] if readme else [])])
     blocks: list[Block] = [
         Heading("AlexNet's claims, measured", 1),
-        Para("One row per claim of the paper: the paper's number (ILSVRC, or CIFAR-10 for Figure 1), our "
-             "paired difference (other arm minus the paper's arm; ten-crop: centre minus ten crops of the "
-             "same weights; Figure 1: the ratio of epochs to 25 % training error) with its interval, and "
-             "the verdict. Each row is judged as its sweep's report judges it."),
-        Table(HEADER, [row(ab, out) for ab in ablations]),
+        Para("One row per claim of the paper: the paper's number (ILSVRC, or CIFAR-10 for the four-layer "
+             "net's claims), our paired difference (other arm minus the paper's arm; ten-crop: centre minus "
+             "ten crops of the same weights; Figure 1: the ratio of epochs to 25 % training error) with its "
+             "interval, the verdict, and the command that measures it again (DIR: the data). Each row is "
+             "judged as its sweep's report judges it, from the run records committed beside it, and "
+             f"generated by `{command}`" + (" (`tests/test_published.py` checks that it regenerates this "
+                                            "file unchanged)." if readme else ".")),
+        Table(HEADER, rows),
     ]
-    figure = None
-    if ablations:
-        figure = plots.scorecard(_normalised(ablations), out / SCORECARD_PNG)
-        blocks.append(Figure(figure.name, "every claim on one axis: our effect as a fraction of the paper's "
-                                          "(0: no effect, 1: as claimed), with its interval"))
-    missing = [f"`{k}`" for k in paper.CLAIMS if k not in {ab.name for ab in ablations}]
-    if missing:
-        blocks.append(Para("Not measured under these directories: " + ", ".join(missing) + "."))
+    normalised = _normalised(ablations)
+    if normalised:
+        blocks.append(Figure(SCORECARD_PNG, "every claim on one axis: our effect as a fraction of the paper's "
+                                            "(0: no effect, 1: as claimed), with its interval"))
+    blocks += [Heading("What differs from the paper's setting", 2), Table(SETTING_HEADER, setting_rows(ablations, out)),
+               Para(SETTING_TEXT)]
+    if readme:
+        blocks += [Heading("The same studies on GPUs", 2),
+                   Para("Each command runs every arm over its seeds and ends with the report; resume one "
+                        "by running it again with the same `hydra.sweep.dir`. `hydra/launcher=slurm` sends "
+                        "the jobs to a SLURM cluster."),
+                   Bullets([f"{what}: `{cmd}`" for what, cmd in GPU_COMMANDS])]
     blocks += [Heading("How the verdict is reached", 2), Para(rule(any(map(is_speed, ablations)))),
                Para("Sources: " + ", ".join(f"`{d}`" for d in dirs))]
-    md, html = out / SCORECARD_MD, out / SCORECARD_HTML
-    md.write_text(to_markdown(blocks))
-    html.write_text(to_html(blocks, title="AlexNet scorecard"))
+    if readme and out.is_dir() and (folders := _folders(out)):
+        blocks += [Heading("Every folder here", 2), Table(["folder", "what it holds"], folders)]
+    md = out / (README_MD if readme else SCORECARD_MD)
+    text = to_markdown(blocks)
+    if check:
+        if not md.is_file() or md.read_text() != text:
+            raise StaleScorecard(f"{md} is not what the committed records give: regenerate it with {command}")
+        return Scorecard(md, None, None, ablations)
+    out.mkdir(parents=True, exist_ok=True)
+    figure = plots.scorecard(normalised, out / SCORECARD_PNG) if normalised else None
+    md.write_text(text)
+    html = None
+    if not readme:
+        html = out / SCORECARD_HTML
+        html.write_text(to_html(blocks, title="AlexNet scorecard"))
     return Scorecard(md, html, figure, ablations)
+
+
+class StaleScorecard(Exception):
+    """The committed scorecard is not what the committed records give."""
 
 
 def _normalised(ablations: list[Ablation]) -> list[tuple[str, float, tuple[float, float] | None, str]]:
