@@ -135,3 +135,24 @@ def test_an_alexnet_switch_on_convnet4_or_a_mismatched_recipe_gets_one_line():
         build_net({"arch": "convnet4", "width": 0.5}, "cuda_convnet")
     with pytest.raises(ValueError, match="convnet4 takes recipe=cuda_convnet"):
         build_net({"arch": "convnet4"}, "code_fan_in")
+
+
+def test_figure1_runs_stop_once_they_reach_the_threshold_and_count_that_epoch(tmp_path):
+    """ablate_cifar_relu's runs end at the first epoch whose eval-mode training error is below
+    the threshold (the later epochs measure nothing); the report's Figure 1 measure counts the
+    same epoch. A threshold never reached trains every epoch (censored)."""
+    from alexnet.report.collect import find_runs
+    from alexnet.report.curves import epochs_to_threshold, epochs_trained
+    from alexnet.training import train
+    from conftest import make_config
+
+    tiny = ("experiment=ablate_cifar_relu", "data.stored_size=24", "data.crop_size=24", "trainer.max_epochs=3",
+            "trainer.limit_train_batches=2", "trainer.limit_val_batches=1", "logger.wandb.enabled=false",
+            "callbacks.checkpoint.enabled=false", "callbacks.progress_bar=none")
+    for name, threshold, epochs in (("reached", 0.999, 1), ("never", 0.0, 3)):
+        cfg = make_config(*tiny, f"callbacks.early_stopping.stopping_threshold={threshold}")
+        summary = train(cfg, tmp_path / name)
+        assert summary["status"] == "completed" and summary["epochs"] == epochs
+        (run,) = find_runs([tmp_path / name])
+        assert epochs_trained(run) == epochs
+        assert epochs_to_threshold(run, threshold) == (1 if name == "reached" else None)

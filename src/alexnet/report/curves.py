@@ -12,12 +12,13 @@ import math
 import statistics
 from dataclasses import dataclass
 
+from alexnet.paper import FIGURE1_THRESHOLD
 from alexnet.report.collect import Run
 from alexnet.report.stats import CONFIDENCE, Estimate, t_quantile
 
 TRAIN_ERR, VAL_ERR = "train_eval/top1_err", "val/top1_err"
 RUNNING_TRAIN_ERR = "train/running_top1_err"
-DEFAULT_THRESHOLD = 0.25
+DEFAULT_THRESHOLD = FIGURE1_THRESHOLD
 
 
 @dataclass(frozen=True)
