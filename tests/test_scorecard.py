@@ -69,3 +69,23 @@ def test_readme_mode_and_check_say_when_the_committed_page_is_stale(tmp_path, ca
     assert cli.main(args + ["--check"]) == 0
     (out / "README.md").write_text(page.replace("**undecided**", "**reproduced**", 1))  # typed by hand
     assert cli.main(args + ["--check"]) == 1
+
+
+def test_a_sweeps_command_is_printed_shell_quoted_with_this_machines_paths_left_out(tmp_path):
+    import shlex
+
+    import yaml
+
+    from alexnet.report.collect import sweep_command
+    from conftest import make_config
+
+    task = ["experiment=ablate_cifar_relu", "data=cifar10", "data.root=/home/me/cifar", "paths.log_dir=/home/me/logs",
+            "recipe.lr_by_activation={relu: 0.002, tanh: 0.004}", "ablation.max_seeds=5"]
+    (tmp_path / "multirun.yaml").write_text(yaml.safe_dump({"hydra": {"overrides": {"task": task, "hydra": ["hydra.sweep.dir=/x"]}}}))
+    command = sweep_command(tmp_path)
+    assert "/home/me" not in command and "hydra.sweep.dir" not in command
+    python, script, *args = shlex.split(command)  # as a shell reads it
+    assert (python, script) == ("python", "src/train.py")
+    assert args == [task[0], task[1], "data.root=DIR", "paths.log_dir=PATH", task[4], task[5]]
+    assert make_config(*args).recipe.lr_by_activation.tanh == 0.004
+    assert sweep_command(tmp_path / "no-sweep-here") is None

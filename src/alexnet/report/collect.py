@@ -4,9 +4,11 @@ merged across sweeps, or made on another machine."""
 from __future__ import annotations
 
 import csv
+import fnmatch
 import itertools
 import json
 import re
+import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -151,9 +153,13 @@ def read_sweep(sweep_dir: Path) -> Sweep | None:
     return Sweep(sweep_dir, {k: _parse_sweep_values(v) for k, v in params.items()})
 
 
+# This machine's paths in a sweep's overrides, shown to others as placeholders (fnmatch patterns).
+MACHINE_PATHS = {"data.root": "DIR", "data.cache_dir": "CACHE", "ckpt_path": "CKPT", "paths.*": "PATH"}
+
+
 def sweep_command(sweep_dir: Path) -> str | None:
-    """The command that runs the sweep again, from its multirun.yaml: the task's overrides, with
-    this machine's paths (data.root, hydra.*) left for the user to give."""
+    """The command that runs the sweep again, from its multirun.yaml: the task's overrides,
+    shell-quoted, with this machine's paths (data.root, caches, hydra.*) left for the user."""
     path = Path(sweep_dir) / SWEEP_FILE
     if not path.is_file():
         return None
@@ -161,10 +167,12 @@ def sweep_command(sweep_dir: Path) -> str | None:
     args = []
     for override in (hydra.get("overrides") or {}).get("task") or []:
         key, _, _ = str(override).partition("=")
-        if key.lstrip("+~").startswith("hydra."):
+        key = key.lstrip("+~")
+        if key.startswith("hydra.") or key.startswith("hydra/"):
             continue
-        args.append("data.root=DIR" if key.lstrip("+~") == "data.root" else str(override))
-    return " ".join(["python src/train.py", *args])
+        placeholder = next((v for pattern, v in MACHINE_PATHS.items() if fnmatch.fnmatchcase(key, pattern)), None)
+        args.append(f"{key}={placeholder}" if placeholder else str(override))
+    return shlex.join(["python", "src/train.py", *args])
 
 
 def find_sweeps(dirs: list[str | Path]) -> list[Sweep]:

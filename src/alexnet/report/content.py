@@ -223,6 +223,7 @@ def _paired_eval(arms: list[ArmStats], claim: paper.Claim, confidence: float, re
 
 
 SHARED_BASELINE = "all"  # experiment=ablate_all: one baseline per seed serves every one-switch claim
+SHARED = "shared_baseline"  # marks those baseline runs in each claim's copy of their summary
 
 
 def split_shared_baseline(runs: list[Run]) -> dict[str, list[Run]]:
@@ -235,12 +236,12 @@ def split_shared_baseline(runs: list[Run]) -> dict[str, list[Run]]:
         if claim.arch != "alexnet":
             continue
         if claim.measure == "paired_eval":
-            members = [replace(r, summary=r.summary | {"ablation": name}) for r in base]
+            members = [replace(r, summary=r.summary | {"ablation": name, SHARED: True}) for r in base]
         else:
             other = [r for r in runs if r.summary.get("arm") == {claim.switch: claim.other_arm}]
             if not other:
                 continue
-            members = [replace(r, summary=r.summary | {"ablation": name, "arm": {claim.switch: claim.paper_arm}})
+            members = [replace(r, summary=r.summary | {"ablation": name, "arm": {claim.switch: claim.paper_arm}, SHARED: True})
                        for r in base] + [replace(r, summary=r.summary | {"ablation": name}) for r in other]
             name_arms(members)
         if members:

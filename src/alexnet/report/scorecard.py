@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 import os
 import re
+import shlex
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,7 +24,7 @@ from alexnet.record import CONFIG_FILE
 from alexnet.report import plots
 from alexnet.report.build import REPORT_MD
 from alexnet.report.collect import find_runs, sweep_command
-from alexnet.report.content import Ablation, analyse_runs, fmt_ci, is_speed
+from alexnet.report.content import SHARED, Ablation, analyse_runs, fmt_ci, is_speed
 from alexnet.report.curves import DEFAULT_THRESHOLD
 from alexnet.report.document import (
     Block,
@@ -45,16 +46,20 @@ HEADER = ["claim", "the paper", "measure", "ours: Δ [CI]", "verdict", "seeds pe
 GPU_COMMANDS = [
     ("Tiny ImageNet (64-px images, 56-px crops, 200 classes), every one-switch claim, seeds added until "
      "decided", "python src/train.py experiment=ablate_all data=tiny_imagenet data.root=DIR trainer=gpu "
-     "trainer.max_epochs=30 ablation.max_seeds=5"),
-    ("ImageNet (ILSVRC-2012) with the paper's net and its 90 epochs: one claim at a time, e.g. LRN",
+     "trainer.max_epochs=30 ablation.max_seeds=5 hydra.sweep.dir=SWEEP"),
+    ("ImageNet (ILSVRC-2012) with the paper's net and its 90 epochs, one claim at a time, e.g. LRN",
      "python src/train.py experiment=ablate_lrn data=imagenet model=alexnet data.root=DIR trainer=gpu "
-     "trainer.max_epochs=90"),
-    ("ImageNet, every one-switch claim at once, on 8 GPUs per job",
+     "trainer.max_epochs=90 hydra.sweep.dir=SWEEP"),
+    ("ImageNet, every one-switch claim at once, each job on 8 GPUs",
      "python src/train.py experiment=ablate_all data=imagenet model=alexnet data.root=DIR trainer=ddp "
-     "trainer.accelerator=gpu trainer.devices=8 trainer.max_epochs=90"),
-    ("The paper's CIFAR-10 claims on its four-layer net, as long as cuda-convnet trained it",
+     "trainer.accelerator=gpu trainer.devices=8 trainer.precision=16-mixed trainer.max_epochs=90 "
+     "hydra.sweep.dir=SWEEP"),
+    ("CIFAR-10's response-norm claim on the four-layer net, trained 10× longer than our CPU runs",
      "python src/train.py experiment=ablate_cifar_lrn data=cifar10 data.root=DIR trainer=gpu "
-     "trainer.max_epochs=520"),
+     "trainer.max_epochs=100 ablation.max_seeds=8 hydra.sweep.dir=SWEEP"),
+    ("Figure 1 on the four-layer net, after the rate grid (README)",
+     "python src/train.py experiment=ablate_cifar_relu data=cifar10 data.root=DIR trainer=gpu "
+     "trainer.max_epochs=60 hydra.sweep.dir=SWEEP"),
 ]
 
 
@@ -79,22 +84,24 @@ def _reports(ab: Ablation, out: Path) -> str:
     return ", ".join(links) or "-"
 
 
-def row(ab: Ablation, out: Path) -> list[str]:
+def row(ab: Ablation, out: Path, conf_dir: Path | None = None) -> list[str]:
     head, claim = ab.primary, ab.claim
     measured = "-"
     if head is not None and head.paired is not None:
         measured = f"{head.fmt(head.paired.delta)} {fmt_ci(head.paired.ci, head.fmt, head.paired.n)}"
     runs = [r for a in ab.arms for r in a.runs]
     epochs = sorted({r.summary.get("epochs") for r in runs} - {None})
-    wall = sum(r.summary.get("wall_time_s") or 0.0 for r in runs)
+    own = sum(r.summary.get("wall_time_s") or 0.0 for r in runs if not r.summary.get(SHARED))
+    shared = sum(r.summary.get("wall_time_s") or 0.0 for r in runs if r.summary.get(SHARED))
+    wall = f"{own / 60:.1f} min" + (f" + {shared / 60:.1f} min shared baseline" if shared else "")
     verdict = ab.verdict
     verdict_text = "**undecided** (no pair of completed arms)" if verdict is None else f"**{verdict.outcome}**"
     if verdict is not None and verdict.seeds_needed:
         verdict_text += f" (~{verdict.seeds_needed} seeds would decide)"
-    commands = sorted({c for s in _sweeps(ab) if (c := sweep_command(s))})
+    commands = sorted({sweep_command(s) or _fallback_command(ab.name, conf_dir) for s in _sweeps(ab)} - {None})
     return [f"`{ab.name}`: {claim.text}", head.claimed_text if head else "-", head.label if head else "-",
             measured, verdict_text, str(ab.seeds), _data(ab), ", ".join(map(str, epochs)) or "-",
-            f"{wall / 60:.1f} min", _reports(ab, out), "; ".join(f"`{c}`" for c in commands) or "-"]
+            wall, _reports(ab, out), _command_cell(commands, ab.name)]
 
 
 def _sweeps(ab: Ablation) -> list[Path]:
@@ -122,16 +129,33 @@ def unmeasured_row(name: str, conf_dir: Path | None) -> list[str]:
     """A claim with no runs under the sources: what the paper says and the command that measures
     it at our scale (the CPU preset for AlexNet's claims; the four-layer net trains on CIFAR-10)."""
     claim = paper.CLAIMS[name]
-    experiment = experiment_for(name, conf_dir)
-    scale = "preset=cifar_cpu" if claim.arch == "alexnet" else "data=cifar10"
-    command = f"`python src/train.py experiment={experiment} {scale} data.root=DIR`" if experiment else "-"
+    command = _fallback_command(name, conf_dir)
     measure = ("epochs to 25 % train_eval error, ratio" if claim.measure == "speed"
                else "val − train_eval top-1 gap" if claim.measure == "overfit" else "test top-1")
     return [f"`{name}`: {claim.text}", paper_number(claim), measure, "-", "**not measured yet**", "0",
-            "-", "-", "-", "-", command]
+            "-", "-", "-", "-", _command_cell([command] if command else [], name)]
 
 
-SETTING_HEADER = ["study", "net", "input px", "data", "epochs", "batch", "recipe", "machine", "code"]
+def _fallback_command(name: str, conf_dir: Path | None) -> str | None:
+    """The command that measures claim `name` at our scale when no sweep says its own: the CPU
+    preset for AlexNet's claims; the four-layer net trains on CIFAR-10."""
+    experiment = experiment_for(name, conf_dir)
+    if experiment is None:
+        return None
+    scale = "preset=cifar_cpu" if paper.CLAIMS[name].arch == "alexnet" else "data=cifar10"
+    return f"python src/train.py experiment={experiment} {scale} data.root=DIR"
+
+
+# Steps a claim's sweep needs before it (README), said beside its command.
+BEFORE = {"cifar_relu": "each activation's rate from a grid first: `python src/lr_grid.py GRID` (README, Figure 1)"}
+
+
+def _command_cell(commands: list[str], name: str) -> str:
+    cell = "; ".join(f"`{c}`" for c in commands) or "-"
+    return f"{cell}, {BEFORE[name]}" if name in BEFORE and commands else cell
+
+
+SETTING_HEADER = ["study", "net", "input px", "data", "epochs", "batch", "recipe", "machine", "code", "runs, wall time"]
 
 
 def setting_rows(ablations: list[Ablation], out: Path) -> list[list[str]]:
@@ -140,10 +164,13 @@ def setting_rows(ablations: list[Ablation], out: Path) -> list[list[str]]:
     rows, archs = [], []
     for sweep in sorted({s for ab in ablations for s in _sweeps(ab)}):
         runs = [r for ab in ablations for r in ab.arms[0].runs if r.path.parent == sweep]
-        if not runs or not (runs[0].path / CONFIG_FILE).is_file():
+        first = next((r for r in runs if (r.path / CONFIG_FILE).is_file()), None)
+        if first is None:
             continue
-        cfg = yaml.safe_load((runs[0].path / CONFIG_FILE).read_text()) or {}
-        model, data, d = cfg.get("model") or {}, cfg.get("data") or {}, runs[0].summary.get("data") or {}
+        cfg = yaml.safe_load((first.path / CONFIG_FILE).read_text()) or {}
+        model, data, d = cfg.get("model") or {}, cfg.get("data") or {}, first.summary.get("data") or {}
+        every = {r.path: r for ab in ablations for a in ab.arms for r in a.runs if r.path.parent == sweep}
+        wall = sum(r.summary.get("wall_time_s") or 0.0 for r in every.values())
         arch = model.get("arch", "alexnet")
         archs.append(arch)
         width = f", width {model['width']:g}" if "width" in model else ""
@@ -153,14 +180,13 @@ def setting_rows(ablations: list[Ablation], out: Path) -> list[list[str]]:
         machines = sorted({f"{m.get('cpus', '?')} CPUs" + (f", {m['cuda']}" if m.get("cuda") else ", no GPU")
                            + f", torch {m.get('torch', '?')}"
                            for r in runs if (m := r.summary.get("machine"))})
-        shas = sorted({str(r.summary["git_sha"])[:7] for ab in ablations for a in ab.arms for r in a.runs
-                       if r.path.parent == sweep and r.summary.get("git_sha")})
+        shas = sorted({str(r.summary["git_sha"])[:7] for r in every.values() if r.summary.get("git_sha")})
         rows.append([f"`{os.path.relpath(sweep, out)}` (ours)", f"{arch}{stem}{width}", str(data.get("crop_size", "-")),
                      images, str((cfg.get("trainer") or {}).get("max_epochs", "-")), str(data.get("batch_size", "-")),
                      str((cfg.get("recipe") or {}).get("name", "-")), "; ".join(machines) or "-",
-                     ", ".join(shas) or "-"])
+                     ", ".join(shas) or "-", f"{len(every)} runs, {wall / 3600:.1f} h"])
     papers = [[f"the paper ({arch})", s.net, str(s.input_px), s.data, s.epochs, str(s.batch),
-               "§5" if arch == "alexnet" else "cuda-convnet's", "-", "-"]
+               "§5" if arch == "alexnet" else "cuda-convnet's", "-", "-", "-"]
               for arch in dict.fromkeys(archs or ["alexnet"]) if (s := paper.PAPER_SETTINGS.get(arch))]
     return papers + rows
 
@@ -195,9 +221,11 @@ def build_scorecard(dirs: list[str | Path], out_dir: str | Path, threshold: floa
     order = list(paper.CLAIMS)
     ablations = sorted((ab for ab in analyse_runs(runs, threshold) if ab.claim is not None),
                        key=lambda ab: order.index(ab.name))
-    measured = {ab.name: row(ab, out) for ab in ablations}
+    measured = {ab.name: row(ab, out, conf_dir) for ab in ablations}
     rows = [measured.get(name) or unmeasured_row(name, conf_dir) for name in paper.CLAIMS]
-    command = " ".join(["python src/scorecard.py", *map(str, dirs), "--out", str(out), *(["--readme"] if readme else [])])
+    shown = [os.path.relpath(d) for d in (*dirs, out)]  # as typed from the current directory
+    command = shlex.join(["python", "src/scorecard.py", *shown[:-1], "--out", shown[-1], *(["--readme"] if readme else []),
+                          *([] if threshold == DEFAULT_THRESHOLD else ["--threshold", f"{threshold:g}"])])
     blocks: list[Block] = [
         Heading("AlexNet's claims, measured", 1),
         Para("One row per claim of the paper: the paper's number (ILSVRC, or CIFAR-10 for the four-layer "
