@@ -137,12 +137,25 @@ def resolution(runs: list[Run]) -> float:
     return 100.0 / max(sizes) if sizes else DEFAULT_RESOLUTION
 
 
+GAP_LABEL = "val − train_eval top-1 gap"  # the dropout claim's measure
+
+
+def speed_label(threshold: float) -> str:
+    """The Figure 1 measure's name."""
+    return f"epochs to {100 * threshold:g} % train_eval error, ratio"
+
+
+def claimed_text(value: float, at_least: bool = False) -> str:
+    """The paper's number for an error difference, as every row shows it."""
+    return f"{'≥ ' if at_least else ''}{value:+.1f}"
+
+
 def _compare(label: str, base: ArmStats, other: ArmStats, metric: str, claimed: float | None,
              at_least: bool, confidence: float, res: float) -> Comparison:
     b, o = base.by_seed(metric), other.by_seed(metric)
     est = paired(b, o, confidence, res)
     verdict = judge(est, claimed, at_least) if claimed is not None else None
-    text = "-" if claimed is None else f"{'≥ ' if at_least else ''}{claimed:+.1f}"
+    text = "-" if claimed is None else claimed_text(claimed, at_least)
     return Comparison(label, other.name, est, welch(list(b.values()), list(o.values()), confidence),
                       claimed, text, verdict, per_seed={s: o[s] - b[s] for s in b if s in o}, at_least=at_least)
 
@@ -165,7 +178,7 @@ def analyse(name: str, runs: list[Run], threshold: float, confidence: float = CO
         if c is not None and c.measure == "speed":
             ab.comparisons.append(_speed(base, other, c, threshold, confidence))
         if c is not None and c.measure == "overfit":
-            ab.comparisons.append(_compare("val − train_eval top-1 gap", base, other, "gap/top1_err",
+            ab.comparisons.append(_compare(GAP_LABEL, base, other, "gap/top1_err",
                                            c.top1_delta, c.at_least, confidence, res))
         error_claim = c is not None and c.measure in ("error", "overfit")
         ab.comparisons += [
@@ -180,7 +193,7 @@ def analyse(name: str, runs: list[Run], threshold: float, confidence: float = CO
 def _speed(base: ArmStats, other: ArmStats, claim: paper.Claim, threshold: float, confidence: float) -> Comparison:
     est = log_speed_ratio(speed(base.runs, threshold), speed(other.runs, threshold), confidence)
     claimed = math.log(claim.speedup)
-    return Comparison(f"epochs to {100 * threshold:g} % train_eval error, ratio", other.name, est, None,
+    return Comparison(speed_label(threshold), other.name, est, None,
                       claimed, f"{claim.speedup:g}×", judge(est, claimed, show=times), fmt=fmt_ratio)
 
 

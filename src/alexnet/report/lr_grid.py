@@ -16,7 +16,6 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
 from omegaconf import OmegaConf
 
 from alexnet.record import CONFIG_FILE
@@ -39,7 +38,7 @@ def grid_points(dirs: list[str | Path], by: str = "model.activation") -> list[Gr
     for run in find_runs(dirs):
         if not run.completed or not (run.path / CONFIG_FILE).is_file():
             continue
-        cfg = OmegaConf.create(yaml.safe_load((run.path / CONFIG_FILE).read_text()))
+        cfg = OmegaConf.load(run.path / CONFIG_FILE)
         arm, lr = OmegaConf.select(cfg, by), OmegaConf.select(cfg, "recipe.lr")
         if arm is None or lr is None:
             raise ValueError(f"{run.path}/{CONFIG_FILE} has no {by if arm is None else 'recipe.lr'}: "

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import math
 import os
-import re
 import shlex
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,7 +23,16 @@ from alexnet.record import CONFIG_FILE
 from alexnet.report import plots
 from alexnet.report.build import REPORT_MD
 from alexnet.report.collect import find_runs, sweep_command
-from alexnet.report.content import SHARED, Ablation, analyse_runs, fmt_ci, is_speed
+from alexnet.report.content import (
+    GAP_LABEL,
+    SHARED,
+    Ablation,
+    analyse_runs,
+    claimed_text,
+    fmt_ci,
+    is_speed,
+    speed_label,
+)
 from alexnet.report.curves import DEFAULT_THRESHOLD
 from alexnet.report.document import (
     Block,
@@ -54,7 +62,7 @@ GPU_COMMANDS = [
      "python src/train.py experiment=ablate_all data=imagenet model=alexnet data.root=DIR trainer=ddp "
      "trainer.accelerator=gpu trainer.devices=8 trainer.precision=16-mixed trainer.max_epochs=90 "
      "hydra.sweep.dir=SWEEP"),
-    ("CIFAR-10's response-norm claim on the four-layer net, trained 10× longer than our CPU runs",
+    ("CIFAR-10's response-norm claim on the four-layer net, 100 epochs, seeds added until decided",
      "python src/train.py experiment=ablate_cifar_lrn data=cifar10 data.root=DIR trainer=gpu "
      "trainer.max_epochs=100 ablation.max_seeds=8 hydra.sweep.dir=SWEEP"),
     ("Figure 1 on the four-layer net, after the rate grid (README)",
@@ -110,17 +118,15 @@ def _sweeps(ab: Ablation) -> list[Path]:
 
 def paper_number(claim: paper.Claim) -> str:
     """The paper's number as the rows show it (the report's own format for each measure)."""
-    if claim.measure == "speed":
-        return f"{claim.speedup:g}×"
-    return f"{'≥ ' if claim.at_least else ''}{claim.top1_delta:+.1f}"
+    return f"{claim.speedup:g}×" if claim.measure == "speed" else claimed_text(claim.top1_delta, claim.at_least)
 
 
 def experiment_for(name: str, conf_dir: Path | None) -> str | None:
-    """The conf/experiment/ preset whose sweep tests claim `name`, read from its YAML."""
+    """The conf/experiment/ preset whose `ablation.claim` is `name`."""
     if conf_dir is None:
         return None
     for path in sorted((Path(conf_dir) / "experiment").glob("ablate_*.yaml")):
-        if re.search(rf"^\s+claim:\s*{re.escape(name)}\s*$", path.read_text(), re.MULTILINE):
+        if ((yaml.safe_load(path.read_text()) or {}).get("ablation") or {}).get("claim") == name:
             return path.stem
     return None
 
@@ -130,8 +136,8 @@ def unmeasured_row(name: str, conf_dir: Path | None) -> list[str]:
     it at our scale (the CPU preset for AlexNet's claims; the four-layer net trains on CIFAR-10)."""
     claim = paper.CLAIMS[name]
     command = _fallback_command(name, conf_dir)
-    measure = ("epochs to 25 % train_eval error, ratio" if claim.measure == "speed"
-               else "val − train_eval top-1 gap" if claim.measure == "overfit" else "test top-1")
+    measure = (speed_label(claim.threshold) if claim.measure == "speed"
+               else GAP_LABEL if claim.measure == "overfit" else "test top-1")
     return [f"`{name}`: {claim.text}", paper_number(claim), measure, "-", "**not measured yet**", "0",
             "-", "-", "-", "-", _command_cell([command] if command else [], name)]
 
@@ -163,13 +169,13 @@ def setting_rows(ablations: list[Ablation], out: Path) -> list[list[str]]:
     the paper's own for each net the sweeps train."""
     rows, archs = [], []
     for sweep in sorted({s for ab in ablations for s in _sweeps(ab)}):
-        runs = [r for ab in ablations for r in ab.arms[0].runs if r.path.parent == sweep]
-        first = next((r for r in runs if (r.path / CONFIG_FILE).is_file()), None)
+        every = {r.path: r for ab in ablations for a in ab.arms for r in a.runs if r.path.parent == sweep}
+        paper_arm = [r for ab in ablations for r in ab.arms[0].runs if r.path.parent == sweep]
+        first = next((r for r in paper_arm if (r.path / CONFIG_FILE).is_file()), None)
         if first is None:
             continue
         cfg = yaml.safe_load((first.path / CONFIG_FILE).read_text()) or {}
         model, data, d = cfg.get("model") or {}, cfg.get("data") or {}, first.summary.get("data") or {}
-        every = {r.path: r for ab in ablations for a in ab.arms for r in a.runs if r.path.parent == sweep}
         wall = sum(r.summary.get("wall_time_s") or 0.0 for r in every.values())
         arch = model.get("arch", "alexnet")
         archs.append(arch)
@@ -179,7 +185,7 @@ def setting_rows(ablations: list[Ablation], out: Path) -> list[list[str]]:
                   f"{d.get('test_images') or 0:,} test" if d.get("train_images") else d.get("layout", "-"))
         machines = sorted({f"{m.get('cpus', '?')} CPUs" + (f", {m['cuda']}" if m.get("cuda") else ", no GPU")
                            + f", torch {m.get('torch', '?')}"
-                           for r in runs if (m := r.summary.get("machine"))})
+                           for r in every.values() if (m := r.summary.get("machine"))})
         shas = sorted({str(r.summary["git_sha"])[:7] for r in every.values() if r.summary.get("git_sha")})
         rows.append([f"`{os.path.relpath(sweep, out)}` (ours)", f"{arch}{stem}{width}", str(data.get("crop_size", "-")),
                      images, str((cfg.get("trainer") or {}).get("max_epochs", "-")), str(data.get("batch_size", "-")),
