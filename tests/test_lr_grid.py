@@ -56,3 +56,18 @@ def test_cli_prints_the_override_for_the_timed_runs(grid, tmp_path, capsys):
     assert "| tanh | 0.004 | diverged / none |" in out
     assert cli.main([str(tmp_path / "nope")]) == 2
     assert "nope" in capsys.readouterr().err
+
+
+def test_figure1_defaults_are_the_committed_grids_picks():
+    """ablate_cifar_relu's per-activation rates are what src/lr_grid.py picks from the grid
+    records committed in experiments/ — inside the grid, not on its edge."""
+    from omegaconf import OmegaConf
+
+    records = REPO / "experiments" / "cifar10-convnet4" / "lr_grid"
+    if not records.is_dir():
+        pytest.skip("no committed Figure 1 rate grid")
+    points = grid_points([records])
+    best = pick(points)
+    defaults = OmegaConf.load(REPO / "conf" / "experiment" / "ablate_cifar_relu.yaml").recipe.lr_by_activation
+    assert {arm: pt.lr for arm, pt in best.items()} == dict(defaults)
+    assert not any(at_grid_edge(points, pt) for pt in best.values())
