@@ -152,8 +152,9 @@ def _fallback_command(name: str, conf_dir: Path | None) -> str | None:
     return f"python src/train.py experiment={experiment} {scale} data.root=DIR"
 
 
-# Steps a claim's sweep needs before it (README), said beside its command.
-BEFORE = {"cifar_relu": "each activation's rate from a grid first: `python src/lr_grid.py GRID` (README, Figure 1)"}
+# What a claim's command relies on (README), said beside it.
+BEFORE = {"cifar_relu": "at each activation's rate as picked on full CIFAR-10 (re-pick for other data: "
+                        "`python src/lr_grid.py GRID`, README, Figure 1)"}
 
 
 def _command_cell(commands: list[str], name: str) -> str:
