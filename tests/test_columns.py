@@ -192,7 +192,9 @@ def test_the_platform_trains_in_columns_as_on_one_device(tmp_path):
         summary = json.loads((tmp_path / name / "summary.json").read_text())
         assert summary["status"] == "completed" and summary["test/top1_err"] is not None
     assert len(runs["columns"]) == len(runs["one"]) == 2
+    # 1e-4: the grouped and the split convolutions round differently by CPU (an AVX-512 EPYC gave
+    # val/loss 2.31322 vs 2.31319 after the first epoch, 1.3e-5 apart; it passed at 1e-5 on AVX2 ones)
     for key in ("val/loss", "val/top1_err", "val/top5_err", "train_eval/top1_err", "train/loss"):
-        assert float(runs["columns"][0][key]) == pytest.approx(float(runs["one"][0][key]), rel=1e-5), key
+        assert float(runs["columns"][0][key]) == pytest.approx(float(runs["one"][0][key]), rel=1e-4), key
     assert len((tmp_path / "columns" / "test_outcomes.csv").read_text().splitlines()) == 1 + 1000
     assert checkpoint.load(tmp_path / "columns").net.features.conv2.groups == 2  # loads into the one-device net
