@@ -6,6 +6,7 @@ import importlib.util
 import json
 
 import pytest
+from omegaconf import OmegaConf
 
 from alexnet.report.lr_grid import at_grid_edge, grid_points, pick
 from conftest import REPO
@@ -61,12 +62,7 @@ def test_cli_prints_the_override_for_the_timed_runs(grid, tmp_path, capsys):
 def test_figure1_defaults_are_the_committed_grids_picks():
     """ablate_cifar_relu's per-activation rates are what src/lr_grid.py picks from the grid
     records committed in experiments/ — inside the grid, not on its edge."""
-    from omegaconf import OmegaConf
-
-    records = REPO / "experiments" / "cifar10-convnet4" / "lr_grid"
-    if not records.is_dir():
-        pytest.skip("no committed Figure 1 rate grid")
-    points = grid_points([records])
+    points = grid_points([REPO / "experiments" / "cifar10-convnet4" / "lr_grid"])
     best = pick(points)
     defaults = OmegaConf.load(REPO / "conf" / "experiment" / "ablate_cifar_relu.yaml").recipe.lr_by_activation
     assert {arm: pt.lr for arm, pt in best.items()} == dict(defaults)
