@@ -89,3 +89,11 @@ def test_a_sweeps_command_is_printed_shell_quoted_with_this_machines_paths_left_
     assert args == [task[0], task[1], "data.root=DIR", "paths.log_dir=PATH", task[4], task[5]]
     assert make_config(*args).recipe.lr_by_activation.tanh == 0.004
     assert sweep_command(tmp_path / "no-sweep-here") is None
+
+
+def test_a_claim_with_one_arm_finished_shows_the_papers_number_and_no_measurement(tmp_path):
+    lrn = tmp_path / "lrn"
+    job(lrn, "on0", {"model.lrn": True}, 0, 0.40, 0.20)  # the paper's arm of seed 0; its pair still to run
+    text = build_scorecard([lrn], tmp_path / "out", conf_dir=REPO / "conf").markdown.read_text()
+    row = next(line for line in text.splitlines() if line.startswith("| `lrn`")).split(" | ")
+    assert row[1:5] == ["+1.4", "test top-1", "-", "**undecided** (no pair of completed arms)"]

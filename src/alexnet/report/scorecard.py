@@ -107,9 +107,9 @@ def row(ab: Ablation, out: Path, conf_dir: Path | None = None) -> list[str]:
     if verdict is not None and verdict.seeds_needed:
         verdict_text += f" (~{verdict.seeds_needed} seeds would decide)"
     commands = sorted({sweep_command(s) or _fallback_command(ab.name, conf_dir) for s in _sweeps(ab)} - {None})
-    return [f"`{ab.name}`: {claim.text}", head.claimed_text if head else "-", head.label if head else "-",
-            measured, verdict_text, str(ab.seeds), _data(ab), ", ".join(map(str, epochs)) or "-",
-            wall, _reports(ab, out), _command_cell(commands, ab.name)]
+    return [f"`{ab.name}`: {claim.text}", head.claimed_text if head else paper_number(claim),
+            head.label if head else measure_label(claim), measured, verdict_text, str(ab.seeds), _data(ab),
+            ", ".join(map(str, epochs)) or "-", wall, _reports(ab, out), _command_cell(commands, ab.name)]
 
 
 def _sweeps(ab: Ablation) -> list[Path]:
@@ -119,6 +119,12 @@ def _sweeps(ab: Ablation) -> list[Path]:
 def paper_number(claim: paper.Claim) -> str:
     """The paper's number as the rows show it (the report's own format for each measure)."""
     return f"{claim.speedup:g}×" if claim.measure == "speed" else claimed_text(claim.top1_delta, claim.at_least)
+
+
+def measure_label(claim: paper.Claim) -> str:
+    """What a claim's row measures, for rows with no comparison yet to name it."""
+    return (speed_label(claim.threshold) if claim.measure == "speed"
+            else GAP_LABEL if claim.measure == "overfit" else "test top-1")
 
 
 def experiment_for(name: str, conf_dir: Path | None) -> str | None:
@@ -136,9 +142,7 @@ def unmeasured_row(name: str, conf_dir: Path | None) -> list[str]:
     it at our scale (the CPU preset for AlexNet's claims; the four-layer net trains on CIFAR-10)."""
     claim = paper.CLAIMS[name]
     command = _fallback_command(name, conf_dir)
-    measure = (speed_label(claim.threshold) if claim.measure == "speed"
-               else GAP_LABEL if claim.measure == "overfit" else "test top-1")
-    return [f"`{name}`: {claim.text}", paper_number(claim), measure, "-", "**not measured yet**", "0",
+    return [f"`{name}`: {claim.text}", paper_number(claim), measure_label(claim), "-", "**not measured yet**", "0",
             "-", "-", "-", "-", _command_cell([command] if command else [], name)]
 
 
