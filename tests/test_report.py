@@ -562,3 +562,16 @@ def test_report_cli_says_in_one_line_what_it_wrote_or_overwrote(tmp_path, capsys
     again = capsys.readouterr().out.splitlines()[0]
     assert again == (f"rewrote {out / 'report.md'}, index.html and 2 figures (previous report replaced); "
                      "left from before, no longer in the report: curves-pool.png")
+
+
+def test_a_seeds_until_decided_sweep_before_its_first_look_expects_its_first_seeds_only(tmp_path):
+    root = tmp_path / "sweep"
+    job(root, "0", {"model.lrn": True}, 5, 0.40, 0.20)
+    job(root, "1", {"model.lrn": False}, 5, 0.42, 0.20)
+    grid = "hydra:\n  sweeper:\n    params:\n      seed: 5,6,7,8\n      model.lrn: true,false\n"
+    (root / "multirun.yaml").write_text(grid + "ablation:\n  max_seeds: 6\n  min_seeds: 2\n")
+    text = render([root])  # the sweeper runs seeds 5 and 6 first; 7 and 8 are not missing
+    assert "| `model.lrn=True` | 1 of 2 jobs completed |" in text
+    assert "seed 6: missing" in text and "seed 7" not in text
+    (root / "multirun.yaml").write_text(grid + "ablation:\n  max_seeds: null\n")  # a plain grid: all four
+    assert "| `model.lrn=True` | 1 of 4 jobs completed |" in render([root])

@@ -20,6 +20,7 @@ from alexnet.record import CONFIG_FILE, METRICS_FILE, OUTCOMES_FILE, SUMMARY_FIL
 
 SWEEP_FILE = "multirun.yaml"
 SEQUENTIAL_FILE = "sequential.json"  # written by a sweep that adds seeds (report.sequential)
+DEFAULT_MIN_SEEDS = 2  # seeds per arm before a seeds-until-decided sweep's first look, unless set
 # Derived per-run measures (fractions, like the summary's): the generalisation gap the
 # dropout claim is about, with the training error measured in eval mode.
 DERIVED = {"gap/top1_err": ("final_val/top1_err", "final_train_eval/top1_err")}
@@ -136,7 +137,8 @@ def read_sweep(sweep_dir: Path) -> Sweep | None:
     path = sweep_dir / SWEEP_FILE
     if not path.is_file():
         return None
-    hydra = (yaml.safe_load(path.read_text()) or {}).get("hydra", {})
+    config = yaml.safe_load(path.read_text()) or {}
+    hydra = config.get("hydra", {})
     params = {str(k): str(v) for k, v in ((hydra.get("sweeper") or {}).get("params") or {}).items()}
     for override in (hydra.get("overrides") or {}).get("task") or []:
         key, _, value = str(override).partition("=")
@@ -150,6 +152,11 @@ def read_sweep(sweep_dir: Path) -> Sweep | None:
     looks = json.loads(sequential.read_text()).get("looks") if sequential.is_file() else None
     if looks:
         params["seed"] = ",".join(map(str, looks[-1]["seed_values"]))
+    elif (config.get("ablation") or {}).get("max_seeds") is not None and "seed" in params:
+        # before its first look a seeds-until-decided sweep runs min_seeds seeds from the first
+        # seed it was given (the sweeper's plan), not the grid's seed list
+        first = _parse_sweep_values(params["seed"])[0]
+        params["seed"] = f"range({first},{first + int(config['ablation'].get('min_seeds') or DEFAULT_MIN_SEEDS)})"
     return Sweep(sweep_dir, {k: _parse_sweep_values(v) for k, v in params.items()})
 
 
@@ -163,7 +170,8 @@ def sweep_command(sweep_dir: Path) -> str | None:
     path = Path(sweep_dir) / SWEEP_FILE
     if not path.is_file():
         return None
-    hydra = (yaml.safe_load(path.read_text()) or {}).get("hydra", {})
+    config = yaml.safe_load(path.read_text()) or {}
+    hydra = config.get("hydra", {})
     args = []
     for override in (hydra.get("overrides") or {}).get("task") or []:
         key, _, _ = str(override).partition("=")

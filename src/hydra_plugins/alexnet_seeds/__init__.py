@@ -74,6 +74,7 @@ class SeedsSweeper(BasicSweeper):
         return returns
 
     def sweep(self, arguments: list[str]) -> Any:
+        from alexnet.report.collect import DEFAULT_MIN_SEEDS
         from alexnet.report.sequential import CONTINUE, STOP_BUDGET, STOP_MAX, Plan
         from alexnet.report.stopping import look
 
@@ -81,7 +82,7 @@ class SeedsSweeper(BasicSweeper):
         if settings.get("max_seeds") is None:
             return self._grid(arguments)
         try:
-            plan = Plan(min_seeds=int(settings.get("min_seeds") or 2), max_seeds=int(settings.max_seeds),
+            plan = Plan(min_seeds=int(settings.get("min_seeds") or DEFAULT_MIN_SEEDS), max_seeds=int(settings.max_seeds),
                         budget_minutes=settings.get("budget_minutes"))
         except ValueError as e:  # one line, like train.py's config errors, before any job runs
             print(f"error: {e}", file=sys.stderr)
