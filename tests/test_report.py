@@ -542,6 +542,32 @@ def test_figure1_section_and_its_threshold_line_only_for_the_activation_claim(tm
     assert "had a higher error than the paper's arm: 2 of 2 (test top-1), 0 of 2 (test top-5; 2 tied)." in sections["lrn"]
 
 
+def test_curves_mark_the_epochs_whose_mean_lacks_the_seeds_that_had_stopped(tmp_path, monkeypatch):
+    """Figure 1's runs stop at 25 %: past a seed's stop the arm's mean is of fewer seeds, which the
+    plot must show (hollow points, a legend entry), not pass off as the mean of all of them."""
+    from alexnet.report import plots
+
+    figures = []
+    monkeypatch.setattr(plots, "_save", lambda fig, path, layout=True: figures.append(fig) or path)
+    for s, tanh in enumerate(([0.6, 0.24], [0.6, 0.4, 0.3, 0.2])):  # tanh seed 0 stops after 2 epochs
+        job(tmp_path, f"relu{s}", {"model.activation": "relu"}, s, 0.40, 0.2, ablation="activation",
+            train_curve=[0.5, 0.2])
+        job(tmp_path, f"tanh{s}", {"model.activation": "tanh"}, s, 0.45, 0.2, ablation="activation",
+            train_curve=tanh)
+    arms = analyse_runs(find_runs([tmp_path]))[0].arms
+    plots.curves(arms, tmp_path / "c.png", 0.25)
+    train_panel = figures[-1].axes[0]
+    hollow = {line.get_color(): list(line.get_xdata()) for line in train_panel.lines
+              if line.get_linestyle() == "None" and line.get_markerfacecolor() == "white" and len(line.get_xdata())}
+    colours = {arm.name: f"C{i}" for i, arm in enumerate(arms)}
+    tanh_arm = next(a for a in arms if "tanh" in a.name)
+    assert hollow == {colours[tanh_arm.name]: [3, 4]}  # epochs 3 and 4: seed 1 alone
+    assert "mean of the seeds not yet stopped" in [t.get_text() for t in figures[-1].legends[0].get_texts()]
+
+    plots.curves([a for a in arms if a is not tanh_arm], tmp_path / "c.png", 0.25)  # every seed ran on
+    assert "mean of the seeds not yet stopped" not in [t.get_text() for t in figures[-1].legends[0].get_texts()]
+
+
 def test_report_cli_says_in_one_line_what_it_wrote_or_overwrote(tmp_path, capsys):
     import importlib.util
 

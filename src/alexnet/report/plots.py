@@ -31,17 +31,29 @@ def _styled(plot):
 
 @_styled
 def curves(arms: list[ArmStats], path: Path, threshold: float | None = None, title: str = "") -> Path:
-    """Training and validation top-1 error per epoch: mean over seeds, min–max band."""
+    """Training and validation top-1 error per epoch: mean over seeds, min–max band. Where some
+    seeds had stopped (Figure 1's runs stop at 25 %), the mean is of the seeds still running:
+    those points are hollow, and the legend says so."""
     fig, axes = plt.subplots(1, 2, figsize=(WIDTH, 4.2), sharex=True)
+    partial = False
     for i, arm in enumerate(arms):
         colour = f"C{i}"
         for ax, key in zip(axes, (TRAIN_ERR, VAL_ERR), strict=True):
             b = band(arm.runs, key)
             if not b.epochs:
                 continue
-            ax.plot(b.epochs, b.mean, color=colour, marker="o", ms=3, label=f"{arm.name} (n={arm.n})")
+            ax.plot(b.epochs, b.mean, color=colour, marker="o", ms=3, label=f"{arm.name} (n={arm.n})",
+                    markevery=[j for j, n in enumerate(b.n) if n == arm.n])
+            fewer = [j for j, n in enumerate(b.n) if n < arm.n]
+            if fewer:
+                partial = True
+                ax.plot([b.epochs[j] for j in fewer], [b.mean[j] for j in fewer], ls="none", marker="o", ms=4,
+                        mfc="white", color=colour)
             if arm.n > 1:
                 ax.fill_between(b.epochs, b.low, b.high, color=colour, alpha=0.2, lw=0)
+    if partial:
+        axes[0].plot([], [], ls="none", marker="o", ms=4, mfc="white", color="grey",
+                     label="mean of the seeds not yet stopped")
     axes[0].set_title("train_eval top-1 error (eval mode)")
     axes[1].set_title("held-out val top-1 error")
     if threshold is not None:  # only for Figure 1: the line stretches the axis down to it
@@ -53,9 +65,11 @@ def curves(arms: list[ArmStats], path: Path, threshold: float | None = None, tit
         ax.grid(alpha=0.3)
     # one legend for both panels, under the title: it never covers a curve
     handles, labels = axes[0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="upper center", ncol=len(labels), frameon=False, bbox_to_anchor=(0.5, 0.95))
+    rows = 1 if len(labels) <= 3 else 2  # four entries in one row overrun the page's width
+    fig.legend(handles, labels, loc="upper center", ncol=-(-len(labels) // rows), frameon=False,
+               bbox_to_anchor=(0.5, 0.95))
     fig.suptitle(f"{title + ': ' if title else ''}mean over seeds, band min–max", fontsize=FONT + 1)
-    fig.tight_layout(rect=(0, 0, 1, 0.9))
+    fig.tight_layout(rect=(0, 0, 1, 0.9 if rows == 1 else 0.84))
     return _save(fig, path, layout=False)
 
 
