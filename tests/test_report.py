@@ -12,6 +12,7 @@ from alexnet.report import build_report, find_runs, render
 from alexnet.report.collect import Run
 from alexnet.report.content import analyse_runs
 from alexnet.report.curves import Speed, epochs_to_threshold, log_speed_ratio, speed
+from alexnet.report.sequential import Plan
 from alexnet.report.stats import (
     Estimate,
     group_arms,
@@ -595,9 +596,10 @@ def test_a_seeds_until_decided_sweep_before_its_first_look_expects_its_first_see
     job(root, "0", {"model.lrn": True}, 5, 0.40, 0.20)
     job(root, "1", {"model.lrn": False}, 5, 0.42, 0.20)
     grid = "hydra:\n  sweeper:\n    params:\n      seed: 5,6,7,8\n      model.lrn: true,false\n"
-    (root / "multirun.yaml").write_text(grid + "ablation:\n  max_seeds: 6\n  min_seeds: 2\n")
+    (root / "multirun.yaml").write_text(grid)
+    assert "| `model.lrn=True` | 1 of 4 jobs completed |" in render([root])  # a plain grid: all four
+    Plan(min_seeds=2, max_seeds=6, seeds=[5, 6]).save(root)  # the sweeper's plan, saved before its first batch
     text = render([root])  # the sweeper runs seeds 5 and 6 first; 7 and 8 are not missing
     assert "| `model.lrn=True` | 1 of 2 jobs completed |" in text
     assert "seed 6: missing" in text and "seed 7" not in text
-    (root / "multirun.yaml").write_text(grid + "ablation:\n  max_seeds: null\n")  # a plain grid: all four
-    assert "| `model.lrn=True` | 1 of 4 jobs completed |" in render([root])
+    assert "99 % interval" in text and "the first look comes after 2 seeds per arm" in text

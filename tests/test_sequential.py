@@ -2,10 +2,18 @@
 each, and stops when decided, at max_seeds, or when its budget is spent; the report says which."""
 
 import json
+from types import SimpleNamespace
 
 import pytest
 
-from alexnet.report.sequential import STOP_BUDGET, STOP_CENSORED, STOP_DECIDED, STOP_MAX, Plan
+from alexnet.report.sequential import (
+    STOP_BUDGET,
+    STOP_CENSORED,
+    STOP_DECIDED,
+    STOP_FAILED,
+    STOP_MAX,
+    Plan,
+)
 from alexnet.report.stats import t_quantile
 from test_train import TINY, cli
 
@@ -17,7 +25,7 @@ def test_plan_level_is_bonferroni_over_its_looks():
     # a look's interval is wider than a single 95 % one: the price of looking six times
     assert t_quantile(0.5 + plan.confidence / 2, 4) > t_quantile(0.975, 4)
     for bad in ({"min_seeds": 1, "max_seeds": 4}, {"min_seeds": 3, "max_seeds": 2},
-                {"min_seeds": 2, "max_seeds": 4, "budget_minutes": 0}):
+                {"min_seeds": 2, "max_seeds": 4, "budget_minutes": 0}, {"min_seeds": None, "max_seeds": 4}):
         with pytest.raises(ValueError, match="ablation."):
             Plan(**bad)
 
@@ -69,3 +77,35 @@ def test_a_bad_plan_is_one_line(tmp_path):
     out = cli("experiment=ablate_lrn", *TINY, "ablation.max_seeds=1", f"hydra.sweep.dir={tmp_path}/s")
     assert out.returncode == 2
     assert out.stderr.strip().splitlines() == ["error: ablation.max_seeds=1 must be at least ablation.min_seeds=3"]
+
+
+def test_the_plan_and_its_first_seeds_are_on_disk_before_the_first_job_runs(tmp_path, monkeypatch):
+    """A report read while the first batch runs (or after a kill) must know the plan — the seeds
+    it launched, its interval level — not guess them from the grid's seed list."""
+    from hydra.core.utils import JobReturn, JobStatus
+    from omegaconf import OmegaConf
+
+    from alexnet.report.collect import read_sweep
+    from hydra_plugins.alexnet_seeds import SeedsSweeper
+
+    sweep, seen = tmp_path / "sweep", []
+
+    class SeesThePlan:  # runs nothing: no job leaves a record, so the first look stops the sweep
+        def launch(self, batch, initial_job_idx):
+            seen.append(([job[-1] for job in batch], json.loads((sweep / "sequential.json").read_text()),
+                         read_sweep(sweep).seeds))
+            return [JobReturn(status=JobStatus.COMPLETED, _return_value={}) for _ in batch]
+
+    sweeper = SeedsSweeper(max_batch_size=None, params={"model.lrn": "true,false", "seed": "5,6,7,8"})
+    sweeper.config = OmegaConf.create({"hydra": {"sweep": {"dir": str(sweep)}},
+                                       "ablation": {"max_seeds": 4, "min_seeds": 2}})
+    sweeper.hydra_context, sweeper.launcher = SimpleNamespace(config_loader=None), SeesThePlan()
+    monkeypatch.setattr(sweeper, "validate_batch_is_legal", lambda batch: None)
+    sweeper.sweep([])
+    ((launched, plan, seeds),) = seen
+    assert launched == ["seed=5", "seed=5", "seed=6", "seed=6"]
+    assert plan["seeds"] == [5, 6] and plan["looks"] == [] and plan["min_seeds"] == 2
+    assert seeds == (5, 6)  # not the grid's 5,6,7,8
+    assert Plan(**plan).stop_reason() == "running: the first look comes after 2 seeds per arm"
+    final = json.loads((sweep / "sequential.json").read_text())
+    assert final["stopped"] == STOP_FAILED and final["seeds"] == [5, 6] and len(final["looks"]) == 1

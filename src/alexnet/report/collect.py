@@ -20,7 +20,6 @@ from alexnet.record import CONFIG_FILE, METRICS_FILE, OUTCOMES_FILE, SUMMARY_FIL
 
 SWEEP_FILE = "multirun.yaml"
 SEQUENTIAL_FILE = "sequential.json"  # written by a sweep that adds seeds (report.sequential)
-DEFAULT_MIN_SEEDS = 2  # seeds per arm before a seeds-until-decided sweep's first look, unless set
 # Derived per-run measures (fractions, like the summary's): the generalisation gap the
 # dropout claim is about, with the training error measured in eval mode.
 DERIVED = {"gap/top1_err": ("final_val/top1_err", "final_train_eval/top1_err")}
@@ -148,15 +147,13 @@ def read_sweep(sweep_dir: Path) -> Sweep | None:
         # the command line wins over the config's sweep: `seed=0` alone runs seed 0 only
         if "," in value or value.startswith("range(") or key in params:
             params[key] = value
-    sequential = sweep_dir / SEQUENTIAL_FILE  # seeds added until decided: the seeds it ran
-    looks = json.loads(sequential.read_text()).get("looks") if sequential.is_file() else None
-    if looks:
-        params["seed"] = ",".join(map(str, looks[-1]["seed_values"]))
-    elif (config.get("ablation") or {}).get("max_seeds") is not None and "seed" in params:
-        # before its first look a seeds-until-decided sweep runs min_seeds seeds from the first
-        # seed it was given (the sweeper's plan), not the grid's seed list
-        first = _parse_sweep_values(params["seed"])[0]
-        params["seed"] = f"range({first},{first + int(config['ablation'].get('min_seeds') or DEFAULT_MIN_SEEDS)})"
+    sequential = sweep_dir / SEQUENTIAL_FILE  # seeds added until decided: the seeds its plan launched
+    if sequential.is_file():
+        plan = json.loads(sequential.read_text())
+        looks = plan.get("looks") or [{}]  # plans saved before `seeds` existed name them per look
+        seeds = plan.get("seeds") or looks[-1].get("seed_values")
+        if seeds:
+            params["seed"] = ",".join(map(str, seeds))
     return Sweep(sweep_dir, {k: _parse_sweep_values(v) for k, v in params.items()})
 
 

@@ -7,8 +7,9 @@ rate of a plain 95 % interval, so every look uses the Bonferroni level 1 − 0.0
 L = N − min_seeds + 1 is the most looks the plan can take: the chance that any look's interval
 misses the true effect stays ≤ 5 %, whichever look stops the sweep. The sweep stops at the
 first look where every claim's verdict is decided, when N seeds are done, or when the
-wall-clock budget is spent. The plan and each look are written to `sequential.json` in the
-sweep directory, which the report reads (so it uses the same level and states why it stopped).
+wall-clock budget is spent. The plan, the seeds of each batch (before it is launched) and each
+look are written to `sequential.json` in the sweep directory, which the report reads (so it
+expects those seeds, uses the same level from the first job on, and states why it stopped).
 """
 
 from __future__ import annotations
@@ -32,10 +33,13 @@ class Plan:
     max_seeds: int
     budget_minutes: float | None = None
     alpha: float = round(1.0 - CONFIDENCE, 12)
+    seeds: list[int] = field(default_factory=list)  # seed values launched so far, saved before each batch
     looks: list[dict] = field(default_factory=list)  # one entry per look: seeds, verdicts
     stopped: str | None = None  # STOP_DECIDED | STOP_MAX | STOP_BUDGET, None while running
 
     def __post_init__(self) -> None:
+        if not isinstance(self.min_seeds, int):
+            raise ValueError(f"ablation.min_seeds={self.min_seeds} must be a whole number of seeds per arm, at least 2")
         if self.min_seeds < 2:
             raise ValueError(f"ablation.min_seeds={self.min_seeds} must be at least 2 (an interval needs 2 seeds)")
         if self.max_seeds < self.min_seeds:
@@ -71,6 +75,8 @@ class Plan:
                     "seeds of the same length cannot close it — train longer")
         if self.stopped == STOP_FAILED:
             return f"stopped after {n} seeds per arm: no completed pair of runs (see the failed jobs)"
+        if not self.looks:
+            return f"running: the first look comes after {self.min_seeds} seeds per arm"
         return f"running: {n} seeds per arm so far"
 
     def save(self, sweep_dir: Path) -> None:

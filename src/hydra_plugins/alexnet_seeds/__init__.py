@@ -74,7 +74,6 @@ class SeedsSweeper(BasicSweeper):
         return returns
 
     def sweep(self, arguments: list[str]) -> Any:
-        from alexnet.report.collect import DEFAULT_MIN_SEEDS
         from alexnet.report.sequential import CONTINUE, STOP_BUDGET, STOP_MAX, Plan
         from alexnet.report.stopping import look
 
@@ -82,7 +81,7 @@ class SeedsSweeper(BasicSweeper):
         if settings.get("max_seeds") is None:
             return self._grid(arguments)
         try:
-            plan = Plan(min_seeds=int(settings.get("min_seeds") or DEFAULT_MIN_SEEDS), max_seeds=int(settings.max_seeds),
+            plan = Plan(min_seeds=settings.get("min_seeds"), max_seeds=int(settings.max_seeds),
                         budget_minutes=settings.get("budget_minutes"))
         except ValueError as e:  # one line, like train.py's config errors, before any job runs
             print(f"error: {e}", file=sys.stderr)
@@ -103,15 +102,17 @@ class SeedsSweeper(BasicSweeper):
         sweep_dir = Path(self.config.hydra.sweep.dir)
         sweep_dir.mkdir(parents=True, exist_ok=True)
         OmegaConf.save(self.config, sweep_dir / "multirun.yaml")
-        began, done, job_idx, returns = time.monotonic(), 0, 0, []
+        began, job_idx, returns = time.monotonic(), 0, []
         batch_seeds = list(range(start, start + plan.min_seeds))
         while batch_seeds:
             batch = [[*job, f"seed={s}"] for s in batch_seeds for job in grid]
             self.validate_batch_is_legal(batch)
+            plan.seeds += batch_seeds  # saved first: a report read mid-batch expects these seeds
+            plan.save(sweep_dir)
             returns.append(self.launch(batch, initial_job_idx=job_idx))
             job_idx += len(batch)
-            done += len(batch_seeds)
-            seeds = list(range(start, start + done))  # only this plan's seeds: never stale jobs of the dir
+            done = len(plan.seeds)
+            seeds = list(plan.seeds)  # only this plan's seeds: never stale jobs of the dir
             status, verdicts = look(sweep_dir, plan, seeds)
             elapsed = time.monotonic() - began
             plan.looks.append({"seeds": done, "seed_values": seeds, "elapsed_s": round(elapsed, 1), "verdicts": verdicts})
