@@ -563,6 +563,8 @@ def test_curves_mark_the_epochs_whose_mean_lacks_the_seeds_that_had_stopped(tmp_
     colours = {arm.name: f"C{i}" for i, arm in enumerate(arms)}
     tanh_arm = next(a for a in arms if "tanh" in a.name)
     assert hollow == {colours[tanh_arm.name]: [3, 4]}  # epochs 3 and 4: seed 1 alone
+    tanh_line = next(line for line in train_panel.lines if line.get_label() == f"{tanh_arm.name} (n=2)")
+    assert tanh_line.get_markevery() == [0, 1]  # filled only where both seeds logged
     assert "mean of the seeds not yet stopped" in [t.get_text() for t in figures[-1].legends[0].get_texts()]
 
     plots.curves([a for a in arms if a is not tanh_arm], tmp_path / "c.png", 0.25)  # every seed ran on
@@ -603,3 +605,9 @@ def test_a_seeds_until_decided_sweep_before_its_first_look_expects_its_first_see
     assert "| `model.lrn=True` | 1 of 2 jobs completed |" in text
     assert "seed 6: missing" in text and "seed 7" not in text
     assert "99 % interval" in text and "the first look comes after 2 seeds per arm" in text
+    # plans saved before `seeds` existed (experiments/ holds some) name the seeds in each look
+    old = Plan(min_seeds=2, max_seeds=6, looks=[{"seeds": 2, "seed_values": [5, 6]}], stopped="decided")
+    old.save(root)
+    (root / "sequential.json").write_text(re.sub(r'\s*"seeds": \[\],?', "", (root / "sequential.json").read_text()))
+    assert "seeds" not in json.loads((root / "sequential.json").read_text())
+    assert "seed 6: missing" in render([root]) and "seed 7" not in render([root])

@@ -25,7 +25,8 @@ def test_plan_level_is_bonferroni_over_its_looks():
     # a look's interval is wider than a single 95 % one: the price of looking six times
     assert t_quantile(0.5 + plan.confidence / 2, 4) > t_quantile(0.975, 4)
     for bad in ({"min_seeds": 1, "max_seeds": 4}, {"min_seeds": 3, "max_seeds": 2},
-                {"min_seeds": 2, "max_seeds": 4, "budget_minutes": 0}, {"min_seeds": None, "max_seeds": 4}):
+                {"min_seeds": 2, "max_seeds": 4, "budget_minutes": 0}, {"min_seeds": None, "max_seeds": 4},
+                {"min_seeds": "3", "max_seeds": 4}, {"min_seeds": 2, "max_seeds": 3.7}):
         with pytest.raises(ValueError, match="ablation."):
             Plan(**bad)
 
@@ -85,9 +86,11 @@ def test_the_plan_and_its_first_seeds_are_on_disk_before_the_first_job_runs(tmp_
     from hydra.core.utils import JobReturn, JobStatus
     from omegaconf import OmegaConf
 
+    import hydra_plugins.alexnet_seeds as seeds_plugin
     from alexnet.report.collect import read_sweep
     from hydra_plugins.alexnet_seeds import SeedsSweeper
 
+    monkeypatch.setattr(seeds_plugin, "plan_jobs", lambda *a, **k: None)  # the progress line's global plan
     sweep, seen = tmp_path / "sweep", []
 
     class SeesThePlan:  # runs nothing: no job leaves a record, so the first look stops the sweep

@@ -38,8 +38,10 @@ class Plan:
     stopped: str | None = None  # STOP_DECIDED | STOP_MAX | STOP_BUDGET, None while running
 
     def __post_init__(self) -> None:
-        if not isinstance(self.min_seeds, int):
-            raise ValueError(f"ablation.min_seeds={self.min_seeds} must be a whole number of seeds per arm, at least 2")
+        for name in ("min_seeds", "max_seeds"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise ValueError(f"ablation.{name}={value!r} must be a whole number of seeds per arm")
         if self.min_seeds < 2:
             raise ValueError(f"ablation.min_seeds={self.min_seeds} must be at least 2 (an interval needs 2 seeds)")
         if self.max_seeds < self.min_seeds:

@@ -81,7 +81,7 @@ class SeedsSweeper(BasicSweeper):
         if settings.get("max_seeds") is None:
             return self._grid(arguments)
         try:
-            plan = Plan(min_seeds=settings.get("min_seeds"), max_seeds=int(settings.max_seeds),
+            plan = Plan(min_seeds=settings.get("min_seeds"), max_seeds=settings.get("max_seeds"),
                         budget_minutes=settings.get("budget_minutes"))
         except ValueError as e:  # one line, like train.py's config errors, before any job runs
             print(f"error: {e}", file=sys.stderr)
