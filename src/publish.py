@@ -1,6 +1,6 @@
 """Publish a sweep's records and its report: `python src/publish.py SWEEP_DIR DEST`.
 
-A thin main around `alexnet.report.publish.publish_records`: copies the completed jobs' records
+A thin main around `alexnet.tools.publish.publish_records`: copies the completed jobs' records
 (never checkpoints) into DEST, e.g. experiments/<study>/<sweep>, then rebuilds the report there
 from the copies. Run it again as more jobs finish; it adds only the new ones.
 """
@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 from alexnet.report import build_report
-from alexnet.report.publish import publish_records
+from alexnet.tools.publish import publish_records
 
 
 def main(argv: list[str] | None = None) -> int:

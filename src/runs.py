@@ -1,6 +1,6 @@
 """List the sweeps and runs on disk: `python src/runs.py [DIR ...]` (default: logs/).
 
-A thin main around `alexnet.report.listing`: one line per sweep or single run with its task,
+A thin main around `alexnet.tools.listing`: one line per sweep or single run with its task,
 status (a sweep's jobs counted by status), arms, seeds and report.
 """
 
@@ -10,7 +10,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from alexnet.report.listing import list_runs, table
+from alexnet.tools.listing import list_runs, table
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 LOGS = REPO_ROOT / "logs"  # paths.log_dir's default

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import torch
 
+from alexnet import checkpoint
 from alexnet.data.datamodule import AlexNetDataModule, split_training_rows
 from alexnet.data.transforms import center_crop, center_offsets
 from alexnet.evaluation import evaluate
@@ -95,6 +96,8 @@ def test_test_metrics_equal_an_independent_evaluation_of_the_final_weights(tmp_p
     job = tmp_path / "job"
     assert summary == json.loads((job / "summary.json").read_text())
     assert summary["data"]["test_images"] == 9 and summary["data"]["val_images"] == 6
+    assert summary["final_train_all/top1_err"] is None  # data.train_all is off
+    assert summary["data"]["train_all_images"] == 0
     ckpt = job / "checkpoints" / "last.ckpt"  # the weights after the last epoch
     centre = evaluate(eval_config(f"ckpt={ckpt}", *data[:2], "data.ten_crop=false"))
     assert centre["images"] == 9
@@ -163,6 +166,32 @@ def test_train_eval_error_is_measured_with_dropout_off_and_without_augmentation(
     with torch.no_grad():
         noisy = torch.nn.functional.cross_entropy(module(dm.normalize(center_crop(images, crop), top, left)), labels)
     assert noisy.item() != pytest.approx(first["train_eval/loss"], rel=1e-5)
+
+
+def test_train_all_scores_every_training_image_once_in_eval_mode_on_final_weights(tmp_path, folder):
+    """data.train_all: the dropout gap's training side on every image not held out (not a
+    subset), with the final weights, centre crop, dropout off; in summary.json as fractions."""
+    data = ["data=folder", f"data.root={folder}", "data.holdout=6", "data.train_eval=4",
+            "model.dropout=0.5"]
+    summary = train(make_config(*SMALL, *data, "data.train_all=true"), tmp_path / "job")
+    assert summary["status"] == "completed"
+    assert summary["data"]["train_all_images"] == 24 == summary["data"]["train_images"]  # 30 − 6
+    errors = [summary[f"final_train_all/{k}"] for k in ("top1_err", "top5_err")]
+    assert all(0 <= e <= 1 for e in errors) and errors[1] <= errors[0]
+    # by hand: the last checkpoint (the final weights) on the 24 training images, eval mode
+    loaded = checkpoint.load(tmp_path / "job" / "checkpoints" / "last.ckpt")
+    dm, _ = build(make_config(*SMALL, *data))
+    dm.setup()
+    images, labels = dm.train_set[list(range(len(dm.train_set)))]
+    with torch.no_grad():
+        logits = loaded.module(dm.eval_batch(images))
+    assert errors[0] == pytest.approx(1 - (logits.argmax(1) == labels).double().mean().item())
+    assert summary["final_train_all/loss"] == pytest.approx(
+        torch.nn.functional.cross_entropy(logits, labels).item(), rel=1e-5)
+    # killed after its last checkpoint, before summary.json: the resume trains nothing, scores again
+    (tmp_path / "job" / "summary.json").unlink()
+    again = train(make_config(*SMALL, *data, "data.train_all=true"), tmp_path / "job")
+    assert again["attempts"] == 2 and again["final_train_all/top1_err"] == pytest.approx(errors[0])
 
 
 def test_lr_schedule_and_checkpoints_follow_the_holdout_not_train_eval(tmp_path, folder, monkeypatch):

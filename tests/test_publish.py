@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from alexnet.report.publish import JOB_FILES, publish_records
+from alexnet.tools.publish import JOB_FILES, publish_records
 
 
 def job(sweep, name, status=None):

@@ -5,33 +5,37 @@ import math
 import re
 import statistics
 
+import numpy as np
 import pytest
+from scipy import stats as sps
 
 from alexnet import paper
 from alexnet.report import build_report, find_runs, render
-from alexnet.report.collect import Run
-from alexnet.report.content import analyse_runs
-from alexnet.report.curves import Speed, epochs_to_threshold, log_speed_ratio, speed
-from alexnet.report.sequential import Plan
+from alexnet.report.collect import read_sweep
+from alexnet.report.curves import Speed, epochs_to_threshold, log_speed_ratio, sign_test_bounds
+from alexnet.report.measures import analyse_runs
 from alexnet.report.stats import (
     Estimate,
     group_arms,
+    holm,
     mcnemar,
-    mean_ci,
     paired,
-    paired_bootstrap,
-    t_quantile,
+    seeds_by_images,
     welch,
 )
 from alexnet.report.verdict import (
+    DIRECTION,
     LARGER,
     NO_EFFECT,
+    NOT_MEASURABLE,
     NOT_REPRODUCED,
     OPPOSITE,
     REPRODUCED,
     SMALLER,
     UNDECIDED,
     judge,
+    outcome_index,
+    rules_for,
 )
 
 
@@ -70,249 +74,226 @@ def sweep(tmp_path):
     return root
 
 
+
+
 # -- statistics by hand ---------------------------------------------------------------------------
-@pytest.mark.parametrize("df, expected", [(1, 12.7062), (2, 4.3027), (4, 2.7764), (10, 2.2281), (30, 2.0423)])
-def test_t_quantile_matches_the_printed_table(df, expected):
-    assert t_quantile(0.975, df) == pytest.approx(expected, abs=1e-4)
-    assert t_quantile(0.025, df) == pytest.approx(-expected, abs=1e-4)
-
-
-def _t_cdf_by_integration(t, df, steps=20000):
-    """An independent check: Simpson's rule on the t density from 0 to t."""
-    c = math.gamma((df + 1) / 2) / (math.sqrt(df * math.pi) * math.gamma(df / 2))
-    h = t / steps
-    f = [c * (1 + (i * h) ** 2 / df) ** (-(df + 1) / 2) for i in range(steps + 1)]
-    return 0.5 + h / 3 * (f[0] + f[-1] + 4 * sum(f[1:-1:2]) + 2 * sum(f[2:-1:2]))
-
-
-def test_t_quantile_at_fractional_dof_against_integration():
-    q = t_quantile(0.975, 25 / 17)
-    assert _t_cdf_by_integration(q, 25 / 17) == pytest.approx(0.975, abs=1e-6)
-
-
-def test_mean_ci_by_hand():
-    lo, hi = mean_ci([40.0, 42.0])  # mean 41, s = √2, se = 1, t(1) = 12.7062
-    assert (lo + hi) / 2 == pytest.approx(41.0)
-    assert (hi - lo) / 2 == pytest.approx(12.7062, abs=1e-4)
-    assert mean_ci([40.0]) is None
-
-
-def test_arms_mean_std_and_welch_difference_by_hand(sweep):
+def test_arms_and_welch_by_hand(sweep):
     arms = {a.name: a for a in group_arms(find_runs([sweep]))}
     on, off = arms["model.lrn=True"], arms["model.lrn=False"]
     assert on.n == 2 and off.n == 2 and len(off.failed) == 1 and off.n_jobs == 3
-    # top-1 in %: on = 40, 42 → mean 41, sample std √2; off = 45, 49 → mean 47, std √8
-    assert on.mean("test/top1_err") == pytest.approx(41.0)
-    assert on.std("test/top1_err") == pytest.approx(2**0.5)
-    assert off.std("test/top1_err") == pytest.approx(8**0.5)
-    # Welch: var/n = 1 and 4 → se = √5, dof = 25 / (1/1 + 16/1) = 25/17
-    w = welch(on.values("test/top1_err"), off.values("test/top1_err"))
-    assert w.delta == pytest.approx(6.0) and w.se == pytest.approx(5**0.5, rel=1e-9) or w.sd
-    assert w.df == pytest.approx(25 / 17)
-    half = t_quantile(0.975, 25 / 17) * 5**0.5
+    assert on.cell("test/top1_err") == "41.00 ± 1.41"  # 40, 42: mean 41, sample std √2
+    # Welch: var/n = 1 and 4 → se = √5, df = 25 / (1/1 + 16/1) = 25/17, t(0.975, 25/17) = 6.1 odd
+    w = welch(list(on.by_seed("test/top1_err").values()), list(off.by_seed("test/top1_err").values()))
+    assert w.delta == pytest.approx(6.0) and w.se == pytest.approx(5**0.5) and w.df == pytest.approx(25 / 17)
+    half = sps.t.ppf(0.975, 25 / 17) * 5**0.5
     assert w.ci == pytest.approx((6.0 - half, 6.0 + half))
     assert welch([40.0], [45.0, 47.0]).ci is None
 
 
-# -- paired intervals, bootstrap, McNemar by hand -------------------------------------------------
 def test_paired_t_interval_by_hand():
-    # differences 1 and 3: mean 2, sd √2, se 1, t(1) = 12.7062
-    est = paired({0: 40.0, 1: 50.0}, {0: 41.0, 1: 53.0})
-    assert est.delta == pytest.approx(2.0) and est.n == 2 and est.df == 1
-    assert est.ci == pytest.approx((2 - 12.7062, 2 + 12.7062), abs=1e-3)
-    assert est.method == "paired t" and not est.floored
-    # the pairing removes the seed offset (40 vs 50) that Welch sees as noise
-    assert welch([40.0, 50.0], [41.0, 53.0]).ci[1] - welch([40.0, 50.0], [41.0, 53.0]).ci[0] > est.ci[1] - est.ci[0]
-    assert paired({0: 40.0}, {0: 41.0}).ci is None  # one pair: no interval
-    assert paired({0: 40.0, 1: 41.0}, {2: 45.0}) is None  # no seed in common
+    est = paired({0: 40.0, 1: 50.0}, {0: 41.0, 1: 53.0})  # differences 1, 3: sd √2, se 1
+    assert est.delta == pytest.approx(2.0) and est.n == 2 and est.df == 1 and est.kind == "paired t"
+    assert est.ci == pytest.approx((2 - 12.7062, 2 + 12.7062), abs=1e-3)  # the printed t(1)
+    assert est.p_value == pytest.approx(2 * sps.t.sf(2.0, 1))
+    w = welch([40.0, 50.0], [41.0, 53.0])  # the pairing removes the seed offset Welch sees as noise
+    assert w.ci[1] - w.ci[0] > est.ci[1] - est.ci[0]
+    assert paired({0: 40.0}, {0: 41.0}).ci is None and paired({0: 40.0}, {2: 45.0}) is None
 
 
 def test_zero_variance_pairs_never_give_certainty():
-    # both seeds differ by exactly 1.4: the spread is floored at one test image (0.1 points)
     est = paired({0: 40.0, 1: 41.0}, {0: 41.4, 1: 42.4}, resolution=0.1)
     assert est.floored and est.sd == pytest.approx(0.1)
-    half = t_quantile(0.975, 1) * 0.1 / 2**0.5
-    assert est.ci == pytest.approx((1.4 - half, 1.4 + half))
-    v = judge(est, 1.4)
-    assert "floored" in v.reason
-    # identical arms: an exact zero difference is "not reproduced" against +1.4, not "no effect
-    # with certainty": the floored interval ±0.9 is wider than the ±0.7 margin
-    same = paired({0: 40.0, 1: 41.0}, {0: 40.0, 1: 41.0}, resolution=0.1)
-    assert same.ci[0] < 0 < same.ci[1] and judge(same, 1.4).outcome == NOT_REPRODUCED
-    assert welch([40.0, 40.0], [41.4, 41.4]).ci is None  # Welch has no dof without spread
+    assert "floored" in judge(est, 1.4).reason
+    same = paired({0: 40.0, 1: 41.0}, {0: 40.0, 1: 41.0}, resolution=0.1)  # ±0.9 > the ±0.7 margin
+    assert judge(same, 1.4).outcome == NOT_REPRODUCED
 
 
-def test_mcnemar_exact_by_hand():
-    # 10 discordant images split 1:9 → p = 2 · (C(10,0) + C(10,1)) / 2^10
-    assert mcnemar(1, 9) == pytest.approx(2 * 11 / 1024)
-    assert mcnemar(9, 1) == pytest.approx(2 * 11 / 1024)
+def test_mcnemar_and_holm_by_hand():
+    assert mcnemar(1, 9) == pytest.approx(2 * 11 / 1024)  # 2 · (C(10,0) + C(10,1)) / 2^10
     assert mcnemar(5, 5) == 1.0 and mcnemar(0, 0) == 1.0
-    assert mcnemar(0, 3000) < 1e-300 or mcnemar(0, 3000) == 0.0  # large counts do not overflow
+    # Holm at 5 % over 4 p-values: 0.001 ≤ 0.05/4, 0.01 ≤ 0.05/3, then 0.03 > 0.05/2 stops it
+    assert holm({"a": 0.01, "b": 0.03, "c": 0.001, "d": 0.5, "e": None}) == {
+        "a": True, "b": False, "c": True, "d": False, "e": False}
+    assert holm({"a": 0.012, "b": 0.02}) == {"a": True, "b": True}  # 0.012 ≤ 0.025, 0.02 ≤ 0.05
 
 
-def test_paired_bootstrap_matches_the_normal_interval():
-    # 1,000 images, 30 of them +100 points (only the other evaluation wrong): mean 3.0,
-    # se = 100·√(0.03·0.97 / 999) ≈ 0.540 → 95 % ≈ ±1.06
-    diffs = [[100.0] * 30 + [0.0] * 970]
-    est = paired_bootstrap(diffs)
-    assert est.delta == pytest.approx(3.0) and est.n == 1000
-    assert est.ci[0] == pytest.approx(3.0 - 1.06, abs=0.2) and est.ci[1] == pytest.approx(3.0 + 1.06, abs=0.2)
-    assert paired_bootstrap(diffs).ci == est.ci  # deterministic
-    flat = paired_bootstrap([[0.0] * 1000, [0.0] * 1000], resolution=0.1)
-    assert flat.floored and flat.ci == pytest.approx((-0.1, 0.1))  # no changed image: no certainty
+def test_seeds_by_images_by_hand():
+    # 2 seeds × 4 images: seed means 1 and 3, image means 0, 2, 2, 4; residuals ±1 → MS_s = 4·2 = 8,
+    # MS_i = 2·(8/3) = 16/3, MS_e = 8/3 ... computed from the definitions
+    d = np.array([[0.0, 2.0, 0.0, 2.0], [0.0, 2.0, 4.0, 6.0]])
+    est = seeds_by_images(d)
+    s, i = d.shape
+    rows, cols = d.mean(1), d.mean(0)
+    ms_s, ms_i = i * rows.var(ddof=1), s * cols.var(ddof=1)
+    ms_e = ((d - rows[:, None] - cols[None, :] + d.mean()) ** 2).sum() / ((s - 1) * (i - 1))
+    assert est.se == pytest.approx(math.sqrt((ms_s + ms_i - ms_e) / (s * i)))
+    assert est.delta == pytest.approx(2.0) and est.n == 2 and est.kind == "seeds × images"
+
+
+def test_ten_crop_interval_over_disagreeing_seeds_is_about_the_paired_t_over_seeds():
+    """Seeds that disagree (per-seed Δ 0.3 to 1.4 points): the two-level interval is about as
+    wide as the paired t over those seeds, where an interval over images alone is far narrower."""
+    rng = np.random.default_rng(0)
+    shared = 100.0 * ((rng.random(10_000) < 0.04).astype(float) - (rng.random(10_000) < 0.03))
+    d = np.stack([shared] * 5)
+    for s, k in enumerate([135, 137, 144, 81, 33]):  # per-seed Δ 1.35 … 0.33 points above shared
+        d[s, rng.choice(np.flatnonzero(shared == 0), k, replace=False)] = 100.0
+    two = seeds_by_images(d)
+    t = paired({s: 0.0 for s in range(5)}, dict(enumerate(d.mean(1))))
+    width = lambda e: e.ci[1] - e.ci[0]  # noqa: E731
+    images_only = 2 * 1.96 * d.mean(0).std(ddof=1) / math.sqrt(d.shape[1])
+    assert 0.95 * width(t) <= width(two) <= 1.3 * width(t) and width(two) > 1.2 * images_only
+    # seeds that agree: the images' own error stays in, where the paired t over seeds has none
+    same = np.stack([shared] * 5)
+    same[np.arange(5), np.arange(5)] += 1e-3
+    assert width(seeds_by_images(same)) > 0.9 * images_only
 
 
 # -- the verdict rule -----------------------------------------------------------------------------
 def ci(lo, hi, n=5):
-    return Estimate((lo + hi) / 2, (lo, hi), n, 1.0, n - 1.0, 0.95, "paired t")
+    return Estimate((lo + hi) / 2, (lo, hi), n, 1.0, 0.5, n - 1.0, 0.95, "paired t")
 
 
 @pytest.mark.parametrize("interval, claimed, at_least, outcome", [
-    ((0.1, 0.5), 1.4, False, SMALLER),         # real, but the claimed size is ruled out
-    ((-0.1, 0.5), 1.4, False, NO_EFFECT),      # inside ±0.7: no effect of practical size
-    ((0.9, 2.0), 1.4, False, REPRODUCED),      # excludes 0, holds +1.4
-    ((-2.0, -0.5), 1.4, False, OPPOSITE),      # the idea hurts
-    ((-3.0, 4.0), 1.4, False, UNDECIDED),      # holds 0 and +1.4
+    ((0.1, 0.5), 1.4, False, SMALLER),          # real, but the claimed size is ruled out
+    ((-0.1, 0.5), 1.4, False, NO_EFFECT),       # inside ±0.7
+    ((0.9, 2.0), 1.4, False, REPRODUCED),       # excludes under half the claim, holds +1.4
+    ((0.25, 5.49), 1.4, False, DIRECTION),      # excludes 0 only: the size is unresolved
+    ((-2.0, -0.5), 1.4, False, OPPOSITE),
+    ((-3.0, 4.0), 1.4, False, UNDECIDED),
     ((1.6, 3.0), 1.4, False, LARGER),
     ((-3.0, 1.0), 1.4, False, NOT_REPRODUCED),  # rules out +1.4, sign unknown
-    ((1.6, 3.0), 1.0, True, REPRODUCED),       # "1 or more": above is consistent
+    ((1.6, 3.0), 1.0, True, REPRODUCED),        # "1 or more": above is consistent
     ((0.2, 0.8), 1.0, True, SMALLER),
-    ((-3.0, -0.5), -1.0, False, REPRODUCED),   # a claimed improvement (negative size)
+    ((-3.0, -0.8), -1.0, False, REPRODUCED),    # a claimed improvement (negative size)
     ((0.5, 3.0), -1.0, False, OPPOSITE),
+    ((0.9, math.inf), 1.4, False, REPRODUCED),  # censored above: the closed end decides
+    ((0.3, math.inf), 1.4, False, DIRECTION),
+    ((-math.inf, 1.0), 1.4, False, NOT_REPRODUCED),
+    ((-math.inf, math.inf), 1.4, False, UNDECIDED),
 ])
 def test_verdict_rule_table(interval, claimed, at_least, outcome):
     v = judge(ci(*interval), claimed, at_least)
     assert v.outcome == outcome, v
-    assert v.decided == (outcome != UNDECIDED)
+    assert v.final == (outcome not in (UNDECIDED, DIRECTION))
 
 
-def test_undecided_says_how_many_seeds_would_decide():
-    est = paired({s: 40.0 for s in range(3)}, {0: 40.0, 1: 42.0, 2: 41.5})  # mean 1.17, sd 1.04
-    v = judge(est, 1.4)
-    assert v.outcome == UNDECIDED and v.seeds_needed is not None
-    n = v.seeds_needed  # the smallest n with (t + z(0.8)) · sd / √n under the distance to decide
-    target, z = max(abs(est.delta), abs(1.4 - est.delta)), 0.8416
-    assert (t_quantile(0.975, n - 1) + z) * est.sd / n**0.5 < target <= (t_quantile(0.975, n - 2) + z) * est.sd / (n - 1) ** 0.5
-    assert f"~{n} seeds per arm" in v.reason and "80 % power" in v.reason
-    assert judge(paired({0: 40.0}, {0: 41.0}), 1.4).outcome == UNDECIDED  # one seed
-
-
-RANK = {OPPOSITE: 0, NOT_REPRODUCED: 1, NO_EFFECT: 1, UNDECIDED: 2, SMALLER: 2, REPRODUCED: 3, LARGER: 4}
+def test_a_direction_only_interval_and_one_tight_around_the_claim_get_different_verdicts(tmp_path):
+    """Records built for the purpose: the same mean Δ ≈ +1.4, seeds that disagree (a wide
+    interval that excludes 0 only) and seeds that agree (tight around the claim)."""
+    for name, offsets in (("wide", [0.5, 2.4, 0.6, 2.3, 1.2]), ("tight", [1.3, 1.5, 1.4, 1.35, 1.45])):
+        for s, off in enumerate(offsets):
+            job(tmp_path / name, f"on{s}", {"model.lrn": True}, s, 0.40 + 0.03 * s, 0.2)
+            job(tmp_path / name, f"off{s}", {"model.lrn": False}, s, 0.40 + 0.03 * s + off / 100, 0.2)
+    wide, tight = (analyse_runs(find_runs([tmp_path / n]))[0] for n in ("wide", "tight"))
+    assert 0 < wide.estimate.ci[0] < 0.7 and wide.verdict.outcome == DIRECTION
+    assert not wide.verdict.final and wide.verdict.seeds_needed is not None
+    assert tight.verdict.outcome == REPRODUCED and tight.verdict.final
 
 
 @pytest.mark.parametrize("width", [0.3, 1.0, 2.0, 5.0])
 def test_verdict_is_monotone_in_the_evidence(width):
-    ranks = [RANK[judge(ci(c - width / 2, c + width / 2), 1.4).outcome] for c in [x / 20 for x in range(-80, 120)]]
+    rank = {OPPOSITE: 0, NOT_REPRODUCED: 1, NO_EFFECT: 1, UNDECIDED: 2, SMALLER: 2, DIRECTION: 2,
+            REPRODUCED: 3, LARGER: 4}
+    ranks = [rank[judge(ci(c - width / 2, c + width / 2), 1.4).outcome]
+             for c in [x / 20 for x in range(-80, 120)]]
     assert ranks == sorted(ranks) and ranks[0] == 0 and ranks[-1] == 4
 
 
-# -- Figure 1: the epochs ratio, censored seeds as bounds -------------------------------------------
+def test_vectorised_rule_is_the_rule():
+    rng = np.random.default_rng(1)
+    lo = rng.normal(0.5, 1.5, 2000)
+    hi = lo + rng.exponential(2.0, 2000)
+    for at_least in (False, True):
+        index = outcome_index(lo, hi, 1.4, at_least)
+        rules = rules_for(at_least)
+        assert [rules[k].outcome for k in index] == [judge(ci(a, b), 1.4, at_least).outcome
+                                                    for a, b in zip(lo, hi, strict=True)]
+
+
+# -- Figure 1: the crossing interpolated, censored seeds by a sign test ---------------------------
 def _speed(epochs, trained):
     return Speed(list(range(len(epochs))), list(epochs), list(trained))
 
 
 def test_speed_ratio_uncensored_by_hand():
-    # at 10-20 epochs the spread (0.10) is above one epoch's resolution (log 1.1 = 0.095)
     est = log_speed_ratio(_speed([10, 10, 20], [30] * 3), _speed([60, 50, 120], [150] * 3))
     logs = [math.log(6), math.log(5), math.log(6)]
+    half = sps.t.ppf(0.975, 2) * statistics.stdev(logs) / 3**0.5
     assert est.delta == pytest.approx(sum(logs) / 3)
-    half = t_quantile(0.975, 2) * statistics.stdev(logs) / 3**0.5
     assert est.ci == pytest.approx((est.delta - half, est.delta + half))
     assert judge(est, math.log(6)).outcome == REPRODUCED
 
 
-def test_speed_ratio_equal_seeds_floor_the_spread():
-    est = log_speed_ratio(_speed([2, 2, 2], [10] * 3), _speed([12, 12, 12], [20] * 3))
-    assert est.floored and est.ci[0] < math.log(6) < est.ci[1]
+def test_sign_test_bounds_by_hand():
+    # 8 seeds: P(Bin(8, ½) ≤ 0) = 1/256 ≤ 0.025 < P(≤ 1) = 9/256 → k = 1: the extreme bounds
+    lower, upper = list(range(8)), [x + 10 for x in range(8)]
+    assert sign_test_bounds(lower, upper, 0.95) == (0, 17)
+    # 10 seeds: P(≤ 1) = 11/1024 ≤ 0.025 < P(≤ 2) = 56/1024 → k = 2
+    assert sign_test_bounds(list(range(10)), list(range(10)), 0.95) == (1, 8)
+    assert sign_test_bounds([1, 2, 3], [4, 5, 6], 0.95) == (-math.inf, math.inf)  # 3 seeds: too few
 
 
-@pytest.mark.parametrize("relu, tanh, outcome, open_side", [
-    # tanh never reached 25 % in 20 epochs: ≥ 21 epochs, a lower bound on the ratio; ≥ 5.2×
-    # holds 6× → reproduced, the upper end open
-    (([2, 2, 3], [20] * 3), ([None] * 3, [20] * 3), REPRODUCED, 1),
-    # ReLU never reached it in 20 epochs, tanh did in 2-3: the ratio is below 1 → opposite
-    (([None] * 3, [20] * 3), ([2, 3, 2], [20] * 3), OPPOSITE, 0),
-    # neither reached it: nothing is known → undecided, "train longer"
-    (([None] * 3, [5] * 3), ([None] * 3, [5] * 3), UNDECIDED, 0),
-    # ReLU at the last of 5 epochs, tanh never: ≥ 1.2× only — open above, inside the margin:
-    # the claim "fits" but so does almost nothing → undecided, train longer (not "reproduced")
-    (([5] * 8, [5] * 8), ([None] * 8, [5] * 8), UNDECIDED, 1),
-    # ReLU never in 5 epochs, tanh at 10-12 of 20: the ratio is below 12/6 = 2× < 6× → ruled out
-    (([None] * 3, [5] * 3), ([10, 12, 11], [20] * 3), NOT_REPRODUCED, 0),
+@pytest.mark.parametrize("relu, tanh, outcome", [
+    # tanh never reached 25 % in 20 epochs (crossing > 20): each seed's ratio ≥ 20/2.x
+    # 12 epochs (crossing > 12): each seed's ratio ≥ 12/3 = 4× > 6×/2 → reproduced (sign test, k = 1)
+    (([2, 2, 2.5, 2, 2, 3, 2, 2], [12] * 8), ([None] * 8, [12] * 8), REPRODUCED),
+    (([2, 2, 2.5, 2, 2, 3, 2, 2], [20] * 8), ([None] * 8, [20] * 8), LARGER),  # ≥ 20/3 > 6×
+    (([None] * 3, [5] * 3), ([None] * 3, [5] * 3), NOT_MEASURABLE),  # nothing reached it
+    (([2, 2, 3], [20] * 3), ([None] * 3, [20] * 3), UNDECIDED),  # 3 seeds: a sign test cannot close
 ])
-def test_censored_figure1_cases(relu, tanh, outcome, open_side):
+def test_censored_figure1_cases(relu, tanh, outcome):
     est = log_speed_ratio(_speed(*relu), _speed(*tanh))
     v = judge(est, math.log(6), show=lambda x: f"{math.exp(x):.3g}×")
-    assert v.outcome == outcome, (est, v)
-    assert math.isinf(est.ci[open_side])
-    assert ("train longer" in v.reason) == (outcome == UNDECIDED)
+    assert est.censored and v.outcome == outcome, (est, v)
+    assert v.final == (outcome != UNDECIDED)
 
 
-def test_censored_lower_bound_by_hand():
-    est = log_speed_ratio(_speed([20, 20, 30], [200] * 3), _speed([None] * 3, [200] * 3))
-    bounds = [math.log(201 / 20), math.log(201 / 20), math.log(201 / 30)]
-    lo = statistics.fmean(bounds) - t_quantile(0.975, 2) * statistics.stdev(bounds) / 3**0.5
-    assert est.ci[0] == pytest.approx(lo) and est.ci[1] == math.inf
-
-
-# -- epochs to threshold --------------------------------------------------------------------------
-def test_epochs_to_threshold_reads_the_eval_mode_training_error(tmp_path):
-    relu = [job(tmp_path, f"r{s}", {"model.activation": "relu"}, s, 0.3, 0.1, ablation="activation",
-                train_curve=c) for s, c in enumerate([[0.5, 0.3, 0.25, 0.2], [0.5, 0.24, 0.2, 0.1]])]
-    tanh = [job(tmp_path, f"t{s}", {"model.activation": "tanh"}, s, 0.3, 0.1, ablation="activation",
-                train_curve=c) for s, c in enumerate([[0.6, 0.5, 0.4, 0.3], [0.6, 0.5, 0.3, 0.26]])]
+def test_epochs_to_threshold_interpolates_the_crossing(tmp_path):
+    for s, curve in enumerate([[0.5, 0.3, 0.2, 0.1], [0.2, 0.1], [0.6, 0.5, 0.4, 0.3]]):
+        job(tmp_path, f"r{s}", {"model.activation": "relu"}, s, 0.3, 0.1, ablation="activation",
+            train_curve=curve)
     runs = {r.path.name: r for r in find_runs([tmp_path])}
-    assert epochs_to_threshold(runs["r0"], 0.25) == 3  # ≤ counts: 0.25 at the 3rd epoch
-    assert epochs_to_threshold(runs["r1"], 0.25) == 2
-    assert epochs_to_threshold(runs["t0"], 0.25) is None
-    assert epochs_to_threshold(runs["t0"], 0.4) == 3
-    fast = speed([runs[p.name] for p in relu], 0.25)
-    assert fast.mean == pytest.approx(2.5) and speed([runs[p.name] for p in tanh], 0.25).mean is None
+    # 0.30 after epoch 2, 0.20 after epoch 3: 25 % is crossed half-way, at 2.5 epochs
+    assert epochs_to_threshold(runs["r0"], 0.25) == pytest.approx(2.5)
+    assert epochs_to_threshold(runs["r1"], 0.25) == 1.0  # already below at the first evaluation
+    assert epochs_to_threshold(runs["r2"], 0.25) is None
+    assert epochs_to_threshold(runs["r2"], 0.45) == pytest.approx(2.5)
     text = render([tmp_path], threshold=0.25)
-    assert "Figure 1 measure" in text and "never (≤4 ep.)" in text
-    assert "epochs to 25 % train_eval error, ratio" in text
+    assert "never (> 4 ep.)" in text and "2.50" in text
 
 
 # -- the report -----------------------------------------------------------------------------------
 def test_report_headline_is_the_paired_test_difference(sweep):
     text = render([sweep])
-    assert "| `model.lrn=True` | 2 of 2 jobs completed |" in text and "| `model.lrn=False` | 2 of 3 jobs completed |" in text
-    assert "41.00 ± 1.41" in text  # test top-1 of the paper's arm over seeds 0, 1
-    # paired: seed 0 +5, seed 1 +7 → mean 6, sd √2, se 1 → 6 ± 12.71
-    half = t_quantile(0.975, 1)
+    assert "| `model.lrn=True` | 2 of 2 jobs completed |" in text
+    assert "| `model.lrn=False` | 2 of 3 jobs completed |" in text
+    half = sps.t.ppf(0.975, 1)  # seed 0 +5, seed 1 +7 → mean 6, se 1
     row = next(line for line in text.splitlines() if line.startswith("| `model.lrn=False` | test top-1 |"))
-    assert f"+6.00 | [{6 - half:+.2f}, {6 + half:+.2f}] | 2 |" in row and "| +1.4 |" in row
-    assert "undecided" in row and "seeds per arm would decide" in row
-    assert "| 0 | +5.00 |" in text and "| 1 | +7.00 |" in text  # the per-seed pairs
-    assert "**Verdict: undecided**" in text
+    assert f"+6.00 | [{6 - half:+.2f}, {6 + half:+.2f}] (paired t) | 2 |" in row and "| +1.4 |" in row
+    assert "undecided" in row
+    assert "| 0 | +5.00 |" in text and "| 1 | +7.00 |" in text
+    assert "**Verdict: undecided (a plan of" in text
     assert "did not complete" in text and "boom" in text
-    assert text.index("`model.lrn=True` |") < text.index("`model.lrn=False` |")  # paper arm first
-    assert paper.CLAIMS["lrn"].text in text and "Figure 1" not in text  # nor the rule's censored case
-    # what the per-seed count counts is said: seed 0 +5 / +1, seed 1 +7 / +3 points
-    assert ("Seeds where `model.lrn=False` had a higher error than the paper's arm: "
-            "2 of 2 (test top-1), 2 of 2 (test top-5).") in text
+    assert paper.CLAIMS["lrn"].text in text and "Figure 1" not in text
 
 
 def test_pairing_decides_where_welch_cannot(tmp_path):
-    # seeds differ by ±5 points, the arms by a steady 1.4–1.6: paired decides, Welch does not
-    for s, base in enumerate([0.40, 0.45, 0.35, 0.42]):
+    for s, base in enumerate([0.40, 0.45, 0.35, 0.42, 0.38]):
         job(tmp_path, f"on{s}", {"model.lrn": True}, s, base, 0.2)
         job(tmp_path, f"off{s}", {"model.lrn": False}, s, base + 0.014 + 0.001 * (s % 2), 0.2)
-    ab = analyse_runs(find_runs([tmp_path]))[0]
-    head = ab.primary
-    assert head.paired.ci[0] > 0 and head.unpaired.ci[0] < 0
-    assert ab.verdict.outcome == REPRODUCED
+    head = analyse_runs(find_runs([tmp_path]))[0].primary
+    assert head.estimate.ci[0] > 0.7 and head.beside.ci[0] < 0
+    assert head.verdict.outcome == REPRODUCED
 
 
 def test_one_seed_gives_no_interval_and_no_verdict(tmp_path):
     job(tmp_path, "0", {"model.pool": "overlapping"}, 0, 0.40, 0.20, ablation="pool")
     job(tmp_path, "1", {"model.pool": "non_overlapping"}, 0, 0.41, 0.20, ablation="pool")
-    job(tmp_path, "2", {"model.pool": "non_overlapping"}, 1, 0.0, 0.0, status="failed", ablation="pool")
+    ab = analyse_runs(find_runs([tmp_path]))[0]
+    assert ab.verdict.no_pair and ab.verdict.outcome == UNDECIDED
     text = render([tmp_path])
-    assert "no CI (1 seed)" in text
-    assert "**Verdict: undecided** (1 paired seed(s): no interval is possible; run at least 2)" in text
-    assert "| `model.pool=non_overlapping` | 1 of 2 jobs completed |" in text
-    assert "With 1 paired seed, " in text and "no interval: one pair cannot show its spread" in text
+    assert "no CI" in text and "With 1 paired seed, " in text
     arm_rows = [line for line in text.splitlines() if line.startswith("| `model.pool=")]
     assert arm_rows and not any("±" in line for line in arm_rows)  # no std is invented
 
@@ -328,11 +309,106 @@ def test_records_without_a_test_split_say_so(tmp_path):
     assert "| final val top-1 |" in text and "no test split" in text
 
 
+def test_a_list_valued_override_in_a_sweep_is_read_as_hydra_reads_it(tmp_path):
+    """`'recipe.step_milestones=[4,5]'` once split on its commas and ended the report in a YAML
+    traceback after every job had trained."""
+    root = tmp_path / "sweep"
+    job(root, "0", {"model.lrn": True}, 0, 0.40, 0.20)
+    (root / "multirun.yaml").write_text(
+        "hydra:\n  sweeper:\n    params:\n      model.lrn: true,false\n  overrides:\n    task:\n"
+        "    - seed=range(0,3)\n    - recipe.step_milestones=[4,5]\n    - model.lrn=true,false\n")
+    sweep = read_sweep(root)
+    assert sweep.seeds == (0, 1, 2) and sweep.params["model.lrn"] == [True, False]
+    assert "seed 2: missing" in render([root])
+
+
+# -- the measures ---------------------------------------------------------------------------------
+def _dropout_runs(tmp_path, curve_on, full=True):
+    """Gap with dropout 10 points, without 21-22: Δgap ≈ +11.3."""
+    for s, (test, train) in enumerate([(0.40, 0.30), (0.41, 0.305), (0.405, 0.30)]):
+        extra = {"final_train_all/top1_err": train} if full else {"final_train_eval/top1_err": train,
+                                                                  "final_val/top1_err": test}
+        job(tmp_path, f"d{s}", {"model.dropout": 0.5}, s, test, 0.2, ablation="dropout", extra=extra,
+            train_curve=curve_on)
+    for s, (test, train) in enumerate([(0.42, 0.20), (0.425, 0.21), (0.42, 0.205)]):
+        extra = {"final_train_all/top1_err": train} if full else {"final_train_eval/top1_err": train,
+                                                                  "final_val/top1_err": test}
+        job(tmp_path, f"n{s}", {"model.dropout": 0.0}, s, test, 0.2, ablation="dropout", extra=extra,
+            train_curve=[0.5, 0.3, 0.2])
+    return analyse_runs(find_runs([tmp_path]))[0]
+
+
+def test_dropout_gap_uses_the_whole_training_split_and_the_test_error(tmp_path):
+    ab = _dropout_runs(tmp_path, curve_on=[0.5, 0.4, 0.398])  # held-out −0.2 points: trained out
+    assert ab.primary.label == "generalisation gap (test − train, eval mode)" and not ab.primary.note
+    assert ab.estimate.delta == pytest.approx(34 / 3)
+    assert ab.verdict.outcome == REPRODUCED  # "1 or more": +11 is consistent
+
+
+def test_dropout_is_not_judged_while_the_papers_arm_still_improves(tmp_path):
+    ab = _dropout_runs(tmp_path, curve_on=[0.5, 0.45, 0.40])  # −5 points in the last epoch
+    assert ab.verdict.outcome == NOT_MEASURABLE and ab.verdict.final and "still improving" in ab.verdict.reason
+
+
+def test_dropout_gap_of_old_records_says_its_subsets_noise(tmp_path):
+    ab = _dropout_runs(tmp_path, curve_on=[0.5, 0.4, 0.398], full=False)
+    assert ab.primary.label == "held-out − train_eval top-1 gap" and "1,000-image subset" in ab.primary.note
+
+
+def _ten_crop_outcomes(d, centre, ten):
+    lines = ["label,center_top1,center_top5,tencrop_top1,tencrop_top5"]
+    lines += [f"{i % 10},{c},1,{t},1" for i, (c, t) in enumerate(zip(centre, ten, strict=True))]
+    (d / "test_outcomes.csv").write_text("\n".join(lines) + "\n")
+
+
+def test_ten_crop_is_judged_over_seeds_then_images(tmp_path):
+    for s, fixed in enumerate((30, 20)):  # ten crops fix `fixed` images and break 10, per seed
+        d = job(tmp_path, f"t{s}", {}, s, 0.40, 0.20, ablation="ten_crop",
+                extra={"test/tencrop_top1_err": 0.40 - (fixed - 10) / 1000, "test/tencrop_top5_err": 0.19})
+        centre = [1] * 600 + [0] * fixed + [1] * 10 + [0] * (390 - fixed)
+        ten = [1] * 600 + [1] * fixed + [0] * 10 + [0] * (390 - fixed)
+        _ten_crop_outcomes(d, centre, ten)
+    head = analyse_runs(find_runs([tmp_path]))[0].primary
+    assert head.estimate.kind == "seeds × images" and head.estimate.n == 2
+    assert head.estimate.delta == pytest.approx(1.5)  # (20 + 10) / 2 / 1000 images, in points
+    assert head.beside.kind == "paired t" and head.beside.n == 2
+    # McNemar counts images, not image × seed pairs: 20 images fixed in both seeds, 10 broken in
+    # seed 0 only (images fixed in seed 0 and broken in seed 1 cancel)
+    assert "than ten crops: 10, the reverse: 20 (of 1000, over 2 seeds)" in head.note
+    assert head.note.endswith(f"p = {mcnemar(10, 20):.2g}")
+    assert "test top-1, ten crops %" in render([tmp_path])
+
+
+def test_ablate_all_judges_every_claim_against_the_shared_baseline_of_its_seed(tmp_path):
+    for s, base in enumerate([0.40, 0.45, 0.35]):
+        job(tmp_path, f"base{s}", {}, s, base, 0.2, ablation="all")
+        job(tmp_path, f"lrn{s}", {"model.lrn": False}, s, base + 0.02, 0.2, ablation="all")
+        job(tmp_path, f"pool{s}", {"model.pool": "non_overlapping"}, s, base - 0.01 * (s + 1), 0.2,
+            ablation="all")
+    ablations = {ab.name: ab for ab in analyse_runs(find_runs([tmp_path]))}
+    assert set(ablations) == {"lrn", "pool", "ten_crop"}
+    assert ablations["lrn"].primary.per_seed == pytest.approx({0: 2.0, 1: 2.0, 2: 2.0})
+    assert ablations["pool"].primary.per_seed == pytest.approx({0: -1.0, 1: -2.0, 2: -3.0})
+    assert [a.name for a in ablations["lrn"].arms] == ["model.lrn=True", "model.lrn=False"]
+
+
+def test_the_plain_reading_gives_the_verdicts_numbers(tmp_path):
+    for s, off in enumerate([0.014, 0.015, 0.014, 0.015]):
+        job(tmp_path, f"on{s}", {"model.lrn": True}, s, 0.40 + 0.03 * s, 0.2)
+        job(tmp_path, f"off{s}", {"model.lrn": False}, s, 0.40 + 0.03 * s + off, 0.2)
+    est = analyse_runs(find_runs([tmp_path]))[0].estimate
+    line = next(x for x in render([tmp_path]).splitlines() if x.startswith("**In words:**"))
+    numbers = re.search(r"With (\d+) paired seeds, the test top-1 .* is ([-+][\d.]+), "
+                        r"95 % CI \[([-+][\d.]+), ([-+][\d.]+)\]: reproduced", line)
+    assert int(numbers[1]) == 4
+    assert [float(x) for x in numbers.groups()[1:]] == pytest.approx([est.delta, *est.ci], abs=0.005)
+
+
 def test_merging_two_sweeps_pools_their_seeds(tmp_path):
     job(tmp_path / "a", "0", {"model.lrn": True}, 0, 0.40, 0.20)
     job(tmp_path / "b", "0", {"model.lrn": True}, 1, 0.44, 0.20)
     arms = group_arms(find_runs([tmp_path / "a", tmp_path / "b"]))
-    assert len(arms) == 1 and arms[0].n == 2 and arms[0].mean("test/top1_err") == pytest.approx(42.0)
+    assert len(arms) == 1 and arms[0].n == 2 and arms[0].cell("test/top1_err") == "42.00 ± 2.83"
 
 
 def test_a_rerun_replaces_the_failed_job_of_the_same_seed(tmp_path):
@@ -371,6 +447,8 @@ def test_a_job_without_summary_is_listed_under_its_arm(tmp_path):
     assert [r.summary["status"] for r in arms["model.lrn=False"].failed] == ["missing"]
 
 
+
+
 def test_build_report_writes_markdown_html_and_every_figure(tmp_path):
     root = tmp_path / "sweep"
     for s in range(2):
@@ -384,6 +462,8 @@ def test_build_report_writes_markdown_html_and_every_figure(tmp_path):
         assert (tmp_path / "out" / src).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
         assert f"]({src})" in report.markdown.read_text()
     assert "paired t" in html and "<table>" in html
+
+
 
 
 def test_report_cli_merges_and_names_a_wrong_directory(tmp_path, capsys):
@@ -411,69 +491,6 @@ def test_claims_cover_the_papers_ablations():
     assert paper.CLAIMS["activation"].speedup == 6 and paper.CLAIMS["activation"].threshold == 0.25
 
 
-def test_run_value_derives_the_generalisation_gap(tmp_path):
-    run = Run(tmp_path, {"final_val/top1_err": 0.4, "final_train_eval/top1_err": 0.1})
-    assert run.value("gap/top1_err") == pytest.approx(0.3)
-
-
-def test_dropout_claim_is_judged_on_the_eval_mode_gap_and_the_test_error(tmp_path):
-    # with dropout: val 40/41/40.5 %, train_eval 30/30.5/30 (gap 10, 10.5, 10.5);
-    # without: val 42/42.5/42, train_eval 20/21/20.5 (gap 22, 21.5, 21.5) → Δgap 12, 11, 11
-    for s, (val, train) in enumerate([(0.40, 0.30), (0.41, 0.305), (0.405, 0.30)]):
-        job(tmp_path, f"d{s}", {"model.dropout": 0.5}, s, val - 0.01, 0.2, ablation="dropout",
-            extra={"final_val/top1_err": val, "final_train_eval/top1_err": train})
-    for s, (val, train) in enumerate([(0.42, 0.20), (0.425, 0.21), (0.42, 0.205)]):
-        job(tmp_path, f"n{s}", {"model.dropout": 0.0}, s, val - 0.01, 0.2, ablation="dropout",
-            extra={"final_val/top1_err": val, "final_train_eval/top1_err": train})
-    ab = analyse_runs(find_runs([tmp_path]))[0]
-    gap = ab.primary
-    assert gap.label == "val − train_eval top-1 gap"
-    assert gap.paired.delta == pytest.approx(34 / 3) and gap.verdict.outcome == REPRODUCED
-    test_row = next(c for c in ab.comparisons if c.label == "test top-1")
-    assert test_row.verdict is not None and test_row.claimed_text == "≥ +1.0"
-    assert "Our reading" in render([tmp_path])
-
-
-def test_ten_crop_is_a_paired_per_image_comparison_of_one_training(tmp_path):
-    # one arm; per seed, ten crops fix 30 images the centre crop gets wrong and break 10
-    rng_rows = []
-    for s in range(2):
-        d = job(tmp_path, f"t{s}", {}, s, 0.40, 0.20, ablation="ten_crop",
-                extra={"test/tencrop_top1_err": 0.38, "test/tencrop_top5_err": 0.19})
-        centre = [1] * 600 + [0] * 30 + [1] * 10 + [0] * 360
-        ten = [1] * 600 + [1] * 30 + [0] * 10 + [0] * 360
-        lines = ["label,center_top1,center_top5,tencrop_top1,tencrop_top5"]
-        lines += [f"{i % 10},{c},1,{t},1" for i, (c, t) in enumerate(zip(centre, ten, strict=True))]
-        (d / "test_outcomes.csv").write_text("\n".join(lines) + "\n")
-        rng_rows.append(centre)
-    ab = analyse_runs(find_runs([tmp_path]))[0]
-    head = ab.primary
-    assert "bootstrap over images" in head.paired.method and head.paired.n == 1000
-    assert head.paired.delta == pytest.approx(2.0)  # (30 − 10) / 1000 images, in points
-    assert head.unpaired.method == "paired t" and head.unpaired.n == 2
-    # McNemar counts images, not image × seed pairs: 10 images favour the centre, 30 ten crops
-    assert "McNemar exact p" in head.note and "than ten crops: 10, the reverse: 30 (of 1000, over 2 seeds)" in head.note
-    assert head.note.endswith(f"p = {mcnemar(10, 30):.2g}")
-    assert head.verdict.seeds_needed is None or head.verdict.seeds_needed < 1000  # seeds, never images
-    text = render([tmp_path])
-    assert "test top-1, ten crops %" in text and "centre − ten crops" in text
-
-
-def test_ablate_all_judges_every_claim_against_the_shared_baseline_of_its_seed(tmp_path):
-    """One baseline per seed serves every claim: each claim pairs its own arm with the baseline
-    of the same seed, and only with it."""
-    for s, base in enumerate([0.40, 0.45, 0.35]):
-        job(tmp_path, f"base{s}", {}, s, base, 0.2, ablation="all")
-        job(tmp_path, f"lrn{s}", {"model.lrn": False}, s, base + 0.02, 0.2, ablation="all")
-        job(tmp_path, f"pool{s}", {"model.pool": "non_overlapping"}, s, base - 0.01 * (s + 1), 0.2, ablation="all")
-    ablations = {ab.name: ab for ab in analyse_runs(find_runs([tmp_path]))}
-    assert set(ablations) == {"lrn", "pool", "ten_crop"}  # ten-crop: the baselines' own test pass
-    lrn, pool = ablations["lrn"].primary, ablations["pool"].primary
-    assert lrn.per_seed == pytest.approx({0: 2.0, 1: 2.0, 2: 2.0})
-    assert pool.per_seed == pytest.approx({0: -1.0, 1: -2.0, 2: -3.0})
-    assert [a.name for a in ablations["lrn"].arms] == ["model.lrn=True", "model.lrn=False"]  # paper arm first
-    text = render([tmp_path])
-    assert "Ablation `lrn`" in text and "Ablation `pool`" in text and "Ablation `columns`" not in text
 
 
 def test_ablation_arm_flips_one_claims_switch_and_records_it():
@@ -488,59 +505,6 @@ def test_ablation_arm_flips_one_claims_switch_and_records_it():
         claim_arm(make_config("experiment=ablate_all", "ablation.arm=ten_crop"))
 
 
-# -- the headline in words, the sections that apply, what report.py says --------------------------
-@pytest.mark.parametrize("offsets, outcome, says", [
-    ([0.05, 0.07], UNDECIDED, "this sample cannot tell the paper's 1.4 points from no effect"),
-    ([0.014, 0.015, 0.014, 0.015], REPRODUCED, "consistent with the paper's 1.4 points"),
-    ([0.001, -0.001, 0.0, 0.001], NO_EFFECT, "between -0.7 points and 0.7 points"),
-    ([-0.02, -0.03, -0.025], OPPOSITE, "did measurably worse"),
-])
-def test_the_plain_reading_gives_the_verdicts_numbers_and_what_they_resolve(tmp_path, offsets, outcome, says):
-    for s, off in enumerate(offsets):
-        job(tmp_path, f"on{s}", {"model.lrn": True}, s, 0.40 + 0.03 * s, 0.2)
-        job(tmp_path, f"off{s}", {"model.lrn": False}, s, 0.40 + 0.03 * s + off, 0.2)
-    ab = analyse_runs(find_runs([tmp_path]))[0]
-    est, verdict = ab.primary.paired, ab.verdict
-    assert verdict.outcome == outcome
-    line = next(x for x in render([tmp_path]).splitlines() if x.startswith("**In words:**"))
-    numbers = re.search(r"With (\d+) paired seeds, the test top-1 difference .* is ([-+][\d.]+) points, "
-                        r"95 % CI \[([-+][\d.]+), ([-+][\d.]+)\]: ", line)
-    assert int(numbers[1]) == est.n == len(offsets)
-    assert [float(x) for x in numbers.groups()[1:]] == pytest.approx([est.delta, *est.ci], abs=0.005)
-    assert says in line
-    needed = re.search(r"about (\d+) paired seeds would decide", line)
-    assert (int(needed[1]) if needed else None) == verdict.seeds_needed  # only when undecided
-    assert (needed is None) == (outcome != UNDECIDED)
-
-
-def test_figure1_section_and_its_threshold_line_only_for_the_activation_claim(tmp_path, monkeypatch):
-    from alexnet.report import plots
-
-    lines, draw = {}, plots.curves
-
-    def curves(arms, path, threshold=None, title=""):
-        lines[title] = threshold
-        return draw(arms, path, threshold, title)
-
-    monkeypatch.setattr(plots, "curves", curves)
-    for s in range(2):  # ablate_all: one baseline per seed, LRN off, tanh
-        job(tmp_path, f"base{s}", {}, s, 0.40, 0.2, ablation="all", train_curve=[0.5, 0.3, 0.2])
-        job(tmp_path, f"lrn{s}", {"model.lrn": False}, s, 0.42 + s / 100, 0.2, ablation="all",
-            train_curve=[0.5, 0.35, 0.3])
-        job(tmp_path, f"tanh{s}", {"model.activation": "tanh"}, s, 0.45, 0.2, ablation="all",
-            train_curve=[0.6, 0.5, 0.4])
-    text = build_report([tmp_path], tmp_path / "out").markdown.read_text()
-    sections = dict(re.findall(r"^## Ablation `(\w+)`\n(.*?)(?=^## )", text, re.S | re.M))
-    assert {"activation", "lrn"} <= set(sections)
-    assert "### Figure 1 measure" in sections["activation"]
-    assert not any("Figure 1" in body for name, body in sections.items() if name != "activation")
-    assert lines["activation"] == 0.25 and all(v is None for k, v in lines.items() if k != "activation")
-    assert "censored runs (Figure 1)" in text.split("## How the verdict is reached")[1]
-    # one plain reading per claim under the headline; the count says what it counts (ties apart)
-    headline = text.split("## Ablation")[0]
-    assert "`lrn`: With 2 paired seeds, the test top-1 difference" in headline
-    assert "`activation`: With 2 paired seeds, the ratio of epochs to 25 % train_eval error" in headline
-    assert "had a higher error than the paper's arm: 2 of 2 (test top-1), 0 of 2 (test top-5; 2 tied)." in sections["lrn"]
 
 
 def test_curves_mark_the_epochs_whose_mean_lacks_the_seeds_that_had_stopped(tmp_path, monkeypatch):
@@ -571,6 +535,8 @@ def test_curves_mark_the_epochs_whose_mean_lacks_the_seeds_that_had_stopped(tmp_
     assert "mean of the seeds not yet stopped" not in [t.get_text() for t in figures[-1].legends[0].get_texts()]
 
 
+
+
 def test_report_cli_says_in_one_line_what_it_wrote_or_overwrote(tmp_path, capsys):
     import importlib.util
 
@@ -593,21 +559,3 @@ def test_report_cli_says_in_one_line_what_it_wrote_or_overwrote(tmp_path, capsys
                      "left from before, no longer in the report: curves-pool.png")
 
 
-def test_a_seeds_until_decided_sweep_before_its_first_look_expects_its_first_seeds_only(tmp_path):
-    root = tmp_path / "sweep"
-    job(root, "0", {"model.lrn": True}, 5, 0.40, 0.20)
-    job(root, "1", {"model.lrn": False}, 5, 0.42, 0.20)
-    grid = "hydra:\n  sweeper:\n    params:\n      seed: 5,6,7,8\n      model.lrn: true,false\n"
-    (root / "multirun.yaml").write_text(grid)
-    assert "| `model.lrn=True` | 1 of 4 jobs completed |" in render([root])  # a plain grid: all four
-    Plan(min_seeds=2, max_seeds=6, seeds=[5, 6]).save(root)  # the sweeper's plan, saved before its first batch
-    text = render([root])  # the sweeper runs seeds 5 and 6 first; 7 and 8 are not missing
-    assert "| `model.lrn=True` | 1 of 2 jobs completed |" in text
-    assert "seed 6: missing" in text and "seed 7" not in text
-    assert "99 % interval" in text and "the first look comes after 2 seeds per arm" in text
-    # plans saved before `seeds` existed (experiments/ holds some) name the seeds in each look
-    old = Plan(min_seeds=2, max_seeds=6, looks=[{"seeds": 2, "seed_values": [5, 6]}], stopped="decided")
-    old.save(root)
-    (root / "sequential.json").write_text(re.sub(r'\s*"seeds": \[\],?', "", (root / "sequential.json").read_text()))
-    assert "seeds" not in json.loads((root / "sequential.json").read_text())
-    assert "seed 6: missing" in render([root]) and "seed 7" not in render([root])

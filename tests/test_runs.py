@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from alexnet.report.listing import (
+from alexnet.tools.listing import (
     COMPLETED,
     FAILED,
     NOT_STARTED,

@@ -1,34 +1,221 @@
-"""Seeds until decided: the sweep adds seeds, looks at a Bonferroni-corrected interval after
-each, and stops when decided, at max_seeds, or when its budget is spent; the report says which."""
+"""Seeds until decided: a plan written before seed 0 spends α over its looks (O'Brien–Fleming
+shape, calibrated for the paired t); the whole procedure keeps its stated coverage and error
+rates (simulated); a decided claim stops its own arm; a changed plan is refused."""
 
 import json
 from types import SimpleNamespace
 
+import numpy as np
 import pytest
+from scipy import stats
 
-from alexnet.report.sequential import (
+import hydra_plugins.alexnet_seeds as seeds_plugin
+from alexnet.sequential import (
+    SPENDING,
     STOP_BUDGET,
     STOP_CENSORED,
     STOP_DECIDED,
     STOP_FAILED,
     STOP_MAX,
     Plan,
+    critical_values,
+    load_plan,
+    seeds_needed,
+    simulate,
+    spent,
 )
-from alexnet.report.stats import t_quantile
 from test_train import TINY, cli
 
+SIGN = ("reproduced", "larger than claimed", "smaller than claimed",
+        "direction confirmed, size unresolved")
 
-def test_plan_level_is_bonferroni_over_its_looks():
+
+def test_critical_values_fall_to_near_the_fixed_t_quantile():
     plan = Plan(min_seeds=3, max_seeds=8)
-    assert plan.planned_looks == 6 and plan.confidence == pytest.approx(1 - 0.05 / 6)
-    assert "6 looks" in plan.describe() and "99.2 %" in plan.describe()
-    # a look's interval is wider than a single 95 % one: the price of looking six times
-    assert t_quantile(0.5 + plan.confidence / 2, 4) > t_quantile(0.975, 4)
+    c = np.array(plan.critical)
+    assert len(c) == plan.planned_looks == 6 and (np.diff(c) < 0).all()
+    fixed = stats.t.ppf(0.975, 7)
+    assert fixed < c[-1] < 1.2 * fixed  # the last look: near the fixed-n 95 % interval
+    assert c[0] == pytest.approx(stats.t.ppf(1 - spent(3 / 8, 0.05) / 2, 2))  # exact at look 1
+    assert 0.95 < plan.confidence_at(8) < 0.98 and plan.confidence_at(2) == plan.confidence_at(3)
+    assert plan.confidence_at(9) == plan.confidence_at(8)
+    # Bonferroni over 6 looks needed t(7) at 1 − 0.05/12: 3.5; the last look is now cheaper
+    assert c[-1] < stats.t.ppf(1 - 0.05 / 12, 7)
+    assert Plan(3, 3).critical == [pytest.approx(stats.t.ppf(0.975, 2))]  # a fixed design
+    # Monte Carlo error: another RNG seed moves no usable c_k by 1 %
+    other = np.array(critical_values(3, 8, rng_seed=7))
+    assert np.abs(other / c - 1)[c < 7].max() < 0.01
     for bad in ({"min_seeds": 1, "max_seeds": 4}, {"min_seeds": 3, "max_seeds": 2},
-                {"min_seeds": 2, "max_seeds": 4, "budget_minutes": 0}, {"min_seeds": None, "max_seeds": 4},
-                {"min_seeds": "3", "max_seeds": 4}, {"min_seeds": 2, "max_seeds": 3.7}):
+                {"min_seeds": 2, "max_seeds": 4, "budget_minutes": 0},
+                {"min_seeds": None, "max_seeds": 4}, {"min_seeds": "3", "max_seeds": 4},
+                {"min_seeds": 2, "max_seeds": 3.7}, {"min_seeds": 2, "max_seeds": 4, "alpha": 1}):
         with pytest.raises(ValueError, match="ablation."):
             Plan(**bad)
+
+
+@pytest.mark.parametrize("at_least", [False, True])
+def test_the_whole_procedure_keeps_its_coverage_and_error_rates(at_least):
+    """Normal per-seed differences, looks at the plan's critical values, the report's rule,
+    a stop on a final outcome: coverage at the stopping look ≥ 95 %, a false sign at Δ = 0
+    ≤ 2.5 %, and half the claimed effect is rarely "reproduced"."""
+    plan, sd, c, paths = Plan(3, 10), 1.0, 1.5, 20_000
+    se = lambda p: 3 * (p * (1 - p) / paths) ** 0.5  # noqa: E731 - three Monte Carlo s.e.
+    for delta in (0.0, c / 2, c):
+        sim = simulate(plan, delta, sd, c, at_least, paths=paths)
+        assert sim["coverage"] >= 0.95 - se(0.05), (delta, sim)
+        assert 3 <= sim["mean_seeds"] <= 10
+    null = simulate(plan, 0.0, sd, c, at_least, paths=paths)["outcomes"]
+    assert sum(null.get(k, 0) for k in SIGN) <= 0.025 + se(0.025), null
+    assert simulate(plan, c / 2, sd, c, at_least, paths=paths)["outcomes"]["reproduced"] < 0.05
+
+
+def test_seeds_needed_gives_the_power_it_promises():
+    for sd, c in ((1.0, 2.0), (0.5, 1.5)):
+        n = seeds_needed(sd, c, min_seeds=3)
+        hit = simulate(Plan(3, n), c, sd, c, paths=10_000)["outcomes"]["reproduced"]
+        less = simulate(Plan(3, n - 1), c, sd, c, paths=10_000)["outcomes"]["reproduced"]
+        assert 0.75 <= hit <= 0.9 and less < hit, (sd, c, n, hit, less)
+    assert seeds_needed(0.0, 1.0) == 3 and seeds_needed(100.0, 0.1) == 1000
+    with pytest.raises(ValueError):
+        seeds_needed(1.0, 0.0)
+
+
+def test_looks_before_the_plan_count_against_alpha():
+    plan = Plan(3, 5, prior_looks=[{"seeds": 3, "alpha": 0.05}])
+    assert plan.level_label == "≥ 90 % over all looks (a 95 % look at 3 seeds came before the plan)"
+    assert Plan(3, 5).level_label == "≥ 95 % over all looks"
+    assert "3 seeds per arm, then one at a time up to 5" in plan.describe()
+
+
+def test_a_bonferroni_era_plan_loads_with_todays_spending(tmp_path):
+    old = {"min_seeds": 3, "max_seeds": 5, "budget_minutes": None, "alpha": 0.05,
+           "looks": [{"seeds": 3, "seed_values": [0, 1, 2], "elapsed_s": 7.4, "verdicts": []}],
+           "stopped": "max_seeds", "seeds": [0, 1, 2, 3, 4]}
+    (tmp_path / "sequential.json").write_text(json.dumps(old))
+    plan = load_plan(tmp_path)
+    assert plan.spending == SPENDING and plan.critical == list(critical_values(3, 5))
+    assert plan.seeds == [0, 1, 2, 3, 4] and plan.stop_reason().startswith("stopped at the max")
+    plan.save(tmp_path)  # round trip, infinite critical values as JSON null
+    assert load_plan(tmp_path).critical == plan.critical
+    assert load_plan(tmp_path / "none") is None
+
+
+def fake_sweeper(monkeypatch, sweep, params, ablation, looks):
+    """A SeedsSweeper whose launcher runs nothing and whose looks are scripted: returns the
+    sweeper and the list of batches it launched."""
+    from hydra.core.utils import JobReturn, JobStatus
+    from omegaconf import OmegaConf
+
+    monkeypatch.setattr(seeds_plugin, "plan_jobs", lambda *a, **k: None)
+    scripted = iter(looks)
+    monkeypatch.setattr(seeds_plugin, "look", lambda sweep_dir, seeds: next(scripted))
+    launched = []
+
+    class Launcher:
+        def launch(self, batch, initial_job_idx):
+            launched.append((batch, json.loads((sweep / "sequential.json").read_text())))
+            return [JobReturn(status=JobStatus.COMPLETED, _return_value={}) for _ in batch]
+
+    sweeper = seeds_plugin.SeedsSweeper(max_batch_size=None, params=params)
+    sweeper.config = OmegaConf.create({"hydra": {"sweep": {"dir": str(sweep)}}, "ablation": ablation})
+    sweeper.hydra_context, sweeper.launcher = SimpleNamespace(config_loader=None), Launcher()
+    monkeypatch.setattr(sweeper, "validate_batch_is_legal", lambda batch: None)
+    return sweeper, launched
+
+
+def verdict(claim, final=False, no_pair=False, censored=False, outcome="x"):
+    return {"claim": claim, "outcome": outcome, "reason": "", "final": final, "no_pair": no_pair,
+            "censored": censored}
+
+
+def test_the_plan_and_its_first_seeds_are_on_disk_before_the_first_job_runs(tmp_path, monkeypatch):
+    """A report read while the first batch runs (or after a kill) must know the plan — the seeds
+    it launched, its critical values — not guess them from the grid's seed list."""
+    from alexnet.report.collect import read_sweep
+
+    sweep = tmp_path / "sweep"
+    sweeper, launched = fake_sweeper(monkeypatch, sweep, {"model.lrn": "true,false", "seed": "5,6,7,8"},
+                                     {"max_seeds": 4, "min_seeds": 2}, [[]])
+    sweeper.sweep([])
+    ((batch, plan),) = launched
+    assert [job[-1] for job in batch] == ["seed=5", "seed=5", "seed=6", "seed=6"]
+    assert plan["seeds"] == [5, 6] and plan["looks"] == [] and plan["min_seeds"] == 2
+    assert plan["critical"][1:] == list(critical_values(2, 4))[1:] and plan["spending"] == SPENDING
+    assert read_sweep(sweep).seeds == (5, 6)  # not the grid's 5,6,7,8
+    assert Plan.from_dict(plan).stop_reason() == "running: the first look comes after 2 seeds per arm"
+    final = json.loads((sweep / "sequential.json").read_text())
+    assert final["stopped"] == STOP_FAILED and final["seeds"] == [5, 6] and len(final["looks"]) == 1
+
+
+def test_a_decided_claim_stops_its_arm_while_the_baseline_runs_on(tmp_path, monkeypatch):
+    sweep = tmp_path / "sweep"
+    looks = [[verdict("lrn", final=True), verdict("pool"), verdict("ten_crop")],
+             [verdict("lrn", final=True), verdict("pool", final=True), verdict("ten_crop")],
+             [verdict("lrn", final=True), verdict("pool", final=True), verdict("ten_crop", final=True)]]
+    sweeper, launched = fake_sweeper(monkeypatch, sweep, {"ablation.arm": "baseline,lrn,pool"},
+                                     {"max_seeds": 6, "min_seeds": 2}, looks)
+    sweeper.sweep([])
+    arms = [sorted({job[0] for job in batch}) for batch, _ in launched]
+    assert arms == [["ablation.arm=baseline", "ablation.arm=lrn", "ablation.arm=pool"],
+                    ["ablation.arm=baseline", "ablation.arm=pool"], ["ablation.arm=baseline"]]
+    plan = load_plan(sweep)
+    assert [lk["arms"] for lk in plan.looks] == [["baseline", "lrn", "pool"], ["baseline", "pool"],
+                                                ["baseline"]]
+    assert plan.arm_seeds == {"baseline": [0, 1, 2, 3], "lrn": [0, 1], "pool": [0, 1, 2]}
+    assert plan.stopped == STOP_DECIDED and plan.seeds == [0, 1, 2, 3]
+
+
+def test_stopping_reads_typed_fields_only():
+    decide = seeds_plugin.decide
+    assert decide([]) == STOP_FAILED and decide([verdict("a", no_pair=True)]) == STOP_FAILED
+    assert decide([verdict("a", final=True), verdict("b")]) == "continue"
+    assert decide([verdict("a", final=True), verdict("b", censored=True)]) == STOP_CENSORED
+    assert decide([verdict("a", final=True, outcome="not measurable at this length")]) == STOP_CENSORED
+
+
+def test_a_plan_changed_after_data_exist_is_refused(tmp_path, monkeypatch, capsys):
+    sweep = tmp_path / "sweep"
+    sweep.mkdir()
+    Plan(3, 5).save(sweep)
+    sweeper, launched = fake_sweeper(monkeypatch, sweep, {"model.lrn": "true,false"},
+                                     {"max_seeds": 8, "min_seeds": 3}, [])
+    with pytest.raises(SystemExit) as e:
+        sweeper.sweep([])
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert e.value.code == 2 and not launched and "may not change" in line and "new hydra.sweep" in line
+    # the same plan resumes, keeping the looks made before it
+    Plan(3, 8, prior_looks=[{"seeds": 3, "alpha": 0.05}]).save(sweep)
+    fake_sweeper(monkeypatch, sweep, {"model.lrn": "true,false"}, {"max_seeds": 8, "min_seeds": 3},
+                 [[verdict("lrn", final=True)]])[0].sweep([])
+    assert load_plan(sweep).stopped == STOP_DECIDED and load_plan(sweep).prior_looks
+    # records without a plan: their data were seen before any plan
+    seen = tmp_path / "seen"
+    (seen / "0_model.lrn-True+seed-0").mkdir(parents=True)
+    (seen / "0_model.lrn-True+seed-0" / "summary.json").write_text("{}")
+    sweeper, launched = fake_sweeper(monkeypatch, seen, {"model.lrn": "true,false"},
+                                     {"max_seeds": 5, "min_seeds": 3}, [])
+    with pytest.raises(SystemExit):
+        sweeper.sweep([])
+    assert "no sequential.json" in capsys.readouterr().err and not (seen / "sequential.json").exists()
+
+
+def test_a_failed_report_fails_the_sweep_in_one_line(tmp_path, monkeypatch, capsys):
+    import alexnet.report
+    from omegaconf import OmegaConf
+
+    from alexnet import sweep_callbacks
+
+    def broken(*a, **k):
+        raise KeyError("boom")
+
+    monkeypatch.setattr(alexnet.report, "build_report", broken, raising=False)
+    monkeypatch.setattr(sweep_callbacks, "FAILED_JOBS", [])
+    monkeypatch.setattr(sweep_callbacks, "FAILED_REPORT", [])
+    config = OmegaConf.create({"hydra": {"sweep": {"dir": str(tmp_path)}}})
+    sweep_callbacks.SweepReportCallback().on_multirun_end(config)
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert line.startswith("error: the sweep report could not be written (KeyError: 'boom'")
+    assert sweep_callbacks.sweep_exit_status() == 1
 
 
 def sequential_sweep(sweep, experiment, max_seeds, *overrides):
@@ -44,16 +231,16 @@ def test_sweep_adds_seeds_until_decided_or_max(tmp_path):
     out, plan = sequential_sweep(sweep, "ablate_lrn", 3)
     jobs = [json.loads(p.read_text()) for p in sweep.glob("*/summary.json")]
     seeds = sorted({j["seed"] for j in jobs})
-    assert plan["stopped"] in (STOP_DECIDED, STOP_MAX)
+    assert plan["stopped"] in (STOP_DECIDED, STOP_MAX) and plan["critical"]
     if plan["stopped"] == STOP_MAX:
         assert seeds == [0, 1, 2] and [look["seeds"] for look in plan["looks"]] == [2, 3]
     else:
-        assert all(v["outcome"] != "undecided" for v in plan["looks"][-1]["verdicts"])
+        assert all(v["final"] for v in plan["looks"][-1]["verdicts"])
     assert len(jobs) == 2 * len(seeds) and all(j["status"] == "completed" for j in jobs)
     # both arms of every seed, and no arm key from the plan's settings
     assert {tuple(sorted(j["arm"])) for j in jobs} == {("model.lrn",)}
     report = (sweep / "report.md").read_text()
-    assert "seeds added until decided" in report and "97.5 % interval" in report
+    assert "seeds added until decided" in report and "over all looks" in report
     assert ("still undecided" in report) == (plan["stopped"] == STOP_MAX)
     assert f"{len(seeds)} seeds per arm" in out.stdout
 
@@ -77,38 +264,5 @@ def test_censored_runs_stop_the_sweep_more_seeds_cannot_help(tmp_path):
 def test_a_bad_plan_is_one_line(tmp_path):
     out = cli("experiment=ablate_lrn", *TINY, "ablation.max_seeds=1", f"hydra.sweep.dir={tmp_path}/s")
     assert out.returncode == 2
-    assert out.stderr.strip().splitlines() == ["error: ablation.max_seeds=1 must be at least ablation.min_seeds=3"]
-
-
-def test_the_plan_and_its_first_seeds_are_on_disk_before_the_first_job_runs(tmp_path, monkeypatch):
-    """A report read while the first batch runs (or after a kill) must know the plan — the seeds
-    it launched, its interval level — not guess them from the grid's seed list."""
-    from hydra.core.utils import JobReturn, JobStatus
-    from omegaconf import OmegaConf
-
-    import hydra_plugins.alexnet_seeds as seeds_plugin
-    from alexnet.report.collect import read_sweep
-    from hydra_plugins.alexnet_seeds import SeedsSweeper
-
-    monkeypatch.setattr(seeds_plugin, "plan_jobs", lambda *a, **k: None)  # the progress line's global plan
-    sweep, seen = tmp_path / "sweep", []
-
-    class SeesThePlan:  # runs nothing: no job leaves a record, so the first look stops the sweep
-        def launch(self, batch, initial_job_idx):
-            seen.append(([job[-1] for job in batch], json.loads((sweep / "sequential.json").read_text()),
-                         read_sweep(sweep).seeds))
-            return [JobReturn(status=JobStatus.COMPLETED, _return_value={}) for _ in batch]
-
-    sweeper = SeedsSweeper(max_batch_size=None, params={"model.lrn": "true,false", "seed": "5,6,7,8"})
-    sweeper.config = OmegaConf.create({"hydra": {"sweep": {"dir": str(sweep)}},
-                                       "ablation": {"max_seeds": 4, "min_seeds": 2}})
-    sweeper.hydra_context, sweeper.launcher = SimpleNamespace(config_loader=None), SeesThePlan()
-    monkeypatch.setattr(sweeper, "validate_batch_is_legal", lambda batch: None)
-    sweeper.sweep([])
-    ((launched, plan, seeds),) = seen
-    assert launched == ["seed=5", "seed=5", "seed=6", "seed=6"]
-    assert plan["seeds"] == [5, 6] and plan["looks"] == [] and plan["min_seeds"] == 2
-    assert seeds == (5, 6)  # not the grid's 5,6,7,8
-    assert Plan(**plan).stop_reason() == "running: the first look comes after 2 seeds per arm"
-    final = json.loads((sweep / "sequential.json").read_text())
-    assert final["stopped"] == STOP_FAILED and final["seeds"] == [5, 6] and len(final["looks"]) == 1
+    assert out.stderr.strip().splitlines() == [
+        "error: ablation.max_seeds=1 must be at least ablation.min_seeds=3"]

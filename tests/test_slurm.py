@@ -213,7 +213,7 @@ def test_a_job_stopped_by_sigterm_fails_alone_and_the_sweep_says_so(tmp_path):
 def test_a_requeued_job_is_listed_as_unfinished(preempted_sweep, tmp_path):
     import shutil
 
-    from alexnet.report.listing import UNFINISHED, list_runs
+    from alexnet.tools.listing import UNFINISHED, list_runs
 
     job = shutil.copytree(next(iter(jobs(preempted_sweep[0]).values())), tmp_path / "runs" / "job")
     summary = json.loads((job / "summary.json").read_text()) | {"status": "requeued"}

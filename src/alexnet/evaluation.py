@@ -72,13 +72,9 @@ def table(result: dict[str, Any]) -> str:
     return "\n".join(f"{k:<{width}}  {v}" for k, v in rows)
 
 
-def score_test_split(module: AlexNetModule, datamodule: AlexNetDataModule, limit_batches: int | float | None = None,
-                     context=contextlib.nullcontext) -> tuple[dict[str, float], dict[str, torch.Tensor]]:
-    """(metrics, per-image outcomes) of `module` on the datamodule's test split, in dataset
-    order: `test/top1_err`, `test/top5_err`, `test/loss` of the centre crop and, with
-    `datamodule.ten_crop`, `test/tencrop_top1_err`, `test/tencrop_top5_err` of the same weights
-    and images. One process sees the whole split (no sampler, nothing padded or sharded)."""
-    loader = datamodule.test_dataloader()
+def _outcomes(module: AlexNetModule, datamodule: AlexNetDataModule, loader, ten_crop: bool,
+              limit_batches: int | float | None, context) -> dict[str, torch.Tensor]:
+    """Per image of `loader`, in its order: the module's test outcomes in eval mode."""
     batches = len(loader)
     if limit_batches is not None:  # Lightning's convention: an int counts batches, a float is a share
         batches = min(batches, limit_batches if isinstance(limit_batches, int) else int(batches * limit_batches))
@@ -89,30 +85,61 @@ def score_test_split(module: AlexNetModule, datamodule: AlexNetDataModule, limit
             if i >= batches:
                 break
             images, labels = images.to(module.device), labels.to(module.device)
-            x = datamodule.eval_batch(images, ten_crop=datamodule.ten_crop)
+            x = datamodule.eval_batch(images, ten_crop=ten_crop)
             with context():
                 parts.append({k: v.cpu() for k, v in module.test_outcomes(x, labels).items()})
     finally:
         module.train(was_training)
-    if not parts:
+    return {k: torch.cat([p[k] for p in parts]) for k in parts[0]} if parts else {}
+
+
+def _errors(outcomes: dict[str, torch.Tensor], prefix: str) -> dict[str, float]:
+    """The centre crop's top-1 and top-5 errors and mean loss, as fractions, named `prefix/*`."""
+    return {f"{prefix}/top1_err": 1 - outcomes["center_top1"].double().mean().item(),
+            f"{prefix}/top5_err": 1 - outcomes["center_top5"].double().mean().item(),
+            f"{prefix}/loss": outcomes.pop("center_loss").double().mean().item()}
+
+
+def score_test_split(module: AlexNetModule, datamodule: AlexNetDataModule,
+                     limit_batches: int | float | None = None, context=contextlib.nullcontext,
+                     ) -> tuple[dict[str, float], dict[str, torch.Tensor]]:
+    """(metrics, per-image outcomes) of `module` on the datamodule's test split, in dataset
+    order: `test/top1_err`, `test/top5_err`, `test/loss` of the centre crop and, with
+    `datamodule.ten_crop`, `test/tencrop_top1_err`, `test/tencrop_top5_err` of the same weights
+    and images. One process sees the whole split (no sampler, nothing padded or sharded)."""
+    outcomes = _outcomes(module, datamodule, datamodule.test_dataloader(), datamodule.ten_crop,
+                         limit_batches, context)
+    if not outcomes:
         return {}, {}
-    outcomes = {k: torch.cat([p[k] for p in parts]) for k in parts[0]}
-    metrics = {"test/top1_err": 1 - outcomes["center_top1"].double().mean().item(),
-               "test/top5_err": 1 - outcomes["center_top5"].double().mean().item(),
-               "test/loss": outcomes.pop("center_loss").double().mean().item()}
+    metrics = _errors(outcomes, "test")
     if "tencrop_top1" in outcomes:
         metrics["test/tencrop_top1_err"] = 1 - outcomes["tencrop_top1"].double().mean().item()
         metrics["test/tencrop_top5_err"] = 1 - outcomes["tencrop_top5"].double().mean().item()
     return metrics, outcomes
 
 
+def score_training_split(module: AlexNetModule, datamodule: AlexNetDataModule,
+                         limit_batches: int | float | None = None,
+                         context=contextlib.nullcontext) -> tuple[dict[str, float], int]:
+    """(metrics, images scored) of `module` on every training image not held out, in eval mode
+    (centre crop, no augmentation, no dropout): `final_train_all/top1_err`, `.../top5_err`,
+    `.../loss`. The whole split, not train_eval's fixed subset, so the training side of the
+    dropout gap adds no sampling noise of its own."""
+    loader = datamodule.train_all_dataloader()
+    outcomes = _outcomes(module, datamodule, loader, False, limit_batches, context)
+    if not outcomes:
+        return {}, 0
+    return _errors(outcomes, "final_train_all"), len(outcomes["label"])
+
+
 class FinalTest(L.Callback):
     """Scores the final weights on the test split once, when training ends (before Lightning
     moves the model off its device), on the whole split, by the processes of data-parallel rank
     0 (rank 0 alone; under `trainer.strategy=columns` both columns of the first pair, each
-    holding half the net), recorded by rank 0. The record puts the metrics in summary.json and
-    the per-image outcomes in test_outcomes.csv; a fit that fails never gets here, so its test
-    keys stay null."""
+    holding half the net), recorded by rank 0; with `data.train_all`, also every training image
+    not held out, in eval mode. The record puts the metrics in summary.json and the per-image
+    test outcomes in test_outcomes.csv; a fit that fails never gets here, so its test keys (and
+    final_train_all/*) stay null."""
 
     def __init__(self, record: RunRecord):
         self.record = record
@@ -131,15 +158,22 @@ class FinalTest(L.Callback):
             return
         metrics, outcomes = score_test_split(pl_module, dm, trainer.limit_test_batches,
                                              trainer.precision_plugin.forward_context)
+        whole, images = {}, 0
+        if dm.train_all and dm.train_set is not None:
+            whole, images = score_training_split(pl_module, dm, trainer.limit_test_batches,
+                                                 trainer.precision_plugin.forward_context)
         if trainer.global_rank != 0:
             return
-        self.record.add_test(metrics, outcomes)
+        self.record.add_test(metrics | whole, outcomes)
         for logger in trainer.loggers:
-            logger.log_metrics(metrics, step=trainer.global_step)
+            logger.log_metrics(metrics | whole, step=trainer.global_step)
         if metrics:
             ten = metrics.get("test/tencrop_top1_err")
             log.info("test split (%d images): top-1 error %.2f %% centre crop%s", len(outcomes["label"]),
                      100 * metrics["test/top1_err"], "" if ten is None else f", {100 * ten:.2f} % ten crops")
+        if whole:
+            log.info("training split (%d images, eval mode): top-1 error %.2f %%", images,
+                     100 * whole["final_train_all/top1_err"])
 
 
 class ValidateAtStop(L.Callback):

@@ -2,7 +2,8 @@
 
 Every job directory gets `config.yaml` (resolved, written by train.py), `metrics.csv` (one row
 per epoch, every logged metric), `summary.json` (the arm, the seed, final and best errors,
-the test split's errors, epochs, steps, wall time, parameter count, git SHA) and
+the test split's errors — with `data.train_all` the whole training split's too — epochs, steps,
+wall time, parameter count, git SHA) and
 `test_outcomes.csv` (per test image: right or wrong, centre and ten crops — for paired tests
 between crop modes). Reports read these files only.
 """
@@ -33,6 +34,8 @@ METRICS_FILE, SUMMARY_FILE, CONFIG_FILE = "metrics.csv", "summary.json", "config
 OUTCOMES_FILE = "test_outcomes.csv"
 # the test split, scored once on the final weights (alexnet.evaluation.FinalTest); null until then
 TEST_KEYS = ("test/top1_err", "test/top5_err", "test/loss", "test/tencrop_top1_err", "test/tencrop_top5_err")
+# the whole training split in eval mode, scored once with the test split (data.train_all)
+TRAIN_ALL_KEYS = ("final_train_all/top1_err", "final_train_all/top5_err", "final_train_all/loss")
 OUTCOME_COLUMNS = ("label", "center_top1", "center_top5", "tencrop_top1", "tencrop_top5")
 FINAL_KEYS = ("val/top1_err", "val/top5_err", "val/loss", "train/running_top1_err", "train/loss",
               "train_eval/top1_err", "train_eval/top5_err", "train_eval/loss")
@@ -178,7 +181,8 @@ class RunRecord(L.Callback):
         atomic_write_text(self.out_dir / METRICS_FILE, "\n".join(lines) + "\n")
 
     def add_test(self, metrics: dict[str, float], outcomes: dict[str, Any]) -> None:
-        """The test pass's metrics (for summary.json) and test_outcomes.csv, one row per image."""
+        """The test pass's metrics (for summary.json; also the training split's, TRAIN_ALL_KEYS)
+        and test_outcomes.csv, one row per test image."""
         self.test = dict(metrics)
         columns = [c for c in OUTCOME_COLUMNS if c in outcomes]
         if not columns:
@@ -235,7 +239,7 @@ class RunRecord(L.Callback):
             if key.startswith("val/"):
                 values = series(key)
                 summary[f"best_{key}"] = min(values) if values else None
-        for key in TEST_KEYS:
+        for key in TEST_KEYS + TRAIN_ALL_KEYS:
             value = self.test.get(key)
             if value is not None and not math.isfinite(value):
                 diverged.append(f"{key}={value}")
@@ -262,7 +266,8 @@ def record_failure(out_dir: str | Path, arm: dict[str, Any], cfg, error: str) ->
             return True
         path.parent.mkdir(parents=True, exist_ok=True)
         summary = {"status": "failed", "error": error, "arm": arm, "seed": cfg.get("seed"),
-                   "ablation": OmegaConf.select(cfg, "ablation.claim"), "epochs": 0} | dict.fromkeys(TEST_KEYS)
+                   "ablation": OmegaConf.select(cfg, "ablation.claim"), "epochs": 0}
+        summary |= dict.fromkeys(TEST_KEYS + TRAIN_ALL_KEYS)
         atomic_write_text(path, json.dumps(summary, indent=2) + "\n")
     except OSError:
         return False

@@ -19,6 +19,8 @@ log = logging.getLogger(__name__)
 # The failures of this process's sweep, for its exit status: jobs that raised (even when their
 # record could not be written) and, at the end, every job of the sweep whose record is not completed.
 FAILED_JOBS: list[str] = []
+# The sweep report's failure, if it could not be written: the exit status says so too.
+FAILED_REPORT: list[str] = []
 
 
 # The number of jobs this process's sweeper plans (set by alexnet_seeds.SeedsSweeper), and
@@ -37,8 +39,9 @@ def note_failed_job(line: str) -> None:
 
 
 def sweep_exit_status() -> int:
-    """0 when every job of this process's sweep completed, 1 when any failed or is missing."""
-    return 1 if FAILED_JOBS else 0
+    """0 when every job of this process's sweep completed and its report was written, 1 when a
+    job failed or is missing or the report failed."""
+    return 1 if FAILED_JOBS or FAILED_REPORT else 0
 
 
 def _check_writable(directory: str, key: str) -> None:
@@ -128,11 +131,10 @@ class SweepReportCallback(Callback):
     Jobs the records show as not completed are counted for the exit status."""
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
-        from alexnet.report import build_report
-        from alexnet.report.collect import find_runs
-
         sweep_dir = Path(config.hydra.sweep.dir)
         try:
+            from alexnet.report.collect import find_runs
+
             unfinished = [r for r in find_runs([sweep_dir]) if not r.completed]
         except Exception as e:  # noqa: BLE001
             unfinished = []
@@ -142,13 +144,27 @@ class SweepReportCallback(Callback):
         wb = OmegaConf.select(config, "logger.wandb", default=None) or {}
         wandb_mode = wb.get("mode", "auto") if wb.get("enabled", False) else None
         try:
+            from alexnet.report import build_report
+
             report = build_report([sweep_dir], sweep_dir, wandb=wandb_mode)
             log.info("report: %s", report.markdown)
             print(f"report: {report.describe()}")
             if report.wandb:
                 print(report.wandb)
         except Exception as e:  # noqa: BLE001 - a report failure must not hide the runs
-            log.exception("could not write the sweep report: %s", e)
+            import sys
+            import traceback
+
+            line = f"{type(e).__name__}: {str(e).strip().splitlines()[0] if str(e).strip() else ''}"
+            FAILED_REPORT.append(line)
+            trace = sweep_dir / "report-error.txt"  # the traceback, for whoever mends it
+            try:
+                trace.write_text(traceback.format_exc())
+            except OSError:
+                trace = None
+            print(f"error: the sweep report could not be written ({line}"
+                  + (f"; traceback in {trace}" if trace else "") + "); the runs are kept: "
+                  f"python src/report.py {sweep_dir} rebuilds it", file=sys.stderr)
         if unfinished:
             print(f"{len(unfinished)} job(s) did not complete: " + ", ".join(r.path.name for r in unfinished)
                   + f"; re-run the same command with hydra.sweep.dir={sweep_dir} to resume them")

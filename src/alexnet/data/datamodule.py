@@ -5,7 +5,9 @@ schedule and checkpoint selection look at it), and the test split — the source
 test/ — scored once, after training. With `holdout` off, validation is the test split (the
 paper tuned and reported on ILSVRC val). Which images are held out, and the fixed training
 subset whose eval-mode error is logged (`train_eval`), depend on `holdout_seed` alone, so
-every arm and seed of a sweep holds out and scores the same images.
+every arm and seed of a sweep holds out and scores the same images. With `train_all`, the
+whole training split (every image not held out) is also scored once in eval mode after training
+(`alexnet.evaluation.FinalTest`): a training error without the fixed subset's sampling noise.
 
 Workers only slice uint8 arrays; the paper's augmentation (mean subtraction, crops, flips,
 PCA lighting) runs on whole batches after they reach the model's device
@@ -185,6 +187,7 @@ class AlexNetDataModule(L.LightningDataModule):
         holdout: float | int | None = None,
         holdout_seed: int = 0,
         train_eval: int | None = None,
+        train_all: bool = False,
         pca_lighting: str | bool | None = None,
         pca_from: str = "train",
         ten_crop: bool = False,
@@ -210,6 +213,9 @@ class AlexNetDataModule(L.LightningDataModule):
         self.skip_bad_images, self.decode_workers = skip_bad_images, decode_workers
         self.holdout, self.holdout_seed = _check_holdout(holdout), int(holdout_seed)
         self.train_eval = _check_train_eval(train_eval)
+        if not isinstance(train_all, bool):
+            raise ValueError(f"data.train_all={train_all!r} is not true or false")
+        self.train_all = train_all
         self._source: Source | None = None
         self.train_set = self.val_set = self.test_set = self.train_eval_set = None
         self.normalize: Normalize | None = None
@@ -353,6 +359,11 @@ class AlexNetDataModule(L.LightningDataModule):
         """The whole test split in every process: the end-of-fit test is scored by data-parallel rank 0."""
         return self._loader(self.test_set, batch_size=self._eval_batch_size(self.ten_crop))
 
+    def train_all_dataloader(self) -> DataLoader:
+        """The whole training split (every image not held out) in dataset order, for one eval-mode
+        pass after training; like `test_dataloader`, in every process."""
+        return self._loader(self.train_set)
+
     def on_after_batch_transfer(self, batch, dataloader_idx: int):
         images, labels = batch
         self.normalize.to(images.device)
@@ -385,16 +396,19 @@ class AlexNetDataModule(L.LightningDataModule):
         if self.test_set is not None:
             train, test = (len(src.train) if self.train_set is None else len(self.train_set)), len(self.test_set)
             val, subset = len(self.val_set), 0 if self.train_eval_set is None else len(self.train_eval_set)
+            train_all = len(self.train_set) if self.train_all and self.train_set is not None else 0
         else:  # checks the holdout against the data before any work, so a bad value fails first
             train, held, subset = (len(p) for p in split_training_rows(
                 src.train.labels, self.holdout, self.train_eval, self.holdout_seed, len(src.classes)))
             test = len(src.val)
             val = held or test
+            train_all = train if self.train_all and not self._eval_only else 0
         return {
             "root": str(Path(src.root).resolve()), "layout": src.layout, "classes": len(src.classes),
             "train_images": train, "val_images": val, "val_is_test": self.val_is_test,
             "test_images": test, "holdout": None if self.val_is_test else self.holdout,
             "holdout_seed": self.holdout_seed, "train_eval_images": subset,
+            "train_all_images": train_all,
             "eval_crops": self.eval_crops, "pca_lighting": self.pca_lighting or False,
             "skipped_images": None if self.skipped_files is None else len(self.skipped_files),
             "skipped_files": None if self.skipped_files is None else self.skipped_files[:20],

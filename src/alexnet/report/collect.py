@@ -7,22 +7,19 @@ import csv
 import fnmatch
 import itertools
 import json
-import re
 import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
+from hydra.core.override_parser.overrides_parser import OverridesParser
 
 from alexnet.arms import is_arm_key
 from alexnet.record import CONFIG_FILE, METRICS_FILE, OUTCOMES_FILE, SUMMARY_FILE
 
 SWEEP_FILE = "multirun.yaml"
 SEQUENTIAL_FILE = "sequential.json"  # written by a sweep that adds seeds (report.sequential)
-# Derived per-run measures (fractions, like the summary's): the generalisation gap the
-# dropout claim is about, with the training error measured in eval mode.
-DERIVED = {"gap/top1_err": ("final_val/top1_err", "final_train_eval/top1_err")}
 
 
 @dataclass
@@ -48,9 +45,6 @@ class Run:
         return self.summary.get("ablation")
 
     def value(self, metric: str) -> float | None:
-        if metric in DERIVED:
-            a, b = (self.summary.get(k) for k in DERIVED[metric])
-            return None if a is None or b is None else a - b
         return self.summary.get(metric)
 
     @property
@@ -107,13 +101,10 @@ def _unfinished_summary(job: Path, overrides: dict[str, Any]) -> dict[str, Any]:
     return summary
 
 
-def _parse_sweep_values(text: str) -> list:
-    """Hydra's sweep syntax, the common cases: `0,1,2` and `range(0,4)`."""
-    text = str(text).strip()
-    m = re.fullmatch(r"range\((\-?\d+)\s*,\s*(\-?\d+)(?:\s*,\s*(\-?\d+))?\)", text)
-    if m:
-        return list(range(int(m[1]), int(m[2]), int(m[3] or 1)))
-    return [yaml.safe_load(v) for v in text.split(",")]
+def _sweep_values(key: str, text: str) -> list:
+    """A swept override's values, as Hydra itself reads them (`0,1,2`, `range(0,4)`, `[4,5]`)."""
+    override = OverridesParser.create().parse_overrides([f"{key}={text}"])[0]
+    return list(override.sweep_iterator()) if override.is_sweep_override() else [override.value()]
 
 
 @dataclass
@@ -154,7 +145,7 @@ def read_sweep(sweep_dir: Path) -> Sweep | None:
         seeds = plan.get("seeds") or looks[-1].get("seed_values")
         if seeds:
             params["seed"] = ",".join(map(str, seeds))
-    return Sweep(sweep_dir, {k: _parse_sweep_values(v) for k, v in params.items()})
+    return Sweep(sweep_dir, {k: _sweep_values(k, v) for k, v in params.items()})
 
 
 # This machine's paths in a sweep's overrides, shown to others as placeholders (fnmatch patterns).
@@ -223,7 +214,7 @@ def find_runs(dirs: list[str | Path]) -> list[Run]:
             _arm_of_unfinished(run, runs, sweeps)
     runs = _drop_repeats(runs)
     for ablation in dict.fromkeys(r.ablation for r in runs):
-        _name_arms([r for r in runs if r.ablation == ablation])
+        name_arms([r for r in runs if r.ablation == ablation])
     return runs
 
 
@@ -260,7 +251,7 @@ def _drop_repeats(runs: list[Run]) -> list[Run]:
     return [r for r in runs if any(r is v for v in kept.values())]
 
 
-def _name_arms(runs: list[Run]) -> None:
+def name_arms(runs: list[Run]) -> None:
     """An arm is named by the keys whose values differ between runs (seed excluded)."""
     arms = [r.summary.get("arm") or {} for r in runs]
     keys = list(dict.fromkeys(k for a in arms for k in a))

@@ -23,16 +23,9 @@ from alexnet.record import CONFIG_FILE
 from alexnet.report import plots
 from alexnet.report.build import REPORT_MD
 from alexnet.report.collect import find_runs, sweep_command
-from alexnet.report.content import (
-    GAP_LABEL,
-    SHARED,
-    Ablation,
-    analyse_runs,
-    claimed_text,
-    fmt_ci,
-    is_speed,
-    speed_label,
-)
+from alexnet.report.content import level, measured, verdict_text
+from alexnet.report.measures import MEASURES, SHARED, Ablation, Speed, analyse_runs
+from alexnet.report.stats import holm
 from alexnet.report.curves import DEFAULT_THRESHOLD
 from alexnet.report.document import (
     Block,
@@ -44,12 +37,12 @@ from alexnet.report.document import (
     to_html,
     to_markdown,
 )
-from alexnet.report.verdict import rule
+from alexnet.report.verdict import rule_text
 
 SCORECARD_MD, SCORECARD_HTML, SCORECARD_PNG = "scorecard.md", "scorecard.html", "scorecard.png"
-README_MD = "README.md"
-HEADER = ["claim", "the paper", "measure", "ours: Δ [CI]", "verdict", "seeds per arm", "data",
-          "epochs", "wall time", "report", "command"]
+README_MD, REJUDGED_MD = "README.md", "rejudged.md"
+HEADER = ["claim", "the paper", "measure", "ours: Δ [CI]", "level", "verdict",
+          "effect ≠ 0 after Holm", "seeds per arm", "data", "epochs", "wall time", "report", "command"]
 # The commands that run the same studies where there is a GPU (README mode).
 GPU_COMMANDS = [
     ("Tiny ImageNet (64-px images, 56-px crops, 200 classes), every one-switch claim, seeds added until "
@@ -92,39 +85,25 @@ def _reports(ab: Ablation, out: Path) -> str:
     return ", ".join(links) or "-"
 
 
-def row(ab: Ablation, out: Path, conf_dir: Path | None = None) -> list[str]:
-    head, claim = ab.primary, ab.claim
-    measured = "-"
-    if head is not None and head.paired is not None:
-        measured = f"{head.fmt(head.paired.delta)} {fmt_ci(head.paired.ci, head.fmt, head.paired.n)}"
+def row(ab: Ablation, out: Path, conf_dir: Path | None, kept: dict[str, bool]) -> list[str]:
     runs = [r for a in ab.arms for r in a.runs]
     epochs = sorted({r.summary.get("epochs") for r in runs} - {None})
     own = sum(r.summary.get("wall_time_s") or 0.0 for r in runs if not r.summary.get(SHARED))
     shared = sum(r.summary.get("wall_time_s") or 0.0 for r in runs if r.summary.get(SHARED))
     wall = f"{own / 60:.1f} min" + (f" + {shared / 60:.1f} min shared baseline" if shared else "")
-    verdict = ab.verdict
-    verdict_text = "**undecided** (no pair of completed arms)" if verdict is None else f"**{verdict.outcome}**"
-    if verdict is not None and verdict.seeds_needed:
-        verdict_text += f" (~{verdict.seeds_needed} seeds would decide)"
-    commands = sorted({sweep_command(s) or _fallback_command(ab.name, conf_dir) for s in _sweeps(ab)} - {None})
-    return [f"`{ab.name}`: {claim.text}", head.claimed_text if head else paper_number(claim),
-            head.label if head else measure_label(claim), measured, verdict_text, str(ab.seeds), _data(ab),
-            ", ".join(map(str, epochs)) or "-", wall, _reports(ab, out), _command_cell(commands, ab.name)]
+    commands = sorted({sweep_command(s) or _fallback_command(ab.name, conf_dir)
+                       for s in _sweeps(ab)} - {None})
+    p = ab.adjusted_p
+    holm_cell = "-" if p is None else f"{'**kept**' if kept.get(ab.name) else 'not kept'} (p = {p:.2g})"
+    return [f"`{ab.name}`: {ab.claim.text}", ab.measure.paper_number(ab.claim),
+            ab.primary.label if ab.primary else ab.measure.label(ab.claim), measured(ab.primary),
+            level(ab) if ab.estimate else "-", verdict_text(ab.verdict), holm_cell, str(ab.seeds),
+            _data(ab), ", ".join(map(str, epochs)) or "-", wall, _reports(ab, out),
+            _command_cell(commands, ab.name)]
 
 
 def _sweeps(ab: Ablation) -> list[Path]:
     return sorted({r.path.parent for a in ab.arms for r in a.runs + a.failed})
-
-
-def paper_number(claim: paper.Claim) -> str:
-    """The paper's number as the rows show it (the report's own format for each measure)."""
-    return f"{claim.speedup:g}×" if claim.measure == "speed" else claimed_text(claim.top1_delta, claim.at_least)
-
-
-def measure_label(claim: paper.Claim) -> str:
-    """What a claim's row measures, for rows with no comparison yet to name it."""
-    return (speed_label(claim.threshold) if claim.measure == "speed"
-            else GAP_LABEL if claim.measure == "overfit" else "test top-1")
 
 
 def experiment_for(name: str, conf_dir: Path | None) -> str | None:
@@ -142,8 +121,10 @@ def unmeasured_row(name: str, conf_dir: Path | None) -> list[str]:
     it at our scale (the CPU preset for AlexNet's claims; the four-layer net trains on CIFAR-10)."""
     claim = paper.CLAIMS[name]
     command = _fallback_command(name, conf_dir)
-    return [f"`{name}`: {claim.text}", paper_number(claim), measure_label(claim), "-", "**not measured yet**", "0",
-            "-", "-", "-", "-", _command_cell([command] if command else [], name)]
+    measure = MEASURES[claim.measure]
+    return [f"`{name}`: {claim.text}", measure.paper_number(claim), measure.label(claim), "-", "-",
+            "**not measured yet**", "-", "0", "-", "-", "-", "-",
+            _command_cell([command] if command else [], name)]
 
 
 def _fallback_command(name: str, conf_dir: Path | None) -> str | None:
@@ -232,7 +213,8 @@ def build_scorecard(dirs: list[str | Path], out_dir: str | Path, threshold: floa
     order = list(paper.CLAIMS)
     ablations = sorted((ab for ab in analyse_runs(runs, threshold) if ab.claim is not None),
                        key=lambda ab: order.index(ab.name))
-    measured = {ab.name: row(ab, out, conf_dir) for ab in ablations}
+    kept = holm({ab.name: ab.adjusted_p for ab in ablations})
+    measured = {ab.name: row(ab, out, conf_dir, kept) for ab in ablations}
     rows = [measured.get(name) or unmeasured_row(name, conf_dir) for name in paper.CLAIMS]
     shown = [os.path.relpath(d) for d in (*dirs, out)]  # as typed from the current directory
     command = shlex.join(["python", "src/scorecard.py", *shown[:-1], "--out", shown[-1], *(["--readme"] if readme else []),
@@ -247,7 +229,11 @@ def build_scorecard(dirs: list[str | Path], out_dir: str | Path, threshold: floa
              f"generated by `{command}`" + (" (`tests/test_published.py` checks that it regenerates this "
                                             "file unchanged)." if readme else ".")),
         Table(HEADER, rows),
+        Para(MULTIPLICITY.format(n=sum(p is not None for p in (ab.adjusted_p for ab in ablations)),
+                                 kept=", ".join(f"`{k}`" for k, v in kept.items() if v) or "none")),
     ]
+    if readme and (out / REJUDGED_MD).is_file():  # hand-written: what changed, and why
+        blocks.append(Para((out / REJUDGED_MD).read_text().strip()))
     normalised = _normalised(ablations)
     if normalised:
         blocks.append(Figure(SCORECARD_PNG, "every claim on one axis: our effect as a fraction of the paper's "
@@ -260,7 +246,8 @@ def build_scorecard(dirs: list[str | Path], out_dir: str | Path, threshold: floa
                         "by running it again with the same `hydra.sweep.dir`. `hydra/launcher=slurm` sends "
                         "the jobs to a SLURM cluster."),
                    Bullets([f"{what}: `{cmd}`" for what, cmd in GPU_COMMANDS])]
-    blocks += [Heading("How the verdict is reached", 2), Para(rule(any(map(is_speed, ablations)))),
+    speed = any(isinstance(ab.measure, Speed) for ab in ablations)
+    blocks += [Heading("How the verdict is reached", 2), Para(rule_text(speed)),
                Para("Sources: " + ", ".join(f"`{d}`" for d in dirs))]
     if readme and out.is_dir() and (folders := _folders(out)):
         blocks += [Heading("Every folder here", 2), Table(["folder", "what it holds"], folders)]
@@ -280,20 +267,32 @@ def build_scorecard(dirs: list[str | Path], out_dir: str | Path, threshold: floa
     return Scorecard(md, html, figure, ablations)
 
 
+MULTIPLICITY = (
+    "**What the table as a whole can claim.** Each verdict comes from its own interval, whose "
+    "level (column 'level') holds for that claim alone over all its sweep's looks; across the "
+    "rows no family-wise guarantee is made, and among this many claims a wrong verdict or two "
+    "is plausible by chance. The column 'effect ≠ 0 after Holm' tests every claim's 'no effect' "
+    "at once, family-wise 5 % over the {n} claims with an interval (Holm's step-down on each "
+    "claim's p-value, scaled to its sweep's looks; valid although the claims of one sweep share "
+    "a baseline). Kept: {kept}. Only those rows' effects (not their sizes) stand as a family."
+)
+
+
 class StaleScorecard(Exception):
     """The committed scorecard is not what the committed records give."""
 
 
-def _normalised(ablations: list[Ablation]) -> list[tuple[str, float, tuple[float, float] | None, str]]:
-    """(label, effect / claim, interval / claim, verdict): one scale for every claim."""
+def _normalised(ablations: list[Ablation]) -> list[tuple[str, float, tuple | None, str]]:
+    """(label, effect / claim, interval / claim, verdict): one scale for every claim; a censored
+    estimate (no point) is drawn at its interval's middle."""
     rows = []
     for ab in ablations:
-        head = ab.primary
-        if head is None or head.paired is None or not head.claimed:
+        est, c = ab.estimate, ab.primary.claimed if ab.primary else None
+        if est is None or not c:
             continue
-        c = head.claimed
-        ci = None if head.paired.ci is None else tuple(sorted(v / c for v in head.paired.ci))
-        if ci is not None:
-            ci = tuple(max(-5.0, min(5.0, v)) if math.isfinite(v) else math.copysign(5.0, v) for v in ci)
-        rows.append((ab.name, head.paired.delta / c, ci, ab.verdict.outcome))
+        ci = None if est.ci is None else tuple(
+            max(-5.0, min(5.0, v / c)) if math.isfinite(v) else math.copysign(5.0, v / c)
+            for v in sorted(est.ci))
+        point = est.delta / c if math.isfinite(est.delta) else sum(ci) / 2 if ci else 0.0
+        rows.append((ab.name, point, ci, ab.verdict.outcome))
     return rows

@@ -1,9 +1,9 @@
 """Hydra sweeper: the grid sweep of Hydra's basic sweeper, or — with `ablation.max_seeds` set —
-seeds added one at a time until every claim's verdict is decided (alexnet.report.sequential).
+seeds added one at a time until every claim's verdict is decided (alexnet.sequential: the plan).
 
-Hydra only instantiates sweepers from the `hydra_plugins` package, hence this home; the rule
-itself lives in `alexnet.report.sequential` (the plan) and `alexnet.report.stopping` (each look),
-which read run records from disk, like the report.
+Hydra only instantiates sweepers from the `hydra_plugins` package, hence this home. A look
+judges the sweep's records as the report does (alexnet.report.content.analyse_runs) and decides
+from the verdicts' typed fields only (final, no_pair, censored), never from their words.
 """
 
 from __future__ import annotations
@@ -21,6 +21,69 @@ from omegaconf import OmegaConf
 from alexnet.sweep_callbacks import plan_jobs
 
 log = logging.getLogger(__name__)
+# alexnet.sequential (scipy) is imported where used: Hydra imports this module on every start
+ARM_KEY, BASELINE = "ablation.arm", "baseline"
+
+
+def look(sweep_dir: Path, seeds: list[int]) -> list[dict]:
+    """Every claim judged on the sweep's records of `seeds`, each at the plan's level for its
+    number of paired seeds (the report reads the plan from sequential.json itself)."""
+    from alexnet.report.collect import find_runs
+    from alexnet.report.content import analyse_runs
+
+    runs = [r for r in find_runs([sweep_dir]) if r.seed in seeds]
+    return [{"claim": ab.name, "outcome": ab.verdict.outcome, "reason": ab.verdict.reason,
+             "final": ab.verdict.final, "no_pair": ab.verdict.no_pair,
+             "censored": ab.verdict.censored}
+            for ab in analyse_runs(runs) if ab.claim is not None and ab.verdict is not None]
+
+
+def closed(v: dict) -> bool:
+    """More seeds of the same cannot change it: final, or left open by censored runs."""
+    return v["final"] or v["censored"]
+
+
+def decide(verdicts: list[dict]) -> str:
+    """The sweep's status after a look, from the verdicts' typed fields."""
+    from alexnet import sequential as seq
+    from alexnet.report.verdict import NOT_MEASURABLE
+
+    if all(v["no_pair"] for v in verdicts):  # also: no verdict at all
+        return seq.STOP_FAILED
+    if not all(closed(v) for v in verdicts):
+        return seq.CONTINUE
+    if all(v["final"] for v in verdicts) and any(v["outcome"] != NOT_MEASURABLE for v in verdicts):
+        return seq.STOP_DECIDED
+    return seq.STOP_CENSORED
+
+
+def arm_of(job: list[str]) -> str | None:
+    return next((o.split("=", 1)[1] for o in job if o.startswith(f"{ARM_KEY}=")), None)
+
+
+def refuse(line: str) -> None:
+    print(f"error: {line}", file=sys.stderr)
+    raise SystemExit(2)
+
+
+def check_plan(sweep_dir: Path, plan) -> None:
+    """A plan fixed before seed 0: refuses a sweep dir with another plan, or with records made
+    before any plan (their data were seen); the same plan resumes."""
+    from alexnet.sequential import SEQUENTIAL_FILE, load_plan
+
+    try:
+        old = load_plan(sweep_dir)
+    except (ValueError, TypeError, OSError) as e:
+        refuse(f"{sweep_dir / SEQUENTIAL_FILE} cannot be read ({e}); use a new hydra.sweep.dir")
+    if old is not None and old.design != plan.design:
+        refuse(f"{sweep_dir / SEQUENTIAL_FILE} plans min_seeds={old.min_seeds}, max_seeds="
+               f"{old.max_seeds}, alpha={old.alpha:g}, {old.spending}; a plan may not change once "
+               "data exist: rerun with that plan to resume, or use a new hydra.sweep.dir")
+    if old is None and any((d / "summary.json").is_file() for d in sweep_dir.iterdir()):
+        refuse(f"{sweep_dir} holds job records but no {SEQUENTIAL_FILE}: they were made before "
+               "any plan; run the sweep in a new hydra.sweep.dir")
+    if old is not None:
+        plan.prior_looks = old.prior_looks  # looks before the plan still count against α
 
 
 class SeedsSweeper(BasicSweeper):
@@ -48,19 +111,22 @@ class SeedsSweeper(BasicSweeper):
             results = []
             for i, job in enumerate(batch):
                 try:
-                    results += list(self.launcher.launch([job], initial_job_idx=initial_job_idx + i))
+                    results += list(self.launcher.launch([job],
+                                                         initial_job_idx=initial_job_idx + i))
                 except Exception as e:  # noqa: BLE001
-                    note_failed_job(f"job {initial_job_idx + i} ({' '.join(job)}): {type(e).__name__}: {e}")
+                    note_failed_job(f"job {initial_job_idx + i} ({' '.join(job)}): "
+                                    f"{type(e).__name__}: {e}")
         for i, r in enumerate(results):
             if r.status == JobStatus.FAILED:
-                note_failed_job(f"job {initial_job_idx + i}: {type(r._return_value).__name__}: {r._return_value}")
+                error = r._return_value
+                note_failed_job(f"job {initial_job_idx + i}: {type(error).__name__}: {error}")
         return results
 
     def _grid(self, arguments: list[str]) -> Any:
         """Hydra's basic grid sweep, launched through `launch` above."""
         parser = OverridesParser.create(config_loader=self.hydra_context.config_loader)
-        self.overrides = self.split_arguments(parser.parse_overrides(self._parse_config() + list(arguments)),
-                                              self.max_batch_size)
+        parsed = parser.parse_overrides(self._parse_config() + list(arguments))
+        self.overrides = self.split_arguments(parsed, self.max_batch_size)
         sweep_dir = Path(self.config.hydra.sweep.dir)
         sweep_dir.mkdir(parents=True, exist_ok=True)
         OmegaConf.save(self.config, sweep_dir / "multirun.yaml")
@@ -74,8 +140,7 @@ class SeedsSweeper(BasicSweeper):
         return returns
 
     def sweep(self, arguments: list[str]) -> Any:
-        from alexnet.report.sequential import CONTINUE, STOP_BUDGET, STOP_MAX, Plan
-        from alexnet.report.stopping import look
+        from alexnet.sequential import CONTINUE, STOP_BUDGET, STOP_MAX, Plan
 
         settings = OmegaConf.select(self.config, "ablation", default=None) or {}
         if settings.get("max_seeds") is None:
@@ -84,15 +149,15 @@ class SeedsSweeper(BasicSweeper):
             plan = Plan(min_seeds=settings.get("min_seeds"), max_seeds=settings.get("max_seeds"),
                         budget_minutes=settings.get("budget_minutes"))
         except ValueError as e:  # one line, like train.py's config errors, before any job runs
-            print(f"error: {e}", file=sys.stderr)
-            raise SystemExit(2) from None
+            refuse(str(e))
 
         parser = OverridesParser.create(config_loader=self.hydra_context.config_loader)
         overrides = parser.parse_overrides(self._parse_config() + list(arguments))
         start, rest = 0, []
         for o in overrides:
             if o.get_key_element() == "seed":  # the first seed value is where the seeds start
-                values = list(o.sweep_string_iterator()) if o.is_sweep_override() else [o.get_value_element_as_str()]
+                values = (list(o.sweep_string_iterator()) if o.is_sweep_override()
+                          else [o.get_value_element_as_str()])
                 start = int(values[0])
             else:
                 rest.append(o)
@@ -101,21 +166,29 @@ class SeedsSweeper(BasicSweeper):
 
         sweep_dir = Path(self.config.hydra.sweep.dir)
         sweep_dir.mkdir(parents=True, exist_ok=True)
+        check_plan(sweep_dir, plan)
         OmegaConf.save(self.config, sweep_dir / "multirun.yaml")
-        began, job_idx, returns = time.monotonic(), 0, []
+        began, job_idx, returns, done_claims = time.monotonic(), 0, [], set()
         batch_seeds = list(range(start, start + plan.min_seeds))
         while batch_seeds:
-            batch = [[*job, f"seed={s}"] for s in batch_seeds for job in grid]
+            # a decided claim's arm runs no more seeds; the baseline runs while any claim is open
+            jobs = [job for job in grid if arm_of(job) not in done_claims]
+            arms = sorted({a for job in jobs if (a := arm_of(job)) is not None})
+            batch = [[*job, f"seed={s}"] for s in batch_seeds for job in jobs]
             self.validate_batch_is_legal(batch)
             plan.seeds += batch_seeds  # saved first: a report read mid-batch expects these seeds
+            for arm in arms:
+                plan.arm_seeds.setdefault(arm, []).extend(batch_seeds)
             plan.save(sweep_dir)
             returns.append(self.launch(batch, initial_job_idx=job_idx))
             job_idx += len(batch)
             done = len(plan.seeds)
-            seeds = list(plan.seeds)  # only this plan's seeds: never stale jobs of the dir
-            status, verdicts = look(sweep_dir, plan, seeds)
-            elapsed = time.monotonic() - began
-            plan.looks.append({"seeds": done, "seed_values": seeds, "elapsed_s": round(elapsed, 1), "verdicts": verdicts})
+            verdicts = look(sweep_dir, list(plan.seeds))  # this plan's seeds: never stale jobs
+            status, elapsed = decide(verdicts), time.monotonic() - began
+            done_claims |= {v["claim"] for v in verdicts if closed(v)}
+            plan.looks.append({"seeds": done, "seed_values": list(plan.seeds),
+                               "arms": arms or None, "elapsed_s": round(elapsed, 1),
+                               "verdicts": verdicts})
             if status != CONTINUE:  # decided, or more seeds of the same cannot decide
                 plan.stopped = status
             elif done >= plan.max_seeds:
@@ -123,8 +196,9 @@ class SeedsSweeper(BasicSweeper):
             elif plan.budget_minutes is not None and elapsed >= 60 * plan.budget_minutes:
                 plan.stopped = STOP_BUDGET
             plan.save(sweep_dir)
-            summary = "; ".join(f"{v['claim']}: {v['outcome']}" for v in verdicts) or "no verdict yet"
+            summary = "; ".join(f"{v['claim']}: {v['outcome']}" for v in verdicts) or "no verdict"
             log.info("look %d after %d seeds per arm: %s", len(plan.looks), done, summary)
-            print(f"[seeds] {done} seeds per arm: {summary}" + (f" → {plan.stop_reason()}" if plan.stopped else ""))
+            print(f"[seeds] {done} seeds per arm: {summary}"
+                  + (f" → {plan.stop_reason()}" if plan.stopped else ""))
             batch_seeds = [] if plan.stopped else [start + done]
         return returns

@@ -20,7 +20,9 @@ from alexnet.report.build import REPORT_MD
 from alexnet.report.collect import SWEEP_FILE, Run, Sweep, find_runs, find_sweeps
 from alexnet.resume import CHECKPOINT_DIR
 
-COMPLETED, FAILED, UNFINISHED, NOT_STARTED = "completed", "failed", "running or interrupted", "not started"
+COMPLETED, FAILED, NOT_STARTED = "completed", "failed", "not started"
+UNFINISHED = "running or interrupted"
+STATUSES = (COMPLETED, FAILED, UNFINISHED, NOT_STARTED)
 # collect.py's word for a job without summary.json; a job submitit requeued (alexnet.submitit_task)
 STATUS = {"missing": UNFINISHED, "requeued": UNFINISHED}
 
@@ -59,7 +61,8 @@ def _task(config: Path, fallback: str) -> str:
 
 
 def _last_write(jobs: list[Run]) -> float | None:
-    files = [p for r in jobs for p in (*r.path.iterdir(), *(r.path / CHECKPOINT_DIR).glob("*")) if p.is_file()]
+    files = [p for r in jobs for p in (*r.path.iterdir(), *(r.path / CHECKPOINT_DIR).glob("*"))
+             if p.is_file()]
     return max((p.stat().st_mtime for p in files), default=None)
 
 
@@ -71,19 +74,22 @@ def _sweep_entry(sweep: Sweep, jobs: list[Run]) -> Entry:
     counts = Counter(_status(r) for r in jobs)
     if sweep.expected_jobs > len(jobs):
         counts[NOT_STARTED] = sweep.expected_jobs - len(jobs)
-    arms = " x ".join(f"{k}={','.join(map(str, v))}" for k, v in sweep.params.items() if k != "seed")
+    arms = " x ".join(f"{k}={','.join(map(str, v))}" for k, v in sweep.params.items()
+                      if k != "seed")
     seeds = sweep.seeds or tuple(dict.fromkeys(r.seed for r in jobs))
     unfinished = [r for r in jobs if _status(r) == UNFINISHED]
-    return Entry(sweep.path, "sweep", _task(sweep.path / SWEEP_FILE, sweep.path.parent.parent.name), dict(counts),
-                 arms or "default", ",".join(map(str, seeds)) or "-", _report(sweep.path),
+    task = _task(sweep.path / SWEEP_FILE, sweep.path.parent.parent.name)
+    return Entry(sweep.path, "sweep", task, dict(counts), arms or "default",
+                 ",".join(map(str, seeds)) or "-", _report(sweep.path),
                  _last_write(unfinished) if unfinished else None)
 
 
 def _run_entry(run: Run) -> Entry:
     arm = run.summary.get("arm") or {}
     status = _status(run)
-    return Entry(run.path, "run", _task(run.path / CONFIG_FILE, run.path.parent.parent.name), {status: 1},
-                 run.summary.get("arm_name") or ",".join(f"{k}={v}" for k, v in arm.items()) or "default",
+    task = _task(run.path / CONFIG_FILE, run.path.parent.parent.name)
+    name = run.summary.get("arm_name") or ",".join(f"{k}={v}" for k, v in arm.items()) or "default"
+    return Entry(run.path, "run", task, {status: 1}, name,
                  "-" if run.seed is None else str(run.seed), _report(run.path),
                  _last_write([run]) if status == UNFINISHED else None)
 
@@ -93,7 +99,8 @@ def list_runs(dirs: list[str | Path]) -> list[Entry]:
     sorted by path."""
     for d in map(Path, dirs):
         if d.is_file():
-            raise FileNotFoundError(f"{d} is a file: pass a folder (logs/, a sweep or a run directory)")
+            raise FileNotFoundError(f"{d} is a file: pass a folder (logs/, a sweep or a run "
+                                    "directory)")
     runs = find_runs(dirs)
     sweeps = find_sweeps(dirs)
 
@@ -103,7 +110,8 @@ def list_runs(dirs: list[str | Path]) -> list[Entry]:
     # each sweep's jobs as its report counts them (a re-run of an arm and seed replaces the
     # earlier job); single runs all listed, also those find_runs merged as repeats of another
     entries = [_sweep_entry(s, find_runs([s.path])) for s in sweeps]
-    entries += [_run_entry(r) for r in runs + [old for r in runs for old in r.replaces] if not in_a_sweep(r)]
+    alone = [r for r in runs + [old for r in runs for old in r.replaces] if not in_a_sweep(r)]
+    entries += [_run_entry(r) for r in alone]
     return sorted(entries, key=lambda e: str(e.path))
 
 
@@ -119,10 +127,11 @@ def describe_status(entry: Entry, now: float | None = None) -> str:
     1 running or interrupted, 20 not started; last write 2 min ago`."""
     status = entry.status
     if entry.kind == "sweep":
-        counts = [f"{entry.counts[s]} {s}" for s in (COMPLETED, FAILED, UNFINISHED, NOT_STARTED) if entry.counts.get(s)]
-        counts += [f"{n} {s}" for s, n in entry.counts.items() if s not in (COMPLETED, FAILED, UNFINISHED, NOT_STARTED)]
+        counts = [f"{entry.counts[s]} {s}" for s in STATUSES if entry.counts.get(s)]
+        counts += [f"{n} {s}" for s, n in entry.counts.items() if s not in STATUSES]
         total = sum(entry.counts.values())
-        status += f" ({total} jobs)" if status == COMPLETED else f": {', '.join(counts) or 'no jobs'}"
+        status += (f" ({total} jobs)" if status == COMPLETED
+                   else f": {', '.join(counts) or 'no jobs'}")
     if entry.last_write is not None:
         minutes = max(0.0, ((now or time.time()) - entry.last_write) / 60)
         status += f"; last write {minutes:.0f} min ago"
@@ -132,7 +141,8 @@ def describe_status(entry: Entry, now: float | None = None) -> str:
 def table(entries: list[Entry], now: float | None = None) -> str:
     """One line per entry, columns aligned: path, task, status, arms, seeds, report."""
     rows = [("path", "task", "status", "arms", "seeds", "report")]
-    rows += [(_shown(e.path), e.task, describe_status(e, now), e.arms, e.seeds, _shown(e.report) if e.report else "-")
-             for e in entries]
+    rows += [(_shown(e.path), e.task, describe_status(e, now), e.arms, e.seeds,
+              _shown(e.report) if e.report else "-") for e in entries]
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
-    return "\n".join("  ".join([*(c.ljust(w) for c, w in zip(r, widths, strict=False)), r[-1]]) for r in rows)
+    return "\n".join("  ".join([*(c.ljust(w) for c, w in zip(r, widths, strict=False)), r[-1]])
+                     for r in rows)

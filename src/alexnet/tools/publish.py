@@ -24,7 +24,8 @@ def publish_records(sweep: Path, dest: Path) -> tuple[list[str], list[str]]:
     left: jobs not completed (running, failed, killed), for the next call."""
     sweep, dest = Path(sweep), Path(dest)
     if not (sweep / SWEEP_FILE).is_file():
-        raise FileNotFoundError(f"{sweep} holds no {SWEEP_FILE}: pass a sweep directory (hydra.sweep.dir)")
+        raise FileNotFoundError(f"{sweep} holds no {SWEEP_FILE}: pass a sweep directory "
+                                "(hydra.sweep.dir)")
     dest.mkdir(parents=True, exist_ok=True)
     for name in (SWEEP_FILE, SEQUENTIAL_FILE):
         if (sweep / name).is_file():

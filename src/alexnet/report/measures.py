@@ -1,0 +1,347 @@
+"""What each claim compares, one class per `paper.Claim.measure`: how it measures the arms, its
+label, the paper's number and how its values are written. `analyse_runs` turns run records into
+one `Ablation` per claim, each judged at its sweep's level (alexnet.sequential)."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+from scipy import stats as sps
+
+from alexnet import paper
+from alexnet.report.collect import Run, name_arms
+from alexnet.report.curves import DEFAULT_THRESHOLD, log_speed_ratio, speed
+from alexnet.report.stats import (
+    CONFIDENCE,
+    ArmStats,
+    Estimate,
+    group_arms,
+    mcnemar,
+    paired,
+    seeds_by_images,
+    welch,
+)
+from alexnet.report.verdict import NOT_MEASURABLE, Verdict, judge, points
+from alexnet.sequential import Plan, plan_of, seeds_needed
+
+DEFAULT_RESOLUTION = 0.1  # points: one image of 1,000, when a record does not say its test size
+PLATEAU = 0.5  # points: the paper's arm is trained out when its last epoch gained less than this
+SD_UPPER = 0.8  # the one-sided level of the upper bound on σ behind "seeds that would decide"
+
+
+def fmt_points(v: float) -> str:
+    return f"{v:+.2f}"
+
+
+def fmt_ratio(v: float) -> str:
+    """A log ratio shown as the ratio itself."""
+    return ("n/a" if math.isnan(v) else "∞" if v == math.inf else "0×" if v == -math.inf
+            else f"{math.exp(v):.2f}×")
+
+
+def fmt_ci(ci: tuple[float, float] | None, fmt: Callable[[float], str] = fmt_points) -> str:
+    return "no CI" if ci is None else f"[{fmt(ci[0])}, {fmt(ci[1])}]"
+
+
+@dataclass
+class Comparison:
+    """One measured difference, oriented as the paper's claim: other arm minus the paper's arm
+    (ten-crop: centre minus ten crops of the same weights; Figure 1: the log epochs ratio)."""
+
+    label: str
+    other: str  # the arm (or evaluation) compared with the paper's
+    estimate: Estimate | None  # the verdict's interval
+    beside: Estimate | None  # Welch's (what pairing buys), or ten-crop's paired t over seeds
+    claimed: float | None  # in the estimate's units; None: shown, not judged
+    verdict: Verdict | None = None
+    per_seed: dict = field(default_factory=dict)
+    note: str = ""
+    fmt: Callable[[float], str] = fmt_points
+
+
+@dataclass
+class Context:
+    """What every comparison of one ablation shares."""
+
+    where: str  # "test" | "final val" (records without a test split)
+    level: Callable[[int], float]  # the interval's confidence at n paired seeds
+    resolution: float
+    threshold: float
+
+
+def _error(label: str, base: ArmStats, other: ArmStats, metric: str, claimed: float | None,
+           ctx: Context) -> Comparison:
+    b, o = base.by_seed(metric), other.by_seed(metric)
+    level = ctx.level(len(b.keys() & o.keys()))
+    return Comparison(label, other.name, paired(b, o, level, ctx.resolution),
+                      welch(list(b.values()), list(o.values()), level), claimed,
+                      per_seed={s: o[s] - b[s] for s in b if s in o})
+
+
+class Measure:
+    """Test error, other arm minus the paper's arm ("error")."""
+
+    ratio = False
+    fmt = staticmethod(fmt_points)
+    show = staticmethod(points)
+
+    def label(self, claim: paper.Claim, where: str = "test") -> str:
+        return f"{where} top-1"
+
+    def paper_number(self, claim: paper.Claim) -> str:
+        return f"{'≥ ' if claim.at_least else ''}{claim.top1_delta:+.1f}"
+
+    def compare(self, base: ArmStats, other: ArmStats, claim: paper.Claim,
+                ctx: Context) -> list[Comparison]:
+        return [_error(self.label(claim, ctx.where), base, other, f"{_metric(ctx)}top1_err",
+                       claim.top1_delta, ctx)]
+
+
+def _metric(ctx: Context) -> str:
+    return "test/" if ctx.where == "test" else "final_val/"
+
+
+class Overfit(Measure):
+    """Dropout: the generalisation gap, test error − the error on the whole training split in
+    eval mode, after training (records from before `final_train_all` have only the held-out
+    error − a 1,000-image training subset, whose own noise is said). Judged only where the
+    paper's arm has stopped improving: overfitting cannot show in a net still descending."""
+
+    def label(self, claim, where="test"):
+        return "generalisation gap (test − train, eval mode)"
+
+    def compare(self, base, other, claim, ctx):
+        full = all(r.summary.get("final_train_all/top1_err") is not None
+                   for a in (base, other) for r in a.runs)
+        keys = (("test/top1_err", "final_train_all/top1_err") if full
+                else ("final_val/top1_err", "final_train_eval/top1_err"))
+        gaps = [_with_gap(a, *keys) for a in (base, other)]
+        c = _error(self.label(claim) if full else "held-out − train_eval top-1 gap", *gaps, "gap",
+                   claim.top1_delta, ctx)
+        if not full:
+            c.note = ("the training error is a 1,000-image subset's, which adds ~1.4 points of "
+                      "noise per seed (stats audit D7); new runs score the whole training split")
+        gain = _last_gain(base)
+        if gain is not None and gain >= PLATEAU:
+            c.verdict = Verdict(NOT_MEASURABLE, f"the paper's arm was still improving (held-out "
+                                f"error −{gain:.2f} points in its last epoch, ≥ {PLATEAU}): a net "
+                                "still descending cannot show overfitting; train to the end of "
+                                "its schedule")
+        return [c]
+
+
+def _with_gap(arm: ArmStats, high: str, low: str) -> ArmStats:
+    runs = [replace(r, summary=r.summary | {"gap": r.summary[high] - r.summary[low]})
+            if r.summary.get(high) is not None and r.summary.get(low) is not None else r
+            for r in arm.runs]
+    return replace(arm, runs=runs)
+
+
+def _last_gain(arm: ArmStats) -> float | None:
+    """Points of held-out error the arm's mean curve gained in its last epoch."""
+    curves = [dict(r.series("val/top1_err")) for r in arm.runs]
+    epochs = sorted(set.intersection(*map(set, curves))) if curves else []
+    if len(epochs) < 2:
+        return None
+    mean = [np.mean([c[e] for c in curves]) for e in epochs[-2:]]
+    return 100.0 * float(mean[0] - mean[1])
+
+
+class Speed(Measure):
+    """Figure 1: the other arm's epochs to the training error threshold over the paper's arm's,
+    on the log scale (a claimed 6× is log 6)."""
+
+    ratio = True
+    fmt = staticmethod(fmt_ratio)
+    show = staticmethod(lambda v: f"{math.exp(v):.3g}×")
+
+    def label(self, claim, where="test"):
+        return f"epochs to {100 * (claim.threshold or DEFAULT_THRESHOLD):g} % train_eval error, ratio"
+
+    def paper_number(self, claim):
+        return f"{claim.speedup:g}×"
+
+    def compare(self, base, other, claim, ctx):
+        p, o = speed(base.runs, ctx.threshold), speed(other.runs, ctx.threshold)
+        est = log_speed_ratio(p, o, ctx.level(len(set(p.seeds) & set(o.seeds))))
+        per_seed = {s: math.log(b / a) for s, a, b in zip(p.seeds, p.epochs, o.epochs, strict=False)
+                    if a is not None and b is not None}
+        return [Comparison(self.label(claim), other.name, est, None, math.log(claim.speedup),
+                           per_seed=per_seed, fmt=fmt_ratio)]
+
+
+class PairedEval(Measure):
+    """Ten-crop: the same weights scored twice. The verdict's interval is over seeds, then
+    images (stats.seeds_by_images); the paired t over seeds and McNemar's test beside it."""
+
+    def label(self, claim, where="test"):
+        return "test top-1: centre − ten crops"
+
+    def compare(self, base, other, claim, ctx):
+        runs = [r for r in base.runs if r.value("test/tencrop_top1_err") is not None]
+        if not runs:
+            return []
+        ten = {r.seed: 100 * r.value("test/tencrop_top1_err") for r in runs}
+        centre = {r.seed: 100 * r.value("test/top1_err") for r in runs}
+        level = ctx.level(len(runs))
+        per_seed = paired(ten, centre, level, ctx.resolution)
+        outcomes = [r.outcomes() for r in runs]
+        est, note = per_seed, "outcomes per image missing: the paired t over seeds decides"
+        if (all("tencrop_top1" in o for o in outcomes)
+                and len({tuple(o.get("label", ())) for o in outcomes}) == 1):
+            diffs = 100 * (np.array([o["tencrop_top1"] for o in outcomes], dtype=float)
+                           - np.array([o["center_top1"] for o in outcomes], dtype=float))
+            est = seeds_by_images(diffs, level, ctx.resolution)
+            net = diffs.sum(0)  # an image counts for the evaluation right in more seeds
+            only_centre, only_ten = int((net < 0).sum()), int((net > 0).sum())
+            note = (f"images the centre crop got right in more seeds than ten crops: "
+                    f"{only_centre}, the reverse: {only_ten} (of {net.size}, over {len(runs)} "
+                    f"seeds); McNemar exact p = {mcnemar(only_centre, only_ten):.2g}")
+        return [Comparison(self.label(claim), "centre crop", est, per_seed, claim.top1_delta,
+                           per_seed={s: centre[s] - ten[s] for s in ten}, note=note)]
+
+
+MEASURES: dict[str, Measure] = {"error": Measure(), "overfit": Overfit(), "speed": Speed(),
+                                "paired_eval": PairedEval()}
+
+
+@dataclass
+class Ablation:
+    name: str  # key of paper.CLAIMS, or "runs" when the records name none
+    claim: paper.Claim | None
+    arms: list[ArmStats]
+    comparisons: list[Comparison] = field(default_factory=list)
+    where: str = "test"
+    plan: Plan | None = None
+
+    @property
+    def measure(self) -> Measure | None:
+        return MEASURES[self.claim.measure] if self.claim else None
+
+    @property
+    def primary(self) -> Comparison | None:
+        return next((c for c in self.comparisons if c.verdict is not None), None)
+
+    @property
+    def verdict(self) -> Verdict | None:
+        return self.primary.verdict if self.primary else None
+
+    @property
+    def estimate(self) -> Estimate | None:
+        return self.primary.estimate if self.primary else None
+
+    @property
+    def seeds(self) -> int:
+        est = self.estimate
+        return est.n if est else min((a.n for a in self.arms), default=0)
+
+    @property
+    def confidence(self) -> float:
+        return self.estimate.confidence if self.estimate else CONFIDENCE
+
+    @property
+    def adjusted_p(self) -> float | None:
+        """The primary's p of "no effect", scaled to the family level of its sweep's looks: at
+        0.05 it rejects exactly when the verdict's interval excludes 0 (for Holm's column)."""
+        est = self.estimate
+        if est is None or est.p_value is None:
+            return None
+        return min(1.0, est.p_value * (1 - CONFIDENCE) / (1 - est.confidence))
+
+
+def _value_of(arm: ArmStats, key: str):
+    values = {json.dumps((r.summary.get("arm") or {}).get(key)) for r in arm.runs + arm.failed}
+    return json.loads(values.pop()) if len(values) == 1 else None
+
+
+def resolution(runs: list[Run]) -> float:
+    """One test image, in points: the smallest difference the measure can show."""
+    sizes = [n for r in runs if (n := r.test_images or (r.summary.get("data") or {}).get("val_images"))]
+    return 100.0 / max(sizes) if sizes else DEFAULT_RESOLUTION
+
+
+def _needed(est: Estimate, claimed: float, plan: Plan | None) -> tuple[int, int] | None:
+    """Seeds per arm that would decide at the claimed size with 80 % power: at the observed
+    spread and at its one-sided 80 % upper confidence bound (a 3-seed spread is itself loose)."""
+    if not est.sd or est.n < 2 or est.kind == "Welch":
+        return None
+    upper = est.sd * math.sqrt((est.n - 1) / sps.chi2.ppf(1 - SD_UPPER, est.n - 1))
+    first = plan.min_seeds if plan else 3
+    return seeds_needed(est.sd, claimed, first), seeds_needed(upper, claimed, first)
+
+
+def analyse(name: str, runs: list[Run], threshold: float = DEFAULT_THRESHOLD,
+            plan: Plan | None = None) -> Ablation:
+    claim = paper.CLAIMS.get(name)
+    arms = group_arms(runs)
+    if claim is not None:  # the paper's arm first: every difference is measured against it
+        arms.sort(key=lambda a: _value_of(a, claim.switch) != claim.paper_arm)
+    where = "test" if any(r.value("test/top1_err") is not None for r in runs) else "final val"
+    ctx = Context(where, plan.confidence_at if plan else (lambda n: CONFIDENCE),
+                  resolution(runs), threshold)
+    ab = Ablation(name, claim, arms, where=where, plan=plan)
+    base = arms[0] if arms else None
+    judged = []
+    if claim is not None and claim.measure == "paired_eval" and base is not None:
+        judged = MEASURES["paired_eval"].compare(base, base, claim, ctx)
+    for other in arms[1:]:
+        mine = []
+        if claim is not None and _value_of(other, claim.switch) == claim.other_arm:
+            mine = MEASURES[claim.measure].compare(base, other, claim, ctx)
+            judged += mine
+        shown = (_error(f"{where} top-{k}", base, other, f"{_metric(ctx)}top{k}_err", None, ctx)
+                 for k in (1, 5))
+        ab.comparisons += [c for c in shown if all(j.label != c.label for j in mine)]
+    for c in judged:
+        if c.verdict is None:
+            c.verdict = judge(c.estimate, c.claimed, claim.at_least, ab.measure.show)
+        if not c.verdict.final and c.estimate is not None:
+            c.verdict = replace(c.verdict, seeds_needed=_needed(c.estimate, c.claimed, plan))
+    ab.comparisons = judged + ab.comparisons
+    return ab
+
+
+SHARED_BASELINE = "all"  # experiment=ablate_all: one baseline per seed serves every claim
+SHARED = "shared_baseline"  # marks those baseline runs in each claim's copy of their summary
+
+
+def split_shared_baseline(runs: list[Run]) -> dict[str, list[Run]]:
+    """ablate_all's runs as one ablation per claim: the seed's baseline runs as that claim's
+    paper arm and the runs with that claim's switch (alone) at its other arm; ten-crop on the
+    baselines' own test pass. Claims without runs of their other arm are left out."""
+    base = [r for r in runs if not r.summary.get("arm")]
+    out = {}
+    for name, claim in paper.CLAIMS.items():
+        if claim.arch != "alexnet":
+            continue
+        tag = {"ablation": name, SHARED: True}
+        if claim.measure == "paired_eval":
+            out[name] = [replace(r, summary=r.summary | tag) for r in base]
+            continue
+        other = [r for r in runs if r.summary.get("arm") == {claim.switch: claim.other_arm}]
+        if other:
+            members = [replace(r, summary=r.summary | tag | {"arm": {claim.switch: claim.paper_arm}})
+                       for r in base] + [replace(r, summary=r.summary | {"ablation": name}) for r in other]
+            name_arms(members)
+            out[name] = members
+    return {k: v for k, v in out.items() if v}
+
+
+def analyse_runs(runs: list[Run], threshold: float = DEFAULT_THRESHOLD) -> list[Ablation]:
+    """Every ablation in `runs`, each at its own sweep's level (the plan in sequential.json, or
+    95 % for a fixed set of seeds); an ablate_all sweep gives one ablation per claim."""
+    groups: dict[str | None, list[Run]] = {}
+    for name in dict.fromkeys(r.ablation for r in runs):
+        members = [r for r in runs if r.ablation == name]
+        if name == SHARED_BASELINE:
+            for claim, claim_runs in split_shared_baseline(members).items():
+                groups.setdefault(claim, []).extend(claim_runs)
+        else:
+            groups.setdefault(name, []).extend(members)
+    return [analyse(name if name is not None else "runs", members, threshold,
+                    plan_of([r.path for r in members]))
+            for name, members in groups.items()]

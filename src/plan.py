@@ -1,0 +1,133 @@
+"""Power analysis before a seeds-until-decided sweep: which ablation.max_seeds to plan.
+
+    python src/plan.py experiment=ablate_all [spreads=DIR ...] [power=0.8]
+                       [ablation.min_seeds=3] [ablation.max_seeds=N]
+
+Per claim of the experiment: the paper's size c, the per-seed sd of the paired difference in
+the published records of DIR (same protocol, or a pilot), the max_seeds at which the plan
+reads "reproduced" (lo > c/2) with the given power when the effect is c — at that sd, and at
+its one-sided 80 % upper confidence bound (the sd of a few seeds is itself uncertain) — and the
+simulated error rates of the whole sequential procedure at the chosen max_seeds (given, or the
+seeds needed at the sd). Run it before the sweep: the plan is fixed at seed 0.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+from pathlib import Path
+
+import yaml
+from scipy import stats
+
+from alexnet.paper import CLAIMS
+from alexnet.sequential import SEEDS_CAP, Plan, seeds_needed, simulate
+
+CONF = Path(__file__).resolve().parents[1] / "conf"
+SIGN = ("reproduced", "larger than claimed", "smaller than claimed",
+        "direction confirmed, size unresolved")  # an effect in the paper's direction
+
+
+def fail(line: str) -> None:
+    print(f"error: {line}", file=sys.stderr)
+    raise SystemExit(2)
+
+
+def parse(argv: list[str]) -> dict:
+    args: dict = {"spreads": [], "power": 0.8, "ablation.max_seeds": None}
+    for a in argv:
+        key, eq, value = a.partition("=")
+        if not eq or key not in {"experiment", "spreads", "power", "ablation.min_seeds",
+                                 "ablation.max_seeds"}:
+            fail(f"{a!r}: expected experiment=NAME, spreads=DIR, power=P, ablation.min_seeds=N "
+                 "or ablation.max_seeds=N")
+        try:
+            args[key] = (args["spreads"] + [Path(value)] if key == "spreads" else value
+                         if key == "experiment" else float(value) if key == "power" else int(value))
+        except ValueError:
+            fail(f"{a!r}: {key} must be a number")
+    if "experiment" not in args:
+        fail("which claims? give experiment=NAME (e.g. experiment=ablate_all)")
+    if not 0 < args["power"] < 1:
+        fail(f"power={args['power']:g} must lie between 0 and 1")
+    for d in args["spreads"]:
+        if not d.is_dir():
+            fail(f"spreads={d}: no such directory")
+    return args
+
+
+def claims_of(experiment: str) -> tuple[list[str], int]:
+    """The claims an experiment judges and its min_seeds, read from the repo's conf/."""
+    path = CONF / "experiment" / f"{experiment}.yaml"
+    if not path.is_file():
+        known = ", ".join(sorted(p.stem for p in path.parent.glob("ablate_*.yaml")))
+        fail(f"experiment={experiment}: no {path.name} in conf/experiment (known: {known})")
+    ablation = {**yaml.safe_load((CONF / "config.yaml").read_text())["ablation"],
+                **(yaml.safe_load(path.read_text()).get("ablation") or {})}
+    claim = ablation.get("claim")
+    if claim == "all":
+        return [k for k, c in CLAIMS.items() if c.arch == "alexnet"], ablation["min_seeds"]
+    if claim not in CLAIMS:
+        fail(f"experiment={experiment} judges no claim (ablation.claim={claim!r})")
+    return [claim], ablation["min_seeds"]
+
+
+def paper_size(name: str) -> tuple[float, bool]:
+    c = CLAIMS[name]
+    return (math.log(c.speedup) if c.measure == "speed" else c.top1_delta), c.at_least
+
+
+def spreads_of(dirs: list[Path]) -> dict[str, tuple[float, int, float]]:
+    """claim → (per-seed sd, seeds, claimed size in the estimate's units) of published records."""
+    if not dirs:
+        return {}
+    from alexnet.report.collect import find_runs
+    from alexnet.report.content import analyse_runs
+
+    out = {}
+    for ab in analyse_runs(find_runs(dirs)):
+        est = ab.primary.estimate if ab.primary else None
+        if est is not None and est.sd is not None and est.n >= 2 and math.isfinite(est.sd):
+            out[ab.name] = (est.sd, est.n, ab.primary.claimed)
+    return out
+
+
+def row(name: str, spread: tuple | None, min_seeds: int, power: float, chosen: int | None) -> str:
+    c, at_least = paper_size(name)
+    if spread is None:
+        return f"| {name} | {c:.3g} | no records of it in spreads= | – | – | – | – | – |"
+    sd, n, claimed = spread
+    c = abs(claimed or c)
+    upper = sd * math.sqrt((n - 1) / stats.chi2.ppf(0.2, n - 1))  # one-sided 80 % bound
+    need, need_up = (seeds_needed(s, c, min_seeds, power=power) for s in (sd, upper))
+    top = "≥ " if need_up >= SEEDS_CAP else ""
+    n_max = max(chosen or need, min_seeds)
+    plan = Plan(min_seeds, n_max)
+    hit = simulate(plan, c, sd, c, at_least)["outcomes"]["reproduced"]
+    null = simulate(plan, 0.0, sd, c, at_least)["outcomes"]
+    false = sum(null.get(k, 0.0) for k in SIGN)
+    return (f"| {name} | {c:.3g} | {sd:.3g} ({n} seeds; ≤ {upper:.3g} at 80 %) | {need} | "
+            f"{need}–{top}{need_up} | {n_max} | {100 * hit:.1f} % | {100 * false:.1f} % |")
+
+
+def main(argv: list[str]) -> None:
+    args = parse(argv)
+    names, min_seeds = claims_of(args["experiment"])
+    min_seeds = args.get("ablation.min_seeds", min_seeds)
+    if min_seeds < 2:
+        fail(f"ablation.min_seeds={min_seeds} must be at least 2")
+    spreads = spreads_of(args["spreads"])
+    power = args["power"]
+    print(f"Seeds per arm for `{args['experiment']}`: first look at {min_seeds} seeds, α = 0.05 "
+          f"spent O'Brien–Fleming-like over the looks, {100 * power:g} % power for "
+          "\"reproduced\" (lo > c/2) at Δ = c; the last three columns simulate the whole "
+          "procedure (20,000 normal paths) at the chosen max_seeds.\n")
+    print("| claim | c | per-seed sd | seeds needed at sd | at sd's 80 % upper bound | "
+          "max_seeds | P(reproduced \\| Δ = c) | P(false sign \\| Δ = 0) |")
+    print("|---|---|---|---|---|---|---|---|")
+    for name in names:
+        print(row(name, spreads.get(name), min_seeds, power, args["ablation.max_seeds"]))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
