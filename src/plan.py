@@ -95,7 +95,8 @@ def spreads_of(dirs: list[Path]) -> dict[str, tuple[float, int, float]]:
 def row(name: str, spread: tuple | None, min_seeds: int, power: float, chosen: int | None) -> str:
     c, at_least = paper_size(name)
     if spread is None:
-        return f"| {name} | {c:.3g} | no records of it in spreads= | – | – | – | – | – |"
+        return (f"| {name} | {c:.3g} | no finite sd in spreads= (no records, or censored) "
+                "| – | – | – | – | – |")
     sd, n, claimed = spread
     c = abs(claimed or c)
     upper = sd * math.sqrt((n - 1) / stats.chi2.ppf(0.2, n - 1))  # one-sided 80 % bound

@@ -13,10 +13,9 @@ from alexnet import paper
 from alexnet.report import build_report, find_runs, render
 from alexnet.report.collect import read_sweep
 from alexnet.report.curves import Speed, epochs_to_threshold, log_speed_ratio, sign_test_bounds
-from alexnet.report.measures import analyse_runs
+from alexnet.report.measures import analyse_runs, group_arms
 from alexnet.report.stats import (
     Estimate,
-    group_arms,
     holm,
     mcnemar,
     paired,
@@ -273,7 +272,7 @@ def test_report_headline_is_the_paired_test_difference(sweep):
     assert f"+6.00 | [{6 - half:+.2f}, {6 + half:+.2f}] (paired t) | 2 |" in row and "| +1.4 |" in row
     assert "undecided" in row
     assert "| 0 | +5.00 |" in text and "| 1 | +7.00 |" in text
-    assert "**Verdict: undecided (a plan of" in text
+    assert "**Verdict: undecided** (a plan of" in text
     assert "did not complete" in text and "boom" in text
     assert paper.CLAIMS["lrn"].text in text and "Figure 1" not in text
 

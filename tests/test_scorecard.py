@@ -31,7 +31,7 @@ def test_scorecard_has_one_row_per_claim_as_the_reports_judge_it(tmp_path):
     build_report([pool], pool)
     for sweep, name in ((lrn, "lrn"), (pool, "pool")):  # the verdict each sweep's own report gives
         report = (sweep / "report.md").read_text()
-        verdict = re.search(r"\*\*Verdict: ([a-z ]+)\*\*", report)[1]
+        verdict = re.search(r"\*\*Verdict: ([a-z ,]+)\*\*", report)[1]
         row = next(r for r in rows if r.startswith(f"| `{name}`"))
         assert f"**{verdict}**" in row and "| 3 |" in row
     assert "[lrn](../lrn/report.md)" in rows[0] and "[pool](../pool/report.md)" not in rows[1]  # built after
@@ -96,4 +96,4 @@ def test_a_claim_with_one_arm_finished_shows_the_papers_number_and_no_measuremen
     job(lrn, "on0", {"model.lrn": True}, 0, 0.40, 0.20)  # the paper's arm of seed 0; its pair still to run
     text = build_scorecard([lrn], tmp_path / "out", conf_dir=REPO / "conf").markdown.read_text()
     row = next(line for line in text.splitlines() if line.startswith("| `lrn`")).split(" | ")
-    assert row[1:5] == ["+1.4", "test top-1", "-", "**undecided** (no pair of completed arms)"]
+    assert row[1:7] == ["+1.4", "test top-1", "-", "-", "**undecided**", "-"]

@@ -117,7 +117,8 @@ def fake_sweeper(monkeypatch, sweep, params, ablation, looks):
             return [JobReturn(status=JobStatus.COMPLETED, _return_value={}) for _ in batch]
 
     sweeper = seeds_plugin.SeedsSweeper(max_batch_size=None, params=params)
-    sweeper.config = OmegaConf.create({"hydra": {"sweep": {"dir": str(sweep)}}, "ablation": ablation})
+    sweeper.config = OmegaConf.create({"hydra": {"sweep": {"dir": str(sweep)}},
+                                       "ablation": ablation})
     sweeper.hydra_context, sweeper.launcher = SimpleNamespace(config_loader=None), Launcher()
     monkeypatch.setattr(sweeper, "validate_batch_is_legal", lambda batch: None)
     return sweeper, launched
@@ -134,15 +135,17 @@ def test_the_plan_and_its_first_seeds_are_on_disk_before_the_first_job_runs(tmp_
     from alexnet.report.collect import read_sweep
 
     sweep = tmp_path / "sweep"
-    sweeper, launched = fake_sweeper(monkeypatch, sweep, {"model.lrn": "true,false", "seed": "5,6,7,8"},
-                                     {"max_seeds": 4, "min_seeds": 2}, [[]])
+    grid = {"model.lrn": "true,false", "seed": "5,6,7,8"}
+    sweeper, launched = fake_sweeper(monkeypatch, sweep, grid, {"max_seeds": 4, "min_seeds": 2},
+                                     [[]])
     sweeper.sweep([])
     ((batch, plan),) = launched
     assert [job[-1] for job in batch] == ["seed=5", "seed=5", "seed=6", "seed=6"]
     assert plan["seeds"] == [5, 6] and plan["looks"] == [] and plan["min_seeds"] == 2
     assert plan["critical"][1:] == list(critical_values(2, 4))[1:] and plan["spending"] == SPENDING
     assert read_sweep(sweep).seeds == (5, 6)  # not the grid's 5,6,7,8
-    assert Plan.from_dict(plan).stop_reason() == "running: the first look comes after 2 seeds per arm"
+    first = "running: the first look comes after 2 seeds per arm"
+    assert Plan.from_dict(plan).stop_reason() == first
     final = json.loads((sweep / "sequential.json").read_text())
     assert final["stopped"] == STOP_FAILED and final["seeds"] == [5, 6] and len(final["looks"]) == 1
 
@@ -151,7 +154,8 @@ def test_a_decided_claim_stops_its_arm_while_the_baseline_runs_on(tmp_path, monk
     sweep = tmp_path / "sweep"
     looks = [[verdict("lrn", final=True), verdict("pool"), verdict("ten_crop")],
              [verdict("lrn", final=True), verdict("pool", final=True), verdict("ten_crop")],
-             [verdict("lrn", final=True), verdict("pool", final=True), verdict("ten_crop", final=True)]]
+             [verdict("lrn", final=True), verdict("pool", final=True),
+              verdict("ten_crop", final=True)]]
     sweeper, launched = fake_sweeper(monkeypatch, sweep, {"ablation.arm": "baseline,lrn,pool"},
                                      {"max_seeds": 6, "min_seeds": 2}, looks)
     sweeper.sweep([])
@@ -170,7 +174,8 @@ def test_stopping_reads_typed_fields_only():
     assert decide([]) == STOP_FAILED and decide([verdict("a", no_pair=True)]) == STOP_FAILED
     assert decide([verdict("a", final=True), verdict("b")]) == "continue"
     assert decide([verdict("a", final=True), verdict("b", censored=True)]) == STOP_CENSORED
-    assert decide([verdict("a", final=True, outcome="not measurable at this length")]) == STOP_CENSORED
+    short = verdict("a", final=True, outcome="not measurable at this length")
+    assert decide([short]) == STOP_CENSORED
 
 
 def test_a_plan_changed_after_data_exist_is_refused(tmp_path, monkeypatch, capsys):
@@ -182,7 +187,8 @@ def test_a_plan_changed_after_data_exist_is_refused(tmp_path, monkeypatch, capsy
     with pytest.raises(SystemExit) as e:
         sweeper.sweep([])
     (line,) = capsys.readouterr().err.strip().splitlines()
-    assert e.value.code == 2 and not launched and "may not change" in line and "new hydra.sweep" in line
+    assert e.value.code == 2 and not launched
+    assert "may not change" in line and "new hydra.sweep" in line
     # the same plan resumes, keeping the looks made before it
     Plan(3, 8, prior_looks=[{"seeds": 3, "alpha": 0.05}]).save(sweep)
     fake_sweeper(monkeypatch, sweep, {"model.lrn": "true,false"}, {"max_seeds": 8, "min_seeds": 3},
@@ -196,13 +202,14 @@ def test_a_plan_changed_after_data_exist_is_refused(tmp_path, monkeypatch, capsy
                                      {"max_seeds": 5, "min_seeds": 3}, [])
     with pytest.raises(SystemExit):
         sweeper.sweep([])
-    assert "no sequential.json" in capsys.readouterr().err and not (seen / "sequential.json").exists()
+    assert "no sequential.json" in capsys.readouterr().err
+    assert not (seen / "sequential.json").exists()
 
 
 def test_a_failed_report_fails_the_sweep_in_one_line(tmp_path, monkeypatch, capsys):
-    import alexnet.report
     from omegaconf import OmegaConf
 
+    import alexnet.report
     from alexnet import sweep_callbacks
 
     def broken(*a, **k):
@@ -219,7 +226,7 @@ def test_a_failed_report_fails_the_sweep_in_one_line(tmp_path, monkeypatch, caps
 
 
 def sequential_sweep(sweep, experiment, max_seeds, *overrides):
-    """Runs a tiny seeds-until-decided sweep from 2 seeds; returns its output and sequential.json."""
+    """Runs a tiny seeds-until-decided sweep from 2 seeds; returns its output and plan."""
     out = cli(f"experiment={experiment}", *TINY, "logger=csv", f"ablation.max_seeds={max_seeds}",
               "ablation.min_seeds=2", *overrides, f"hydra.sweep.dir={sweep}")
     assert out.returncode == 0, out.stderr[-3000:]
@@ -262,7 +269,8 @@ def test_censored_runs_stop_the_sweep_more_seeds_cannot_help(tmp_path):
 
 
 def test_a_bad_plan_is_one_line(tmp_path):
-    out = cli("experiment=ablate_lrn", *TINY, "ablation.max_seeds=1", f"hydra.sweep.dir={tmp_path}/s")
+    out = cli("experiment=ablate_lrn", *TINY, "ablation.max_seeds=1",
+              f"hydra.sweep.dir={tmp_path}/s")
     assert out.returncode == 2
     assert out.stderr.strip().splitlines() == [
         "error: ablation.max_seeds=1 must be at least ablation.min_seeds=3"]

@@ -52,7 +52,8 @@ def critical_values(min_seeds: int, max_seeds: int, alpha: float = 0.05,
     which can only spend less (union bound: the rest is left to later looks). A fixed design
     (one look) is the plain t quantile."""
     cum = np.array([spent(n / max_seeds, alpha, spending) for n in range(min_seeds, max_seeds + 1)])
-    marginal = stats.t.ppf(1 - np.diff(cum, prepend=0.0) / 2, np.arange(min_seeds, max_seeds + 1) - 1)
+    df = np.arange(min_seeds, max_seeds + 1) - 1
+    marginal = stats.t.ppf(1 - np.diff(cum, prepend=0.0) / 2, df)
     if max_seeds == min_seeds:
         return (float(marginal[0]),)
     paths = min(paths, max(100_000, 40_000_000 // max_seeds))

@@ -17,9 +17,9 @@ from hydra.core.override_parser.overrides_parser import OverridesParser
 
 from alexnet.arms import is_arm_key
 from alexnet.record import CONFIG_FILE, METRICS_FILE, OUTCOMES_FILE, SUMMARY_FILE
+from alexnet.sequential import SEQUENTIAL_FILE
 
 SWEEP_FILE = "multirun.yaml"
-SEQUENTIAL_FILE = "sequential.json"  # written by a sweep that adds seeds (report.sequential)
 
 
 @dataclass

@@ -26,9 +26,9 @@ def level(ab: Ablation) -> str:
     return f"{100 * ab.confidence:.3g} %"
 
 
-def verdict_text(v: Verdict | None, bold: bool = True) -> str:
+def verdict_text(v: Verdict | None) -> str:
     v = v or Verdict(UNDECIDED, "no pair of completed arms", no_pair=True)
-    text = f"**{v.outcome}**" if bold else v.outcome
+    text = f"**{v.outcome}**"
     if v.seeds_needed:
         lo, hi = v.seeds_needed
         text += f" (a plan of {lo}–{hi} seeds per arm would decide at the claimed size, 80 % power)"
@@ -66,7 +66,7 @@ def ablation_blocks(ab: Ablation, out_dir: Path | None, threshold: float) -> lis
     if ab.claim:
         blocks += [Para(f"Claim under test: {ab.claim.text}."
                         + (f" Our reading: {ab.claim.reading}." if ab.claim.reading else "")),
-                   Para(f"**Verdict: {verdict_text(ab.verdict, bold=False)}**"
+                   Para(f"**Verdict: {verdict_text(ab.verdict)[2:]}"
                         + (f" ({ab.verdict.reason})." if ab.verdict else "."))]
     if ab.plan is not None and ab.claim is not None:
         blocks.append(Para(f"Seeds: {ab.plan.describe()}; {ab.plan.stop_reason()}."))

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import math
+import statistics
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
@@ -15,16 +16,7 @@ from scipy import stats as sps
 from alexnet import paper
 from alexnet.report.collect import Run, name_arms
 from alexnet.report.curves import DEFAULT_THRESHOLD, log_speed_ratio, speed
-from alexnet.report.stats import (
-    CONFIDENCE,
-    ArmStats,
-    Estimate,
-    group_arms,
-    mcnemar,
-    paired,
-    seeds_by_images,
-    welch,
-)
+from alexnet.report.stats import CONFIDENCE, Estimate, mcnemar, paired, seeds_by_images, welch
 from alexnet.report.verdict import NOT_MEASURABLE, Verdict, judge, points
 from alexnet.sequential import Plan, plan_of, seeds_needed
 
@@ -45,6 +37,50 @@ def fmt_ratio(v: float) -> str:
 
 def fmt_ci(ci: tuple[float, float] | None, fmt: Callable[[float], str] = fmt_points) -> str:
     return "no CI" if ci is None else f"[{fmt(ci[0])}, {fmt(ci[1])}]"
+
+
+@dataclass
+class ArmStats:
+    """The completed runs of one arm (averaged) and its failed or missing ones (listed)."""
+
+    name: str
+    runs: list[Run]
+    failed: list[Run]
+    expected_seeds: tuple = ()
+
+    @property
+    def n(self) -> int:
+        return len(self.runs)
+
+    @property
+    def missing_seeds(self) -> list:
+        """Seeds the sweep asked for that left no job directory at all."""
+        found = {r.seed for r in self.runs + self.failed}
+        return [s for s in self.expected_seeds if s not in found]
+
+    @property
+    def n_jobs(self) -> int:
+        return self.n + len(self.failed) + len(self.missing_seeds)
+
+    def by_seed(self, metric: str) -> dict:
+        """{seed: value in %} of the completed runs: what the paired interval matches up."""
+        return {r.seed: 100.0 * v for r in self.runs if (v := r.value(metric)) is not None}
+
+    def cell(self, metric: str) -> str:
+        """mean ± sample std over seeds, as the arms table shows it."""
+        v = list(self.by_seed(metric).values())
+        if not v:
+            return "n/a"
+        return f"{statistics.fmean(v):.2f}" + (f" ± {statistics.stdev(v):.2f}" if len(v) > 1 else "")
+
+
+def group_arms(runs: list[Run]) -> list[ArmStats]:
+    arms: dict[str, ArmStats] = {}
+    for run in runs:
+        arm = arms.setdefault(run.arm_name, ArmStats(run.arm_name, [], []))
+        (arm.runs if run.completed else arm.failed).append(run)
+        arm.expected_seeds = tuple(sorted(set(arm.expected_seeds) | set(run.expected_seeds), key=str))
+    return list(arms.values())
 
 
 @dataclass
@@ -246,11 +282,13 @@ class Ablation:
     @property
     def adjusted_p(self) -> float | None:
         """The primary's p of "no effect", scaled to the family level of its sweep's looks: at
-        0.05 it rejects exactly when the verdict's interval excludes 0 (for Holm's column)."""
+        0.05 it rejects exactly when the verdict's interval excludes 0 (for Holm's column); looks
+        made before the plan multiply it (Bonferroni)."""
         est = self.estimate
         if est is None or est.p_value is None:
             return None
-        return min(1.0, est.p_value * (1 - CONFIDENCE) / (1 - est.confidence))
+        looks = self.plan.family_alpha / self.plan.alpha if self.plan else 1.0  # prior looks too
+        return min(1.0, est.p_value * looks * (1 - CONFIDENCE) / (1 - est.confidence))
 
 
 def _value_of(arm: ArmStats, key: str):

@@ -24,8 +24,6 @@ from alexnet.report import plots
 from alexnet.report.build import REPORT_MD
 from alexnet.report.collect import find_runs, sweep_command
 from alexnet.report.content import level, measured, verdict_text
-from alexnet.report.measures import MEASURES, SHARED, Ablation, Speed, analyse_runs
-from alexnet.report.stats import holm
 from alexnet.report.curves import DEFAULT_THRESHOLD
 from alexnet.report.document import (
     Block,
@@ -37,6 +35,8 @@ from alexnet.report.document import (
     to_html,
     to_markdown,
 )
+from alexnet.report.measures import MEASURES, SHARED, Ablation, Speed, analyse_runs
+from alexnet.report.stats import holm
 from alexnet.report.verdict import rule_text
 
 SCORECARD_MD, SCORECARD_HTML, SCORECARD_PNG = "scorecard.md", "scorecard.html", "scorecard.png"
@@ -270,9 +270,9 @@ def build_scorecard(dirs: list[str | Path], out_dir: str | Path, threshold: floa
 MULTIPLICITY = (
     "**What the table as a whole can claim.** Each verdict comes from its own interval, whose "
     "level (column 'level') holds for that claim alone over all its sweep's looks; across the "
-    "rows no family-wise guarantee is made, and among this many claims a wrong verdict or two "
-    "is plausible by chance. The column 'effect ≠ 0 after Holm' tests every claim's 'no effect' "
-    "at once, family-wise 5 % over the {n} claims with an interval (Holm's step-down on each "
+    "rows no family-wise guarantee is made: among several claims a wrong verdict is plausible "
+    "by chance alone. The column 'effect ≠ 0 after Holm' tests every claim's 'no effect' "
+    "at once, family-wise 5 % over the {n} claim(s) with an interval (Holm's step-down on each "
     "claim's p-value, scaled to its sweep's looks; valid although the claims of one sweep share "
     "a baseline). Kept: {kept}. Only those rows' effects (not their sizes) stand as a family."
 )

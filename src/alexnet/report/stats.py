@@ -15,53 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats
 
-from alexnet.report.collect import Run
-
 CONFIDENCE = 0.95
-
-
-@dataclass
-class ArmStats:
-    """The completed runs of one arm (averaged) and its failed or missing ones (listed)."""
-
-    name: str
-    runs: list[Run]
-    failed: list[Run]
-    expected_seeds: tuple = ()
-
-    @property
-    def n(self) -> int:
-        return len(self.runs)
-
-    @property
-    def missing_seeds(self) -> list:
-        """Seeds the sweep asked for that left no job directory at all."""
-        found = {r.seed for r in self.runs + self.failed}
-        return [s for s in self.expected_seeds if s not in found]
-
-    @property
-    def n_jobs(self) -> int:
-        return self.n + len(self.failed) + len(self.missing_seeds)
-
-    def by_seed(self, metric: str) -> dict:
-        """{seed: value in %} of the completed runs: what the paired interval matches up."""
-        return {r.seed: 100.0 * v for r in self.runs if (v := r.value(metric)) is not None}
-
-    def cell(self, metric: str) -> str:
-        """mean ± sample std over seeds, as the arms table shows it."""
-        v = list(self.by_seed(metric).values())
-        if not v:
-            return "n/a"
-        return f"{statistics.fmean(v):.2f}" + (f" ± {statistics.stdev(v):.2f}" if len(v) > 1 else "")
-
-
-def group_arms(runs: list[Run]) -> list[ArmStats]:
-    arms: dict[str, ArmStats] = {}
-    for run in runs:
-        arm = arms.setdefault(run.arm_name, ArmStats(run.arm_name, [], []))
-        (arm.runs if run.completed else arm.failed).append(run)
-        arm.expected_seeds = tuple(sorted(set(arm.expected_seeds) | set(run.expected_seeds), key=str))
-    return list(arms.values())
 
 
 @dataclass(frozen=True)

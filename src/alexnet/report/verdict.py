@@ -102,6 +102,7 @@ class Verdict:
 
 
 def points(v: float) -> str:
+    v = round(v, 2)
     return f"{v:g} point{'' if abs(v) == 1 else 's'}"
 
 
