@@ -21,12 +21,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "src"))
 from alexnet import paper  # noqa: E402
 from alexnet.report.collect import find_runs  # noqa: E402
 from alexnet.report.content import analyse_runs  # noqa: E402
-from alexnet.report.stats import t_quantile  # noqa: E402
+from scipy.stats import t  # noqa: E402
 
 
 def seeds_to_resolve(sd: float, claimed: float) -> int:
     for n in range(2, 10_000):
-        if t_quantile(0.975, n - 1) * sd / math.sqrt(n) < abs(claimed) / 2:
+        if t.ppf(0.975, n - 1) * sd / math.sqrt(n) < abs(claimed) / 2:
             return n
     return 10_000
 

@@ -20,8 +20,8 @@ class Report:
     html: Path
     figures: list[Path]
     wandb: str | None = None  # the one line about W&B, when asked for
-    replaced: list[Path] = field(default_factory=list)  # files of this report that were there before
-    stale: list[Path] = field(default_factory=list)  # figures of an earlier report this one no longer has
+    replaced: list[Path] = field(default_factory=list)  # this report's files that were there
+    stale: list[Path] = field(default_factory=list)  # an earlier report's figures this one lacks
 
     def describe(self) -> str:
         """One line: what was written, and whether it overwrote a previous report."""
@@ -29,12 +29,13 @@ class Report:
         if not self.replaced:
             line = f"wrote {self.markdown}, {self.html.name} and {figures} (new report)"
         else:
-            written = [self.markdown, self.html, *self.figures]
-            new = len(written) - len(self.replaced)
-            line = (f"rewrote {self.markdown}, {self.html.name} and {figures} (previous report replaced"
-                    + (f"; {new} file{'' if new == 1 else 's'} new" if new else "") + ")")
+            new = 2 + len(self.figures) - len(self.replaced)
+            more = f"; {new} file{'' if new == 1 else 's'} new" if new else ""
+            line = (f"rewrote {self.markdown}, {self.html.name} and {figures} "
+                    f"(previous report replaced{more})")
         if self.stale:
-            line += f"; left from before, no longer in the report: {', '.join(p.name for p in self.stale)}"
+            line += ("; left from before, no longer in the report: "
+                     + ", ".join(p.name for p in self.stale))
         return line
 
 
@@ -54,14 +55,15 @@ def build_report(dirs: list[str | Path], out_dir: str | Path | None = None,
     out = Path(out_dir) if out_dir is not None else dirs[0]
     out.mkdir(parents=True, exist_ok=True)
     md, html = out / REPORT_MD, out / REPORT_HTML
-    figures_there = [p for name in (CURVES_PNG, DIFFERENCES_PNG) for p in out.glob(name.format("*"))]
-    before = {p for p in (md, html, *figures_there) if p.is_file()}
+    there = [p for name in (CURVES_PNG, DIFFERENCES_PNG) for p in out.glob(name.format("*"))]
+    before = {p for p in (md, html, *there) if p.is_file()}
     blocks = report_blocks(runs, find_sweeps(dirs), dirs, out, threshold)
     md.write_text(to_markdown(blocks))
     html.write_text(to_html(blocks, title="AlexNet ablation report"))
     figures = [out / b.path for b in blocks if isinstance(b, Figure)]
     written = {md, html, *figures}
-    report = Report(md, html, figures, replaced=sorted(before & written), stale=sorted(before - written))
+    report = Report(md, html, figures, replaced=sorted(before & written),
+                    stale=sorted(before - written))
     if wandb is not None:
         from alexnet.report.wandb_report import publish
 

@@ -29,7 +29,7 @@ class Run:
     metrics: list[dict[str, float]] = field(default_factory=list)
     arm_name: str = ""
     expected_seeds: tuple = ()  # the seeds of the sweep this job belongs to (multirun.yaml)
-    overrides: dict[str, Any] | None = None  # a job without summary.json: its command-line overrides
+    overrides: dict[str, Any] | None = None  # a job without summary.json: its command line
     replaces: list[Run] = field(default_factory=list)  # earlier jobs of the same arm and seed
 
     @property
@@ -69,7 +69,8 @@ def _read_metrics(path: Path) -> list[dict[str, float]]:
     if not path.is_file():
         return []
     with open(path) as f:
-        return [{k: float(v) for k, v in row.items() if v not in ("", None)} for row in csv.DictReader(f)]
+        return [{k: float(v) for k, v in row.items() if v not in ("", None)}
+                for row in csv.DictReader(f)]
 
 
 def _overrides(job: Path) -> dict[str, Any]:
@@ -89,7 +90,8 @@ def _overrides(job: Path) -> dict[str, Any]:
 def _unfinished_summary(job: Path, overrides: dict[str, Any]) -> dict[str, Any]:
     """What a job without summary.json still tells: its seed (Hydra's overrides) and its
     ablation (the resolved config); its arm is read in `_arm_of_unfinished`."""
-    summary: dict[str, Any] = {"status": "missing", "error": "no summary.json (crashed hard or still running)"}
+    summary: dict[str, Any] = {"status": "missing",
+                               "error": "no summary.json (crashed hard or still running)"}
     if "seed" in overrides:
         summary["seed"] = overrides["seed"]
     config = job / CONFIG_FILE
@@ -133,12 +135,12 @@ def read_sweep(sweep_dir: Path) -> Sweep | None:
     for override in (hydra.get("overrides") or {}).get("task") or []:
         key, _, value = str(override).partition("=")
         key = key.lstrip("+~")
-        if key != "seed" and not is_arm_key(key):  # plumbing (ckpt_path=..., data.root=...) is no grid
+        if key != "seed" and not is_arm_key(key):  # plumbing (ckpt_path=, data.root=): no grid
             continue
         # the command line wins over the config's sweep: `seed=0` alone runs seed 0 only
         if "," in value or value.startswith("range(") or key in params:
             params[key] = value
-    sequential = sweep_dir / SEQUENTIAL_FILE  # seeds added until decided: the seeds its plan launched
+    sequential = sweep_dir / SEQUENTIAL_FILE  # seeds added until decided: those its plan ran
     if sequential.is_file():
         plan = json.loads(sequential.read_text())
         looks = plan.get("looks") or [{}]  # plans saved before `seeds` existed name them per look
@@ -149,7 +151,8 @@ def read_sweep(sweep_dir: Path) -> Sweep | None:
 
 
 # This machine's paths in a sweep's overrides, shown to others as placeholders (fnmatch patterns).
-MACHINE_PATHS = {"data.root": "DIR", "data.cache_dir": "CACHE", "ckpt_path": "CKPT", "paths.*": "PATH"}
+MACHINE_PATHS = {"data.root": "DIR", "data.cache_dir": "CACHE", "ckpt_path": "CKPT",
+                 "paths.*": "PATH"}
 
 
 def sweep_command(sweep_dir: Path) -> str | None:
@@ -166,7 +169,8 @@ def sweep_command(sweep_dir: Path) -> str | None:
         key = key.lstrip("+~")
         if key.startswith("hydra.") or key.startswith("hydra/"):
             continue
-        placeholder = next((v for pattern, v in MACHINE_PATHS.items() if fnmatch.fnmatchcase(key, pattern)), None)
+        placeholder = next((v for pattern, v in MACHINE_PATHS.items()
+                            if fnmatch.fnmatchcase(key, pattern)), None)
         args.append(f"{key}={placeholder}" if placeholder else str(override))
     return shlex.join(["python", "src/train.py", *args])
 
@@ -197,13 +201,11 @@ def find_runs(dirs: list[str | Path]) -> list[Run]:
             if job.resolve() in seen:
                 continue
             seen.add(job.resolve())
-            summary_path = job / SUMMARY_FILE
-            if summary_path.is_file():
-                runs.append(Run(job, json.loads(summary_path.read_text()), _read_metrics(job / METRICS_FILE)))
-            else:
-                overrides = _overrides(job)
-                runs.append(Run(job, _unfinished_summary(job, overrides), _read_metrics(job / METRICS_FILE),
-                                overrides=overrides))
+            summary = job / SUMMARY_FILE
+            overrides = None if summary.is_file() else _overrides(job)
+            runs.append(Run(job, json.loads(summary.read_text()) if overrides is None
+                            else _unfinished_summary(job, overrides),
+                            _read_metrics(job / METRICS_FILE), overrides=overrides))
     sweeps = find_sweeps(dirs)
     for run in runs:
         for sweep in sweeps:
@@ -229,7 +231,8 @@ def _arm_of_unfinished(run: Run, runs: list[Run], sweeps: list[Sweep]) -> None:
 
 def _drop_repeats(runs: list[Run]) -> list[Run]:
     def key(r: Run):
-        return r.ablation, json.dumps(r.summary.get("arm") or {}, sort_keys=True), json.dumps(r.seed)
+        arm = json.dumps(r.summary.get("arm") or {}, sort_keys=True)
+        return r.ablation, arm, json.dumps(r.seed)
 
     def rank(r: Run):
         summary = r.path / SUMMARY_FILE

@@ -11,7 +11,7 @@ from pathlib import Path
 from alexnet.report import plots
 from alexnet.report.collect import Run, Sweep
 from alexnet.report.curves import DEFAULT_THRESHOLD, speed
-from alexnet.report.document import Block, Bullets, Figure, Heading, Para, Table
+from alexnet.report.document import TEXT, Block, Bullets, Figure, Heading, Para, Table
 from alexnet.report.measures import Ablation, Comparison, Speed, analyse_runs, fmt_ci
 from alexnet.report.verdict import UNDECIDED, Verdict, rule_text
 
@@ -31,7 +31,8 @@ def verdict_text(v: Verdict | None) -> str:
     text = f"**{v.outcome}**"
     if v.seeds_needed:
         lo, hi = v.seeds_needed
-        text += f" (a plan of {lo}–{hi} seeds per arm would decide at the claimed size, 80 % power)"
+        text += (f" (a plan of {lo}–{hi} seeds per arm would decide at the claimed size, "
+                 "80 % power)")
     return text
 
 
@@ -72,12 +73,9 @@ def ablation_blocks(ab: Ablation, out_dir: Path | None, threshold: float) -> lis
         blocks.append(Para(f"Seeds: {ab.plan.describe()}; {ab.plan.stop_reason()}."))
     runs = [r for a in ab.arms for r in a.runs]
     if ab.where != "test":
-        blocks.append(Para("These records have no test split: the errors are the final validation "
-                           "errors, the same images the schedule and checkpoints were chosen on."))
+        blocks.append(Para(TEXT["no_test"]))
     elif any((r.summary.get("data") or {}).get("val_is_test") for r in runs):
-        blocks.append(Para("**No held-out split** (`data.holdout` off): the schedule and the "
-                           "checkpoints were chosen on the test images this report scores, as the "
-                           "paper did on ILSVRC-2012; set `data.holdout` for a clean test."))
+        blocks.append(Para(TEXT["no_holdout"]))
     blocks += arms_blocks(ab)
     if ab.comparisons:
         blocks += differences_blocks(ab)
@@ -105,31 +103,14 @@ def arms_blocks(ab: Ablation) -> list[Block]:
         rows.append([f"`{arm.name}`", f"{arm.n} of {arm.n_jobs} jobs completed",
                      ", ".join(f"{p:,}" for p in params) or "-", *[arm.cell(m) for m, _ in cols],
                      ", ".join(map(str, epochs)) or "-"])
-    return [Heading("Arms", 3),
-            Para("Errors in %, mean ± sample std over the completed seeds. The held-out val split "
-                 "(training images set aside) chose the learning-rate drops; the test split was "
-                 "scored once, at the end. train_eval: a fixed subset of training images in eval "
-                 "mode. Failed and missing jobs are listed below, never averaged in."),
+    return [Heading("Arms", 3), Para(TEXT["arms"]),
             Table(["arm", "seeds", "parameters", *[label for _, label in cols], "epochs"], rows)]
 
 
-INTROS = {
-    "paired_eval": "Centre crop minus ten crops of the same weights, in points of error. The "
-                   "verdict's interval: seeds and images both random (two-way, Satterthwaite df). "
-                   "Beside it: the paired t over seeds.",
-    "speed": "The Figure 1 row is the ratio of epochs to {threshold:g} % training error (the "
-             "crossing interpolated between evaluations), the other arm's over the paper's arm's: "
-             "a paired t on the log ratio, or, with censored seeds, a sign test on each seed's "
-             "bounds. The paper's {speedup:g}× is Figure 1's, measured on CIFAR-10.",
-}
-
-
 def differences_blocks(ab: Ablation) -> list[Block]:
-    intro = (f"Other arm minus the paper's arm ({level(ab)} intervals). Primary: paired t over "
-             "seeds (both arms of a seed share data order, crops and, where shapes agree, initial "
-             "weights; df = n − 1). Beside it: Welch's unpaired interval at the same level.")
+    intro = TEXT["differences"].format(level=level(ab))
     if ab.claim is not None:
-        extra = INTROS.get(ab.claim.measure, "The paper's numbers are its "
+        extra = TEXT["intros"].get(ab.claim.measure, "The paper's numbers are its "
                            + ("CIFAR-10 differences." if ab.claim.arch == "convnet4"
                               else "ILSVRC differences, for scale."))
         intro += " " + extra.format(threshold=100 * (ab.claim.threshold or DEFAULT_THRESHOLD),
@@ -145,7 +126,8 @@ def differences_blocks(ab: Ablation) -> list[Block]:
                      str(c.verdict) if c.verdict else "-"])
     blocks: list[Block] = [
         Heading("Paired differences against the paper's arm", 3), Para(intro),
-        Table(["arm", "measure", "Δ", "interval", "seeds", "beside it", "paper's Δ", "verdict"], rows)]
+        Table(["arm", "measure", "Δ", "interval", "seeds", "beside it", "paper's Δ", "verdict"],
+              rows)]
     notes = [f"{c.label}: {c.note}" for c in ab.comparisons if c.note]
     return blocks + ([Bullets(notes)] if notes else []) + per_seed_blocks(ab)
 
@@ -165,17 +147,14 @@ def per_seed_blocks(ab: Ablation) -> list[Block]:
                       + (f" ({tied} tied)" if tied else ""))
     return [Para("Per-seed differences (the pairs behind the paired intervals):"),
             Table(["seed", *[f"{c.label} (`{c.other}`)" for c in comparisons]], rows),
-            Para("Seeds where the other side did worse than the paper's: " + "; ".join(counts) + ".")]
+            Para(f"Seeds where the other side did worse than the paper's: {'; '.join(counts)}.")]
 
 
 def speed_blocks(ab: Ablation, threshold: float) -> list[Block]:
     if not any(r.metrics for a in ab.arms for r in a.runs):
         return []
     return [Heading(f"Figure 1 measure: epochs to {100 * threshold:g} % training error", 3),
-            Para("Epochs trained when the eval-mode training error (`train_eval/top1_err`) first "
-                 "reached the threshold, interpolated between the evaluations around it (mean over "
-                 f"seeds [per seed]). The paper: tanh needs {ab.claim.speedup:g}× the epochs of "
-                 "ReLU. A seed that never got there is censored: it bounds its ratio from one side."),
+            Para(TEXT["speed"].format(speedup=ab.claim.speedup)),
             Table(["arm", "epochs to threshold"],
                   [[f"`{arm.name}`", speed(arm.runs, threshold).describe()] for arm in ab.arms])]
 
@@ -202,7 +181,8 @@ def job_blocks(ab: Ablation) -> list[Block]:
     rows, bad = [], []
     for arm in ab.arms:
         for r in sorted(arm.runs + arm.failed, key=lambda r: str(r.seed)):
-            s, wall, speed_ = r.summary, r.summary.get("wall_time_s"), r.summary.get("images_per_sec")
+            s = r.summary
+            wall, speed_ = s.get("wall_time_s"), s.get("images_per_sec")
             rows.append([f"`{r.path.name}`", f"`{arm.name}`", str(r.seed), s.get("status", "?"),
                          str(s.get("epochs", "-")), "-" if wall is None else f"{wall:.1f}",
                          "-" if speed_ is None else f"{speed_:.0f}"])
@@ -215,7 +195,8 @@ def job_blocks(ab: Ablation) -> list[Block]:
     blocks: list[Block] = [Heading("Jobs", 3), Table(
         ["job", "arm", "seed", "status", "epochs", "wall time s", "images/s"], rows)]
     if bad:
-        blocks += [Para("Jobs that did not complete or were replaced (not averaged in):"), Bullets(bad)]
+        blocks += [Para("Jobs that did not complete or were replaced (not averaged in):"),
+                   Bullets(bad)]
     return blocks
 
 
@@ -229,9 +210,11 @@ def facts_blocks(runs: list[Run], sweeps: list[Sweep], dirs: list[Path]) -> list
     facts = {
         "data": lambda s: {k: v for k, v in (s.get("data") or {}).items() if k != "skipped_files"},
         "model (switches the arms vary left out)": lambda s: {
-            k: v for k, v in (s.get("model") or {}).items() if f"model.{k}" not in (s.get("arm") or {})},
+            k: v for k, v in (s.get("model") or {}).items()
+            if f"model.{k}" not in (s.get("arm") or {})},
         "recipe / init": lambda s: f"{s.get('recipe')} / {s.get('init')}",
-        "machine": lambda s: {k: (s.get("machine") or {}).get(k) for k in ("platform", "cpus", "cuda", "torch")},
+        "machine": lambda s: {k: (s.get("machine") or {}).get(k)
+                              for k in ("platform", "cpus", "cuda", "torch")},
         "git": lambda s: s.get("git_sha"),
     }
     for label, getter in facts.items() if done else ():
@@ -254,14 +237,16 @@ def summary_blocks(ablations: list[Ablation]) -> list[Block]:
     claimed = [ab for ab in ablations if ab.claim is not None]
     if not claimed:
         return []
-    rows = [[f"`{ab.name}`", ab.claim.text, ab.primary.label if ab.primary else ab.measure.label(ab.claim),
+    rows = [[f"`{ab.name}`", ab.claim.text,
+             ab.primary.label if ab.primary else ab.measure.label(ab.claim),
              measured(ab.primary), ab.measure.paper_number(ab.claim), str(ab.seeds),
              f"{verdict_text(ab.verdict)}" + (f" ({ab.verdict.reason})" if ab.verdict else "")]
             for ab in claimed]
     blocks: list[Block] = [Heading("What each idea is worth", 2), Table(SUMMARY_HEADER, rows)]
     if len(claimed) == 1:
         return blocks + [Para(f"**In words:** {reading(claimed[0])}")]
-    return blocks + [Para("**In words:**"), Bullets([f"`{ab.name}`: {reading(ab)}" for ab in claimed])]
+    return blocks + [Para("**In words:**"),
+                     Bullets([f"`{ab.name}`: {reading(ab)}" for ab in claimed])]
 
 
 def report_blocks(runs: list[Run], sweeps: list[Sweep], dirs: list[Path], out_dir: Path | None,

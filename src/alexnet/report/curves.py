@@ -1,11 +1,7 @@
-"""Training curves over seeds, and the Figure 1 measure: epochs to reach a training error.
-
-Figure 1 of the paper compares ReLU and tanh by how many epochs each needs to reach 25 %
-training error. The training error here is measured in eval mode on a fixed subset of training
-images (`train_eval/top1_err`). The crossing is interpolated between the two evaluations around
-it (read at epoch ends it is biased towards a ratio of 1). A run that never gets there is
-censored, not dropped: it bounds its seed's ratio from one side.
-"""
+"""Training curves over seeds, and Figure 1's measure: epochs to 25 % training error (here in
+eval mode on a fixed training subset, `train_eval/top1_err`). The crossing is interpolated
+between evaluations (read at epoch ends it is biased towards a ratio of 1); a run that never
+gets there is censored, not dropped: it bounds its seed's ratio from one side."""
 
 from __future__ import annotations
 
@@ -92,10 +88,11 @@ def speed(runs: list[Run], threshold: float = DEFAULT_THRESHOLD) -> Speed:
                  [epochs_trained(r) for r in runs])
 
 
-def sign_test_bounds(lower: list[float], upper: list[float], confidence: float) -> tuple[float, float]:
+def sign_test_bounds(lower: list[float], upper: list[float],
+                     confidence: float) -> tuple[float, float]:
     """Distribution-free interval for the median of values known only within [lower, upper]
     per unit (censored: ±inf): the k-th smallest lower and k-th largest upper bound, k the
-    largest order with P(Bin(n, 1/2) < k) ≤ (1 − confidence)/2. Open (±inf) when n is too small."""
+    largest order with P(Bin(n, 1/2) < k) ≤ (1 − confidence)/2. Open (±inf) for too small n."""
     n = len(lower)
     k = 0
     while stats.binom.cdf(k, n, 0.5) <= (1 - confidence) / 2:

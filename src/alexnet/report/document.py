@@ -1,14 +1,17 @@
-"""A report as a list of blocks, written out twice: report.md and a self-contained index.html.
-
-One content model for both files keeps them saying the same thing; the HTML needs no Markdown
-library, no script and no network (images are relative PNG links in the same directory).
-"""
+"""A report as a list of blocks, written out twice: report.md and a self-contained index.html
+(one model keeps both saying the same; no Markdown library, script or network; images are
+relative PNG links). TEXT: the reports' prose, from text.yaml."""
 
 from __future__ import annotations
 
 import html
 import re
 from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+TEXT = yaml.safe_load((Path(__file__).parent / "text.yaml").read_text(encoding="utf-8"))
 
 
 @dataclass(frozen=True)
@@ -94,7 +97,8 @@ def to_html(blocks: list[Block], title: str) -> str:
             body.append("<ul>" + "".join(f"<li>{_inline_html(i)}</li>" for i in b.items) + "</ul>")
         elif isinstance(b, Table):
             head = "".join(f"<th>{_inline_html(h)}</th>" for h in b.header)
-            rows = "".join("<tr>" + "".join(f"<td>{_inline_html(c)}</td>" for c in row) + "</tr>" for row in b.rows)
+            rows = "".join("<tr>" + "".join(f"<td>{_inline_html(c)}</td>" for c in row) + "</tr>"
+                           for row in b.rows)
             body.append(f"<table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>")
         elif isinstance(b, Figure):
             src = html.escape(b.path, quote=True)

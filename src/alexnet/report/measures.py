@@ -71,7 +71,8 @@ class ArmStats:
         v = list(self.by_seed(metric).values())
         if not v:
             return "n/a"
-        return f"{statistics.fmean(v):.2f}" + (f" ± {statistics.stdev(v):.2f}" if len(v) > 1 else "")
+        spread = f" ± {statistics.stdev(v):.2f}" if len(v) > 1 else ""
+        return f"{statistics.fmean(v):.2f}{spread}"
 
 
 def group_arms(runs: list[Run]) -> list[ArmStats]:
@@ -79,7 +80,8 @@ def group_arms(runs: list[Run]) -> list[ArmStats]:
     for run in runs:
         arm = arms.setdefault(run.arm_name, ArmStats(run.arm_name, [], []))
         (arm.runs if run.completed else arm.failed).append(run)
-        arm.expected_seeds = tuple(sorted(set(arm.expected_seeds) | set(run.expected_seeds), key=str))
+        seeds = set(arm.expected_seeds) | set(run.expected_seeds)
+        arm.expected_seeds = tuple(sorted(seeds, key=str))
     return list(arms.values())
 
 
@@ -163,10 +165,10 @@ class Overfit(Measure):
                       "noise per seed (stats audit D7); new runs score the whole training split")
         gain = _last_gain(base)
         if gain is not None and gain >= PLATEAU:
-            c.verdict = Verdict(NOT_MEASURABLE, f"the paper's arm was still improving (held-out "
-                                f"error −{gain:.2f} points in its last epoch, ≥ {PLATEAU}): a net "
-                                "still descending cannot show overfitting; train to the end of "
-                                "its schedule")
+            c.verdict = Verdict(NOT_MEASURABLE, "the paper's arm was still improving (held-out "
+                                f"error −{gain:.2f} points in its last epoch, ≥ {PLATEAU}): a "
+                                "net still descending cannot show overfitting; train to the end "
+                                "of its schedule")
         return [c]
 
 
@@ -196,7 +198,8 @@ class Speed(Measure):
     show = staticmethod(lambda v: f"{math.exp(v):.3g}×")
 
     def label(self, claim, where="test"):
-        return f"epochs to {100 * (claim.threshold or DEFAULT_THRESHOLD):g} % train_eval error, ratio"
+        threshold = 100 * (claim.threshold or DEFAULT_THRESHOLD)
+        return f"epochs to {threshold:g} % train_eval error, ratio"
 
     def paper_number(self, claim):
         return f"{claim.speedup:g}×"
@@ -298,7 +301,8 @@ def _value_of(arm: ArmStats, key: str):
 
 def resolution(runs: list[Run]) -> float:
     """One test image, in points: the smallest difference the measure can show."""
-    sizes = [n for r in runs if (n := r.test_images or (r.summary.get("data") or {}).get("val_images"))]
+    sizes = [n for r in runs
+             if (n := r.test_images or (r.summary.get("data") or {}).get("val_images"))]
     return 100.0 / max(sizes) if sizes else DEFAULT_RESOLUTION
 
 
@@ -362,8 +366,9 @@ def split_shared_baseline(runs: list[Run]) -> dict[str, list[Run]]:
             continue
         other = [r for r in runs if r.summary.get("arm") == {claim.switch: claim.other_arm}]
         if other:
-            members = [replace(r, summary=r.summary | tag | {"arm": {claim.switch: claim.paper_arm}})
-                       for r in base] + [replace(r, summary=r.summary | {"ablation": name}) for r in other]
+            paper_arm = {"arm": {claim.switch: claim.paper_arm}}
+            members = ([replace(r, summary=r.summary | tag | paper_arm) for r in base]
+                       + [replace(r, summary=r.summary | {"ablation": name}) for r in other])
             name_arms(members)
             out[name] = members
     return {k: v for k, v in out.items() if v}
@@ -375,11 +380,9 @@ def analyse_runs(runs: list[Run], threshold: float = DEFAULT_THRESHOLD) -> list[
     groups: dict[str | None, list[Run]] = {}
     for name in dict.fromkeys(r.ablation for r in runs):
         members = [r for r in runs if r.ablation == name]
-        if name == SHARED_BASELINE:
-            for claim, claim_runs in split_shared_baseline(members).items():
-                groups.setdefault(claim, []).extend(claim_runs)
-        else:
-            groups.setdefault(name, []).extend(members)
+        split = split_shared_baseline(members) if name == SHARED_BASELINE else {name: members}
+        for claim, claim_runs in split.items():
+            groups.setdefault(claim, []).extend(claim_runs)
     return [analyse(name if name is not None else "runs", members, threshold,
                     plan_of([r.path for r in members]))
             for name, members in groups.items()]

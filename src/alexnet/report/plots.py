@@ -30,7 +30,8 @@ def _styled(plot):
 
 
 @_styled
-def curves(arms: list[ArmStats], path: Path, threshold: float | None = None, title: str = "") -> Path:
+def curves(arms: list[ArmStats], path: Path, threshold: float | None = None,
+           title: str = "") -> Path:
     """Training and validation top-1 error per epoch: mean over seeds, min–max band. Where some
     seeds had stopped (Figure 1's runs stop at 25 %), the mean is of the seeds still running:
     those points are hollow, and the legend says so."""
@@ -42,13 +43,14 @@ def curves(arms: list[ArmStats], path: Path, threshold: float | None = None, tit
             b = band(arm.runs, key)
             if not b.epochs:
                 continue
-            ax.plot(b.epochs, b.mean, color=colour, marker="o", ms=3, label=f"{arm.name} (n={arm.n})",
+            ax.plot(b.epochs, b.mean, color=colour, marker="o", ms=3,
+                    label=f"{arm.name} (n={arm.n})",
                     markevery=[j for j, n in enumerate(b.n) if n == arm.n])
             fewer = [j for j, n in enumerate(b.n) if n < arm.n]
             if fewer:
                 partial = True
-                ax.plot([b.epochs[j] for j in fewer], [b.mean[j] for j in fewer], ls="none", marker="o", ms=4,
-                        mfc="white", color=colour)
+                ax.plot([b.epochs[j] for j in fewer], [b.mean[j] for j in fewer], ls="none",
+                        marker="o", ms=4, mfc="white", color=colour)
             if arm.n > 1:
                 ax.fill_between(b.epochs, b.low, b.high, color=colour, alpha=0.2, lw=0)
     if partial:
@@ -57,7 +59,8 @@ def curves(arms: list[ArmStats], path: Path, threshold: float | None = None, tit
     axes[0].set_title("train_eval top-1 error (eval mode)")
     axes[1].set_title("held-out val top-1 error")
     if threshold is not None:  # only for Figure 1: the line stretches the axis down to it
-        axes[0].axhline(100 * threshold, color="grey", ls="--", lw=1, label=f"{100 * threshold:g} % (Figure 1)")
+        axes[0].axhline(100 * threshold, color="grey", ls="--", lw=1,
+                        label=f"{100 * threshold:g} % (Figure 1)")
     for ax in axes:
         ax.set_xlabel("epoch")
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
@@ -68,7 +71,8 @@ def curves(arms: list[ArmStats], path: Path, threshold: float | None = None, tit
     rows = 1 if len(labels) <= 3 else 2  # four entries in one row overrun the page's width
     fig.legend(handles, labels, loc="upper center", ncol=-(-len(labels) // rows), frameon=False,
                bbox_to_anchor=(0.5, 0.95))
-    fig.suptitle(f"{title + ': ' if title else ''}mean over seeds, band min–max", fontsize=FONT + 1)
+    fig.suptitle(f"{title + ': ' if title else ''}mean over seeds, band min–max",
+                 fontsize=FONT + 1)
     fig.tight_layout(rect=(0, 0, 1, 0.9 if rows == 1 else 0.84))
     return _save(fig, path, layout=False)
 
@@ -79,26 +83,33 @@ def differences(rows: list[tuple[str, float, tuple[float, float] | None, float |
                 title: str = "") -> Path:
     """Measured difference with its CI (at `level`) per metric, the paper's claim as a red mark."""
     fig, ax = plt.subplots(figsize=(WIDTH, 1.9 + 0.55 * max(len(rows), 1)))
-    for y, (_label, delta, ci, claimed) in enumerate(rows):
-        if ci is not None:
-            ax.errorbar([delta], [y], xerr=[[delta - ci[0]], [ci[1] - delta]], fmt="o", color="C0", capsize=4)
-        else:
-            ax.plot([delta], [y], "o", mfc="none", color="C0")
+    _intervals(ax, [(delta, ci) for _, delta, ci, _ in rows], [r[0] for r in rows])
+    for y, (_label, _delta, _ci, claimed) in enumerate(rows):
         if claimed is not None:
             ax.plot([claimed], [y], "D", color="C3")
-    ax.axvline(0, color="grey", lw=1)
-    ax.set_yticks(range(len(rows)), [r[0] for r in rows])
-    ax.set_ylim(-0.6, len(rows) - 0.4)
-    ax.invert_yaxis()
     ax.set_xlabel(xlabel)
     ax.plot([], [], "o", color="C0", label=f"measured, {level} CI")
     ax.plot([], [], "D", color="C3", label="the paper's claim")
     # above the axes, in one row: never on top of an interval
     ax.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=2, frameon=False)
-    ax.grid(axis="x", alpha=0.3)
     if title:
         fig.suptitle(title, fontsize=FONT + 1)
     return _save(fig, path)
+
+
+def _intervals(ax, rows: list[tuple[float, tuple[float, float] | None]], labels: list[str]):
+    """One row per (value, interval), top down: an error bar, or a hollow mark without one."""
+    for y, (x, ci) in enumerate(rows):
+        if ci is None:
+            ax.plot([x], [y], "o", mfc="none", color="C0")
+        else:  # an interval may not hold its point (censored: drawn at its middle)
+            xerr = [[max(x - ci[0], 0)], [max(ci[1] - x, 0)]]
+            ax.errorbar([x], [y], xerr=xerr, fmt="o", color="C0", capsize=4)
+    ax.axvline(0, color="grey", lw=1)
+    ax.set_yticks(range(len(rows)), labels)
+    ax.set_ylim(-0.6, len(rows) - 0.4)
+    ax.invert_yaxis()
+    ax.grid(axis="x", alpha=0.3)
 
 
 def _save(fig, path: Path, layout: bool = True) -> Path:
@@ -114,19 +125,9 @@ def scorecard(rows: list[tuple[str, float, tuple[float, float] | None, str]], pa
     """Each claim's effect as a fraction of the paper's (0: none, 1: as claimed), with its
     interval (clipped at ±5); the verdict beside each row."""
     fig, ax = plt.subplots(figsize=(WIDTH, 1.2 + 0.55 * max(len(rows), 1)))
-    for y, (_label, value, ci, _verdict) in enumerate(rows):
-        if ci is not None:
-            ax.errorbar([value], [y], xerr=[[max(value - ci[0], 0)], [max(ci[1] - value, 0)]], fmt="o",
-                        color="C0", capsize=4)
-        else:
-            ax.plot([value], [y], "o", mfc="none", color="C0")
-    ax.axvline(0, color="grey", lw=1)
+    _intervals(ax, [(value, ci) for _, value, ci, _ in rows], [f"{r[0]}: {r[3]}" for r in rows])
     ax.axvline(1, color="C3", lw=1, ls="--", label="the paper's claim")
-    ax.set_yticks(range(len(rows)), [f"{r[0]}: {r[3]}" for r in rows])
-    ax.set_ylim(-0.6, len(rows) - 0.4)
     ax.set_xlim(-5.2, 5.2)
-    ax.invert_yaxis()
     ax.set_xlabel("measured effect ÷ claimed effect (log scale for the Figure 1 ratio)")
     ax.legend(loc="lower right")
-    ax.grid(axis="x", alpha=0.3)
     return _save(fig, path)

@@ -1,11 +1,7 @@
-"""One table over every claim: the scorecard of all ablations found under some sweep directories.
-
-Each row is one claim, judged exactly as its sweep's report judges it (the same analysis, at
-its sweep's level), with where it was measured, what it cost, a link to the report and the
-command that measures it again; claims without runs get a row that says so, with the command
-that would measure them. Beneath the table, the setting of every study beside the paper's, so
-that no row is over-read. As experiments/README.md (`readme=True`) it also gives the commands
-for GPUs and an index of the folders beside it.
+"""The scorecard: one row per claim of the paper, judged as its sweep's report judges it, with
+where it was measured, its cost, its report and the command that measures it (again); beneath
+it each study's setting beside the paper's, so that no row is over-read. As experiments/README.md
+(`readme=True`) it adds the GPU commands and an index of the folders beside it. Prose: text.yaml.
 """
 
 from __future__ import annotations
@@ -20,48 +16,24 @@ import yaml
 
 from alexnet import paper
 from alexnet.record import CONFIG_FILE
-from alexnet.report import plots
+from alexnet.report import document, plots
 from alexnet.report.build import REPORT_MD
 from alexnet.report.collect import find_runs, sweep_command
 from alexnet.report.content import level, measured, verdict_text
 from alexnet.report.curves import DEFAULT_THRESHOLD
-from alexnet.report.document import (
-    Block,
-    Bullets,
-    Figure,
-    Heading,
-    Para,
-    Table,
-    to_html,
-    to_markdown,
-)
+from alexnet.report.document import Block, Bullets, Figure, Heading, Para, Table
 from alexnet.report.measures import MEASURES, SHARED, Ablation, Speed, analyse_runs
 from alexnet.report.stats import holm
 from alexnet.report.verdict import rule_text
 
+TEXT = document.TEXT
 SCORECARD_MD, SCORECARD_HTML, SCORECARD_PNG = "scorecard.md", "scorecard.html", "scorecard.png"
 README_MD, REJUDGED_MD = "README.md", "rejudged.md"
 HEADER = ["claim", "the paper", "measure", "ours: Δ [CI]", "level", "verdict",
-          "effect ≠ 0 after Holm", "seeds per arm", "data", "epochs", "wall time", "report", "command"]
-# The commands that run the same studies where there is a GPU (README mode).
-GPU_COMMANDS = [
-    ("Tiny ImageNet (64-px images, 56-px crops, 200 classes), every one-switch claim, seeds added until "
-     "decided", "python src/train.py experiment=ablate_all data=tiny_imagenet data.root=DIR trainer=gpu "
-     "trainer.max_epochs=30 ablation.max_seeds=5 hydra.sweep.dir=SWEEP"),
-    ("ImageNet (ILSVRC-2012) with the paper's net and its 90 epochs, one claim at a time, e.g. LRN",
-     "python src/train.py experiment=ablate_lrn data=imagenet model=alexnet data.root=DIR trainer=gpu "
-     "trainer.max_epochs=90 hydra.sweep.dir=SWEEP"),
-    ("ImageNet, every one-switch claim at once, each job on 8 GPUs",
-     "python src/train.py experiment=ablate_all data=imagenet model=alexnet data.root=DIR trainer=ddp "
-     "trainer.accelerator=gpu trainer.devices=8 trainer.precision=16-mixed trainer.max_epochs=90 "
-     "hydra.sweep.dir=SWEEP"),
-    ("CIFAR-10's response-norm claim on the four-layer net, 100 epochs, seeds added until decided",
-     "python src/train.py experiment=ablate_cifar_lrn data=cifar10 data.root=DIR trainer=gpu "
-     "trainer.max_epochs=100 ablation.max_seeds=8 hydra.sweep.dir=SWEEP"),
-    ("Figure 1 on the four-layer net, after the rate grid (README)",
-     "python src/train.py experiment=ablate_cifar_relu data=cifar10 data.root=DIR trainer=gpu "
-     "trainer.max_epochs=60 hydra.sweep.dir=SWEEP"),
-]
+          "effect ≠ 0 after Holm", "seeds per arm", "data", "epochs", "wall time", "report",
+          "command"]
+SETTING_HEADER = ["study", "net", "input px", "data", "epochs", "batch", "recipe", "machine",
+                  "code", "runs, wall time"]
 
 
 @dataclass
@@ -80,9 +52,8 @@ def _data(ab: Ablation) -> str:
 
 
 def _reports(ab: Ablation, out: Path) -> str:
-    sweeps = sorted({r.path.parent for a in ab.arms for r in a.runs + a.failed})
-    links = [f"[{s.name}]({os.path.relpath(s / REPORT_MD, out)})" for s in sweeps if (s / REPORT_MD).is_file()]
-    return ", ".join(links) or "-"
+    return ", ".join(f"[{s.name}]({os.path.relpath(s / REPORT_MD, out)})" for s in _sweeps(ab)
+                     if (s / REPORT_MD).is_file()) or "-"
 
 
 def row(ab: Ablation, out: Path, conf_dir: Path | None, kept: dict[str, bool]) -> list[str]:
@@ -94,10 +65,10 @@ def row(ab: Ablation, out: Path, conf_dir: Path | None, kept: dict[str, bool]) -
     commands = sorted({sweep_command(s) or _fallback_command(ab.name, conf_dir)
                        for s in _sweeps(ab)} - {None})
     p = ab.adjusted_p
-    holm_cell = "-" if p is None else f"{'**kept**' if kept.get(ab.name) else 'not kept'} (p = {p:.2g})"
+    holm = "-" if p is None else f"{'**kept**' if kept.get(ab.name) else 'not kept'} (p = {p:.2g})"
     return [f"`{ab.name}`: {ab.claim.text}", ab.measure.paper_number(ab.claim),
             ab.primary.label if ab.primary else ab.measure.label(ab.claim), measured(ab.primary),
-            level(ab) if ab.estimate else "-", verdict_text(ab.verdict), holm_cell, str(ab.seeds),
+            level(ab) if ab.estimate else "-", verdict_text(ab.verdict), holm, str(ab.seeds),
             _data(ab), ", ".join(map(str, epochs)) or "-", wall, _reports(ab, out),
             _command_cell(commands, ab.name)]
 
@@ -117,10 +88,8 @@ def experiment_for(name: str, conf_dir: Path | None) -> str | None:
 
 
 def unmeasured_row(name: str, conf_dir: Path | None) -> list[str]:
-    """A claim with no runs under the sources: what the paper says and the command that measures
-    it at our scale (the CPU preset for AlexNet's claims; the four-layer net trains on CIFAR-10)."""
-    claim = paper.CLAIMS[name]
-    command = _fallback_command(name, conf_dir)
+    """A claim with no runs under the sources: the paper's number and the command measuring it."""
+    claim, command = paper.CLAIMS[name], _fallback_command(name, conf_dir)
     measure = MEASURES[claim.measure]
     return [f"`{name}`: {claim.text}", measure.paper_number(claim), measure.label(claim), "-", "-",
             "**not measured yet**", "-", "0", "-", "-", "-", "-",
@@ -128,7 +97,7 @@ def unmeasured_row(name: str, conf_dir: Path | None) -> list[str]:
 
 
 def _fallback_command(name: str, conf_dir: Path | None) -> str | None:
-    """The command that measures claim `name` at our scale when no sweep says its own: the CPU
+    """The command measuring claim `name` at our scale when no sweep records one: the CPU
     preset for AlexNet's claims; the four-layer net trains on CIFAR-10."""
     experiment = experiment_for(name, conf_dir)
     if experiment is None:
@@ -137,17 +106,11 @@ def _fallback_command(name: str, conf_dir: Path | None) -> str | None:
     return f"python src/train.py experiment={experiment} {scale} data.root=DIR"
 
 
-# What a claim's command relies on (README), said beside it.
-BEFORE = {"cifar_relu": "at each activation's rate as picked on full CIFAR-10 (re-pick for other data: "
-                        "`python src/lr_grid.py GRID`, README, Figure 1)"}
-
-
 def _command_cell(commands: list[str], name: str) -> str:
+    """The commands, with what a claim's command relies on (TEXT["before"]) said beside them."""
     cell = "; ".join(f"`{c}`" for c in commands) or "-"
-    return f"{cell}, {BEFORE[name]}" if name in BEFORE and commands else cell
-
-
-SETTING_HEADER = ["study", "net", "input px", "data", "epochs", "batch", "recipe", "machine", "code", "runs, wall time"]
+    before = TEXT["before"].get(name)
+    return f"{cell}, {before}" if before and commands else cell
 
 
 def setting_rows(ablations: list[Ablation], out: Path) -> list[list[str]]:
@@ -155,55 +118,51 @@ def setting_rows(ablations: list[Ablation], out: Path) -> list[list[str]]:
     the paper's own for each net the sweeps train."""
     rows, archs = [], []
     for sweep in sorted({s for ab in ablations for s in _sweeps(ab)}):
-        every = {r.path: r for ab in ablations for a in ab.arms for r in a.runs if r.path.parent == sweep}
-        paper_arm = [r for ab in ablations for r in ab.arms[0].runs if r.path.parent == sweep]
-        first = next((r for r in paper_arm if (r.path / CONFIG_FILE).is_file()), None)
+        every = {r.path: r for ab in ablations for a in ab.arms for r in a.runs
+                 if r.path.parent == sweep}.values()
+        first = next((r for ab in ablations for r in ab.arms[0].runs
+                      if r.path.parent == sweep and (r.path / CONFIG_FILE).is_file()), None)
         if first is None:
             continue
         cfg = yaml.safe_load((first.path / CONFIG_FILE).read_text()) or {}
-        model, data, d = cfg.get("model") or {}, cfg.get("data") or {}, first.summary.get("data") or {}
-        wall = sum(r.summary.get("wall_time_s") or 0.0 for r in every.values())
-        arch = model.get("arch", "alexnet")
-        archs.append(arch)
+        model, data = cfg.get("model") or {}, cfg.get("data") or {}
+        d = first.summary.get("data") or {}
+        wall = sum(r.summary.get("wall_time_s") or 0.0 for r in every)
+        archs.append(arch := model.get("arch", "alexnet"))
         width = f", width {model['width']:g}" if "width" in model else ""
         stem = f", {model['stem']} stem" if model.get("stem") else ""
-        images = (f"{d.get('layout', '?')}: {d['train_images']:,} train / {d.get('val_images') or 0:,} held out / "
-                  f"{d.get('test_images') or 0:,} test" if d.get("train_images") else d.get("layout", "-"))
-        machines = sorted({f"{m.get('cpus', '?')} CPUs" + (f", {m['cuda']}" if m.get("cuda") else ", no GPU")
+        images = (f"{d.get('layout', '?')}: {d['train_images']:,} train / "
+                  f"{d.get('val_images') or 0:,} held out / {d.get('test_images') or 0:,} test"
+                  if d.get("train_images") else d.get("layout", "-"))
+        machines = sorted({f"{m.get('cpus', '?')} CPUs"
+                           + (f", {m['cuda']}" if m.get("cuda") else ", no GPU")
                            + f", torch {m.get('torch', '?')}"
-                           for r in every.values() if (m := r.summary.get("machine"))})
-        shas = sorted({str(r.summary["git_sha"])[:7] for r in every.values() if r.summary.get("git_sha")})
-        rows.append([f"`{os.path.relpath(sweep, out)}` (ours)", f"{arch}{stem}{width}", str(data.get("crop_size", "-")),
-                     images, str((cfg.get("trainer") or {}).get("max_epochs", "-")), str(data.get("batch_size", "-")),
-                     str((cfg.get("recipe") or {}).get("name", "-")), "; ".join(machines) or "-",
-                     ", ".join(shas) or "-", f"{len(every)} runs, {wall / 3600:.1f} h"])
+                           for r in every if (m := r.summary.get("machine"))})
+        shas = sorted({str(r.summary["git_sha"])[:7] for r in every if r.summary.get("git_sha")})
+        rows.append([f"`{os.path.relpath(sweep, out)}` (ours)", f"{arch}{stem}{width}",
+                     str(data.get("crop_size", "-")), images,
+                     str((cfg.get("trainer") or {}).get("max_epochs", "-")),
+                     str(data.get("batch_size", "-")),
+                     str((cfg.get("recipe") or {}).get("name", "-")),
+                     "; ".join(machines) or "-", ", ".join(shas) or "-",
+                     f"{len(every)} runs, {wall / 3600:.1f} h"])
     papers = [[f"the paper ({arch})", s.net, str(s.input_px), s.data, s.epochs, str(s.batch),
                "§5" if arch == "alexnet" else "cuda-convnet's", "-", "-", "-"]
-              for arch in dict.fromkeys(archs or ["alexnet"]) if (s := paper.PAPER_SETTINGS.get(arch))]
+              for arch in dict.fromkeys(archs or ["alexnet"])
+              if (s := paper.PAPER_SETTINGS.get(arch))]
     return papers + rows
-
-
-SETTING_TEXT = (
-    "A row answers whether the idea helps **this** net, on **this** data, trained **this** long; "
-    "the paper's numbers are for its own setting, above each of ours. A narrower net, smaller "
-    "images and a few epochs leave less room for an idea to matter (LRN, overlapping pooling and "
-    "PCA lighting were measured on 224-px ILSVRC images after ~90 epochs), and a claim about "
-    "overfitting (dropout) needs a net trained long enough to overfit. 'not reproduced' here means "
-    "not at this scale, nothing about ImageNet."
-)
 
 
 def _folders(out: Path) -> list[list[str]]:
     """The folders beside the README, each with its own README's title."""
-    rows = []
-    for folder in sorted(p for p in out.iterdir() if (p / README_MD).is_file()):
-        title = (folder / README_MD).read_text().splitlines()[0].lstrip("# ").strip()
-        rows.append([f"[{folder.name}/]({folder.name}/{README_MD})", title])
-    return rows
+    return [[f"[{f.name}/]({f.name}/{README_MD})",
+             (f / README_MD).read_text().splitlines()[0].lstrip("# ").strip()]
+            for f in sorted(p for p in out.iterdir() if (p / README_MD).is_file())]
 
 
-def build_scorecard(dirs: list[str | Path], out_dir: str | Path, threshold: float = DEFAULT_THRESHOLD,
-                    readme: bool = False, conf_dir: Path | None = None, check: bool = False) -> Scorecard:
+def build_scorecard(dirs: list[str | Path], out_dir: str | Path,
+                    threshold: float = DEFAULT_THRESHOLD, readme: bool = False,
+                    conf_dir: Path | None = None, check: bool = False) -> Scorecard:
     """Writes scorecard.md/.html/.png into `out_dir` — or, with `readme`, README.md and
     scorecard.png. With `check`, writes nothing and raises StaleScorecard if the Markdown on
     disk is not what the records give."""
@@ -217,65 +176,48 @@ def build_scorecard(dirs: list[str | Path], out_dir: str | Path, threshold: floa
     measured = {ab.name: row(ab, out, conf_dir, kept) for ab in ablations}
     rows = [measured.get(name) or unmeasured_row(name, conf_dir) for name in paper.CLAIMS]
     shown = [os.path.relpath(d) for d in (*dirs, out)]  # as typed from the current directory
-    command = shlex.join(["python", "src/scorecard.py", *shown[:-1], "--out", shown[-1], *(["--readme"] if readme else []),
-                          *([] if threshold == DEFAULT_THRESHOLD else ["--threshold", f"{threshold:g}"])])
+    command = shlex.join(["python", "src/scorecard.py", *shown[:-1], "--out", shown[-1],
+                          *(["--readme"] if readme else []),
+                          *([] if threshold == DEFAULT_THRESHOLD
+                            else ["--threshold", f"{threshold:g}"])])
+    n = sum(ab.adjusted_p is not None for ab in ablations)
     blocks: list[Block] = [
         Heading("AlexNet's claims, measured", 1),
-        Para("One row per claim of the paper: the paper's number (ILSVRC, or CIFAR-10 for the four-layer "
-             "net's claims), our paired difference (other arm minus the paper's arm; ten-crop: centre minus "
-             "ten crops of the same weights; Figure 1: the ratio of epochs to 25 % training error) with its "
-             "interval, the verdict, and the command that measures it again (DIR: the data). Each row is "
-             "judged as its sweep's report judges it, from the run records committed beside it, and "
-             f"generated by `{command}`" + (" (`tests/test_published.py` checks that it regenerates this "
-                                            "file unchanged)." if readme else ".")),
+        Para(TEXT["scorecard_intro"].format(command=command)
+             + (TEXT["regenerates"] if readme else ".")),
         Table(HEADER, rows),
-        Para(MULTIPLICITY.format(n=sum(p is not None for p in (ab.adjusted_p for ab in ablations)),
-                                 kept=", ".join(f"`{k}`" for k, v in kept.items() if v) or "none")),
+        Para(TEXT["multiplicity"].format(
+            n=n, kept=", ".join(f"`{k}`" for k, v in kept.items() if v) or "none")),
     ]
     if readme and (out / REJUDGED_MD).is_file():  # hand-written: what changed, and why
         blocks.append(Para((out / REJUDGED_MD).read_text().strip()))
     normalised = _normalised(ablations)
     if normalised:
-        blocks.append(Figure(SCORECARD_PNG, "every claim on one axis: our effect as a fraction of the paper's "
-                                            "(0: no effect, 1: as claimed), with its interval"))
-    blocks += [Heading("What differs from the paper's setting", 2), Table(SETTING_HEADER, setting_rows(ablations, out)),
-               Para(SETTING_TEXT)]
+        blocks.append(Figure(SCORECARD_PNG, TEXT["scorecard_figure"]))
+    blocks += [Heading("What differs from the paper's setting", 2),
+               Table(SETTING_HEADER, setting_rows(ablations, out)), Para(TEXT["setting"])]
     if readme:
-        blocks += [Heading("The same studies on GPUs", 2),
-                   Para("Each command runs every arm over its seeds and ends with the report; resume one "
-                        "by running it again with the same `hydra.sweep.dir`. `hydra/launcher=slurm` sends "
-                        "the jobs to a SLURM cluster."),
-                   Bullets([f"{what}: `{cmd}`" for what, cmd in GPU_COMMANDS])]
+        blocks += [Heading("The same studies on GPUs", 2), Para(TEXT["gpu"]),
+                   Bullets([f"{what}: `{cmd}`" for what, cmd in TEXT["gpu_commands"]])]
     speed = any(isinstance(ab.measure, Speed) for ab in ablations)
     blocks += [Heading("How the verdict is reached", 2), Para(rule_text(speed)),
                Para("Sources: " + ", ".join(f"`{d}`" for d in dirs))]
     if readme and out.is_dir() and (folders := _folders(out)):
         blocks += [Heading("Every folder here", 2), Table(["folder", "what it holds"], folders)]
     md = out / (README_MD if readme else SCORECARD_MD)
-    text = to_markdown(blocks)
+    text = document.to_markdown(blocks)
     if check:
         if not md.is_file() or md.read_text() != text:
-            raise StaleScorecard(f"{md} is not what the committed records give: regenerate it with {command}")
+            raise StaleScorecard(f"{md} is not what the committed records give: "
+                                 f"regenerate it with {command}")
         return Scorecard(md, None, None, ablations)
     out.mkdir(parents=True, exist_ok=True)
     figure = plots.scorecard(normalised, out / SCORECARD_PNG) if normalised else None
     md.write_text(text)
-    html = None
-    if not readme:
-        html = out / SCORECARD_HTML
-        html.write_text(to_html(blocks, title="AlexNet scorecard"))
+    html = None if readme else out / SCORECARD_HTML
+    if html:
+        html.write_text(document.to_html(blocks, title="AlexNet scorecard"))
     return Scorecard(md, html, figure, ablations)
-
-
-MULTIPLICITY = (
-    "**What the table as a whole can claim.** Each verdict comes from its own interval, whose "
-    "level (column 'level') holds for that claim alone over all its sweep's looks; across the "
-    "rows no family-wise guarantee is made: among several claims a wrong verdict is plausible "
-    "by chance alone. The column 'effect ≠ 0 after Holm' tests every claim's 'no effect' "
-    "at once, family-wise 5 % over the {n} claim(s) with an interval (Holm's step-down on each "
-    "claim's p-value, scaled to its sweep's looks; valid although the claims of one sweep share "
-    "a baseline). Kept: {kept}. Only those rows' effects (not their sizes) stand as a family."
-)
 
 
 class StaleScorecard(Exception):

@@ -20,14 +20,10 @@ CONFIDENCE = 0.95
 
 @dataclass(frozen=True)
 class Estimate:
-    """A difference (other arm − paper's arm) with its interval and how it was made.
-
-    `ci` is None when no interval is possible (fewer than two seeds); an end is ±inf when
-    censored runs leave it open (`censored`), and `all_censored` says no run of an arm reached
-    the threshold at all. `floored`: the observed spread was below the measure's resolution and
-    was raised to it. `sd` is one seed's spread of the difference (what a power analysis needs),
-    `se` the standard error of `delta` (seeds and, for two levels, images).
-    """
+    """A difference (other arm − paper's arm) with its interval and how it was made. `ci`: None
+    under two seeds; an end ±inf when censored runs leave it open (`censored`; `all_censored`: no
+    run of an arm reached the threshold). `floored`: the spread was raised to the resolution.
+    `sd`: one seed's spread (for power); `se`: the standard error of `delta`."""
 
     delta: float
     ci: tuple[float, float] | None

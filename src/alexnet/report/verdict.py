@@ -1,11 +1,7 @@
-"""The verdict on a claim: what the interval of the measured effect says about the paper's size.
-
-The effect is oriented so that the claim is a positive size c (an error: the arm without the
-idea minus the paper's arm; Figure 1: the log of the epochs ratio); m = c/2 is the margin under
-which an effect is of no practical size. RULES below is the rule, once: its rows, read in order
-(the first that holds decides), give this module's behaviour, the report's sentence and the
-words. An end left open by censored runs (±inf) is read by the same rows.
-"""
+"""The verdict: what the interval of the effect, oriented so that the claim is a positive size c
+(m = c/2: no practical size), says about the paper's size. RULES is the rule, once: its rows, in
+order (the first that holds decides; an open end ±inf alike), give the behaviour, the report's
+sentence and the words."""
 
 from __future__ import annotations
 
@@ -15,9 +11,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from alexnet.report.document import TEXT
 from alexnet.report.stats import Estimate
 
-REPRODUCED, LARGER, DIRECTION = "reproduced", "larger than claimed", "direction confirmed, size unresolved"
+REPRODUCED, LARGER = "reproduced", "larger than claimed"
+DIRECTION = "direction confirmed, size unresolved"
 SMALLER, NO_EFFECT, NOT_REPRODUCED = "smaller than claimed", "no effect", "not reproduced"
 OPPOSITE, UNDECIDED, NOT_MEASURABLE = "opposite", "undecided", "not measurable at this length"
 MARGIN_FRACTION = 0.5  # "no practical effect": under half the claimed size
@@ -45,9 +43,11 @@ RULES = (
     Rule(SMALLER, lambda lo, hi, c, m: lo > 0, "0 < lo and hi < c",
          "a real effect in the paper's direction, but smaller than the paper's {c}", True),
     Rule(NO_EFFECT, lambda lo, hi, c, m: (lo >= -m) & (hi <= m), "−m ≤ lo ≤ 0 ≤ hi ≤ m",
-         "no effect of practical size: the interval lies within ±{m}, under half the paper's {c}", True),
+         "no effect of practical size: the interval lies within ±{m}, under half the paper's {c}",
+         True),
     Rule(NOT_REPRODUCED, lambda lo, hi, c, m: hi < c, "lo ≤ 0 and hi < c, wider than ±m",
-         "the paper's {c} is ruled out, but not whether the effect is positive, zero or negative", True),
+         "the paper's {c} is ruled out, but not whether the effect is positive, zero or negative",
+         True),
     Rule(UNDECIDED, lambda lo, hi, c, m: hi == hi, "lo ≤ 0 and hi ≥ c",
          "this sample cannot tell the paper's {c} from no effect", False),
 )
@@ -65,23 +65,15 @@ def outcome_index(lo, hi, claimed: float, at_least: bool = False):
     c = abs(claimed)
     lo, hi = np.asarray(lo, dtype=float), np.asarray(hi, dtype=float)
     rules = rules_for(at_least)
-    return np.select([np.broadcast_to(r.holds(lo, hi, c, MARGIN_FRACTION * c), lo.shape) for r in rules],
-                     np.arange(len(rules)), default=len(rules) - 1)
+    held = [np.broadcast_to(r.holds(lo, hi, c, MARGIN_FRACTION * c), lo.shape) for r in rules]
+    return np.select(held, np.arange(len(rules)), default=len(rules) - 1)
 
 
 def rule_text(censored: bool = False) -> str:
     """The rule as the reports state it."""
     rows = "; ".join(f"**{r.outcome}**: {r.when}" for r in RULES)
-    text = ("The effect is oriented so that the paper's claim is a positive size c, and m = c/2 is "
-            "the margin of no practical effect. With the interval [lo, hi], the first of these that "
-            f"holds is the verdict: {rows}. A sweep that adds seeds stops a claim on any verdict but "
-            f"'{DIRECTION}' and '{UNDECIDED}'. Fewer than two paired seeds give no interval "
-            "(undecided); a spread below the measure's resolution is raised to it, so zero variance "
-            "never gives certainty.")
-    if censored:
-        text += (" An end left open by runs that never reached the threshold is read by the same "
-                 "rows (±∞); a claim whose runs all stopped short is not measurable at this length.")
-    return text
+    text = TEXT["rule"].format(rows=rows, direction=DIRECTION, undecided=UNDECIDED)
+    return text + TEXT["rule_censored"] if censored else text
 
 
 @dataclass(frozen=True)
@@ -115,9 +107,11 @@ def judge(est: Estimate | None, claimed: float, at_least: bool = False,
     if est is None:
         return Verdict(UNDECIDED, "no completed pair of runs", no_pair=True)
     if est.ci is None:
-        return Verdict(UNDECIDED, f"{est.n} paired seed(s): no interval; run at least 2", no_pair=True)
+        return Verdict(UNDECIDED, f"{est.n} paired seed(s): no interval; run at least 2",
+                       no_pair=True)
     if est.all_censored:
-        return Verdict(NOT_MEASURABLE, "every run of an arm stopped short of the threshold: train longer")
+        return Verdict(NOT_MEASURABLE,
+                       "every run of an arm stopped short of the threshold: train longer")
     sign, c = math.copysign(1.0, claimed), abs(claimed)
     lo, hi = sorted((sign * est.ci[0], sign * est.ci[1]))
     rule = rules_for(at_least)[int(outcome_index(lo, hi, c, at_least))]

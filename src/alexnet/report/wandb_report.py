@@ -18,8 +18,9 @@ import yaml
 from alexnet.loggers import decide_wandb_mode
 from alexnet.report.collect import Run
 
-CURVES = (("train_eval/top1_err", "training top-1 error (eval mode)"), ("val/top1_err", "validation top-1 error"),
-          ("val/top5_err", "validation top-5 error"), ("train/loss", "training loss"))
+CURVES = (("train_eval/top1_err", "training top-1 error (eval mode)"),
+          ("val/top1_err", "validation top-1 error"), ("val/top5_err", "validation top-5 error"),
+          ("train/loss", "training loss"))
 SAVE_TIMEOUT_S = 60.0
 
 
@@ -39,9 +40,11 @@ def report_spec(runs: list[Run], markdown_tables: str, project: str, entity: str
     """The wandb_workspaces Report object; nothing here touches the network."""
     import wandb_workspaces.reports.v2 as wr
 
-    groups = sorted({r.summary.get("group") for r in runs} - {None}) or sorted({r.path.parent.name for r in runs})
-    blocks: list[Any] = [wr.P(f"Sweeps: {', '.join(groups)}. Built by src/report.py from the runs' own "
-                              "records; the tables below carry the 95 % confidence intervals.")]
+    groups = (sorted({r.summary.get("group") for r in runs} - {None})
+              or sorted({r.path.parent.name for r in runs}))
+    blocks: list[Any] = [wr.P(f"Sweeps: {', '.join(groups)}. Built by src/report.py from the "
+                              "runs' own records; the tables below carry the 95 % confidence "
+                              "intervals.")]
     for ablation in dict.fromkeys(r.ablation for r in runs):
         members = [r for r in runs if r.ablation == ablation]
         switches = list(dict.fromkeys(k for r in members for k in (r.summary.get("arm") or {})))
@@ -80,7 +83,7 @@ def _save(report, timeout_s: float) -> tuple[str | None, str]:
             report.save()
             result["url"] = report.url
         except Exception as e:  # noqa: BLE001 - a W&B failure must not break the report
-            result["error"] = f"{type(e).__name__}: {str(e).splitlines()[0][:200] if str(e) else ''}"
+            result["error"] = f"{type(e).__name__}: {(str(e).splitlines() or [''])[0][:200]}"
 
     thread = threading.Thread(target=work, daemon=True)
     thread.start()
@@ -114,8 +117,10 @@ def publish(runs: list[Run], dirs: list[Path], markdown_tables: str, requested: 
         return "W&B: disabled"
     offline = [p for p in logged if p.name.startswith("offline-run-")]
     if mode != "online":
-        where = " ".join(sorted({_sync_glob(p, dirs) for p in offline})) or "<job>/wandb/offline-run-*"
-        return f"W&B offline: sync with `wandb sync {where}`, then build the W&B report with `{command}`"
+        where = (" ".join(sorted({_sync_glob(p, dirs) for p in offline}))
+                 or "<job>/wandb/offline-run-*")
+        return (f"W&B offline: sync with `wandb sync {where}`, then build the W&B report with "
+                f"`{command}`")
     project, entity = wandb_target(runs)
     try:
         spec = report_spec(runs, markdown_tables, project, entity or "")

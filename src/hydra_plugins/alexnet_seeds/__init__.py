@@ -39,8 +39,9 @@ def look(sweep_dir: Path, seeds: list[int]) -> list[dict]:
 
 
 def closed(v: dict) -> bool:
-    """More seeds of the same cannot change it: final, or left open by censored runs."""
-    return v["final"] or v["censored"]
+    """More seeds of the same would not turn it round: final (not measurable included). An end
+    left open by some censored seeds is not: more seeds can still close the other end."""
+    return v["final"]
 
 
 def decide(verdicts: list[dict]) -> str:
