@@ -558,3 +558,24 @@ def test_report_cli_says_in_one_line_what_it_wrote_or_overwrote(tmp_path, capsys
                      "left from before, no longer in the report: curves-pool.png")
 
 
+
+
+def test_an_arm_stopped_early_by_its_decided_claim_is_not_missing_seeds(tmp_path):
+    """ablate_all with seeds added until decided: `lrn` was decided after seeds 0-1, so its arm
+    stopped while the baseline and `pool` ran on to seed 3 (sequential.json's arm_seeds)."""
+    from alexnet.sequential import Plan
+
+    root = tmp_path / "sweep"
+    for s in range(4):
+        job(root, f"base{s}", {}, s, 0.40 + s / 100, 0.2, ablation="all")
+        job(root, f"pool{s}", {"model.pool": "non_overlapping"}, s, 0.41 + s / 100, 0.2, ablation="all")
+    for s in range(2):
+        job(root, f"lrn{s}", {"model.lrn": False}, s, 0.43 + s / 100, 0.2, ablation="all")
+    (root / "multirun.yaml").write_text(
+        "hydra:\n  sweeper:\n    params:\n      ablation.arm: baseline,lrn,pool\n")
+    Plan(min_seeds=2, max_seeds=4, seeds=[0, 1, 2, 3],
+         arm_seeds={"baseline": [0, 1, 2, 3], "lrn": [0, 1], "pool": [0, 1, 2, 3]}).save(root)
+    text = render([root])
+    assert ": missing (in the sweep" not in text
+    assert "| `model.lrn=False` | 2 of 2 jobs completed |" in text
+    assert read_sweep(root).expected_jobs == 10

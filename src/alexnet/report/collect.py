@@ -15,6 +15,7 @@ from typing import Any
 import yaml
 from hydra.core.override_parser.overrides_parser import OverridesParser
 
+from alexnet import paper
 from alexnet.arms import is_arm_key
 from alexnet.record import CONFIG_FILE, METRICS_FILE, OUTCOMES_FILE, SUMMARY_FILE
 from alexnet.sequential import SEQUENTIAL_FILE
@@ -115,6 +116,7 @@ class Sweep:
 
     path: Path
     params: dict[str, list]
+    arm_seeds: dict[str, list] = field(default_factory=dict)  # ablate_all: a stopped arm's seeds
 
     @property
     def seeds(self) -> tuple:
@@ -122,7 +124,17 @@ class Sweep:
 
     @property
     def expected_jobs(self) -> int:
+        if self.arm_seeds:
+            return sum(map(len, self.arm_seeds.values()))
         return len(list(itertools.product(*self.params.values()))) if self.params else 0
+
+    def seeds_of(self, run: Run) -> tuple:
+        """The seeds the sweep ran `run`'s arm with: in ablate_all a claim decided early stops
+        its own arm (ablation.arm, recorded as that claim's switch at its other arm)."""
+        arm = run.summary.get("arm") or {}
+        key = "baseline" if not arm else next(
+            (n for n, c in paper.CLAIMS.items() if arm == {c.switch: c.other_arm}), None)
+        return tuple(self.arm_seeds.get(key, self.seeds))
 
 
 def read_sweep(sweep_dir: Path) -> Sweep | None:
@@ -147,7 +159,10 @@ def read_sweep(sweep_dir: Path) -> Sweep | None:
         seeds = plan.get("seeds") or looks[-1].get("seed_values")
         if seeds:
             params["seed"] = ",".join(map(str, seeds))
-    return Sweep(sweep_dir, {k: _sweep_values(k, v) for k, v in params.items()})
+        arm_seeds = plan.get("arm_seeds") or {}
+    else:
+        arm_seeds = {}
+    return Sweep(sweep_dir, {k: _sweep_values(k, v) for k, v in params.items()}, arm_seeds)
 
 
 # This machine's paths in a sweep's overrides, shown to others as placeholders (fnmatch patterns).
@@ -210,7 +225,7 @@ def find_runs(dirs: list[str | Path]) -> list[Run]:
     for run in runs:
         for sweep in sweeps:
             if sweep.path.resolve() in run.path.resolve().parents:
-                run.expected_seeds = tuple(dict.fromkeys(run.expected_seeds + sweep.seeds))
+                run.expected_seeds = tuple(dict.fromkeys(run.expected_seeds + sweep.seeds_of(run)))
     for run in runs:
         if run.overrides is not None:
             _arm_of_unfinished(run, runs, sweeps)
