@@ -133,7 +133,7 @@ def test_ten_crop_interval_over_disagreeing_seeds_is_about_the_paired_t_over_see
     """Seeds that disagree (per-seed Δ 0.3 to 1.4 points): the two-level interval is about as
     wide as the paired t over those seeds, where an interval over images alone is far narrower."""
     rng = np.random.default_rng(0)
-    shared = 100.0 * ((rng.random(10_000) < 0.04).astype(float) - (rng.random(10_000) < 0.03))
+    shared = 100.0 * ((rng.random(10_000) < 0.015).astype(float) - (rng.random(10_000) < 0.01))
     d = np.stack([shared] * 5)
     for s, k in enumerate([135, 137, 144, 81, 33]):  # per-seed Δ 1.35 … 0.33 points above shared
         d[s, rng.choice(np.flatnonzero(shared == 0), k, replace=False)] = 100.0
@@ -579,3 +579,44 @@ def test_an_arm_stopped_early_by_its_decided_claim_is_not_missing_seeds(tmp_path
     assert ": missing (in the sweep" not in text
     assert "| `model.lrn=False` | 2 of 2 jobs completed |" in text
     assert read_sweep(root).expected_jobs == 10
+
+
+def test_a_partly_censored_figure1_claim_under_a_plan_too_short_for_its_sign_test(tmp_path):
+    """Some tanh seeds never reach 25 %: the interval is a sign test, which needs ≥ 6 seeds at
+    95 % and more at a plan's stricter looks, so a plan that stops at 5 can never decide it."""
+    from alexnet.sequential import Plan
+
+    root = tmp_path / "sweep"
+    for s in range(3):
+        job(root, f"relu{s}", {"model.activation": "relu"}, s, 0.3, 0.1, ablation="activation",
+            train_curve=[0.5, 0.2])
+        job(root, f"tanh{s}", {"model.activation": "tanh"}, s, 0.4, 0.1, ablation="activation",
+            train_curve=[0.6, 0.4, 0.3] if s else [0.6, 0.3, 0.2])
+    ab = analyse_runs(find_runs([root]))[0]
+    assert ab.estimate.kind == "sign test on bounds" and ab.verdict.outcome == UNDECIDED
+    assert ab.verdict.seeds_needed == (6, 6)  # 2 · 2^-6 ≤ 0.05 < 2 · 2^-5
+    Plan(min_seeds=3, max_seeds=5, seeds=[0, 1, 2]).save(root)
+    ab = analyse_runs(find_runs([root]))[0]
+    assert ab.verdict.outcome == NOT_MEASURABLE and ab.verdict.final
+    assert "the plan stops at 5" in ab.verdict.reason
+
+
+def test_holms_p_is_adjusted_for_the_looks_and_a_look_that_cannot_decide_is_no_crash(tmp_path):
+    from alexnet.sequential import Plan
+
+    root = tmp_path / "sweep"
+    for s, off in enumerate([0.014, 0.016, 0.015]):
+        job(root, f"on{s}", {"model.lrn": True}, s, 0.40 + 0.03 * s, 0.2)
+        job(root, f"off{s}", {"model.lrn": False}, s, 0.40 + 0.03 * s + off, 0.2)
+    fixed = analyse_runs(find_runs([root]))[0]
+    assert fixed.adjusted_p == pytest.approx(fixed.estimate.p_value)  # one look at 95 %: p itself
+    plan = Plan(min_seeds=3, max_seeds=5, seeds=[0, 1, 2])
+    plan.save(root)
+    ab = analyse_runs(find_runs([root]))[0]
+    spent = sum(1 - plan.confidence_at(n) for n in (3, 4, 5))  # the union bound over the looks
+    assert ab.adjusted_p == pytest.approx(min(1, ab.estimate.p_value * spent / (1 - plan.confidence_at(3))))
+    # a long plan's first looks cannot decide (its critical value is infinite): no crash, no p
+    Plan(min_seeds=3, max_seeds=100, seeds=[0, 1, 2]).save(root)
+    ab = analyse_runs(find_runs([root]))[0]
+    assert ab.estimate.ci == (-math.inf, math.inf) and ab.verdict.outcome == UNDECIDED
+    assert not ab.verdict.censored and ab.adjusted_p is None

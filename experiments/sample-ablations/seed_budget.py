@@ -18,10 +18,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "src"))
 
+from scipy.stats import t  # noqa: E402
+
 from alexnet import paper  # noqa: E402
 from alexnet.report.collect import find_runs  # noqa: E402
 from alexnet.report.content import analyse_runs  # noqa: E402
-from scipy.stats import t  # noqa: E402
 
 
 def seeds_to_resolve(sd: float, claimed: float) -> int:

@@ -38,7 +38,7 @@ def spent(t: float, alpha: float, spending: str = SPENDING) -> float:
     if spending != SPENDING:
         raise ValueError(f"unknown α-spending {spending!r} (known: {SPENDING})")
     z = stats.norm.ppf(1 - alpha / 2)
-    return alpha if t >= 1 else float(2 - 2 * stats.norm.cdf(z / t**0.5))
+    return alpha if t >= 1 else float(2 * stats.norm.sf(z / t**0.5))  # sf: no 1 − 1 = 0
 
 
 @lru_cache(maxsize=256)

@@ -102,6 +102,11 @@ def sign_test_bounds(lower: list[float], upper: list[float],
     return float(np.sort(lower)[k - 1]), float(np.sort(upper)[n - k])
 
 
+def sign_test_seeds(confidence: float) -> int:
+    """The fewest seeds whose sign test can close an end at `confidence`: 2 · 2^−n ≤ 1 − conf."""
+    return math.ceil(math.log2(2 / (1 - confidence))) if confidence < 1 else 10**9
+
+
 def log_speed_ratio(paper: Speed, other: Speed, confidence: float = CONFIDENCE) -> Estimate | None:
     """Paired over seeds: log(epochs of the other arm / epochs of the paper's arm). When every
     seed crossed in both arms, a paired t on the log ratios, its spread floored at one epoch at

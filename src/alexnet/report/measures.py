@@ -15,7 +15,7 @@ from scipy import stats as sps
 
 from alexnet import paper
 from alexnet.report.collect import Run, name_arms
-from alexnet.report.curves import DEFAULT_THRESHOLD, log_speed_ratio, speed
+from alexnet.report.curves import DEFAULT_THRESHOLD, log_speed_ratio, sign_test_seeds, speed
 from alexnet.report.stats import CONFIDENCE, Estimate, mcnemar, paired, seeds_by_images, welch
 from alexnet.report.verdict import NOT_MEASURABLE, Verdict, judge, points
 from alexnet.sequential import Plan, plan_of, seeds_needed
@@ -284,14 +284,16 @@ class Ablation:
 
     @property
     def adjusted_p(self) -> float | None:
-        """The primary's p of "no effect", scaled to the family level of its sweep's looks: at
-        0.05 it rejects exactly when the verdict's interval excludes 0 (for Holm's column); looks
-        made before the plan multiply it (Bonferroni)."""
-        est = self.estimate
-        if est is None or est.p_value is None:
+        """The primary's p of "no effect", adjusted for its sweep's looks so that it is a valid
+        p-value at every level (Holm's column compares it with 0.05/m): p × Σ_k α_k / α_n, α_k
+        the per-look two-sided levels of the plan (union bound), times the looks made before
+        the plan. Conservative: at 0.05 it may keep an effect whose interval excludes 0."""
+        est, plan = self.estimate, self.plan
+        if est is None or est.p_value is None or est.confidence >= 1:
             return None
-        looks = self.plan.family_alpha / self.plan.alpha if self.plan else 1.0  # prior looks too
-        return min(1.0, est.p_value * looks * (1 - CONFIDENCE) / (1 - est.confidence))
+        spent = (sum(1 - plan.confidence_at(n) for n in range(plan.min_seeds, plan.max_seeds + 1))
+                 * plan.family_alpha / plan.alpha if plan else 1 - est.confidence)
+        return min(1.0, est.p_value * spent / (1 - est.confidence))
 
 
 def _value_of(arm: ArmStats, key: str):
@@ -314,6 +316,20 @@ def _needed(est: Estimate, claimed: float, plan: Plan | None) -> tuple[int, int]
     upper = est.sd * math.sqrt((est.n - 1) / sps.chi2.ppf(1 - SD_UPPER, est.n - 1))
     first = plan.min_seeds if plan else 3
     return seeds_needed(est.sd, claimed, first), seeds_needed(upper, claimed, first)
+
+
+def _sign_test_reach(v: Verdict, est: Estimate, plan: Plan | None) -> Verdict | None:
+    """With censored seeds the interval is a sign test, which closes an end only from
+    sign_test_seeds(level) seeds on: a plan that stops short of that cannot decide."""
+    if est.kind != "sign test on bounds":
+        return None
+    level = plan.confidence_at(plan.max_seeds) if plan else est.confidence
+    needed = sign_test_seeds(level)
+    if plan is not None and plan.max_seeds < needed:
+        return Verdict(NOT_MEASURABLE, f"censored seeds leave a sign test, which needs ≥ {needed} "
+                       f"seeds at {100 * level:.3g} % and the plan stops at {plan.max_seeds}: "
+                       "train until every run reaches the threshold", censored=True)
+    return replace(v, seeds_needed=(needed, needed)) if est.n < needed else v
 
 
 def analyse(name: str, runs: list[Run], threshold: float = DEFAULT_THRESHOLD,
@@ -342,7 +358,8 @@ def analyse(name: str, runs: list[Run], threshold: float = DEFAULT_THRESHOLD,
         if c.verdict is None:
             c.verdict = judge(c.estimate, c.claimed, claim.at_least, ab.measure.show)
         if not c.verdict.final and c.estimate is not None:
-            c.verdict = replace(c.verdict, seeds_needed=_needed(c.estimate, c.claimed, plan))
+            c.verdict = _sign_test_reach(c.verdict, c.estimate, plan) or replace(
+                c.verdict, seeds_needed=_needed(c.estimate, c.claimed, plan))
     ab.comparisons = judged + ab.comparisons
     return ab
 

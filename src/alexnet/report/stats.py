@@ -87,32 +87,25 @@ def seeds_by_images(diffs: np.ndarray, confidence: float = CONFIDENCE,
                     resolution: float = 0.0) -> Estimate | None:
     """Two evaluations of the same weights (ten-crop), per seed s and image i: d[s, i] in points.
     Seeds and images both random and crossed: the variance of the grand mean is
-    (MS_seed + MS_image − MS_residual) / (S·I) (two-way ANOVA), with Satterthwaite's df. With
-    seeds that disagree it is about the paired t over seeds; with seeds that agree, it keeps the
-    images' own sampling error, which the paired t over seeds would leave out."""
+    (MS_seed + MS_image − MS_residual) / (S·I) (two-way ANOVA), never below the paired t's over
+    seeds. With seeds that disagree it is about that paired t; with seeds that agree it keeps
+    the images' own sampling error. The t has S − 1 df, the seeds being what one adds: more
+    conservative than Satterthwaite's df, whose jumps at small S break a sequential plan's
+    per-look level, and what the plan's critical values are calibrated for."""
     d = np.asarray(diffs, dtype=np.float64)
     s, i = d.shape
     mean = float(d.mean())
     if s < 2:
         return Estimate(mean, None, s, None, None, None, confidence, "seeds × images")
     rows, cols = d.mean(1), d.mean(0)
-    ms_s = i * rows.var(ddof=1)
-    ms_i = s * cols.var(ddof=1)
-    resid = d - rows[:, None] - cols[None, :] + mean
-    ms_e = (resid**2).sum() / ((s - 1) * (i - 1))
-    total = ms_s + ms_i - ms_e
-    if total > ms_s:  # images add their own error: Satterthwaite's df over the three terms
-        terms = [(ms_s, s - 1), (ms_i, i - 1), (-ms_e, (s - 1) * (i - 1))]
-        df = total**2 / sum(m * m / f for m, f in terms)
-    else:  # never narrower than the paired t over seeds
-        total, df = ms_s, s - 1.0
-    var = total / (s * i)
-    sd_seed = math.sqrt(ms_s / i)  # one seed's spread of its mean difference
+    ms_s, ms_i = i * rows.var(ddof=1), s * cols.var(ddof=1)
+    ms_e = ((d - rows[:, None] - cols[None, :] + mean) ** 2).sum() / ((s - 1) * (i - 1))
+    var = max(ms_s + ms_i - ms_e, ms_s) / (s * i)
     floored = math.sqrt(var) < resolution / math.sqrt(s)
     se = max(math.sqrt(var), resolution / math.sqrt(s))
-    df = min(max(df, s - 1.0), s * i - 1.0)
-    return Estimate(mean, t_interval(mean, se, df, confidence), s, max(sd_seed, resolution), se,
-                    df, confidence, "seeds × images", floored)
+    sd_seed = max(math.sqrt(ms_s / i), resolution)  # one seed's spread of its mean difference
+    return Estimate(mean, t_interval(mean, se, s - 1, confidence), s, sd_seed, se, s - 1.0,
+                    confidence, "seeds × images", floored)
 
 
 def mcnemar(only_base_right: int, only_other_right: int) -> float:

@@ -116,7 +116,7 @@ def judge(est: Estimate | None, claimed: float, at_least: bool = False,
     lo, hi = sorted((sign * est.ci[0], sign * est.ci[1]))
     rule = rules_for(at_least)[int(outcome_index(lo, hi, c, at_least))]
     words = rule.words.format(c=("≥ " if at_least else "") + show(c), m=show(MARGIN_FRACTION * c))
-    open_end = not (math.isfinite(lo) and math.isfinite(hi))
+    open_end = est.censored  # a runaway critical value is not censoring
     note = (" (spread floored at the measure's resolution)" if est.floored else "") + (
         "; an end is open: an arm never reached the threshold in some seeds" if open_end else "")
     return Verdict(rule.outcome, f"[{show(lo)}, {show(hi)}] against c = {show(c)}: {words}{note}",
