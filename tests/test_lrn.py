@@ -124,3 +124,31 @@ def test_without_autograd_the_same_numbers_come_from_plain_ops(groups):
         plain = lrn(x)
     assert torch.equal(plain, lrn(x.clone().requires_grad_()).detach())
     assert "_ResponseNorm" not in str(torch.jit.trace(lrn, x).graph)  # a trace records plain ops only
+
+
+@pytest.mark.parametrize("mode", ["fp16 input", "fp16 autocast", "bf16 autocast", "bf16 input"])
+def test_large_activations_are_normalised_exactly_in_low_precision(mode):
+    """Five neighbouring channels at |a| = 120: Σ a² = 72,000 > fp16's 65,504. Computed in the
+    input's dtype the window sum is inf and the output 0.0 instead of ~47 — with no NaN for a
+    loss scaler to notice. The net's LRN computes in fp32 whatever comes in."""
+    lrn = local_response_norm("text")  # per-term alpha 1e-4: d = 2 + 1e-4 · 72,000 = 9.2
+    x = torch.full((2, 8, 3, 3), 120.0)
+    x[:, ::2] *= -1
+    x.requires_grad_(True)
+    expected = lrn(x)
+    # away from the edge channels the window holds five: b = 120 / 9.2^0.75 ≈ 22.7 by hand
+    interior = expected[:, 2:-2].detach().abs()
+    torch.testing.assert_close(interior, torch.full_like(interior, 120 / 9.2**0.75))
+    low = torch.float16 if "fp16" in mode else torch.bfloat16
+    if "input" in mode:
+        out = lrn(x.detach().to(low).requires_grad_(True))
+    else:  # as in the net: a convolution under autocast hands the LRN its low-precision output
+        conv = torch.nn.Conv2d(8, 8, 1, bias=False)
+        torch.nn.init.dirac_(conv.weight)
+        with torch.autocast("cpu", dtype=low):
+            out = lrn(conv(x))
+    assert out.dtype == low
+    torch.testing.assert_close(out.float(), expected, rtol=1e-2, atol=0.0)
+    out.float().sum().backward()  # and the gradient is finite, as in fp32
+    assert all(torch.isfinite(t.grad).all() for t in (x, out) if t.grad is not None) and (
+        x.grad is not None or "input" in mode)

@@ -65,13 +65,18 @@ class LocalResponseNorm(nn.LocalResponseNorm):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         b, c, h, w = x.shape
+        dtype = x.dtype
+        # in fp32 whatever the input or autocast: in fp16 five channels at |a| = 120 make
+        # Σ a² overflow to inf and the output 0 (bf16 keeps the range but not the digits)
         x = x.reshape(b * self.groups, c // self.groups, h, w)  # each group's channels on their own
+        x = x.to(torch.promote_types(dtype, torch.float32))
         args = (self.size, self.alpha / self.size, self.beta, self.k)
+        # (autocast lists none of its elementwise ops for lower precision: fp32 stays fp32)
         if torch.is_grad_enabled() and x.requires_grad:
-            return _ResponseNorm.apply(x, *args).reshape(b, c, h, w)
-        # no backward needed: the same forward in plain tensor ops, which a TorchScript trace or
-        # an ONNX export can record (they cannot record a Python autograd.Function)
-        return (x * _response_scale(x, *args)[1]).reshape(b, c, h, w)
+            out = _ResponseNorm.apply(x, *args)
+        else:  # the same forward in plain tensor ops, which a TorchScript trace or an ONNX export
+            out = x * _response_scale(x, *args)[1]  # can record (not a Python autograd.Function)
+        return out.reshape(b, c, h, w).to(dtype)
 
     def extra_repr(self) -> str:
         return super().extra_repr() + (f", groups={self.groups}" if self.groups > 1 else "")
