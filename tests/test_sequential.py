@@ -195,6 +195,15 @@ def test_a_plan_changed_after_data_exist_is_refused(tmp_path, monkeypatch, capsy
     fake_sweeper(monkeypatch, sweep, {"model.lrn": "true,false"}, {"max_seeds": 8, "min_seeds": 3},
                  [[verdict("lrn", final=True)]])[0].sweep([])
     assert load_plan(sweep).stopped == STOP_DECIDED and load_plan(sweep).prior_looks
+    # a resume goes on with the budget the earlier runs spent: 90 s of a 1-minute budget are gone
+    budget = tmp_path / "budget"
+    budget.mkdir()
+    Plan(3, 8, budget_minutes=1.0, looks=[{"seeds": 3, "elapsed_s": 90.0}]).save(budget)
+    fake_sweeper(monkeypatch, budget, {"model.lrn": "true,false"},
+                 {"max_seeds": 8, "min_seeds": 3, "budget_minutes": 1.0},
+                 [[verdict("lrn")]])[0].sweep([])
+    resumed = load_plan(budget)
+    assert resumed.stopped == STOP_BUDGET and resumed.looks[-1]["elapsed_s"] >= 90.0
     # records without a plan: their data were seen before any plan
     seen = tmp_path / "seen"
     (seen / "0_model.lrn-True+seed-0").mkdir(parents=True)

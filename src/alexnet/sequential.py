@@ -89,6 +89,7 @@ class Plan:
     stopped: str | None = None  # a STOP_* once stopped
     prior_looks: list[dict] = field(default_factory=list)  # looks before the plan: seeds, alpha
     arm_seeds: dict[str, list[int]] = field(default_factory=dict)  # ablation.arm → its seeds
+    resumed_after_s: float = 0.0  # wall time of the runs before a resume (the budget's)
 
     def __post_init__(self) -> None:
         for name in ("min_seeds", "max_seeds"):

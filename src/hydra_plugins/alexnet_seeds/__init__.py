@@ -83,8 +83,11 @@ def check_plan(sweep_dir: Path, plan) -> None:
     if old is None and any((d / "summary.json").is_file() for d in sweep_dir.iterdir()):
         refuse(f"{sweep_dir} holds job records but no {SEQUENTIAL_FILE}: they were made before "
                "any plan; run the sweep in a new hydra.sweep.dir")
-    if old is not None:
+    if old is not None:  # a resume replays the same looks on the same records (no new α);
         plan.prior_looks = old.prior_looks  # looks before the plan still count against α
+        # and the budget goes on from the last look (its elapsed_s counts every earlier run)
+        plan.resumed_after_s = old.looks[-1].get("elapsed_s", 0.0) if old.looks else (
+            old.resumed_after_s)
 
 
 class SeedsSweeper(BasicSweeper):
@@ -170,6 +173,7 @@ class SeedsSweeper(BasicSweeper):
         check_plan(sweep_dir, plan)
         OmegaConf.save(self.config, sweep_dir / "multirun.yaml")
         began, job_idx, returns, done_claims = time.monotonic(), 0, [], set()
+        began -= plan.resumed_after_s
         batch_seeds = list(range(start, start + plan.min_seeds))
         while batch_seeds:
             # a decided claim's arm runs no more seeds; the baseline runs while any claim is open
