@@ -168,7 +168,7 @@ class Plan:
         n = self.looks[-1].get("seeds", 0) if self.looks else 0
         reasons = {
             STOP_DECIDED: f"stopped after {n} seeds per arm: every verdict was decided",
-            STOP_MAX: f"stopped at the maximum of {self.max_seeds} seeds per arm, still undecided",
+            STOP_MAX: f"stopped at the maximum of {self.max_seeds} seeds per arm",
             STOP_BUDGET: f"stopped after {n} seeds per arm: the "
                          f"{self.budget_minutes or 0:g}-minute budget was spent",
             STOP_CENSORED: f"stopped after {n} seeds per arm: censored runs leave the interval "

@@ -20,20 +20,22 @@ TIE = 1e-9  # points: a per-seed difference this small is the same error in both
 
 
 def level(ab: Ablation) -> str:
-    """The interval's level as it holds at the look that made it."""
-    if ab.plan is not None:
-        return f"{ab.plan.level_label} ({100 * ab.confidence:.3g} % at this look)"
-    return f"{100 * ab.confidence:.3g} %"
+    """The interval's level as it holds at the look that made it, and over all the looks."""
+    if ab.plan is None:
+        return f"{100 * ab.confidence:.3g} %"
+    family = 100 * (1 - ab.plan.family_alpha)
+    return f"{100 * ab.confidence:.3g} % at this look, ≥ {family:.3g} % over all looks"
 
 
-def verdict_text(v: Verdict | None) -> str:
+def verdict_text(v: Verdict | None, reason: bool = False) -> str:
+    """**outcome** (the reason, when asked; the seeds a plan would need, when undecided)."""
     v = v or Verdict(UNDECIDED, "no pair of completed arms", no_pair=True)
-    text = f"**{v.outcome}**"
+    said = [v.reason] if reason else []
     if v.seeds_needed:
         lo, hi = v.seeds_needed
-        text += (f" (a plan of {lo}–{hi} seeds per arm would decide at the claimed size, "
-                 "80 % power)")
-    return text
+        said.append(f"a plan of {lo}–{hi} seeds per arm would decide at the claimed size, "
+                    "80 % power")
+    return f"**{v.outcome}**" + (f" ({'; '.join(said)})" if said else "")
 
 
 def measured(c: Comparison | None, fmt=None) -> str:
@@ -57,7 +59,7 @@ def reading(ab: Ablation) -> str:
                else f"`{p.other}` over the paper's arm" if ab.measure.ratio
                else f"`{p.other}` − the paper's arm")
     size = "unknown (censored seeds)" if math.isnan(est.delta) else fmt(est.delta)
-    interval = "no interval" if est.ci is None else f"{level(ab)} CI {fmt_ci(est.ci, fmt)}"
+    interval = "no interval" if est.ci is None else f"CI {fmt_ci(est.ci, fmt)} ({level(ab)})"
     return f"{sample}, the {p.label} ({between}) is {size}, {interval}: {p.verdict}."
 
 
@@ -67,8 +69,7 @@ def ablation_blocks(ab: Ablation, out_dir: Path | None, threshold: float) -> lis
     if ab.claim:
         blocks += [Para(f"Claim under test: {ab.claim.text}."
                         + (f" Our reading: {ab.claim.reading}." if ab.claim.reading else "")),
-                   Para(f"**Verdict: {verdict_text(ab.verdict)[2:]}"
-                        + (f" ({ab.verdict.reason})." if ab.verdict else "."))]
+                   Para(f"**Verdict: {verdict_text(ab.verdict, reason=True)[2:]}.")]
     if ab.plan is not None and ab.claim is not None:
         blocks.append(Para(f"Seeds: {ab.plan.describe()}; {ab.plan.stop_reason()}."))
     runs = [r for a in ab.arms for r in a.runs]
@@ -240,7 +241,7 @@ def summary_blocks(ablations: list[Ablation]) -> list[Block]:
     rows = [[f"`{ab.name}`", ab.claim.text,
              ab.primary.label if ab.primary else ab.measure.label(ab.claim),
              measured(ab.primary), ab.measure.paper_number(ab.claim), str(ab.seeds),
-             f"{verdict_text(ab.verdict)}" + (f" ({ab.verdict.reason})" if ab.verdict else "")]
+             verdict_text(ab.verdict, reason=True)]
             for ab in claimed]
     blocks: list[Block] = [Heading("What each idea is worth", 2), Table(SUMMARY_HEADER, rows)]
     if len(claimed) == 1:
