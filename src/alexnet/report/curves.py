@@ -103,7 +103,7 @@ def sign_test_bounds(lower: list[float], upper: list[float],
 
 
 def sign_test_seeds(confidence: float) -> int:
-    """The fewest seeds whose sign test can close an end at `confidence`: 2 · 2^−n ≤ 1 − conf."""
+    """The fewest seeds whose sign test can close an end: 2 · 2^−n ≤ 1 − confidence."""
     return math.ceil(math.log2(2 / (1 - confidence))) if confidence < 1 else 10**9
 
 

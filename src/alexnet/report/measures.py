@@ -326,8 +326,9 @@ def _sign_test_reach(v: Verdict, est: Estimate, plan: Plan | None) -> Verdict | 
     level = plan.confidence_at(plan.max_seeds) if plan else est.confidence
     needed = sign_test_seeds(level)
     if plan is not None and plan.max_seeds < needed:
-        return Verdict(NOT_MEASURABLE, f"censored seeds leave a sign test, which needs ≥ {needed} "
-                       f"seeds at {100 * level:.3g} % and the plan stops at {plan.max_seeds}: "
+        stops = plan.max_seeds
+        return Verdict(NOT_MEASURABLE, f"censored seeds leave a sign test, which needs ≥ "
+                       f"{needed} seeds at {100 * level:.3g} % and the plan stops at {stops}: "
                        "train until every run reaches the threshold", censored=True)
     return replace(v, seeds_needed=(needed, needed)) if est.n < needed else v
 
