@@ -40,7 +40,8 @@ def test_a_slurm_job_is_one_task_per_gpu_on_every_node(tmp_path, monkeypatch):
         (bin_dir / name).write_text(f"#!/bin/sh\necho {name}: no cluster here >&2\nexit {status}\n")
         (bin_dir / name).chmod(0o755)
     monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
-    cfg = composed(tmp_path, "trainer=ddp", "trainer.devices=4", "trainer.num_nodes=2", "hydra.launcher.partition=gpu")
+    cfg = composed(tmp_path, "trainer=ddp", "trainer.devices=4", "trainer.num_nodes=2", "hydra.launcher.partition=gpu",
+                   "data.num_workers=6")
     SubmititResourcesCheck().on_multirun_start(cfg)  # passes
     plugin = instantiate(cfg.hydra.launcher)
     plugin.setup(hydra_context=None, task_function=None, config=cfg)
@@ -49,7 +50,8 @@ def test_a_slurm_job_is_one_task_per_gpu_on_every_node(tmp_path, monkeypatch):
     (script,) = (tmp_path / ".submitit").rglob(".submission_file_*.sh")
     sbatch = [line for line in script.read_text().splitlines() if line.startswith("#SBATCH")]
     for flag in ("--nodes=2", "--ntasks-per-node=4", "--gpus-per-node=4", "--partition=gpu",
-                 "--signal=USR2@120", "--time=1440"):  # USR2 before the time limit: submitit requeues
+                 "--signal=USR2@120", "--time=1440",  # USR2 before the time limit: submitit requeues
+                 "--cpus-per-task=8"):  # each rank's 6 loader workers, the rank itself, one spare
         assert f"#SBATCH {flag}" in sbatch, sbatch
     assert not any("gpus-per-task" in line for line in sbatch)
 

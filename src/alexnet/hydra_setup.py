@@ -30,6 +30,6 @@ def paper_value(name: str) -> Any:
 
 def register_resolvers(repo_root: Path) -> None:
     for name, fn in (("repo_root", lambda: str(repo_root)), ("run_id", lambda: RUN_ID), ("job_dirname", job_dirname),
-                     ("paper", paper_value)):
+                     ("paper", paper_value), ("add", lambda *terms: sum(terms))):
         if not OmegaConf.has_resolver(name):
             OmegaConf.register_new_resolver(name, fn)
