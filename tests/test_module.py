@@ -98,3 +98,43 @@ def test_channels_last_changes_the_memory_layout_not_the_net_or_its_training():
     for (name, a), b in zip(plain.state_dict().items(), nhwc.state_dict().values(), strict=True):
         torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-6, msg=name)  # the same weights, other rounding
     assert "channels_last" not in nhwc.hparams  # a checkpoint loads into NCHW (the default) unchanged
+
+
+def test_a_training_step_asks_the_device_nothing_a_gpu_would_wait_for(monkeypatch):
+    """On a GPU each host sync empties its queue: the step's metric updates make none (weights
+    made on the device, no argument or NaN checks, the rate copied only when it changes), and
+    the loss is checked for finiteness only every FINITE_CHECK_EVERY steps and at each epoch's
+    end. Counted here as Tensor → Python conversions, the syncs a CUDA tensor would force."""
+    from types import SimpleNamespace
+
+    import alexnet.module as module_file
+
+    module = AlexNetModule(model=TINY, lr=0.01)
+    optimizer = module.configure_optimizers()
+    monkeypatch.setattr(AlexNetModule, "trainer", SimpleNamespace(optimizers=[optimizer]))
+    monkeypatch.setattr(AlexNetModule, "log", lambda *a, **k: None)
+    x, y = torch.randn(4, 3, 32, 32), torch.tensor([0, 1, 2, 3])
+    conversions = []
+    for name in ("__bool__", "item", "tolist", "__float__", "__int__"):
+        original = getattr(torch.Tensor, name)
+        monkeypatch.setattr(torch.Tensor, name, lambda t, *a, _o=original, _n=name, **k:
+                            conversions.append(_n) or _o(t, *a, **k))
+    monkeypatch.setattr(module_file, "FINITE_CHECK_EVERY", 10)
+    checks = []
+    monkeypatch.setattr(AlexNetModule, "_check_finite", lambda self: checks.append(1))
+    monkeypatch.setattr(AlexNetModule, "_syncs_are_free", False)  # as on a GPU
+    for step in range(1, 10):
+        module.training_step((x, y), step)
+    assert conversions == [] and checks == []  # steps 1-9: no sync, no check
+    module.training_step((x, y), 10)
+    assert checks == [1]
+
+
+def test_a_loss_that_is_not_finite_is_caught_at_the_next_check():
+    module = AlexNetModule(model=TINY, lr=0.01)
+    module._finite = torch.tensor(True) & torch.isfinite(torch.tensor(float("nan")))
+    with pytest.raises(FloatingPointError, match="not finite by step 0: lower recipe.lr"):
+        module._check_finite()
+    module._finite = torch.tensor(True)
+    module._check_finite()  # finite: nothing said, the flag starts over
+    assert module._finite is None

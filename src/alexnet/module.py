@@ -62,6 +62,20 @@ def hits(scores: torch.Tensor, labels: torch.Tensor, k: int) -> torch.Tensor:
     return (scores.topk(k, dim=-1).indices == labels[:, None]).any(-1).long()
 
 
+FINITE_CHECK_EVERY = 100  # steps between a GPU run's host checks that the loss is finite
+
+
+def _accuracy(classes: int, top_k: int) -> MulticlassAccuracy:
+    """Micro accuracy without torchmetrics' argument checks: each costs a host sync on a GPU."""
+    return MulticlassAccuracy(classes, top_k=top_k, average="micro", validate_args=False)
+
+
+def _mean() -> MeanMetric:
+    """A weighted mean without the NaN check (a host sync per update on a GPU): the training
+    loss is checked on its own (AlexNetModule._check_finite)."""
+    return MeanMetric(nan_strategy="disable")
+
+
 class AlexNetModule(L.LightningModule):
     def __init__(
         self,
@@ -102,19 +116,17 @@ class AlexNetModule(L.LightningModule):
         self._top5 = top5 = min(5, classes)
         # the epoch's running training figures live in metric objects, not Lightning's own
         # accumulators, so a mid-epoch checkpoint carries them (on_save_checkpoint)
-        self.train_loss = MeanMetric()
-        self.train_top1 = MulticlassAccuracy(classes, top_k=1, average="micro")
+        self.train_loss = _mean()
+        self.train_top1 = _accuracy(classes, 1)
         self.train_top1_err = 1 - self.train_top1
-        self.train_lr = MeanMetric()
-        self.val_top1 = MulticlassAccuracy(classes, top_k=1, average="micro")
-        self.val_top5 = MulticlassAccuracy(classes, top_k=top5, average="micro")
-        self.val_loss = MeanMetric()
+        self.train_lr = _mean()
+        self.val_top1, self.val_top5, self.val_loss = _accuracy(classes, 1), _accuracy(classes, top5), _mean()
         # ten-crop validation (evaluate.py) also scores the centre view (view 4) of the same weights
-        self.val_center_top1 = MulticlassAccuracy(classes, top_k=1, average="micro")
-        self.val_center_top5 = MulticlassAccuracy(classes, top_k=top5, average="micro")
-        self.train_eval_top1 = MulticlassAccuracy(classes, top_k=1, average="micro")
-        self.train_eval_top5 = MulticlassAccuracy(classes, top_k=top5, average="micro")
-        self.train_eval_loss = MeanMetric()
+        self.val_center_top1, self.val_center_top5 = _accuracy(classes, 1), _accuracy(classes, top5)
+        self.train_eval_top1, self.train_eval_top5 = _accuracy(classes, 1), _accuracy(classes, top5)
+        self.train_eval_loss = _mean()
+        self._finite: torch.Tensor | None = None  # on a GPU: all losses finite since the last check
+        self._lr: tuple[float, torch.Tensor] | None = None  # the rate, and a copy on the device
         self._val_views = 1
 
     @property
@@ -153,15 +165,14 @@ class AlexNetModule(L.LightningModule):
         x, y = batch
         logits = self(x)
         loss = self.loss(logits, y)
-        if not torch.isfinite(loss):
-            raise FloatingPointError(
-                f"training loss is {loss.item()} at step {self.global_step}: lower recipe.lr "
-                f"(now {self.hparams.lr}) or check the input scaling of the recipe"
-            )
-        n = len(y)
+        finite = torch.isfinite(loss.detach())
+        self._finite = finite if self._finite is None else self._finite & finite
+        if self._syncs_are_free or batch_idx % FINITE_CHECK_EVERY == 0:
+            self._check_finite()
+        n = loss.detach().new_full((), float(len(y)))  # the weight, made on the device: no copy
         self.train_loss.update(loss.detach(), n)
         self.train_top1_err.update(logits.detach(), y)
-        self.train_lr.update(self.trainer.optimizers[0].param_groups[0]["lr"], n)
+        self.train_lr.update(self._lr_on_device(), n)
         self.log("train/loss", self.train_loss, on_step=False, on_epoch=True, prog_bar=True, batch_size=n)
         self.log("train/running_top1_err", self.train_top1_err, on_step=False, on_epoch=True, batch_size=n)
         self.log("train/lr", self.train_lr, on_step=False, on_epoch=True, batch_size=n)
@@ -171,7 +182,31 @@ class AlexNetModule(L.LightningModule):
         if isinstance(self.net, ColumnParallelAlexNet):  # pairs of columns: their gradients' mean
             self.net.average_over_pairs()
 
+    @property
+    def _syncs_are_free(self) -> bool:
+        """On a CPU reading a value back costs nothing: the loss is checked at every step."""
+        return self.device.type == "cpu"
+
+    def _check_finite(self) -> None:
+        """One host sync: on a GPU every FINITE_CHECK_EVERY steps and at each epoch's end, not
+        every step (each sync empties the GPU's queue); on a CPU at every step, for free."""
+        if self._finite is not None and not bool(self._finite):
+            self._finite = None
+            raise FloatingPointError(
+                f"the training loss was not finite by step {self.global_step}: lower recipe.lr "
+                f"(now {self.hparams.lr}) or check the input scaling of the recipe")
+        self._finite = None
+
+    def _lr_on_device(self) -> torch.Tensor:
+        """The optimizer's rate as a tensor on the model's device, copied there only when it
+        changes (a Python float would be copied, and the GPU synced, every step)."""
+        lr = self.trainer.optimizers[0].param_groups[0]["lr"]
+        if self._lr is None or self._lr[0] != lr or self._lr[1].device != self.device:
+            self._lr = (lr, torch.tensor(lr, dtype=torch.float32, device=self.device))
+        return self._lr[1]
+
     def on_train_epoch_end(self) -> None:
+        self._check_finite()
         if isinstance(self.scheduler, torch.optim.lr_scheduler.MultiStepLR):
             self.scheduler.step()
 
@@ -182,7 +217,8 @@ class AlexNetModule(L.LightningModule):
             logits = self(x)
             self.train_eval_top1.update(logits, y)
             self.train_eval_top5.update(logits, y)
-            self.train_eval_loss.update(self.loss(logits, y), len(y))
+            loss = self.loss(logits, y)
+            self.train_eval_loss.update(loss, loss.new_full((), float(len(y))))
             return
         if x.ndim == 5:  # (B, views, C, H, W): §4.1's test, the softmax averaged over the views
             probs = view_softmax(self, x)
@@ -197,7 +233,7 @@ class AlexNetModule(L.LightningModule):
             self._val_views = 1
         self.val_top1.update(scores, y)
         self.val_top5.update(scores, y)
-        self.val_loss.update(loss, len(y))
+        self.val_loss.update(loss, loss.new_full((), float(len(y))))  # made on the device
 
     def on_validation_epoch_end(self) -> None:
         # logged here, once per epoch, so no name carries Lightning's /dataloader_idx_N suffix
