@@ -138,3 +138,13 @@ def test_a_loss_that_is_not_finite_is_caught_at_the_next_check():
     module._finite = torch.tensor(True)
     module._check_finite()  # finite: nothing said, the flag starts over
     assert module._finite is None
+
+
+def test_the_epoch_means_are_weighted_by_batch_size():
+    """The running loss and the validation loss are means over images, not over batches (the
+    last batch is smaller, and DDP ranks hold unequal shards): 5 images at 1.0, 4 at 2.0."""
+    module = AlexNetModule(model=TINY, lr=0.01)
+    for metric in (module.train_loss, module.val_loss):
+        metric.update(torch.tensor(1.0), torch.tensor(5.0))
+        metric.update(torch.tensor(2.0), torch.tensor(4.0))
+        assert float(metric.compute()) == pytest.approx(13 / 9)

@@ -70,10 +70,17 @@ def _accuracy(classes: int, top_k: int) -> MulticlassAccuracy:
     return MulticlassAccuracy(classes, top_k=top_k, average="micro", validate_args=False)
 
 
+class _WeightedMean(MeanMetric):
+    """torchmetrics' weighted mean without its NaN check, a host sync per update on a GPU (its
+    own nan_strategy="disable" would drop the weights too): the training loss is checked on its
+    own (AlexNetModule._check_finite)."""
+
+    def _cast_and_nan_check_input(self, x, weight=None):
+        return x.to(self.dtype), weight.to(self.dtype)
+
+
 def _mean() -> MeanMetric:
-    """A weighted mean without the NaN check (a host sync per update on a GPU): the training
-    loss is checked on its own (AlexNetModule._check_finite)."""
-    return MeanMetric(nan_strategy="disable")
+    return _WeightedMean()
 
 
 class AlexNetModule(L.LightningModule):
