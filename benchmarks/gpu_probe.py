@@ -11,7 +11,8 @@ docs/reviews/gpu-review.md (issue 27) with measurements. Sections, each on its o
     python benchmarks/gpu_probe.py --out DIR [--sections step,lrn] [--cifar DIR] [--smoke]
 
 Writes DIR/probe.json and DIR/probe.md (section, setting, measured, expected). A failing
-section writes its one-line error into the table and the probe goes on. ≤ 8 min on one H100;
+section writes its one-line error into the table and the probe goes on. Meant for ≤ 8 min on
+one H100 (not yet timed on one);
 `--smoke` runs every section on the CPU at tiny shapes in under a minute (tests/test_gpu_probe.py).
 """
 

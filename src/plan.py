@@ -18,10 +18,9 @@ import sys
 from pathlib import Path
 
 import yaml
-from scipy import stats
 
 from alexnet.paper import CLAIMS
-from alexnet.sequential import SEEDS_CAP, Plan, seeds_needed, simulate
+from alexnet.sequential import SEEDS_CAP, Plan, sd_upper, seeds_needed, simulate
 
 CONF = Path(__file__).resolve().parents[1] / "conf"
 SIGN = ("reproduced", "larger than claimed", "smaller than claimed",
@@ -99,7 +98,7 @@ def row(name: str, spread: tuple | None, min_seeds: int, power: float, chosen: i
                 "| – | – | – | – | – |")
     sd, n, claimed = spread
     c = abs(claimed or c)
-    upper = sd * math.sqrt((n - 1) / stats.chi2.ppf(0.2, n - 1))  # one-sided 80 % bound
+    upper = sd_upper(sd, n)  # its one-sided 80 % bound
     need, need_up = (seeds_needed(s, c, min_seeds, power=power) for s in (sd, upper))
     top = "≥ " if need_up >= SEEDS_CAP else ""
     n_max = max(chosen or need, min_seeds)

@@ -79,10 +79,6 @@ class _WeightedMean(MeanMetric):
         return x.to(self.dtype), weight.to(self.dtype)
 
 
-def _mean() -> MeanMetric:
-    return _WeightedMean()
-
-
 class AlexNetModule(L.LightningModule):
     def __init__(
         self,
@@ -123,15 +119,15 @@ class AlexNetModule(L.LightningModule):
         self._top5 = top5 = min(5, classes)
         # the epoch's running training figures live in metric objects, not Lightning's own
         # accumulators, so a mid-epoch checkpoint carries them (on_save_checkpoint)
-        self.train_loss = _mean()
+        self.train_loss = _WeightedMean()
         self.train_top1 = _accuracy(classes, 1)
         self.train_top1_err = 1 - self.train_top1
-        self.train_lr = _mean()
-        self.val_top1, self.val_top5, self.val_loss = _accuracy(classes, 1), _accuracy(classes, top5), _mean()
+        self.train_lr = _WeightedMean()
+        self.val_top1, self.val_top5, self.val_loss = _accuracy(classes, 1), _accuracy(classes, top5), _WeightedMean()
         # ten-crop validation (evaluate.py) also scores the centre view (view 4) of the same weights
         self.val_center_top1, self.val_center_top5 = _accuracy(classes, 1), _accuracy(classes, top5)
         self.train_eval_top1, self.train_eval_top5 = _accuracy(classes, 1), _accuracy(classes, top5)
-        self.train_eval_loss = _mean()
+        self.train_eval_loss = _WeightedMean()
         self._finite: torch.Tensor | None = None  # on a GPU: all losses finite since the last check
         self._lr: tuple[float, torch.Tensor] | None = None  # the rate, and a copy on the device
         self._val_views = 1

@@ -186,3 +186,9 @@ PAPER_SETTINGS: dict[str, Setting] = {
     "convnet4": Setting("cuda-convnet's layers-conv-local-11pct (Figure 1's net: unpublished)", 24,
                         "CIFAR-10: 50,000 train / 10,000 test", "~520 (Figure 1: ~40)", 128),
 }
+
+
+def claim_switched(arm: dict | None) -> str | None:
+    """The claim whose switch alone, at its other arm, is this job's arm (experiment=ablate_all's
+    `ablation.arm=<claim>`, as the run records it); None for any other arm."""
+    return next((name for name, c in CLAIMS.items() if arm == {c.switch: c.other_arm}), None)

@@ -189,7 +189,10 @@ class Plan:
 
     @classmethod
     def from_dict(cls, d: dict) -> Plan:
-        """Also the Bonferroni-era format (no spending, no critical): today's spending."""
+        """Also the Bonferroni-era format (no spending, no critical: today's spending; the
+        earliest files name their seeds only in each look)."""
+        if not d.get("seeds") and d.get("looks"):
+            d = d | {"seeds": d["looks"][-1].get("seed_values") or []}
         return cls(**{f.name: d[f.name] for f in fields(cls) if f.name in d})
 
     def save(self, sweep_dir: Path) -> None:
@@ -208,6 +211,12 @@ def plan_of(job_dirs: list[Path]) -> Plan | None:
     """The plan of the sweep these jobs ran in (the strictest last look, if several)."""
     plans = [p for d in {Path(j).parent for j in job_dirs} if (p := load_plan(d)) is not None]
     return max(plans, key=lambda p: p.confidence_at(p.max_seeds), default=None)
+
+
+def sd_upper(sd: float, n: int, level: float = 0.8) -> float:
+    """A one-sided `level` upper confidence bound on σ from a spread `sd` of n seeds (χ²): what
+    a plan sized on a 3-5-seed spread should also be sized on, that spread being itself loose."""
+    return sd * math.sqrt((n - 1) / stats.chi2.ppf(1 - level, n - 1))
 
 
 def seeds_needed(sd: float, claimed: float, min_seeds: int = 3, alpha: float = 0.05,

@@ -18,7 +18,7 @@ from hydra.core.override_parser.overrides_parser import OverridesParser
 from alexnet import paper
 from alexnet.arms import is_arm_key
 from alexnet.record import CONFIG_FILE, METRICS_FILE, OUTCOMES_FILE, SUMMARY_FILE
-from alexnet.sequential import SEQUENTIAL_FILE
+from alexnet.sequential import load_plan
 
 SWEEP_FILE = "multirun.yaml"
 
@@ -104,9 +104,13 @@ def _unfinished_summary(job: Path, overrides: dict[str, Any]) -> dict[str, Any]:
     return summary
 
 
+def _override(key: str, text: str):
+    """`key=text` as Hydra itself reads it (`0,1,2` and `range(0,4)` sweep, `[4,5]` is one list)."""
+    return OverridesParser.create().parse_overrides([f"{key}={text}"])[0]
+
+
 def _sweep_values(key: str, text: str) -> list:
-    """A swept override's values, as Hydra itself reads them (`0,1,2`, `range(0,4)`, `[4,5]`)."""
-    override = OverridesParser.create().parse_overrides([f"{key}={text}"])[0]
+    override = _override(key, text)
     return list(override.sweep_iterator()) if override.is_sweep_override() else [override.value()]
 
 
@@ -132,8 +136,7 @@ class Sweep:
         """The seeds the sweep ran `run`'s arm with: in ablate_all a claim decided early stops
         its own arm (ablation.arm, recorded as that claim's switch at its other arm)."""
         arm = run.summary.get("arm") or {}
-        key = "baseline" if not arm else next(
-            (n for n, c in paper.CLAIMS.items() if arm == {c.switch: c.other_arm}), None)
+        key = "baseline" if not arm else paper.claim_switched(arm)
         return tuple(self.arm_seeds.get(key, self.seeds))
 
 
@@ -150,19 +153,13 @@ def read_sweep(sweep_dir: Path) -> Sweep | None:
         if key != "seed" and not is_arm_key(key):  # plumbing (ckpt_path=, data.root=): no grid
             continue
         # the command line wins over the config's sweep: `seed=0` alone runs seed 0 only
-        if "," in value or value.startswith("range(") or key in params:
+        if key in params or _override(key, value).is_sweep_override():
             params[key] = value
-    sequential = sweep_dir / SEQUENTIAL_FILE  # seeds added until decided: those its plan ran
-    if sequential.is_file():
-        plan = json.loads(sequential.read_text())
-        looks = plan.get("looks") or [{}]  # plans saved before `seeds` existed name them per look
-        seeds = plan.get("seeds") or looks[-1].get("seed_values")
-        if seeds:
-            params["seed"] = ",".join(map(str, seeds))
-        arm_seeds = plan.get("arm_seeds") or {}
-    else:
-        arm_seeds = {}
-    return Sweep(sweep_dir, {k: _sweep_values(k, v) for k, v in params.items()}, arm_seeds)
+    plan = load_plan(sweep_dir)  # seeds added until decided: those its plan ran
+    if plan is not None and plan.seeds:
+        params["seed"] = ",".join(map(str, plan.seeds))
+    return Sweep(sweep_dir, {k: _sweep_values(k, v) for k, v in params.items()},
+                 plan.arm_seeds if plan is not None else {})
 
 
 # This machine's paths in a sweep's overrides, shown to others as placeholders (fnmatch patterns).

@@ -11,18 +11,16 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
 import numpy as np
-from scipy import stats as sps
 
 from alexnet import paper
 from alexnet.report.collect import Run, name_arms
 from alexnet.report.curves import DEFAULT_THRESHOLD, log_speed_ratio, sign_test_seeds, speed
 from alexnet.report.stats import CONFIDENCE, Estimate, mcnemar, paired, seeds_by_images, welch
 from alexnet.report.verdict import NOT_MEASURABLE, Verdict, judge, points
-from alexnet.sequential import Plan, plan_of, seeds_needed
+from alexnet.sequential import Plan, plan_of, sd_upper, seeds_needed
 
 DEFAULT_RESOLUTION = 0.1  # points: one image of 1,000, when a record does not say its test size
 PLATEAU = 0.5  # points: the paper's arm is trained out when its last epoch gained less than this
-SD_UPPER = 0.8  # the one-sided level of the upper bound on σ behind "seeds that would decide"
 
 
 def fmt_points(v: float) -> str:
@@ -124,7 +122,6 @@ class Measure:
     """Test error, other arm minus the paper's arm ("error")."""
 
     ratio = False
-    fmt = staticmethod(fmt_points)
     show = staticmethod(points)
 
     def label(self, claim: paper.Claim, where: str = "test") -> str:
@@ -194,7 +191,6 @@ class Speed(Measure):
     on the log scale (a claimed 6× is log 6)."""
 
     ratio = True
-    fmt = staticmethod(fmt_ratio)
     show = staticmethod(lambda v: f"{math.exp(v):.3g}×")
 
     def label(self, claim, where="test"):
@@ -313,9 +309,9 @@ def _needed(est: Estimate, claimed: float, plan: Plan | None) -> tuple[int, int]
     spread and at its one-sided 80 % upper confidence bound (a 3-seed spread is itself loose)."""
     if not est.sd or est.n < 2 or est.kind == "Welch":
         return None
-    upper = est.sd * math.sqrt((est.n - 1) / sps.chi2.ppf(1 - SD_UPPER, est.n - 1))
     first = plan.min_seeds if plan else 3
-    return seeds_needed(est.sd, claimed, first), seeds_needed(upper, claimed, first)
+    return (seeds_needed(est.sd, claimed, first),
+            seeds_needed(sd_upper(est.sd, est.n), claimed, first))
 
 
 def _sign_test_reach(v: Verdict, est: Estimate, plan: Plan | None) -> Verdict | None:
@@ -382,7 +378,7 @@ def split_shared_baseline(runs: list[Run]) -> dict[str, list[Run]]:
         if claim.measure == "paired_eval":
             out[name] = [replace(r, summary=r.summary | tag) for r in base]
             continue
-        other = [r for r in runs if r.summary.get("arm") == {claim.switch: claim.other_arm}]
+        other = [r for r in runs if paper.claim_switched(r.summary.get("arm")) == name]
         if other:
             paper_arm = {"arm": {claim.switch: claim.paper_arm}}
             members = ([replace(r, summary=r.summary | tag | paper_arm) for r in base]
@@ -401,6 +397,11 @@ def analyse_runs(runs: list[Run], threshold: float = DEFAULT_THRESHOLD) -> list[
         split = split_shared_baseline(members) if name == SHARED_BASELINE else {name: members}
         for claim, claim_runs in split.items():
             groups.setdefault(claim, []).extend(claim_runs)
+    plans: dict[frozenset, Plan | None] = {}  # ablate_all's claims share one sweep: read once
+    for members in groups.values():
+        sweeps = frozenset(r.path.parent for r in members)
+        if sweeps not in plans:
+            plans[sweeps] = plan_of([r.path for r in members])
     return [analyse(name if name is not None else "runs", members, threshold,
-                    plan_of([r.path for r in members]))
+                    plans[frozenset(r.path.parent for r in members)])
             for name, members in groups.items()]

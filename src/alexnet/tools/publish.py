@@ -13,8 +13,9 @@ import shutil
 from pathlib import Path
 
 from alexnet.record import CONFIG_FILE, METRICS_FILE, OUTCOMES_FILE, SUMMARY_FILE
-from alexnet.report.collect import SEQUENTIAL_FILE, SWEEP_FILE
+from alexnet.report.collect import SWEEP_FILE
 from alexnet.resume import completed_summary
+from alexnet.sequential import SEQUENTIAL_FILE
 
 JOB_FILES = (CONFIG_FILE, METRICS_FILE, SUMMARY_FILE, OUTCOMES_FILE)
 
