@@ -246,9 +246,8 @@ def _drop_repeats(runs: list[Run]) -> list[Run]:
         arm = json.dumps(r.summary.get("arm") or {}, sort_keys=True)
         return r.ablation, arm, json.dumps(r.seed)
 
-    def rank(r: Run):
-        summary = r.path / SUMMARY_FILE
-        return r.completed, summary.stat().st_mtime if summary.is_file() else 0.0
+    def rank(r: Run):  # a completed job wins; else the first met, in path order: file times
+        return r.completed  # are a checkout's, not the runs', so they cannot decide
 
     kept: dict[Any, Run] = {}
     for run in runs:
