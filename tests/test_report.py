@@ -455,7 +455,7 @@ def test_build_report_writes_markdown_html_and_every_figure(tmp_path):
         job(root, f"off{s}", {"model.lrn": False}, s, 0.45 + s / 50, 0.2, train_curve=[0.9, 0.6, 0.3])
     report = build_report([root], tmp_path / "out", wandb=None)
     html = report.html.read_text()
-    sources = re.findall(r'<img src="([^"]+)"', html)
+    sources = re.findall(r'<img [^>]*src="([^"]+)"', html)
     assert sources and sorted(sources) == sorted(p.name for p in report.figures)
     for src in sources:
         assert (tmp_path / "out" / src).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import math
 import os
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field, fields
 from functools import lru_cache
 from pathlib import Path
@@ -207,9 +208,9 @@ def load_plan(sweep_dir: Path) -> Plan | None:
     return Plan.from_dict(json.loads(path.read_text())) if path.is_file() else None
 
 
-def plan_of(job_dirs: list[Path]) -> Plan | None:
-    """The plan of the sweep these jobs ran in (the strictest last look, if several)."""
-    plans = [p for d in {Path(j).parent for j in job_dirs} if (p := load_plan(d)) is not None]
+def plan_of(sweep_dirs: Iterable[Path]) -> Plan | None:
+    """The plan of these sweeps (the strictest last look, if several)."""
+    plans = [p for d in sweep_dirs if (p := load_plan(d)) is not None]
     return max(plans, key=lambda p: p.confidence_at(p.max_seeds), default=None)
 
 

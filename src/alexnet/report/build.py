@@ -3,13 +3,14 @@ and the PNG figures both of them show (relative links, viewable offline)."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from alexnet.report.collect import find_runs, find_sweeps
-from alexnet.report.content import CURVES_PNG, DIFFERENCES_PNG, report_blocks
+from alexnet.report.content import CURVES_PNG, DIFFERENCES_PNG, report_parts
 from alexnet.report.curves import DEFAULT_THRESHOLD
-from alexnet.report.document import Figure, to_html, to_markdown
+from alexnet.report.document import join, to_html
 
 REPORT_MD, REPORT_HTML = "report.md", "index.html"
 
@@ -42,8 +43,7 @@ class Report:
 def render(dirs: list[str | Path], threshold: float = DEFAULT_THRESHOLD) -> str:
     """report.md's text without figures (nothing is written)."""
     dirs = [Path(d) for d in dirs]
-    runs = find_runs(dirs)
-    return to_markdown(report_blocks(runs, find_sweeps(dirs), dirs, None, threshold))
+    return join(report_parts(find_runs(dirs), find_sweeps(dirs), dirs, None, threshold))
 
 
 def build_report(dirs: list[str | Path], out_dir: str | Path | None = None,
@@ -57,16 +57,15 @@ def build_report(dirs: list[str | Path], out_dir: str | Path | None = None,
     md, html = out / REPORT_MD, out / REPORT_HTML
     there = [p for name in (CURVES_PNG, DIFFERENCES_PNG) for p in out.glob(name.format("*"))]
     before = {p for p in (md, html, *there) if p.is_file()}
-    blocks = report_blocks(runs, find_sweeps(dirs), dirs, out, threshold)
-    md.write_text(to_markdown(blocks))
-    html.write_text(to_html(blocks, title="AlexNet ablation report"))
-    figures = [out / b.path for b in blocks if isinstance(b, Figure)]
+    text = join(report_parts(runs, find_sweeps(dirs), dirs, out, threshold))
+    md.write_text(text)
+    html.write_text(to_html(text, title="AlexNet ablation report"))
+    figures = [out / p for p in re.findall(r"^!\[[^\]]*\]\(([^)]+)\)$", text, re.M)]
     written = {md, html, *figures}
     report = Report(md, html, figures, replaced=sorted(before & written),
                     stale=sorted(before - written))
     if wandb is not None:
         from alexnet.report.wandb_report import publish
 
-        tables = to_markdown([b for b in blocks if not isinstance(b, Figure)])
-        report.wandb = publish(runs, dirs, tables, requested=wandb)
+        report.wandb = publish(runs, dirs, render(dirs, threshold), requested=wandb)
     return report

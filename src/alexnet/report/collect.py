@@ -16,7 +16,7 @@ import yaml
 from hydra.core.override_parser.overrides_parser import OverridesParser
 
 from alexnet import paper
-from alexnet.arms import is_arm_key
+from alexnet.arms import is_arm_key, job_arm
 from alexnet.record import CONFIG_FILE, METRICS_FILE, OUTCOMES_FILE, SUMMARY_FILE
 from alexnet.sequential import load_plan
 
@@ -30,7 +30,6 @@ class Run:
     metrics: list[dict[str, float]] = field(default_factory=list)
     arm_name: str = ""
     expected_seeds: tuple = ()  # the seeds of the sweep this job belongs to (multirun.yaml)
-    overrides: dict[str, Any] | None = None  # a job without summary.json: its command line
     replaces: list[Run] = field(default_factory=list)  # earlier jobs of the same arm and seed
 
     @property
@@ -45,20 +44,10 @@ class Run:
     def ablation(self) -> str | None:
         return self.summary.get("ablation")
 
-    def value(self, metric: str) -> float | None:
-        return self.summary.get(metric)
-
-    @property
-    def test_images(self) -> int | None:
-        return (self.summary.get("data") or {}).get("test_images")
-
     def outcomes(self) -> dict[str, list[int]]:
         """test_outcomes.csv as columns (label, center_top1, tencrop_top1, ...); {} if absent."""
         path = self.path / OUTCOMES_FILE
-        if not path.is_file():
-            return {}
-        with open(path) as f:
-            rows = list(csv.DictReader(f))
+        rows = list(csv.DictReader(path.read_text().splitlines())) if path.is_file() else []
         return {k: [int(float(r[k])) for r in rows] for k in (rows[0] if rows else {})}
 
     def series(self, key: str) -> list[tuple[int, float]]:
@@ -74,34 +63,18 @@ def _read_metrics(path: Path) -> list[dict[str, float]]:
                 for row in csv.DictReader(f)]
 
 
-def _overrides(job: Path) -> dict[str, Any]:
-    """Hydra's record of a job's command line (.hydra/overrides.yaml) as typed values."""
+def _unfinished_summary(job: Path) -> dict[str, Any]:
+    """What a job without summary.json still tells, as training would have recorded it: its seed
+    and ablation (the resolved config) and its arm (Hydra's record of its command line)."""
     path = job / ".hydra" / "overrides.yaml"
-    items = (yaml.safe_load(path.read_text()) or []) if path.is_file() else []
-    typed = {}
-    for item in items:
-        key, _, value = str(item).lstrip("+~").partition("=")
-        try:
-            typed[key] = yaml.safe_load(value)
-        except yaml.YAMLError:
-            typed[key] = value
-    return typed
-
-
-def _unfinished_summary(job: Path, overrides: dict[str, Any]) -> dict[str, Any]:
-    """What a job without summary.json still tells: its seed (Hydra's overrides) and its
-    ablation (the resolved config); its arm is read in `_arm_of_unfinished`."""
-    summary: dict[str, Any] = {"status": "missing",
-                               "error": "no summary.json (crashed hard or still running)"}
-    if "seed" in overrides:
-        summary["seed"] = overrides["seed"]
-    config = job / CONFIG_FILE
-    if config.is_file():
-        cfg = yaml.safe_load(config.read_text()) or {}
-        summary.setdefault("seed", cfg.get("seed"))
-        ablation = cfg.get("ablation")
-        summary["ablation"] = ablation.get("claim") if isinstance(ablation, dict) else ablation
-    return summary
+    arm = job_arm([str(o) for o in (yaml.safe_load(path.read_text()) if path.is_file() else [])
+                   or []])
+    cfg = yaml.safe_load((job / CONFIG_FILE).read_text()) or {}
+    ablation = cfg.get("ablation") if isinstance(cfg.get("ablation"), dict) else {}
+    if (claim := paper.CLAIMS.get(ablation.get("arm"))) is not None:  # ablate_all's arms
+        arm[claim.switch] = claim.other_arm
+    return {"status": "missing", "error": "no summary.json (crashed hard or still running)",
+            "seed": cfg.get("seed"), "ablation": ablation.get("claim"), "arm": arm}
 
 
 def _override(key: str, text: str):
@@ -140,16 +113,22 @@ class Sweep:
         return tuple(self.arm_seeds.get(key, self.seeds))
 
 
-def read_sweep(sweep_dir: Path) -> Sweep | None:
-    path = sweep_dir / SWEEP_FILE
+def _hydra(sweep_dir: Path) -> tuple[dict, list[tuple[str, str, str]]] | None:
+    """A sweep's multirun.yaml: its hydra node and its command line as (key, value, override)."""
+    path = Path(sweep_dir) / SWEEP_FILE
     if not path.is_file():
         return None
-    config = yaml.safe_load(path.read_text()) or {}
-    hydra = config.get("hydra", {})
+    hydra = (yaml.safe_load(path.read_text()) or {}).get("hydra", {})
+    task = [str(o) for o in (hydra.get("overrides") or {}).get("task") or []]
+    return hydra, [(k.lstrip("+~"), v, o) for o in task for k, _, v in [o.partition("=")]]
+
+
+def read_sweep(sweep_dir: Path) -> Sweep | None:
+    if (read := _hydra(sweep_dir)) is None:
+        return None
+    hydra, task = read
     params = {str(k): str(v) for k, v in ((hydra.get("sweeper") or {}).get("params") or {}).items()}
-    for override in (hydra.get("overrides") or {}).get("task") or []:
-        key, _, value = str(override).partition("=")
-        key = key.lstrip("+~")
+    for key, value, _ in task:
         if key != "seed" and not is_arm_key(key):  # plumbing (ckpt_path=, data.root=): no grid
             continue
         # the command line wins over the config's sweep: `seed=0` alone runs seed 0 only
@@ -170,20 +149,13 @@ MACHINE_PATHS = {"data.root": "DIR", "data.cache_dir": "CACHE", "ckpt_path": "CK
 def sweep_command(sweep_dir: Path) -> str | None:
     """The command that runs the sweep again, from its multirun.yaml: the task's overrides,
     shell-quoted, with this machine's paths (data.root, caches, hydra.*) left for the user."""
-    path = Path(sweep_dir) / SWEEP_FILE
-    if not path.is_file():
+    if (read := _hydra(sweep_dir)) is None:
         return None
-    config = yaml.safe_load(path.read_text()) or {}
-    hydra = config.get("hydra", {})
     args = []
-    for override in (hydra.get("overrides") or {}).get("task") or []:
-        key, _, _ = str(override).partition("=")
-        key = key.lstrip("+~")
-        if key.startswith("hydra.") or key.startswith("hydra/"):
-            continue
-        placeholder = next((v for pattern, v in MACHINE_PATHS.items()
-                            if fnmatch.fnmatchcase(key, pattern)), None)
-        args.append(f"{key}={placeholder}" if placeholder else str(override))
+    for key, _, override in read[1]:
+        if not key.startswith(("hydra.", "hydra/")):
+            place = next((v for p, v in MACHINE_PATHS.items() if fnmatch.fnmatchcase(key, p)), None)
+            args.append(f"{key}={place}" if place else override)
     return shlex.join(["python", "src/train.py", *args])
 
 
@@ -214,31 +186,17 @@ def find_runs(dirs: list[str | Path]) -> list[Run]:
                 continue
             seen.add(job.resolve())
             summary = job / SUMMARY_FILE
-            overrides = None if summary.is_file() else _overrides(job)
-            runs.append(Run(job, json.loads(summary.read_text()) if overrides is None
-                            else _unfinished_summary(job, overrides),
-                            _read_metrics(job / METRICS_FILE), overrides=overrides))
+            runs.append(Run(job, json.loads(summary.read_text()) if summary.is_file()
+                            else _unfinished_summary(job), _read_metrics(job / METRICS_FILE)))
     sweeps = find_sweeps(dirs)
     for run in runs:
         for sweep in sweeps:
             if sweep.path.resolve() in run.path.resolve().parents:
                 run.expected_seeds = tuple(dict.fromkeys(run.expected_seeds + sweep.seeds_of(run)))
-    for run in runs:
-        if run.overrides is not None:
-            _arm_of_unfinished(run, runs, sweeps)
     runs = _drop_repeats(runs)
     for ablation in dict.fromkeys(r.ablation for r in runs):
         name_arms([r for r in runs if r.ablation == ablation])
     return runs
-
-
-def _arm_of_unfinished(run: Run, runs: list[Run], sweeps: list[Sweep]) -> None:
-    """A job that wrote no summary.json has no recorded arm: its arm is its overrides of the
-    keys that are arms in its sweep (the swept keys but the seed, and the recorded arms' keys)."""
-    keys = {k for r in runs if r.ablation == run.ablation for k in (r.summary.get("arm") or {})}
-    keys |= {k for s in sweeps if s.path.resolve() in run.path.resolve().parents for k in s.params}
-    keys.discard("seed")
-    run.summary["arm"] = {k: v for k, v in run.overrides.items() if k in keys}
 
 
 def _drop_repeats(runs: list[Run]) -> list[Run]:

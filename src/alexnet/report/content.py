@@ -1,4 +1,4 @@
-"""What the report says, as blocks: per ablation the arms, the paired differences with the
+"""What the report says, as Markdown: per ablation the arms, the paired differences with the
 paper's number and the verdict beside them, the measure's own section (Figure 1), the curves,
 and every job's fate. The analysis is measures.py's; this module only writes it down."""
 
@@ -11,8 +11,8 @@ from pathlib import Path
 from alexnet.report import plots
 from alexnet.report.collect import Run, Sweep
 from alexnet.report.curves import DEFAULT_THRESHOLD, speed
-from alexnet.report.document import TEXT, Block, Bullets, Figure, Heading, Para, Table
-from alexnet.report.measures import Ablation, Comparison, Speed, analyse_runs, fmt_ci
+from alexnet.report.document import TEXT, bullets, figure, table
+from alexnet.report.measures import Ablation, Speed, analyse_runs, fmt_ci
 from alexnet.report.verdict import UNDECIDED, Verdict, rule_text
 
 CURVES_PNG, DIFFERENCES_PNG = "curves-{}.png", "differences-{}.png"  # {}: the ablation's name
@@ -32,17 +32,16 @@ def verdict_text(v: Verdict | None, reason: bool = False) -> str:
     v = v or Verdict(UNDECIDED, "no pair of completed arms", no_pair=True)
     said = [v.reason] if reason else []
     if v.seeds_needed:
-        lo, hi = v.seeds_needed
-        said.append(f"a plan of {lo}–{hi} seeds per arm would decide at the claimed size, "
-                    "80 % power")
+        said.append(f"a plan of {v.seeds_needed[0]}–{v.seeds_needed[1]} seeds per arm would "
+                    "decide at the claimed size, 80 % power")
     return f"**{v.outcome}**" + (f" ({'; '.join(said)})" if said else "")
 
 
-def measured(c: Comparison | None, fmt=None) -> str:
+def measured(ab: Ablation) -> str:
+    c = ab.primary
     if c is None or c.estimate is None:
         return "-"
-    fmt = fmt or c.fmt
-    return f"{fmt(c.estimate.delta)} {fmt_ci(c.estimate.ci, fmt)}"
+    return f"{c.fmt(c.estimate.delta)} {fmt_ci(c.estimate.ci, c.fmt)}"
 
 
 def reading(ab: Ablation) -> str:
@@ -50,50 +49,49 @@ def reading(ab: Ablation) -> str:
     p = ab.primary
     if p is None or p.estimate is None:
         return "Nothing to compare yet: the ablation needs completed runs of both arms."
-    est, fmt = p.estimate, p.fmt
-    if est.kind == "seeds × images":
-        sample = f"Over {est.n} seeds × the test images"
-    else:
-        sample = f"With {est.n} paired seed{'' if est.n == 1 else 's'}"
+    est = p.estimate
+    sample = (f"Over {est.n} seeds × the test images" if est.kind == "seeds × images"
+              else f"With {est.n} paired seed{'' if est.n == 1 else 's'}")
     between = ("centre crop − ten crops" if p.other == "centre crop"
                else f"`{p.other}` over the paper's arm" if ab.measure.ratio
                else f"`{p.other}` − the paper's arm")
-    size = "unknown (censored seeds)" if math.isnan(est.delta) else fmt(est.delta)
-    interval = "no interval" if est.ci is None else f"CI {fmt_ci(est.ci, fmt)} ({level(ab)})"
+    size = "unknown (censored seeds)" if math.isnan(est.delta) else p.fmt(est.delta)
+    interval = "no interval" if est.ci is None else f"CI {fmt_ci(est.ci, p.fmt)} ({level(ab)})"
     return f"{sample}, the {p.label} ({between}) is {size}, {interval}: {p.verdict}."
 
 
-def ablation_blocks(ab: Ablation, out_dir: Path | None, threshold: float) -> list[Block]:
-    title = "Runs (no ablation named)" if ab.name == "runs" else f"Ablation `{ab.name}`"
-    blocks: list[Block] = [Heading(title, 2)]
+def ablation_parts(ab: Ablation, out_dir: Path | None, threshold: float) -> list[str]:
+    parts = ["## " + ("Runs (no ablation named)" if ab.name == "runs" else f"Ablation `{ab.name}`")]
     if ab.claim:
-        blocks += [Para(f"Claim under test: {ab.claim.text}."
-                        + (f" Our reading: {ab.claim.reading}." if ab.claim.reading else "")),
-                   Para(f"**Verdict: {verdict_text(ab.verdict, reason=True)[2:]}.")]
-    if ab.plan is not None and ab.claim is not None:
-        blocks.append(Para(f"Seeds: {ab.plan.describe()}; {ab.plan.stop_reason()}."))
-    runs = [r for a in ab.arms for r in a.runs]
+        parts += [f"Claim under test: {ab.claim.text}."
+                  + (f" Our reading: {ab.claim.reading}." if ab.claim.reading else ""),
+                  f"**Verdict: {verdict_text(ab.verdict, reason=True)[2:]}."]
+        if ab.plan is not None:
+            parts.append(f"Seeds: {ab.plan.describe()}; {ab.plan.stop_reason()}.")
     if ab.where != "test":
-        blocks.append(Para(TEXT["no_test"]))
-    elif any((r.summary.get("data") or {}).get("val_is_test") for r in runs):
-        blocks.append(Para(TEXT["no_holdout"]))
-    blocks += arms_blocks(ab)
-    if ab.comparisons:
-        blocks += differences_blocks(ab)
-    figure1 = speed_blocks(ab, threshold) if isinstance(ab.measure, Speed) else []
-    blocks += figure1
+        parts.append(TEXT["no_test"])
+    elif any((r.summary.get("data") or {}).get("val_is_test") for r in ab.runs):
+        parts.append(TEXT["no_holdout"])
+    parts += arms_parts(ab) + differences_parts(ab)
+    figure1 = isinstance(ab.measure, Speed) and any(r.metrics for r in ab.runs)
+    if figure1:
+        parts += [f"### Figure 1 measure: epochs to {100 * threshold:g} % training error",
+                  TEXT["speed"].format(speedup=ab.claim.speedup),
+                  table(["arm", "epochs to threshold"],
+                        [[f"`{arm.name}`", speed(arm.runs, threshold).describe()]
+                         for arm in ab.arms])]
     if out_dir is not None:
-        blocks += figure_blocks(ab, out_dir, threshold if figure1 else None)
-    return blocks + job_blocks(ab)
+        parts += figure_parts(ab, out_dir, threshold if figure1 else None)
+    return parts + job_parts(ab)
 
 
-def arms_blocks(ab: Ablation) -> list[Block]:
+def arms_parts(ab: Ablation) -> list[str]:
     where = ab.where
     cols = [(f"{'test' if where == 'test' else 'final_val'}/top{k}_err", f"{where} top-{k} %")
             for k in (1, 5)]
     cols += [("final_val/top1_err", "held-out val top-1 %"),
              ("final_train_eval/top1_err", "train_eval top-1 %")]
-    if any(r.summary.get("final_train_all/top1_err") is not None for a in ab.arms for r in a.runs):
+    if any(r.summary.get("final_train_all/top1_err") is not None for r in ab.runs):
         cols.append(("final_train_all/top1_err", "whole training split top-1 %"))
     if ab.claim is not None and ab.claim.measure == "paired_eval":
         cols.insert(1, ("test/tencrop_top1_err", "test top-1, ten crops %"))
@@ -104,81 +102,70 @@ def arms_blocks(ab: Ablation) -> list[Block]:
         rows.append([f"`{arm.name}`", f"{arm.n} of {arm.n_jobs} jobs completed",
                      ", ".join(f"{p:,}" for p in params) or "-", *[arm.cell(m) for m, _ in cols],
                      ", ".join(map(str, epochs)) or "-"])
-    return [Heading("Arms", 3), Para(TEXT["arms"]),
-            Table(["arm", "seeds", "parameters", *[label for _, label in cols], "epochs"], rows)]
+    return ["### Arms", TEXT["arms"],
+            table(["arm", "seeds", "parameters", *[label for _, label in cols], "epochs"], rows)]
 
 
-def differences_blocks(ab: Ablation) -> list[Block]:
+def differences_parts(ab: Ablation) -> list[str]:
+    if not ab.comparisons:
+        return []
     intro = TEXT["differences"].format(level=level(ab))
     if ab.claim is not None:
         extra = TEXT["intros"].get(ab.claim.measure, "The paper's numbers are its "
-                           + ("CIFAR-10 differences." if ab.claim.arch == "convnet4"
-                              else "ILSVRC differences, for scale."))
+                                   + ("CIFAR-10 differences." if ab.claim.arch == "convnet4"
+                                      else "ILSVRC differences, for scale."))
         intro += " " + extra.format(threshold=100 * (ab.claim.threshold or DEFAULT_THRESHOLD),
                                     speedup=ab.claim.speedup or 0)
     rows = []
     for c in ab.comparisons:
-        fmt, est, w = c.fmt, c.estimate, c.beside
-        rows.append([f"`{c.other}`", c.label, "n/a" if est is None else fmt(est.delta),
-                     "-" if est is None else f"{fmt_ci(est.ci, fmt)} ({est.kind})",
+        est, w = c.estimate, c.beside
+        rows.append([f"`{c.other}`", c.label, "n/a" if est is None else c.fmt(est.delta),
+                     "-" if est is None else f"{fmt_ci(est.ci, c.fmt)} ({est.kind})",
                      "-" if est is None else str(est.n),
-                     "-" if w is None else f"{fmt_ci(w.ci, fmt)} ({w.kind})",
+                     "-" if w is None else f"{fmt_ci(w.ci, c.fmt)} ({w.kind})",
                      ab.measure.paper_number(ab.claim) if c.claimed is not None else "-",
                      str(c.verdict) if c.verdict else "-"])
-    blocks: list[Block] = [
-        Heading("Paired differences against the paper's arm", 3), Para(intro),
-        Table(["arm", "measure", "Δ", "interval", "seeds", "beside it", "paper's Δ", "verdict"],
-              rows)]
-    notes = [f"{c.label}: {c.note}" for c in ab.comparisons if c.note]
-    return blocks + ([Bullets(notes)] if notes else []) + per_seed_blocks(ab)
-
-
-def per_seed_blocks(ab: Ablation) -> list[Block]:
-    comparisons = [c for c in ab.comparisons if c.per_seed]
-    seeds = sorted({s for c in comparisons for s in c.per_seed}, key=str)
+    parts = ["### Paired differences against the paper's arm", intro,
+             table(["arm", "measure", "Δ", "interval", "seeds", "beside it", "paper's Δ",
+                    "verdict"], rows),
+             bullets([f"{c.label}: {c.note}" for c in ab.comparisons if c.note])]
+    paired = [c for c in ab.comparisons if c.per_seed]
+    seeds = sorted({s for c in paired for s in c.per_seed}, key=str)
     if not seeds:
-        return []
-    rows = [[str(s), *[c.fmt(c.per_seed[s]) if s in c.per_seed else "-" for c in comparisons]]
-            for s in seeds]
+        return parts
     counts = []
-    for c in comparisons:
+    for c in paired:
         d = list(c.per_seed.values())
         tied = sum(abs(v) < TIE for v in d)
         counts.append(f"{c.label} (`{c.other}`): {sum(v >= TIE for v in d)} of {len(d)}"
                       + (f" ({tied} tied)" if tied else ""))
-    return [Para("Per-seed differences (the pairs behind the paired intervals):"),
-            Table(["seed", *[f"{c.label} (`{c.other}`)" for c in comparisons]], rows),
-            Para(f"Seeds where the other side did worse than the paper's: {'; '.join(counts)}.")]
+    return parts + [
+        "Per-seed differences (the pairs behind the paired intervals):",
+        table(["seed", *[f"{c.label} (`{c.other}`)" for c in paired]],
+              [[str(s), *[c.fmt(c.per_seed[s]) if s in c.per_seed else "-" for c in paired]]
+               for s in seeds]),
+        f"Seeds where the other side did worse than the paper's: {'; '.join(counts)}."]
 
 
-def speed_blocks(ab: Ablation, threshold: float) -> list[Block]:
-    if not any(r.metrics for a in ab.arms for r in a.runs):
-        return []
-    return [Heading(f"Figure 1 measure: epochs to {100 * threshold:g} % training error", 3),
-            Para(TEXT["speed"].format(speedup=ab.claim.speedup)),
-            Table(["arm", "epochs to threshold"],
-                  [[f"`{arm.name}`", speed(arm.runs, threshold).describe()] for arm in ab.arms])]
-
-
-def figure_blocks(ab: Ablation, out_dir: Path, line: float | None) -> list[Block]:
+def figure_parts(ab: Ablation, out_dir: Path, line: float | None) -> list[str]:
     """The curves (with `line`, Figure 1's threshold, when given) and the differences."""
-    blocks: list[Block] = []
-    if any(r.metrics for a in ab.arms for r in a.runs):
+    parts = []
+    if any(r.metrics for r in ab.runs):
         path = plots.curves(ab.arms, out_dir / CURVES_PNG.format(ab.name), line, title=ab.name)
-        blocks.append(Figure(path.name, f"{ab.name}: train_eval and held-out val top-1 error per "
-                                        "epoch, mean over seeds with the min–max band"))
+        parts.append(figure(path.name, f"{ab.name}: train_eval and held-out val top-1 error per "
+                                       "epoch, mean over seeds with the min–max band"))
     rows = [(c.label if c.other == "centre crop" else f"{c.other}: {c.label}", c.estimate.delta,
              c.estimate.ci, c.claimed) for c in ab.comparisons
             if c.estimate is not None and "ratio" not in c.label]
     if rows:
         path = plots.differences(rows, out_dir / DIFFERENCES_PNG.format(ab.name), level(ab),
                                  "other side − the paper's, percentage points", title=ab.name)
-        blocks.append(Figure(path.name, f"{ab.name}: paired differences ({level(ab)} CI) and "
-                                        "the paper's claim"))
-    return blocks
+        parts.append(figure(path.name, f"{ab.name}: paired differences ({level(ab)} CI) and the "
+                                       "paper's claim"))
+    return parts
 
 
-def job_blocks(ab: Ablation) -> list[Block]:
+def job_parts(ab: Ablation) -> list[str]:
     rows, bad = [], []
     for arm in ab.arms:
         for r in sorted(arm.runs + arm.failed, key=lambda r: str(r.seed)):
@@ -193,15 +180,13 @@ def job_blocks(ab: Ablation) -> list[Block]:
                     f"`{r.path}` (same arm and seed)" for old in r.replaces]
         bad += [f"`{arm.name}` seed {seed}: missing (in the sweep's grid, no job directory)"
                 for seed in arm.missing_seeds]
-    blocks: list[Block] = [Heading("Jobs", 3), Table(
-        ["job", "arm", "seed", "status", "epochs", "wall time s", "images/s"], rows)]
-    if bad:
-        blocks += [Para("Jobs that did not complete or were replaced (not averaged in):"),
-                   Bullets(bad)]
-    return blocks
+    parts = ["### Jobs", table(["job", "arm", "seed", "status", "epochs", "wall time s",
+                                "images/s"], rows)]
+    return parts + (["Jobs that did not complete or were replaced (not averaged in):",
+                     bullets(bad)] if bad else [])
 
 
-def facts_blocks(runs: list[Run], sweeps: list[Sweep], dirs: list[Path]) -> list[Block]:
+def facts_parts(runs: list[Run], sweeps: list[Sweep], dirs: list[Path]) -> list[str]:
     done = [r for r in runs if r.completed]
     items = []
     for sweep in sweeps:
@@ -227,38 +212,33 @@ def facts_blocks(runs: list[Run], sweeps: list[Sweep], dirs: list[Path]) -> list
         items.append(f"seeds: {', '.join(sorted({str(r.seed) for r in done}))}; completed jobs: "
                      f"{len(done)} of {len(runs)}; total wall time of the jobs {wall / 60:.1f} min")
     items.append("sources: " + ", ".join(f"`{d}`" for d in dirs))
-    return [Heading("Run facts", 2), Bullets(items)]
+    return ["## Run facts", bullets(items)]
 
 
-SUMMARY_HEADER = ["ablation", "paper's claim", "measure", "measured Δ [CI]", "paper's Δ",
-                  "seeds per arm", "verdict"]
-
-
-def summary_blocks(ablations: list[Ablation]) -> list[Block]:
+def summary_parts(ablations: list[Ablation]) -> list[str]:
     claimed = [ab for ab in ablations if ab.claim is not None]
     if not claimed:
         return []
-    rows = [[f"`{ab.name}`", ab.claim.text,
-             ab.primary.label if ab.primary else ab.measure.label(ab.claim),
-             measured(ab.primary), ab.measure.paper_number(ab.claim), str(ab.seeds),
-             verdict_text(ab.verdict, reason=True)]
-            for ab in claimed]
-    blocks: list[Block] = [Heading("What each idea is worth", 2), Table(SUMMARY_HEADER, rows)]
-    if len(claimed) == 1:
-        return blocks + [Para(f"**In words:** {reading(claimed[0])}")]
-    return blocks + [Para("**In words:**"),
-                     Bullets([f"`{ab.name}`: {reading(ab)}" for ab in claimed])]
+    rows = [[f"`{ab.name}`", ab.claim.text, ab.label, measured(ab),
+             ab.measure.paper_number(ab.claim), str(ab.seeds),
+             verdict_text(ab.verdict, reason=True)] for ab in claimed]
+    words = ([f"**In words:** {reading(claimed[0])}"] if len(claimed) == 1 else
+             ["**In words:**", bullets([f"`{ab.name}`: {reading(ab)}" for ab in claimed])])
+    return ["## What each idea is worth",
+            table(["ablation", "paper's claim", "measure", "measured Δ [CI]", "paper's Δ",
+                   "seeds per arm", "verdict"], rows), *words]
 
 
-def report_blocks(runs: list[Run], sweeps: list[Sweep], dirs: list[Path], out_dir: Path | None,
-                  threshold: float = DEFAULT_THRESHOLD) -> list[Block]:
+def report_parts(runs: list[Run], sweeps: list[Sweep], dirs: list[Path], out_dir: Path | None,
+                 threshold: float = DEFAULT_THRESHOLD) -> list[str]:
+    """The whole report; with `out_dir`, its figures are drawn there and linked."""
     ablations = analyse_runs(runs, threshold)
-    blocks: list[Block] = [Heading("AlexNet ablation report", 1)]
+    parts = ["# AlexNet ablation report"]
     if not runs:
-        blocks.append(Para("No job directories found under the sources."))
-    blocks += summary_blocks(ablations)
+        parts.append("No job directories found under the sources.")
+    parts += summary_parts(ablations)
     for ab in ablations:
-        blocks += ablation_blocks(ab, out_dir, threshold)
+        parts += ablation_parts(ab, out_dir, threshold)
     censored = any(isinstance(ab.measure, Speed) for ab in ablations)
-    return blocks + facts_blocks(runs, sweeps, dirs) + [
-        Heading("How the verdict is reached", 2), Para(rule_text(censored))]
+    return parts + facts_parts(runs, sweeps, dirs) + ["## How the verdict is reached",
+                                                      rule_text(censored)]

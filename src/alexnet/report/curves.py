@@ -20,29 +20,6 @@ TRAIN_ERR, VAL_ERR = "train_eval/top1_err", "val/top1_err"
 DEFAULT_THRESHOLD = FIGURE1_THRESHOLD
 
 
-@dataclass(frozen=True)
-class Band:
-    """A metric per epoch over seeds: mean, min, max, in %."""
-
-    epochs: list[int]
-    mean: list[float]
-    low: list[float]
-    high: list[float]
-    n: list[int]
-
-
-def band(runs: list[Run], key: str) -> Band:
-    """Mean and min–max over the runs that logged epoch e (epochs start at 1 here)."""
-    per_epoch: dict[int, list[float]] = {}
-    for run in runs:
-        for epoch, value in run.series(key):
-            per_epoch.setdefault(epoch, []).append(100.0 * value)
-    e = sorted(per_epoch)
-    return Band([x + 1 for x in e], [statistics.fmean(per_epoch[x]) for x in e],
-                [min(per_epoch[x]) for x in e], [max(per_epoch[x]) for x in e],
-                [len(per_epoch[x]) for x in e])
-
-
 def epochs_to_threshold(run: Run, threshold: float = DEFAULT_THRESHOLD,
                         key: str = TRAIN_ERR) -> float | None:
     """Epochs trained when `key` first reached `threshold` (a fraction), interpolated linearly
@@ -112,8 +89,8 @@ def log_speed_ratio(paper: Speed, other: Speed, confidence: float = CONFIDENCE) 
     seed crossed in both arms, a paired t on the log ratios, its spread floored at one epoch at
     the fastest crossing; when some seed was censored (a crossing after its last epoch), a sign
     test on each seed's bounds, valid under censoring (its parameter the median log ratio)."""
-    p = dict(zip(paper.seeds, zip(paper.epochs, paper.trained, strict=True), strict=True))
-    o = dict(zip(other.seeds, zip(other.epochs, other.trained, strict=True), strict=True))
+    p, o = ({s: (e, t) for s, e, t in zip(x.seeds, x.epochs, x.trained, strict=True)}
+            for x in (paper, other))
     seeds = [s for s in p if s in o]
     if not seeds:
         return None

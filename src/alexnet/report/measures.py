@@ -4,6 +4,7 @@ one `Ablation` per claim, each judged at its sweep's level (alexnet.sequential).
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import statistics
@@ -60,17 +61,17 @@ class ArmStats:
     def n_jobs(self) -> int:
         return self.n + len(self.failed) + len(self.missing_seeds)
 
-    def by_seed(self, metric: str) -> dict:
-        """{seed: value in %} of the completed runs: what the paired interval matches up."""
-        return {r.seed: 100.0 * v for r in self.runs if (v := r.value(metric)) is not None}
+    def by_seed(self, metric: str | Callable[[dict], float | None]) -> dict:
+        """{seed: value in %} of the completed runs (`metric`: a summary key, or a function of
+        the summary): what the paired interval matches up."""
+        get = metric if callable(metric) else lambda s: s.get(metric)
+        return {r.seed: 100.0 * v for r in self.runs if (v := get(r.summary)) is not None}
 
     def cell(self, metric: str) -> str:
         """mean ± sample std over seeds, as the arms table shows it."""
         v = list(self.by_seed(metric).values())
-        if not v:
-            return "n/a"
         spread = f" ± {statistics.stdev(v):.2f}" if len(v) > 1 else ""
-        return f"{statistics.fmean(v):.2f}{spread}"
+        return f"{statistics.fmean(v):.2f}{spread}" if v else "n/a"
 
 
 def group_arms(runs: list[Run]) -> list[ArmStats]:
@@ -78,8 +79,7 @@ def group_arms(runs: list[Run]) -> list[ArmStats]:
     for run in runs:
         arm = arms.setdefault(run.arm_name, ArmStats(run.arm_name, [], []))
         (arm.runs if run.completed else arm.failed).append(run)
-        seeds = set(arm.expected_seeds) | set(run.expected_seeds)
-        arm.expected_seeds = tuple(sorted(seeds, key=str))
+        arm.expected_seeds = tuple(sorted({*arm.expected_seeds, *run.expected_seeds}, key=str))
     return list(arms.values())
 
 
@@ -108,14 +108,17 @@ class Context:
     resolution: float
     threshold: float
 
+    def metric(self, k: int = 1) -> str:
+        return f"{'test' if self.where == 'test' else 'final_val'}/top{k}_err"
 
-def _error(label: str, base: ArmStats, other: ArmStats, metric: str, claimed: float | None,
-           ctx: Context) -> Comparison:
-    b, o = base.by_seed(metric), other.by_seed(metric)
-    level = ctx.level(len(b.keys() & o.keys()))
-    return Comparison(label, other.name, paired(b, o, level, ctx.resolution),
-                      welch(list(b.values()), list(o.values()), level), claimed,
-                      per_seed={s: o[s] - b[s] for s in b if s in o})
+    def error(self, label: str, base: ArmStats, other: ArmStats, metric,
+              claimed: float | None = None) -> Comparison:
+        """Other arm − paper's arm of `metric` (see ArmStats.by_seed), paired over seeds."""
+        b, o = base.by_seed(metric), other.by_seed(metric)
+        level = self.level(len(b.keys() & o.keys()))
+        return Comparison(label, other.name, paired(b, o, level, self.resolution),
+                          welch(list(b.values()), list(o.values()), level), claimed,
+                          per_seed={s: o[s] - b[s] for s in b if s in o})
 
 
 class Measure:
@@ -132,12 +135,8 @@ class Measure:
 
     def compare(self, base: ArmStats, other: ArmStats, claim: paper.Claim,
                 ctx: Context) -> list[Comparison]:
-        return [_error(self.label(claim, ctx.where), base, other, f"{_metric(ctx)}top1_err",
-                       claim.top1_delta, ctx)]
-
-
-def _metric(ctx: Context) -> str:
-    return "test/" if ctx.where == "test" else "final_val/"
+        return [ctx.error(self.label(claim, ctx.where), base, other, ctx.metric(),
+                          claim.top1_delta)]
 
 
 class Overfit(Measure):
@@ -152,38 +151,23 @@ class Overfit(Measure):
     def compare(self, base, other, claim, ctx):
         full = all(r.summary.get("final_train_all/top1_err") is not None
                    for a in (base, other) for r in a.runs)
-        keys = (("test/top1_err", "final_train_all/top1_err") if full
-                else ("final_val/top1_err", "final_train_eval/top1_err"))
-        gaps = [_with_gap(a, *keys) for a in (base, other)]
-        c = _error(self.label(claim) if full else "held-out − train_eval top-1 gap", *gaps, "gap",
-                   claim.top1_delta, ctx)
+        high, low = (("test/top1_err", "final_train_all/top1_err") if full
+                     else ("final_val/top1_err", "final_train_eval/top1_err"))
+        c = ctx.error(self.label(claim) if full else "held-out − train_eval top-1 gap", base,
+                      other, lambda s: None if None in (s.get(high), s.get(low))
+                      else s[high] - s[low], claim.top1_delta)
         if not full:
             c.note = ("the training error is a 1,000-image subset's, which adds ~1.4 points of "
                       "noise per seed (stats audit D7); new runs score the whole training split")
-        gain = _last_gain(base)
-        if gain is not None and gain >= PLATEAU:
+        curves = [dict(r.series("val/top1_err")) for r in base.runs]
+        last = sorted(set.intersection(*map(set, curves)))[-2:] if curves else []
+        gain = 100 * np.mean([c[last[0]] - c[last[1]] for c in curves]) if len(last) > 1 else 0
+        if gain >= PLATEAU:  # the paper's arm's mean held-out error in its last epoch
             c.verdict = Verdict(NOT_MEASURABLE, "the paper's arm was still improving (held-out "
                                 f"error −{gain:.2f} points in its last epoch, ≥ {PLATEAU}): a "
                                 "net still descending cannot show overfitting; train to the end "
                                 "of its schedule")
         return [c]
-
-
-def _with_gap(arm: ArmStats, high: str, low: str) -> ArmStats:
-    runs = [replace(r, summary=r.summary | {"gap": r.summary[high] - r.summary[low]})
-            if r.summary.get(high) is not None and r.summary.get(low) is not None else r
-            for r in arm.runs]
-    return replace(arm, runs=runs)
-
-
-def _last_gain(arm: ArmStats) -> float | None:
-    """Points of held-out error the arm's mean curve gained in its last epoch."""
-    curves = [dict(r.series("val/top1_err")) for r in arm.runs]
-    epochs = sorted(set.intersection(*map(set, curves))) if curves else []
-    if len(epochs) < 2:
-        return None
-    mean = [np.mean([c[e] for c in curves]) for e in epochs[-2:]]
-    return 100.0 * float(mean[0] - mean[1])
 
 
 class Speed(Measure):
@@ -217,15 +201,15 @@ class PairedEval(Measure):
         return "test top-1: centre − ten crops"
 
     def compare(self, base, other, claim, ctx):
-        runs = [r for r in base.runs if r.value("test/tencrop_top1_err") is not None]
+        runs = [r for r in base.runs if r.summary.get("test/tencrop_top1_err") is not None]
         if not runs:
             return []
-        ten = {r.seed: 100 * r.value("test/tencrop_top1_err") for r in runs}
-        centre = {r.seed: 100 * r.value("test/top1_err") for r in runs}
+        ten = {r.seed: 100 * r.summary["test/tencrop_top1_err"] for r in runs}
+        centre = {r.seed: 100 * r.summary["test/top1_err"] for r in runs}
         level = ctx.level(len(runs))
-        per_seed = paired(ten, centre, level, ctx.resolution)
+        est = over_seeds = paired(ten, centre, level, ctx.resolution)
+        note = "outcomes per image missing: the paired t over seeds decides"
         outcomes = [r.outcomes() for r in runs]
-        est, note = per_seed, "outcomes per image missing: the paired t over seeds decides"
         if (all("tencrop_top1" in o for o in outcomes)
                 and len({tuple(o.get("label", ())) for o in outcomes}) == 1):
             diffs = 100 * (np.array([o["tencrop_top1"] for o in outcomes], dtype=float)
@@ -236,7 +220,7 @@ class PairedEval(Measure):
             note = (f"images the centre crop got right in more seeds than ten crops: "
                     f"{only_centre}, the reverse: {only_ten} (of {net.size}, over {len(runs)} "
                     f"seeds); McNemar exact p = {mcnemar(only_centre, only_ten):.2g}")
-        return [Comparison(self.label(claim), "centre crop", est, per_seed, claim.top1_delta,
+        return [Comparison(self.label(claim), "centre crop", est, over_seeds, claim.top1_delta,
                            per_seed={s: centre[s] - ten[s] for s in ten}, note=note)]
 
 
@@ -254,12 +238,20 @@ class Ablation:
     plan: Plan | None = None
 
     @property
+    def runs(self) -> list[Run]:
+        return [r for a in self.arms for r in a.runs]
+
+    @property
     def measure(self) -> Measure | None:
         return MEASURES[self.claim.measure] if self.claim else None
 
     @property
     def primary(self) -> Comparison | None:
         return next((c for c in self.comparisons if c.verdict is not None), None)
+
+    @property
+    def label(self) -> str:
+        return self.primary.label if self.primary else self.measure.label(self.claim)
 
     @property
     def verdict(self) -> Verdict | None:
@@ -271,8 +263,7 @@ class Ablation:
 
     @property
     def seeds(self) -> int:
-        est = self.estimate
-        return est.n if est else min((a.n for a in self.arms), default=0)
+        return self.estimate.n if self.estimate else min((a.n for a in self.arms), default=0)
 
     @property
     def confidence(self) -> float:
@@ -300,33 +291,30 @@ def _value_of(arm: ArmStats, key: str):
 def resolution(runs: list[Run]) -> float:
     """One test image, in points: the smallest difference the measure can show."""
     sizes = [n for r in runs
-             if (n := r.test_images or (r.summary.get("data") or {}).get("val_images"))]
+             if (n := (d := r.summary.get("data") or {}).get("test_images") or d.get("val_images"))]
     return 100.0 / max(sizes) if sizes else DEFAULT_RESOLUTION
 
 
-def _needed(est: Estimate, claimed: float, plan: Plan | None) -> tuple[int, int] | None:
-    """Seeds per arm that would decide at the claimed size with 80 % power: at the observed
-    spread and at its one-sided 80 % upper confidence bound (a 3-seed spread is itself loose)."""
+def _undecided(v: Verdict, est: Estimate, claimed: float, plan: Plan | None) -> Verdict:
+    """What an undecided verdict adds: the seeds per arm that would decide at the claimed size
+    with 80 % power, at the observed spread and at its one-sided 80 % upper confidence bound (a
+    3-seed spread is itself loose). With censored seeds the interval is a sign test, which
+    closes an end only from sign_test_seeds(level) seeds on: a plan that stops short of that
+    cannot decide."""
+    if est.kind == "sign test on bounds":
+        level = plan.confidence_at(plan.max_seeds) if plan else est.confidence
+        needed = sign_test_seeds(level)
+        if plan is not None and plan.max_seeds < needed:
+            return Verdict(NOT_MEASURABLE, f"censored seeds leave a sign test, which needs ≥ "
+                           f"{needed} seeds at {100 * level:.3g} % and the plan stops at "
+                           f"{plan.max_seeds}: train until every run reaches the threshold",
+                           censored=True)
+        return replace(v, seeds_needed=(needed, needed)) if est.n < needed else v
     if not est.sd or est.n < 2 or est.kind == "Welch":
-        return None
+        return v
     first = plan.min_seeds if plan else 3
-    return (seeds_needed(est.sd, claimed, first),
-            seeds_needed(sd_upper(est.sd, est.n), claimed, first))
-
-
-def _sign_test_reach(v: Verdict, est: Estimate, plan: Plan | None) -> Verdict | None:
-    """With censored seeds the interval is a sign test, which closes an end only from
-    sign_test_seeds(level) seeds on: a plan that stops short of that cannot decide."""
-    if est.kind != "sign test on bounds":
-        return None
-    level = plan.confidence_at(plan.max_seeds) if plan else est.confidence
-    needed = sign_test_seeds(level)
-    if plan is not None and plan.max_seeds < needed:
-        stops = plan.max_seeds
-        return Verdict(NOT_MEASURABLE, f"censored seeds leave a sign test, which needs ≥ "
-                       f"{needed} seeds at {100 * level:.3g} % and the plan stops at {stops}: "
-                       "train until every run reaches the threshold", censored=True)
-    return replace(v, seeds_needed=(needed, needed)) if est.n < needed else v
+    return replace(v, seeds_needed=(seeds_needed(est.sd, claimed, first),
+                                    seeds_needed(sd_upper(est.sd, est.n), claimed, first)))
 
 
 def analyse(name: str, runs: list[Run], threshold: float = DEFAULT_THRESHOLD,
@@ -335,28 +323,23 @@ def analyse(name: str, runs: list[Run], threshold: float = DEFAULT_THRESHOLD,
     arms = group_arms(runs)
     if claim is not None:  # the paper's arm first: every difference is measured against it
         arms.sort(key=lambda a: _value_of(a, claim.switch) != claim.paper_arm)
-    where = "test" if any(r.value("test/top1_err") is not None for r in runs) else "final val"
+    where = "test" if any(r.summary.get("test/top1_err") is not None for r in runs) else "final val"
     ctx = Context(where, plan.confidence_at if plan else (lambda n: CONFIDENCE),
                   resolution(runs), threshold)
     ab = Ablation(name, claim, arms, where=where, plan=plan)
-    base = arms[0] if arms else None
-    judged = []
+    base, judged = (arms[0] if arms else None), []
     if claim is not None and claim.measure == "paired_eval" and base is not None:
-        judged = MEASURES["paired_eval"].compare(base, base, claim, ctx)
+        judged = ab.measure.compare(base, base, claim, ctx)
     for other in arms[1:]:
         mine = []
         if claim is not None and _value_of(other, claim.switch) == claim.other_arm:
-            mine = MEASURES[claim.measure].compare(base, other, claim, ctx)
-            judged += mine
-        shown = (_error(f"{where} top-{k}", base, other, f"{_metric(ctx)}top{k}_err", None, ctx)
-                 for k in (1, 5))
+            judged += (mine := ab.measure.compare(base, other, claim, ctx))
+        shown = (ctx.error(f"{where} top-{k}", base, other, ctx.metric(k)) for k in (1, 5))
         ab.comparisons += [c for c in shown if all(j.label != c.label for j in mine)]
     for c in judged:
-        if c.verdict is None:
-            c.verdict = judge(c.estimate, c.claimed, claim.at_least, ab.measure.show)
+        c.verdict = c.verdict or judge(c.estimate, c.claimed, claim.at_least, ab.measure.show)
         if not c.verdict.final and c.estimate is not None:
-            c.verdict = _sign_test_reach(c.verdict, c.estimate, plan) or replace(
-                c.verdict, seeds_needed=_needed(c.estimate, c.claimed, plan))
+            c.verdict = _undecided(c.verdict, c.estimate, c.claimed, plan)
     ab.comparisons = judged + ab.comparisons
     return ab
 
@@ -372,20 +355,16 @@ def split_shared_baseline(runs: list[Run]) -> dict[str, list[Run]]:
     base = [r for r in runs if not r.summary.get("arm")]
     out = {}
     for name, claim in paper.CLAIMS.items():
-        if claim.arch != "alexnet":
-            continue
         tag = {"ablation": name, SHARED: True}
-        if claim.measure == "paired_eval":
+        if claim.arch == "alexnet" and claim.measure == "paired_eval" and base:
             out[name] = [replace(r, summary=r.summary | tag) for r in base]
-            continue
-        other = [r for r in runs if paper.claim_switched(r.summary.get("arm")) == name]
-        if other:
+        elif claim.arch == "alexnet" and (other := [r for r in runs if paper.claim_switched(
+                r.summary.get("arm")) == name]):
             paper_arm = {"arm": {claim.switch: claim.paper_arm}}
-            members = ([replace(r, summary=r.summary | tag | paper_arm) for r in base]
-                       + [replace(r, summary=r.summary | {"ablation": name}) for r in other])
-            name_arms(members)
-            out[name] = members
-    return {k: v for k, v in out.items() if v}
+            out[name] = ([replace(r, summary=r.summary | tag | paper_arm) for r in base]
+                         + [replace(r, summary=r.summary | {"ablation": name}) for r in other])
+            name_arms(out[name])
+    return out
 
 
 def analyse_runs(runs: list[Run], threshold: float = DEFAULT_THRESHOLD) -> list[Ablation]:
@@ -397,11 +376,7 @@ def analyse_runs(runs: list[Run], threshold: float = DEFAULT_THRESHOLD) -> list[
         split = split_shared_baseline(members) if name == SHARED_BASELINE else {name: members}
         for claim, claim_runs in split.items():
             groups.setdefault(claim, []).extend(claim_runs)
-    plans: dict[frozenset, Plan | None] = {}  # ablate_all's claims share one sweep: read once
-    for members in groups.values():
-        sweeps = frozenset(r.path.parent for r in members)
-        if sweeps not in plans:
-            plans[sweeps] = plan_of([r.path for r in members])
+    plans = functools.cache(plan_of)  # ablate_all's claims share one sweep: its plan read once
     return [analyse(name if name is not None else "runs", members, threshold,
-                    plans[frozenset(r.path.parent for r in members)])
+                    plans(frozenset(r.path.parent for r in members)))
             for name, members in groups.items()]

@@ -6,12 +6,13 @@ import functools
 from pathlib import Path
 
 import matplotlib
+import numpy as np
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 
-from alexnet.report.curves import TRAIN_ERR, VAL_ERR, band  # noqa: E402
+from alexnet.report.curves import TRAIN_ERR, VAL_ERR  # noqa: E402
 from alexnet.report.measures import ArmStats  # noqa: E402
 
 # Every figure is as wide as the page (index.html shows it at 100 %; 10 in at 110 dpi is 1100 px),
@@ -40,19 +41,24 @@ def curves(arms: list[ArmStats], path: Path, threshold: float | None = None,
     for i, arm in enumerate(arms):
         colour = f"C{i}"
         for ax, key in zip(axes, (TRAIN_ERR, VAL_ERR), strict=True):
-            b = band(arm.runs, key)
-            if not b.epochs:
+            per_epoch: dict[int, list[float]] = {}
+            for run in arm.runs:
+                for epoch, value in run.series(key):
+                    per_epoch.setdefault(epoch + 1, []).append(100.0 * value)
+            if not per_epoch:
                 continue
-            ax.plot(b.epochs, b.mean, color=colour, marker="o", ms=3,
-                    label=f"{arm.name} (n={arm.n})",
-                    markevery=[j for j, n in enumerate(b.n) if n == arm.n])
-            fewer = [j for j, n in enumerate(b.n) if n < arm.n]
+            epochs = sorted(per_epoch)
+            mean = [np.mean(per_epoch[e]) for e in epochs]
+            ax.plot(epochs, mean, color=colour, marker="o", ms=3, label=f"{arm.name} (n={arm.n})",
+                    markevery=[j for j, e in enumerate(epochs) if len(per_epoch[e]) == arm.n])
+            fewer = [j for j, e in enumerate(epochs) if len(per_epoch[e]) < arm.n]
             if fewer:
                 partial = True
-                ax.plot([b.epochs[j] for j in fewer], [b.mean[j] for j in fewer], ls="none",
+                ax.plot([epochs[j] for j in fewer], [mean[j] for j in fewer], ls="none",
                         marker="o", ms=4, mfc="white", color=colour)
             if arm.n > 1:
-                ax.fill_between(b.epochs, b.low, b.high, color=colour, alpha=0.2, lw=0)
+                ax.fill_between(epochs, [min(per_epoch[e]) for e in epochs],
+                                [max(per_epoch[e]) for e in epochs], color=colour, alpha=0.2, lw=0)
     if partial:
         axes[0].plot([], [], ls="none", marker="o", ms=4, mfc="white", color="grey",
                      label="mean of the seeds not yet stopped")

@@ -16,17 +16,16 @@ import yaml
 
 from alexnet import paper
 from alexnet.record import CONFIG_FILE
-from alexnet.report import document, plots
+from alexnet.report import plots
 from alexnet.report.build import REPORT_MD
 from alexnet.report.collect import find_runs, sweep_command
 from alexnet.report.content import level, measured, verdict_text
 from alexnet.report.curves import DEFAULT_THRESHOLD
-from alexnet.report.document import Block, Bullets, Figure, Heading, Para, Table
+from alexnet.report.document import TEXT, bullets, figure, join, table, to_html
 from alexnet.report.measures import MEASURES, SHARED, Ablation, Speed, analyse_runs
 from alexnet.report.stats import holm
 from alexnet.report.verdict import rule_text
 
-TEXT = document.TEXT
 SCORECARD_MD, SCORECARD_HTML, SCORECARD_PNG = "scorecard.md", "scorecard.html", "scorecard.png"
 README_MD, REJUDGED_MD = "README.md", "rejudged.md"
 HEADER = ["claim", "the paper", "measure", "ours: Δ [CI]", "level", "verdict",
@@ -46,7 +45,7 @@ class Scorecard:
 
 def _data(ab: Ablation) -> str:
     described = {(d.get("layout"), d.get("train_images"), d.get("test_images"))
-                 for a in ab.arms for r in a.runs if (d := r.summary.get("data"))}
+                 for r in ab.runs if (d := r.summary.get("data"))}
     return "; ".join(f"{layout or '?'} ({train or '?'} train / {test or '?'} test)"
                      for layout, train, test in sorted(described, key=str)) or "-"
 
@@ -57,7 +56,7 @@ def _reports(ab: Ablation, out: Path) -> str:
 
 
 def row(ab: Ablation, out: Path, conf_dir: Path | None, kept: dict[str, bool]) -> list[str]:
-    runs = [r for a in ab.arms for r in a.runs]
+    runs = ab.runs
     epochs = sorted({r.summary.get("epochs") for r in runs} - {None})
     own = sum(r.summary.get("wall_time_s") or 0.0 for r in runs if not r.summary.get(SHARED))
     shared = sum(r.summary.get("wall_time_s") or 0.0 for r in runs if r.summary.get(SHARED))
@@ -66,8 +65,8 @@ def row(ab: Ablation, out: Path, conf_dir: Path | None, kept: dict[str, bool]) -
                        for s in _sweeps(ab)} - {None})
     p = ab.adjusted_p
     holm = "-" if p is None else f"{'**kept**' if kept.get(ab.name) else 'not kept'} (p = {p:.2g})"
-    return [f"`{ab.name}`: {ab.claim.text}", ab.measure.paper_number(ab.claim),
-            ab.primary.label if ab.primary else ab.measure.label(ab.claim), measured(ab.primary),
+    return [f"`{ab.name}`: {ab.claim.text}", ab.measure.paper_number(ab.claim), ab.label,
+            measured(ab),
             level(ab) if ab.estimate else "-", verdict_text(ab.verdict), holm, str(ab.seeds),
             _data(ab), ", ".join(map(str, epochs)) or "-", wall, _reports(ab, out),
             _command_cell(commands, ab.name)]
@@ -181,43 +180,38 @@ def build_scorecard(dirs: list[str | Path], out_dir: str | Path,
                           *([] if threshold == DEFAULT_THRESHOLD
                             else ["--threshold", f"{threshold:g}"])])
     n = sum(ab.adjusted_p is not None for ab in ablations)
-    blocks: list[Block] = [
-        Heading("AlexNet's claims, measured", 1),
-        Para(TEXT["scorecard_intro"].format(command=command)
-             + (TEXT["regenerates"] if readme else ".")),
-        Table(HEADER, rows),
-        Para(TEXT["multiplicity"].format(
-            n=n, kept=", ".join(f"`{k}`" for k, v in kept.items() if v) or "none")),
-    ]
-    if readme and (out / REJUDGED_MD).is_file():  # hand-written: what changed, and why
-        blocks.append(Para((out / REJUDGED_MD).read_text().strip()))
     normalised = _normalised(ablations)
-    if normalised:
-        blocks.append(Figure(SCORECARD_PNG, TEXT["scorecard_figure"]))
-    blocks += [Heading("What differs from the paper's setting", 2),
-               Table(SETTING_HEADER, setting_rows(ablations, out)), Para(TEXT["setting"])]
+    parts = ["# AlexNet's claims, measured",
+             TEXT["scorecard_intro"].format(command=command)
+             + (TEXT["regenerates"] if readme else "."), table(HEADER, rows),
+             TEXT["multiplicity"].format(
+                 n=n, kept=", ".join(f"`{k}`" for k, v in kept.items() if v) or "none"),
+             # README: the hand-written account of what changed when the rules did, and why
+             (out / REJUDGED_MD).read_text().strip() if readme and (out / REJUDGED_MD).is_file()
+             else "", figure(SCORECARD_PNG, TEXT["scorecard_figure"]) if normalised else "",
+             "## What differs from the paper's setting",
+             table(SETTING_HEADER, setting_rows(ablations, out)), TEXT["setting"]]
     if readme:
-        blocks += [Heading("The same studies on GPUs", 2), Para(TEXT["gpu"]),
-                   Bullets([f"{what}: `{cmd}`" for what, cmd in TEXT["gpu_commands"]])]
+        parts += ["## The same studies on GPUs", TEXT["gpu"],
+                  bullets([f"{what}: `{cmd}`" for what, cmd in TEXT["gpu_commands"]])]
     speed = any(isinstance(ab.measure, Speed) for ab in ablations)
-    blocks += [Heading("How the verdict is reached", 2), Para(rule_text(speed)),
-               Para("Sources: " + ", ".join(f"`{d}`" for d in dirs))]
+    parts += ["## How the verdict is reached", rule_text(speed),
+              "Sources: " + ", ".join(f"`{d}`" for d in dirs)]
     if readme and out.is_dir() and (folders := _folders(out)):
-        blocks += [Heading("Every folder here", 2), Table(["folder", "what it holds"], folders)]
-    md = out / (README_MD if readme else SCORECARD_MD)
-    text = document.to_markdown(blocks)
+        parts += ["## Every folder here", table(["folder", "what it holds"], folders)]
+    md, text = out / (README_MD if readme else SCORECARD_MD), join(parts)
     if check:
         if not md.is_file() or md.read_text() != text:
             raise StaleScorecard(f"{md} is not what the committed records give: "
                                  f"regenerate it with {command}")
         return Scorecard(md, None, None, ablations)
     out.mkdir(parents=True, exist_ok=True)
-    figure = plots.scorecard(normalised, out / SCORECARD_PNG) if normalised else None
+    png = plots.scorecard(normalised, out / SCORECARD_PNG) if normalised else None
     md.write_text(text)
     html = None if readme else out / SCORECARD_HTML
     if html:
-        html.write_text(document.to_html(blocks, title="AlexNet scorecard"))
-    return Scorecard(md, html, figure, ablations)
+        html.write_text(to_html(text, title="AlexNet scorecard"))
+    return Scorecard(md, html, png, ablations)
 
 
 class StaleScorecard(Exception):
