@@ -81,7 +81,7 @@ def spreads_of(dirs: list[Path]) -> dict[str, tuple[float, int, float]]:
     if not dirs:
         return {}
     from alexnet.report.collect import find_runs
-    from alexnet.report.content import analyse_runs
+    from alexnet.report.measures import analyse_runs
 
     out = {}
     for ab in analyse_runs(find_runs(dirs)):

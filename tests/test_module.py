@@ -1,6 +1,7 @@
 """§5's optimiser and learning-rate schedule as the LightningModule sets them up."""
 
 import pytest
+import lightning as L
 import torch
 
 from alexnet.module import AlexNetModule
@@ -48,8 +49,23 @@ def test_step_schedule_drops_at_the_milestones():
     assert rates == pytest.approx([0.01, 0.01, 1e-3, 1e-3, 1e-4])
 
 
+@pytest.mark.parametrize("max_epochs, drops", [(6, [4, 5]), (18, [12, 15]), (12, [8, 10])])
+def test_budget_schedule_places_its_drops_at_fractions_of_the_run(max_epochs, drops):
+    module = AlexNetModule(model=TINY, lr=0.01, schedule="budget", budget_drops=(0.667, 0.833))
+    module.trainer = L.Trainer(max_epochs=max_epochs, logger=False, enable_checkpointing=False)
+    optimizer = module.configure_optimizers()
+    rates = []
+    for _ in range(max_epochs):
+        rates.append(optimizer.param_groups[0]["lr"])
+        module.scheduler.step()
+    expected = [0.01 * 0.1 ** sum(e >= d for d in drops) for e in range(max_epochs)]
+    assert rates == pytest.approx(expected) and module.lr_drop_epochs() == drops
+
+
 @pytest.mark.parametrize("kwargs, message", [
     (dict(schedule="cosine"), "recipe.schedule='cosine'"), (dict(lr=0), "recipe.lr=0"),
+    (dict(schedule="budget"), r"recipe.budget_drops=\[\]"),
+    (dict(budget_drops=(4, 5)), r"recipe.budget_drops=\[4, 5\] must be fractions"),
 ])
 def test_bad_recipe_values_name_the_key(kwargs, message):
     with pytest.raises(ValueError, match=message):

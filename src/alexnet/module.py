@@ -25,7 +25,7 @@ from alexnet.init import initialize
 from alexnet.model import AlexNet, AlexNetConfig, count_parameters
 from alexnet.optim import MOMENTUM_FORMS, sgd
 
-SCHEDULES = ("plateau", "step")
+SCHEDULES = ("plateau", "step", "budget")
 TRAIN_EVAL = 1  # the validation dataloader of the fixed training subset (AlexNetDataModule)
 
 
@@ -91,6 +91,7 @@ class AlexNetModule(L.LightningModule):
         plateau_patience: int = 2,
         max_lr_drops: int = paper.LR_MAX_DROPS,
         step_milestones: tuple[int, ...] = paper.LR_DROP_EPOCHS_CODE,
+        budget_drops: tuple[float, ...] = (),
         lr_drop_factor: float = paper.LR_DROP_FACTOR,
         seed: int | None = None,
         compile: bool = False,
@@ -105,6 +106,9 @@ class AlexNetModule(L.LightningModule):
             raise ValueError(f"recipe.schedule={schedule!r} is not one of {list(SCHEDULES)}")
         if lr <= 0:
             raise ValueError(f"recipe.lr={lr!r} must be positive")
+        if not all(0 < f < 1 for f in budget_drops) or (schedule == "budget" and not budget_drops):
+            raise ValueError(f"recipe.budget_drops={list(budget_drops)} must be fractions of "
+                             "trainer.max_epochs between 0 and 1, e.g. [0.667,0.833]")
         if momentum_form not in MOMENTUM_FORMS:
             raise ValueError(f"recipe.momentum_form={momentum_form!r} is not one of {list(MOMENTUM_FORMS)}")
         # compile and channels_last say how this process runs the net, not what the net is: kept
@@ -278,6 +282,15 @@ class AlexNetModule(L.LightningModule):
         return out
 
     # -- optimisation ----------------------------------------------------------------------------
+    def lr_drop_epochs(self) -> list[int]:
+        """The epochs after which `step` and `budget` divide the rate: `budget` places its drops
+        at fixed fractions of the run's max_epochs, so a short run ends annealed, as the paper's
+        did, whatever its length (the paper's plateau rule rarely fires within a few epochs)."""
+        h = self.hparams
+        if h.schedule == "step":
+            return list(h.step_milestones)
+        return [max(1, round(f * self.trainer.max_epochs)) for f in h.budget_drops]
+
     def configure_optimizers(self):
         h = self.hparams
         optimizer = sgd(self.net, h.lr, h.momentum, h.weight_decay, h.momentum_form, h.bias_lr_mult,
@@ -285,9 +298,9 @@ class AlexNetModule(L.LightningModule):
         # Schedulers are stepped here, by hand, before the epoch's checkpoint is written, so a
         # resume continues them exactly; Lightning steps its schedulers after that checkpoint
         # and skips the step of the epoch a resume restarts from.
-        if h.schedule == "step":
+        if h.schedule in ("step", "budget"):
             self.scheduler = torch.optim.lr_scheduler.MultiStepLR(
-                optimizer, milestones=list(h.step_milestones), gamma=h.lr_drop_factor
+                optimizer, milestones=self.lr_drop_epochs(), gamma=h.lr_drop_factor
             )
         else:
             # §5: divide by 10 when the validation error stops improving, at most

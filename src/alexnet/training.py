@@ -74,7 +74,8 @@ def build_module(cfg: DictConfig, num_classes: int) -> AlexNetModule:
     return AlexNetModule(
         model=model, init=r.init, lr=r.lr, momentum=r.momentum, weight_decay=r.weight_decay,
         schedule=r.schedule, plateau_patience=r.plateau_patience, max_lr_drops=r.max_lr_drops,
-        step_milestones=tuple(r.step_milestones), seed=cfg.seed, compile=bool(cfg.get("compile", False)),
+        step_milestones=tuple(r.step_milestones), budget_drops=tuple(r.get("budget_drops") or ()),
+        seed=cfg.seed, compile=bool(cfg.get("compile", False)),
         channels_last=bool(cfg.get("channels_last", False)),
         # .get: recipes (and job configs) from before these switches ran PyTorch's SGD over one group
         momentum_form=r.get("momentum_form", "pytorch"), bias_lr_mult=r.get("bias_lr_mult", 1.0),

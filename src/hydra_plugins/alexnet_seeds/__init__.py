@@ -2,7 +2,7 @@
 seeds added one at a time until every claim's verdict is decided (alexnet.sequential: the plan).
 
 Hydra only instantiates sweepers from the `hydra_plugins` package, hence this home. A look
-judges the sweep's records as the report does (alexnet.report.content.analyse_runs) and decides
+judges the sweep's records as the report does (alexnet.report.measures.analyse_runs) and decides
 from the verdicts' typed fields only (final, no_pair, censored), never from their words.
 """
 
@@ -29,7 +29,7 @@ def look(sweep_dir: Path, seeds: list[int]) -> list[dict]:
     """Every claim judged on the sweep's records of `seeds`, each at the plan's level for its
     number of paired seeds (the report reads the plan from sequential.json itself)."""
     from alexnet.report.collect import find_runs
-    from alexnet.report.content import analyse_runs
+    from alexnet.report.measures import analyse_runs
 
     runs = [r for r in find_runs([sweep_dir]) if r.seed in seeds]
     return [{"claim": ab.name, "outcome": ab.verdict.outcome, "reason": ab.verdict.reason,
