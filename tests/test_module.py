@@ -1,7 +1,7 @@
 """§5's optimiser and learning-rate schedule as the LightningModule sets them up."""
 
-import pytest
 import lightning as L
+import pytest
 import torch
 
 from alexnet.module import AlexNetModule
