@@ -265,3 +265,13 @@ def test_the_seed_still_changes_every_layers_initial_weights():
     for (name, pa), pb in zip(a.net.named_parameters(), b.net.parameters(), strict=True):
         if name.endswith("weight"):
             assert not torch.equal(pa, pb), name
+
+
+@pytest.mark.parametrize("varied, same_weights, same_batches", [
+    ("seeds.init=1", False, True), ("seeds.data=1", True, False), ("seed=1", True, True)])
+def test_each_source_of_seed_variance_can_be_varied_alone(varied, same_weights, same_batches):
+    fixed = [*TINY, "data.batch_size=16", "seeds.init=0", "seeds.data=0"]
+    weights_a, batches_a = first_steps(make_config(*fixed, "seed=0"))
+    weights_b, batches_b = first_steps(make_config(*fixed, varied))
+    assert all(torch.equal(weights_a[k], weights_b[k]) for k in weights_a) == same_weights
+    assert all(torch.equal(xa, xb) for (xa, _), (xb, _) in zip(batches_a, batches_b)) == same_batches

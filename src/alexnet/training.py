@@ -61,7 +61,8 @@ def build_datamodule(cfg: DictConfig) -> AlexNetDataModule:
     if recipe_input not in RECIPE_INPUTS:
         raise ConfigError(f"recipe.input={recipe_input!r} is not one of {list(RECIPE_INPUTS)}")
     data = OmegaConf.to_container(cfg.data, resolve=True)
-    return AlexNetDataModule.from_config(data, divide_std=RECIPE_INPUTS[recipe_input], seed=cfg.seed)
+    return AlexNetDataModule.from_config(data, divide_std=RECIPE_INPUTS[recipe_input],
+                                         seed=OmegaConf.select(cfg, "seeds.data", default=cfg.seed))
 
 
 def build_module(cfg: DictConfig, num_classes: int) -> AlexNetModule:
@@ -75,7 +76,7 @@ def build_module(cfg: DictConfig, num_classes: int) -> AlexNetModule:
         model=model, init=r.init, lr=r.lr, momentum=r.momentum, weight_decay=r.weight_decay,
         schedule=r.schedule, plateau_patience=r.plateau_patience, max_lr_drops=r.max_lr_drops,
         step_milestones=tuple(r.step_milestones), budget_drops=tuple(r.get("budget_drops") or ()),
-        seed=cfg.seed, compile=bool(cfg.get("compile", False)),
+        seed=OmegaConf.select(cfg, "seeds.init", default=cfg.seed), compile=bool(cfg.get("compile", False)),
         channels_last=bool(cfg.get("channels_last", False)),
         # .get: recipes (and job configs) from before these switches ran PyTorch's SGD over one group
         momentum_form=r.get("momentum_form", "pytorch"), bias_lr_mult=r.get("bias_lr_mult", 1.0),
