@@ -274,4 +274,4 @@ def test_each_source_of_seed_variance_can_be_varied_alone(varied, same_weights, 
     weights_a, batches_a = first_steps(make_config(*fixed, "seed=0"))
     weights_b, batches_b = first_steps(make_config(*fixed, varied))
     assert all(torch.equal(weights_a[k], weights_b[k]) for k in weights_a) == same_weights
-    assert all(torch.equal(xa, xb) for (xa, _), (xb, _) in zip(batches_a, batches_b)) == same_batches
+    assert all(torch.equal(xa, xb) for (xa, _), (xb, _) in zip(batches_a, batches_b, strict=True)) == same_batches

@@ -152,3 +152,23 @@ def test_large_activations_are_normalised_exactly_in_low_precision(mode):
     out.float().sum().backward()  # and the gradient is finite, as in fp32
     assert all(torch.isfinite(t.grad).all() for t in (x, out) if t.grad is not None) and (
         x.grad is not None or "input" in mode)
+
+
+@pytest.mark.parametrize("groups", [1, 2])
+def test_the_fused_path_equals_the_eager_one_forward_and_backward(groups):
+    """The CUDA path (torch.compile of out-of-place ops, fused by Inductor) forced on the CPU:
+    the same numbers as the eager path to float rounding, forward and backward, edges included."""
+    eager, fused = (local_response_norm("code", groups=groups) for _ in range(2))
+    fused.fused = True
+    x = torch.rand(4, 16, 6, 6, generator=torch.Generator().manual_seed(5)) * 40
+    grad = torch.randn(4, 16, 6, 6, generator=torch.Generator().manual_seed(6))
+    outputs, grads = [], []
+    for lrn in (eager, fused):
+        a = x.clone().requires_grad_(True)
+        out = lrn(a)
+        out.backward(grad)
+        outputs.append(out.detach())
+        grads.append(a.grad)
+    assert not type(fused).fused_failed  # the compiled kernel ran, not the fallback
+    torch.testing.assert_close(outputs[1], outputs[0], rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(grads[1], grads[0], rtol=1e-4, atol=1e-6)

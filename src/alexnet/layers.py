@@ -3,13 +3,15 @@ values of the model's switches (the tables below; AlexNetConfig checks a config 
 
 from __future__ import annotations
 
-from functools import partial
+import logging
+from functools import cache, partial
 
 import torch
 from torch import nn
 
 from alexnet import paper
 
+log = logging.getLogger(__name__)
 
 def _window_sum(s: torch.Tensor, n: int) -> torch.Tensor:
     """Sum over the n channels centred on each channel (dim 1), zeros beyond the edges: n − 1
@@ -50,6 +52,21 @@ class _ResponseNorm(torch.autograd.Function):
         return g * scale - (2.0 * ctx.alpha * ctx.beta) * a * t, None, None, None, None
 
 
+def _response_norm_terms(a: torch.Tensor, size: int, alpha: float, beta: float, k: float) -> torch.Tensor:
+    """b = a · (k + α Σ_window a²)^(−β) in out-of-place ops (zero channels padded at the edges),
+    which Inductor fuses into one kernel forward and one backward: the CUDA path. The eager
+    version of these ops moves ~13× the memory of the fused kernels (GPU review, item 2)."""
+    c, half = a.shape[1], size // 2
+    squares = nn.functional.pad(a * a, (0, 0, 0, 0, half, half))
+    window = sum(squares[:, i : i + c] for i in range(size))
+    return a * (k + alpha * window).pow(-beta)
+
+
+@cache
+def _fused_response_norm():
+    return torch.compile(_response_norm_terms, dynamic=False)
+
+
 class LocalResponseNorm(nn.LocalResponseNorm):
     """`nn.LocalResponseNorm`'s formula and parameters — b = a / (k + alpha/n · Σ_window a²)^β,
     zeros beyond the edge channels — computed by a window sum of shifted slices with a
@@ -57,11 +74,15 @@ class LocalResponseNorm(nn.LocalResponseNorm):
     avg_pool3d path (benchmarks/layers.py), equal to float rounding. `groups` > 1 keeps each
     window inside its group's channels: the original code's LRN saw only its own column's maps."""
 
-    def __init__(self, size: int, alpha: float = 1e-4, beta: float = 0.75, k: float = 1.0, groups: int = 1):
+    fused_failed = False  # set once Inductor could not build the fused kernel: eager from then on
+
+    def __init__(self, size: int, alpha: float = 1e-4, beta: float = 0.75, k: float = 1.0, groups: int = 1,
+                 fused: bool | None = None):
         if size < 1 or size % 2 == 0:  # the window is centred: n//2 channels on either side
             raise ValueError(f"LRN window size {size} must be odd (the paper's is {paper.LRN_SIZE})")
         super().__init__(size, alpha, beta, k)
         self.groups = groups
+        self.fused = fused  # None: fused on CUDA (torch.compile of _response_norm_terms), eager elsewhere
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         b, c, h, w = x.shape
@@ -72,11 +93,29 @@ class LocalResponseNorm(nn.LocalResponseNorm):
         x = x.to(torch.promote_types(dtype, torch.float32))
         args = (self.size, self.alpha / self.size, self.beta, self.k)
         # (autocast lists none of its elementwise ops for lower precision: fp32 stays fp32)
-        if torch.is_grad_enabled() and x.requires_grad:
+        fused = x.is_cuda if self.fused is None else self.fused
+        out = self._fused(x, args) if fused else None
+        if out is None and torch.is_grad_enabled() and x.requires_grad:
             out = _ResponseNorm.apply(x, *args)
-        else:  # the same forward in plain tensor ops, which a TorchScript trace or an ONNX export
-            out = x * _response_scale(x, *args)[1]  # can record (not a Python autograd.Function)
+        elif out is None:  # the same forward in plain tensor ops, which a TorchScript trace or an
+            out = x * _response_scale(x, *args)[1]  # ONNX export can record (no autograd.Function)
         return out.reshape(b, c, h, w).to(dtype)
+
+    @staticmethod
+    def _fused(x: torch.Tensor, args: tuple) -> torch.Tensor | None:
+        """Inductor's fused kernels (inside a compiled net, that net's graph fuses the same ops);
+        None while tracing, or where they cannot be built (no Triton or no compiler: said once)."""
+        if torch.compiler.is_compiling():
+            return _response_norm_terms(x, *args)
+        if LocalResponseNorm.fused_failed or torch.jit.is_tracing():
+            return None
+        try:
+            return _fused_response_norm()(x, *args)
+        except Exception as e:  # noqa: BLE001 - the eager LRN is exact: train on with it
+            LocalResponseNorm.fused_failed = True
+            log.warning("fused LRN unavailable (%s: %s); using the eager LRN", type(e).__name__,
+                        (str(e).splitlines() or [""])[0][:200])
+            return None
 
     def extra_repr(self) -> str:
         return super().extra_repr() + (f", groups={self.groups}" if self.groups > 1 else "")
