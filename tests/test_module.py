@@ -164,3 +164,14 @@ def test_the_epoch_means_are_weighted_by_batch_size():
         metric.update(torch.tensor(1.0), torch.tensor(5.0))
         metric.update(torch.tensor(2.0), torch.tensor(4.0))
         assert float(metric.compute()) == pytest.approx(13 / 9)
+
+
+@pytest.mark.parametrize("device, expected", [("cpu", False), ("cuda", True)])
+def test_channels_last_auto_is_on_for_cuda_devices_only(device, expected):
+    from types import SimpleNamespace
+
+    module = AlexNetModule(model=TINY, channels_last=None)  # config: channels_last=auto
+    module._trainer = SimpleNamespace(strategy=SimpleNamespace(root_device=torch.device(device)))
+    module.configure_model()
+    assert module.channels_last is expected
+    assert module.net.features.conv2.weight.is_contiguous(memory_format=torch.channels_last) is expected

@@ -95,7 +95,7 @@ class AlexNetModule(L.LightningModule):
         lr_drop_factor: float = paper.LR_DROP_FACTOR,
         seed: int | None = None,
         compile: bool = False,
-        channels_last: bool = False,
+        channels_last: bool | None = False,
         momentum_form: str = "pytorch",
         bias_lr_mult: float = 1.0,
         bias_weight_decay: bool = True,
@@ -150,7 +150,9 @@ class AlexNetModule(L.LightningModule):
         `compile=True`: torch.compile the net in place, so its state_dict keys (and so every
         checkpoint) are the same with or without it. The first step of a fit compiles; Inductor's
         on-disk cache makes the later jobs of a sweep start warm. `channels_last=True`: the net's
-        weights in channels-last memory (the input follows in `forward`)."""
+        weights in channels-last memory (the input follows in `forward`); None: so on CUDA."""
+        if self.channels_last is None:
+            self.channels_last = self.trainer.strategy.root_device.type == "cuda"
         if self.channels_last:
             self.net.to(memory_format=torch.channels_last)
         mesh = column_mesh(self.device_mesh)

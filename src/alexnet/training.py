@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import lightning as L
+import torch
 from lightning.fabric.utilities.exceptions import MisconfigurationException
 from lightning.pytorch.callbacks import ModelCheckpoint, ProgressBar
 from omegaconf import DictConfig, OmegaConf, open_dict
@@ -77,7 +78,7 @@ def build_module(cfg: DictConfig, num_classes: int) -> AlexNetModule:
         schedule=r.schedule, plateau_patience=r.plateau_patience, max_lr_drops=r.max_lr_drops,
         step_milestones=tuple(r.step_milestones), budget_drops=tuple(r.get("budget_drops") or ()),
         seed=OmegaConf.select(cfg, "seeds.init", default=cfg.seed), compile=bool(cfg.get("compile", False)),
-        channels_last=bool(cfg.get("channels_last", False)),
+        channels_last=None if cfg.get("channels_last") == "auto" else bool(cfg.get("channels_last", False)),
         # .get: recipes (and job configs) from before these switches ran PyTorch's SGD over one group
         momentum_form=r.get("momentum_form", "pytorch"), bias_lr_mult=r.get("bias_lr_mult", 1.0),
         bias_weight_decay=r.get("bias_weight_decay", True),
@@ -186,6 +187,7 @@ def train(cfg: DictConfig, out_dir: str | Path, arm: dict[str, Any] | None = Non
             record.wandb_id = previous.get("wandb_id") or record.wandb_id  # the same W&B run
             log.info("resuming %s from %s", out_dir, ckpt_path)
         trainer_kwargs = {k: v for k, v in OmegaConf.to_container(cfg.trainer, resolve=True).items() if v is not None}
+        torch.backends.cuda.matmul.allow_tf32 = bool(cfg.get("tf32", False))  # CUDA matmuls only
         # loggers are attached below, once the config is known to be runnable
         callbacks = build_callbacks(cfg, out_dir, record)
         trainer = L.Trainer(
