@@ -3,6 +3,7 @@
 import socket
 import threading
 import time
+from urllib.parse import urlparse
 
 import pytest
 
@@ -13,9 +14,9 @@ from alexnet.loggers import build_loggers, decide_wandb_mode
 
 @pytest.fixture(autouse=True)
 def clean_env(monkeypatch, tmp_path):
-    for key in ("WANDB_API_KEY", "WANDB_MODE", "WANDB_BASE_URL"):
+    for key in ("WANDB_API_KEY", "WANDB_MODE", "WANDB_BASE_URL", "WANDB_CONFIG_DIR", "NETRC"):
         monkeypatch.delenv(key, raising=False)
-    monkeypatch.setenv("HOME", str(tmp_path))  # no ~/.netrc
+    monkeypatch.setenv("HOME", str(tmp_path))  # no ~/.netrc, no ~/.config/wandb/settings
     loggers.forget_wandb_decision()
     yield
     loggers.forget_wandb_decision()
@@ -45,6 +46,30 @@ def silent_host():
 
 def test_no_key_means_offline():
     assert decide_wandb_mode("auto") == "offline"
+
+
+def test_a_wandb_login_for_wandbs_own_default_host_is_recognised(monkeypatch, tmp_path):
+    """What `wandb login` leaves with the installed wandb and nothing else set: a netrc entry for
+    wandb's default host (whatever that is in this version). That host is the one probed."""
+    import wandb
+
+    default = wandb.Settings().base_url
+    (tmp_path / ".netrc").write_text(f"machine {urlparse(default).hostname}\n  login user\n"
+                                     f"  password {'k' * 40}\n")
+    (tmp_path / ".netrc").chmod(0o600)
+    probed = []
+    monkeypatch.setattr(loggers, "_answers_http", lambda url, timeout=3.0: probed.append(url) or True)
+    assert decide_wandb_mode("auto") == "online" and probed == [default]
+
+
+def test_the_host_of_wandbs_settings_file_is_the_one_probed(monkeypatch, tmp_path):
+    settings = tmp_path / ".config" / "wandb" / "settings"
+    settings.parent.mkdir(parents=True)
+    settings.write_text("[default]\nbase_url = https://wandb.example.org\n")
+    monkeypatch.setenv("WANDB_API_KEY", "x" * 40)
+    probed = []
+    monkeypatch.setattr(loggers, "_answers_http", lambda url, timeout=3.0: probed.append(url) or True)
+    assert decide_wandb_mode("auto") == "online" and probed == ["https://wandb.example.org"]
 
 
 def test_key_but_unreachable_host_means_offline(monkeypatch):

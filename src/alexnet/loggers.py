@@ -30,13 +30,35 @@ log = logging.getLogger(__name__)
 WANDB_MODES = ("auto", "online", "offline", "disabled")
 
 
-def _has_wandb_key() -> bool:
+def wandb_host() -> str:
+    """The W&B host as the installed wandb resolves it when it sets up: its settings file
+    (WANDB_CONFIG_DIR/settings, else ~/.config/wandb/settings; then ./wandb/settings), then
+    WANDB_BASE_URL, else its own default — never a host written here (wandb's default moves)."""
+    import wandb
+
+    settings = wandb.Settings(silent=True)
+    config_dir = os.environ.get("WANDB_CONFIG_DIR")
+    settings.settings_system = str(Path(config_dir or "~/.config/wandb").expanduser() / "settings")
+    settings.update_from_system_settings()
+    settings.update_from_env_vars(dict(os.environ))
+    return settings.base_url
+
+
+def _has_wandb_key(host: str) -> bool:
+    """WANDB_API_KEY, or a `wandb login` for `host`: wandb's own netrc reader (its file, NETRC
+    or ~/.netrc, and its host matching); a key wandb would refuse counts as none."""
     if os.environ.get("WANDB_API_KEY"):
         return True
-    host = urlparse(os.environ.get("WANDB_BASE_URL", "https://api.wandb.ai")).hostname or ""
     try:
-        return netrc.netrc().authenticators(host) is not None
-    except (OSError, netrc.NetrcParseError):
+        from wandb.sdk.lib.wbauth import read_netrc_auth
+    except ImportError:  # an older wandb: its netrc entry for the host, read by hand
+        try:
+            return netrc.netrc().authenticators(urlparse(host).hostname or "") is not None
+        except (OSError, netrc.NetrcParseError):
+            return False
+    try:
+        return read_netrc_auth(host=host) is not None
+    except Exception:  # noqa: BLE001 - a malformed netrc or key: not logged in
         return False
 
 
@@ -67,8 +89,8 @@ _DECIDED: dict[tuple, str] = {}
 
 
 def _decision_key(requested: str) -> tuple:
-    return (requested, os.environ.get("WANDB_MODE", "").lower(),
-            os.environ.get("WANDB_BASE_URL", "https://api.wandb.ai"), _has_wandb_key())
+    host = wandb_host()
+    return requested, os.environ.get("WANDB_MODE", "").lower(), host, _has_wandb_key(host)
 
 
 def forget_wandb_decision() -> None:
@@ -86,8 +108,8 @@ def decide_wandb_mode(requested: str = "auto") -> str:
         return "offline" if env == "dryrun" else env
     key = _decision_key(requested)
     if key not in _DECIDED:
-        url = os.environ.get("WANDB_BASE_URL", "https://api.wandb.ai")
-        if not _has_wandb_key():
+        url, logged_in = key[2], key[3]
+        if not logged_in:
             _DECIDED[key] = "offline"
         elif _answers_http(url):
             _DECIDED[key] = "online"
