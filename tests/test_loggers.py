@@ -118,6 +118,22 @@ def test_a_failing_wandb_init_leaves_training_with_csv(monkeypatch, tmp_path, ca
     assert "W&B disabled for this run (TimeoutError: init timed out)" in caplog.text
 
 
+def test_an_offline_run_is_typed_by_its_arm_and_sums_up_its_best_epoch(tmp_path):
+    """W&B's own reading of an ablation: group = the sweep, job_type = the arm; the run's
+    summary keeps the best held-out error beside the last, as summary.json keeps both."""
+    out = build_loggers({"csv": False, "wandb": {"enabled": True, "mode": "offline"}}, tmp_path,
+                        "run", "ablate_lrn", [], {"arm": {"model.lrn": False}})
+    run = out[0].experiment
+    try:
+        assert (run.group, run.job_type) == ("ablate_lrn", "model.lrn=False")
+        for err in (0.5, 0.3, 0.4):
+            run.log({"val/top1_err": err})
+        summary = dict(run.summary)
+        assert summary["val/top1_err"]["min"] == 0.3 and summary["val/top1_err"]["last"] == 0.4
+    finally:
+        loggers.finish_wandb()
+
+
 def test_dotenv_sets_missing_variables_and_keeps_existing(monkeypatch, tmp_path, capsys):
     secret = "s3cr3t-value-1234567890"
     env = tmp_path / ".env"

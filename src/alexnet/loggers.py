@@ -28,6 +28,7 @@ from lightning.pytorch.loggers import CSVLogger, Logger
 log = logging.getLogger(__name__)
 
 WANDB_MODES = ("auto", "online", "offline", "disabled")
+SUMMARY_MIN = ("val/top1_err", "val/top5_err", "train_eval/top1_err")  # W&B summary: best and last
 
 
 def wandb_host() -> str:
@@ -148,8 +149,10 @@ def _init_wandb(wb, out_dir, run_name, group, tags, config, mode, run_id):
     # `mode=` goes to this run's init only; WandbLogger(offline=True) would instead set
     # WANDB_MODE for the whole process and every later job of a sweep. `id` + resume="allow":
     # every attempt of a resumed job logs to the same W&B run.
+    # job_type = the arm, group = the sweep: W&B's own grouping of an ablation
+    arm = ",".join(f"{k}={v}" for k, v in (config.get("arm") or {}).items()) or "baseline"
     logger = WandbLogger(
-        name=run_name, project=wb.get("project"), entity=wb.get("entity"), group=group,
+        name=run_name, project=wb.get("project"), entity=wb.get("entity"), group=group, job_type=arm[:64],
         tags=[t[:64] for t in tags], save_dir=str(out_dir), mode=mode, config=config, id=run_id, resume="allow",
         settings=wandb.Settings(init_timeout=float(wb.get("init_timeout_s", 5)), silent=True),
     )
@@ -157,7 +160,9 @@ def _init_wandb(wb, out_dir, run_name, group, tags, config, mode, run_id):
     # means the same (wandb's default)
     if getattr(logger, "_wandb_init", {}).get("anonymous", "unset") is None:
         del logger._wandb_init["anonymous"]
-    _ = logger.experiment  # init now, where a failure can be caught, not inside fit()
+    run = logger.experiment  # init now, where a failure can be caught, not inside fit()
+    for key in SUMMARY_MIN:  # the run's summary holds the best epoch too, as summary.json does
+        run.define_metric(key, summary="min,last")
     return logger
 
 
