@@ -32,7 +32,9 @@ def test_spec_groups_runs_by_arm_with_curve_panels_and_the_table(sweep):
     assert len(grids) == 1
     runset = grids[0].runsets[0]
     assert runset.groupby == ["config.model.lrn"]
-    assert '"lrn-sweep"' in runset.filters and runset.filters.startswith("Group in")
+    assert runset.filters == "Metric(\"Group\") in ['lrn-sweep']"  # the expression form
+    bars = [p for p in grids[0].panels if isinstance(p, wr.BarPlot)]
+    assert bars[0].metrics == ["test/top1_err", "test/top5_err"] and bars[0].groupby_rangefunc == "stderr"
     lines = {tuple(p.y): p for p in grids[0].panels if isinstance(p, wr.LinePlot)}
     assert {("train_eval/top1_err",), ("val/top1_err",), ("val/top5_err",)} <= set(lines)
     assert all(p.x == "epoch" and p.groupby_aggfunc == "mean" for p in lines.values())

@@ -1,10 +1,11 @@
 """A W&B Report for the same runs: built as a `wandb_workspaces` spec in code (testable with no
 network), saved by one guarded, time-limited call only when W&B is online.
 
-Training logs every job of a sweep to W&B with group = the sweep directory's name, so the
-report's run set is "Group in [those names]", grouped by the switches the arms differ in. The
-error table with its confidence intervals is the offline report's own (W&B cannot compute a
-Student t interval), pasted in as Markdown beside W&B's live curve panels.
+Training logs every job of a sweep to W&B with group = the sweep directory's name and job_type =
+its arm, so the report's run set is those groups (a FilterExpr, not the legacy filter string),
+grouped by the switches the arms differ in. Bands and bars are W&B's standard errors over seeds;
+the intervals and verdicts are the offline report's own (W&B cannot compute a Student t interval
+or a sequential level), pasted in as Markdown beside W&B's live panels.
 """
 
 from __future__ import annotations
@@ -39,26 +40,27 @@ def report_spec(runs: list[Run], markdown_tables: str, project: str, entity: str
                 title: str = "AlexNet ablation report"):
     """The wandb_workspaces Report object; nothing here touches the network."""
     import wandb_workspaces.reports.v2 as wr
+    from wandb_workspaces import expr
 
     groups = (sorted({r.summary.get("group") for r in runs} - {None})
               or sorted({r.path.parent.name for r in runs}))
     blocks: list[Any] = [wr.P(f"Sweeps: {', '.join(groups)}. Built by src/report.py from the "
-                              "runs' own records; the tables below carry the 95 % confidence "
-                              "intervals.")]
+                              "runs' own records; the tables below carry its intervals and "
+                              "verdicts (bands and bars here: standard errors over seeds).")]
     for ablation in dict.fromkeys(r.ablation for r in runs):
         members = [r for r in runs if r.ablation == ablation]
         switches = list(dict.fromkeys(k for r in members for k in (r.summary.get("arm") or {})))
         runset = wr.Runset(
             entity=entity, project=project, name=f"{ablation or 'runs'} by arm",
-            filters="Group in [" + ", ".join(f'"{g}"' for g in groups) + "]",
+            filters=expr.And(expr.Metric("group").isin(groups)),
             groupby=[f"config.{k}" for k in switches],
         )
         panels = [wr.LinePlot(title=label, x="epoch", y=[key], groupby_aggfunc="mean",
-                              groupby_rangefunc="minmax", title_x="epoch", title_y=label)
+                              groupby_rangefunc="stderr", title_x="epoch", title_y=label)
                   for key, label in CURVES]
-        panels.append(wr.BarPlot(title="final validation error (mean, min–max over seeds)",
-                                 metrics=["val/top1_err", "val/top5_err"],
-                                 groupby_aggfunc="mean", groupby_rangefunc="minmax"))
+        panels.append(wr.BarPlot(title="test error, the report's headline (mean ± standard error "
+                                       "over seeds)", metrics=["test/top1_err", "test/top5_err"],
+                                 groupby_aggfunc="mean", groupby_rangefunc="stderr"))
         blocks += [wr.H2(f"Ablation {ablation}" if ablation else "Runs"),
                    wr.PanelGrid(runsets=[runset], panels=panels)]
     blocks += [wr.H2("Errors, differences and verdicts"), wr.MarkdownBlock(text=markdown_tables)]
