@@ -46,7 +46,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.check:
         print(f"scorecard: {card.markdown} is up to date ({n} claim{'' if n == 1 else 's'} measured)")
         return 0
-    written = [p.name for p in (card.html, card.figure) if p is not None]
+    written = [p.name for p in (card.html, card.figure, *card.tables) if p is not None]
     print(f"scorecard: {card.markdown} ({n} claim{'' if n == 1 else 's'} measured"
           + (f"; {', '.join(written)})" if written else ")"))
     return 0

@@ -46,7 +46,7 @@ def test_every_figure_of_index_html_loads_in_chromium(tmp_path):
     images = re.findall(r"<img [^>]*>", dom)
     assert len(images) == len(report.figures) >= 2
     assert all('data-loaded="yes"' in img for img in images), images
-    assert "Verdict" in dom and "Student t" in dom
+    assert "Verdict" in dom and "paired t" in dom
 
 
 def test_the_probe_sees_a_broken_image(tmp_path):

@@ -97,3 +97,23 @@ def test_a_claim_with_one_arm_finished_shows_the_papers_number_and_no_measuremen
     text = build_scorecard([lrn], tmp_path / "out", conf_dir=REPO / "conf").markdown.read_text()
     row = next(line for line in text.splitlines() if line.startswith("| `lrn`")).split(" | ")
     assert row[1:7] == ["+1.4", "test top-1", "-", "-", "**undecided**", "-"]
+
+
+def test_the_scorecard_comes_as_csv_and_as_a_booktabs_table(tmp_path):
+    import csv
+
+    lrn, pool = two_sweeps(tmp_path)
+    card = build_scorecard([lrn, pool], tmp_path / "out", conf_dir=REPO / "conf")
+    rows = list(csv.reader((tmp_path / "out" / "scorecard.csv").open()))
+    assert rows[0][:3] == ["claim", "the paper", "measure"] and len(rows) == 1 + len(paper.CLAIMS)
+    lrn_row = next(r for r in rows if r[0].startswith("lrn: "))  # Markdown gone: no ** or `
+    assert "**" not in "".join(lrn_row) and "`" not in "".join(lrn_row)
+    assert lrn_row[5] in {v for v in ("undecided", "reproduced", "not reproduced", "no effect",
+                                      "smaller than claimed", "larger than claimed", "opposite",
+                                      "direction confirmed, size unresolved")}
+    tex = (tmp_path / "out" / "scorecard.tex").read_text()
+    assert tex.startswith(r"\begin{tabular}{llllll}") and r"\toprule" in tex and r"\bottomrule" in tex
+    body = tex.split(r"\midrule")[1]
+    assert body.count(r" \\") == len(paper.CLAIMS) and r"\S{}3.3" in body and "§" not in body
+    assert card.tables == (tmp_path / "out" / "scorecard.csv", tmp_path / "out" / "scorecard.tex")
+    assert card.figure.with_suffix(".pdf").read_bytes()[:5] == b"%PDF-"

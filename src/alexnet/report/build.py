@@ -1,5 +1,5 @@
 """Sweep or run directories in, a self-contained report directory out: report.md, index.html
-and the PNG figures both of them show (relative links, viewable offline)."""
+and the PNG figures both of them show (relative links, viewable offline), each also as a PDF."""
 
 from __future__ import annotations
 
@@ -30,7 +30,7 @@ class Report:
         if not self.replaced:
             line = f"wrote {self.markdown}, {self.html.name} and {figures} (new report)"
         else:
-            new = 2 + len(self.figures) - len(self.replaced)
+            new = 2 + 2 * len(self.figures) - len(self.replaced)  # each figure: PNG and PDF
             more = f"; {new} file{'' if new == 1 else 's'} new" if new else ""
             line = (f"rewrote {self.markdown}, {self.html.name} and {figures} "
                     f"(previous report replaced{more})")
@@ -55,13 +55,14 @@ def build_report(dirs: list[str | Path], out_dir: str | Path | None = None,
     out = Path(out_dir) if out_dir is not None else dirs[0]
     out.mkdir(parents=True, exist_ok=True)
     md, html = out / REPORT_MD, out / REPORT_HTML
-    there = [p for name in (CURVES_PNG, DIFFERENCES_PNG) for p in out.glob(name.format("*"))]
+    there = [p for name in (CURVES_PNG, DIFFERENCES_PNG) for ext in (".png", ".pdf")
+             for p in out.glob(name.format("*").replace(".png", ext))]
     before = {p for p in (md, html, *there) if p.is_file()}
     text = join(report_parts(runs, find_sweeps(dirs), dirs, out, threshold))
     md.write_text(text)
     html.write_text(to_html(text, title="AlexNet ablation report"))
     figures = [out / p for p in re.findall(r"^!\[[^\]]*\]\(([^)]+)\)$", text, re.M)]
-    written = {md, html, *figures}
+    written = {md, html, *figures, *(f.with_suffix(".pdf") for f in figures)}
     report = Report(md, html, figures, replaced=sorted(before & written),
                     stale=sorted(before - written))
     if wandb is not None:

@@ -122,6 +122,7 @@ def _save(fig, path: Path, layout: bool = True) -> Path:
     if layout:
         fig.tight_layout()
     fig.savefig(path, dpi=DPI)
+    fig.savefig(path.with_suffix(".pdf"), metadata={"CreationDate": None})  # vector, for papers
     plt.close(fig)
     return path
 

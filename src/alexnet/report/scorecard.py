@@ -6,8 +6,10 @@ it each study's setting beside the paper's, so that no row is over-read. As expe
 
 from __future__ import annotations
 
+import csv
 import math
 import os
+import re
 import shlex
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +29,8 @@ from alexnet.report.stats import holm
 from alexnet.report.verdict import rule_text
 
 SCORECARD_MD, SCORECARD_HTML, SCORECARD_PNG = "scorecard.md", "scorecard.html", "scorecard.png"
+SCORECARD_CSV, SCORECARD_TEX = "scorecard.csv", "scorecard.tex"
+PAPER_COLUMNS = ("claim", "the paper", "ours: Δ [CI]", "level", "verdict", "seeds per arm")  # .tex
 README_MD, REJUDGED_MD = "README.md", "rejudged.md"
 HEADER = ["claim", "the paper", "measure", "ours: Δ [CI]", "level", "verdict",
           "effect ≠ 0 after Holm", "seeds per arm", "data", "epochs", "wall time", "report",
@@ -41,6 +45,36 @@ class Scorecard:
     html: Path | None  # None as experiments/README.md: the Markdown is the page
     figure: Path | None
     ablations: list[Ablation]
+    tables: tuple[Path, ...] = ()  # scorecard.csv and scorecard.tex
+
+
+def _plain(cell: str) -> str:
+    """A Markdown cell as plain text: no **bold**, no `code`, no [link](target) targets."""
+    return re.sub(r"\[([^]]*)\]\([^)]*\)", r"\1", cell).replace("**", "").replace("`", "")
+
+
+def write_tables(rows: list[list[str]], out: Path) -> tuple[Path, Path]:
+    """The scorecard for a paper: every column as CSV, and the headline columns as a LaTeX
+    booktabs table (\\usepackage{booktabs}), text escaped for LaTeX, symbols in math mode."""
+    plain = [[_plain(c) for c in row] for row in rows]
+    with open(out / SCORECARD_CSV, "w", newline="") as f:
+        csv.writer(f).writerows([HEADER, *plain])
+    keep = [HEADER.index(c) for c in PAPER_COLUMNS]
+    special = {c: "\\" + c for c in "&%$#_{}"} | {"~": r"\textasciitilde{}", "^": r"\^{}",
+                                                   "\\": r"\textbackslash{}", "§": r"\S{}"}
+    special |= {ch: f"${cmd}$" for ch, cmd in zip("Δ≥≤≠×−±∞·→≈", (
+        r"\Delta", r"\geq", r"\leq", r"\neq", r"\times", "-", r"\pm", r"\infty", r"\cdot",
+        r"\rightarrow", r"\approx"), strict=True)} | {"–": "--"}
+
+    def tex(cell: str) -> str:
+        return "".join(special.get(ch, ch) for ch in cell)
+
+    lines = [r"\begin{tabular}{" + "l" * len(keep) + "}", r"\toprule",
+             " & ".join(tex(HEADER[i]) for i in keep) + r" \\", r"\midrule",
+             *(" & ".join(tex(row[i]) for i in keep) + r" \\" for row in plain),
+             r"\bottomrule", r"\end{tabular}", ""]
+    (out / SCORECARD_TEX).write_text("\n".join(lines))
+    return out / SCORECARD_CSV, out / SCORECARD_TEX
 
 
 def _data(ab: Ablation) -> str:
@@ -211,7 +245,7 @@ def build_scorecard(dirs: list[str | Path], out_dir: str | Path,
     html = None if readme else out / SCORECARD_HTML
     if html:
         html.write_text(to_html(text, title="AlexNet scorecard"))
-    return Scorecard(md, html, png, ablations)
+    return Scorecard(md, html, png, ablations, write_tables(rows, out))
 
 
 class StaleScorecard(Exception):
