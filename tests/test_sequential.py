@@ -258,6 +258,9 @@ def test_sweep_adds_seeds_until_decided_or_max(tmp_path):
     assert {tuple(sorted(j["arm"])) for j in jobs} == {("model.lrn",)}
     report = (sweep / "report.md").read_text()
     assert "seeds added until decided" in report and "over all looks" in report
+    # the console ends with the answer (claim, Δ, interval, verdict), in plain text, not only paths
+    headline = next(line for line in out.stdout.splitlines() if line.startswith("lrn: With "))
+    assert "CI [" in headline and "**" not in headline and "`" not in headline
     assert ("stopped at the maximum of 3 seeds" in report) == (plan["stopped"] == STOP_MAX)
     assert f"{len(seeds)} seeds per arm" in out.stdout
 

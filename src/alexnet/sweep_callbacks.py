@@ -148,6 +148,8 @@ class SweepReportCallback(Callback):
 
             report = build_report([sweep_dir], sweep_dir, wandb=wandb_mode)
             log.info("report: %s", report.markdown)
+            for line in report.headlines:  # the answer, not only where it is
+                print(line)
             print(f"report: {report.describe()}")
             if report.wandb:
                 print(report.wandb)

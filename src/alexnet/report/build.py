@@ -8,9 +8,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from alexnet.report.collect import find_runs, find_sweeps
-from alexnet.report.content import CURVES_PNG, DIFFERENCES_PNG, report_parts
+from alexnet.report.content import CURVES_PNG, DIFFERENCES_PNG, headlines, report_parts
 from alexnet.report.curves import DEFAULT_THRESHOLD
 from alexnet.report.document import join, to_html
+from alexnet.report.measures import analyse_runs
 
 REPORT_MD, REPORT_HTML = "report.md", "index.html"
 
@@ -21,6 +22,7 @@ class Report:
     html: Path
     figures: list[Path]
     wandb: str | None = None  # the one line about W&B, when asked for
+    headlines: list[str] = field(default_factory=list)  # per claim: Δ, interval, verdict, seeds
     replaced: list[Path] = field(default_factory=list)  # this report's files that were there
     stale: list[Path] = field(default_factory=list)  # an earlier report's figures this one lacks
 
@@ -58,13 +60,14 @@ def build_report(dirs: list[str | Path], out_dir: str | Path | None = None,
     there = [p for name in (CURVES_PNG, DIFFERENCES_PNG) for ext in (".png", ".pdf")
              for p in out.glob(name.format("*").replace(".png", ext))]
     before = {p for p in (md, html, *there) if p.is_file()}
-    text = join(report_parts(runs, find_sweeps(dirs), dirs, out, threshold))
+    ablations = analyse_runs(runs, threshold)
+    text = join(report_parts(runs, find_sweeps(dirs), dirs, out, threshold, ablations))
     md.write_text(text)
     html.write_text(to_html(text, title="AlexNet ablation report"))
     figures = [out / p for p in re.findall(r"^!\[[^\]]*\]\(([^)]+)\)$", text, re.M)]
     written = {md, html, *figures, *(f.with_suffix(".pdf") for f in figures)}
     report = Report(md, html, figures, replaced=sorted(before & written),
-                    stale=sorted(before - written))
+                    stale=sorted(before - written), headlines=headlines(ablations))
     if wandb is not None:
         from alexnet.report.wandb_report import publish
 

@@ -8,10 +8,11 @@ import json
 import math
 from pathlib import Path
 
+from alexnet import paper
 from alexnet.report import plots
 from alexnet.report.collect import Run, Sweep
 from alexnet.report.curves import DEFAULT_THRESHOLD, speed
-from alexnet.report.document import TEXT, bullets, figure, table
+from alexnet.report.document import TEXT, bullets, figure, plain, table
 from alexnet.report.measures import Ablation, Speed, analyse_runs, fmt_ci
 from alexnet.report.verdict import UNDECIDED, Verdict, rule_text
 
@@ -60,6 +61,19 @@ def reading(ab: Ablation) -> str:
     return f"{sample}, the {p.label} ({between}) is {size}, {interval}: {p.verdict}."
 
 
+def trained(ab: Ablation) -> str:
+    """How far from trained the nets are, beside the paper's own: an effect measured early in
+    training need not be the paper's (a student reads the verdict, not the epochs column)."""
+    runs = ab.arms[0].runs if ab.arms else []
+    epochs = sorted({r.summary.get("epochs") for r in runs} - {None})
+    setting = paper.PAPER_SETTINGS.get(ab.claim.arch)
+    ours = (f"the paper's arm ends at {ab.arms[0].cell(f'{ab.metric_prefix}/top1_err')} % "
+            f"{ab.where} top-1 error after {', '.join(map(str, epochs))} epochs" if runs
+            else "no run of the paper's arm completed")
+    theirs = f"; the paper's own net: {setting.error} after {setting.epochs} epochs" if setting else ""
+    return f"How trained: {ours}{theirs}."
+
+
 def ablation_parts(ab: Ablation, out_dir: Path | None, threshold: float) -> list[str]:
     parts = ["## " + ("Runs (no ablation named)" if ab.name == "runs" else f"Ablation `{ab.name}`")]
     if ab.claim:
@@ -68,6 +82,7 @@ def ablation_parts(ab: Ablation, out_dir: Path | None, threshold: float) -> list
                   f"**Verdict: {verdict_text(ab.verdict, reason=True)[2:]}."]
         if ab.plan is not None:
             parts.append(f"Seeds: {ab.plan.describe()}; {ab.plan.stop_reason()}.")
+        parts.append(trained(ab))
     if ab.where != "test":
         parts.append(TEXT["no_test"])
     elif any((r.summary.get("data") or {}).get("val_is_test") for r in ab.runs):
@@ -229,10 +244,16 @@ def summary_parts(ablations: list[Ablation]) -> list[str]:
                    "seeds per arm", "verdict"], rows), *words]
 
 
+def headlines(ablations: list[Ablation]) -> list[str]:
+    """One plain line per judged claim, for the console at the end of a sweep."""
+    return [plain(f"{ab.name}: {reading(ab)}") for ab in ablations if ab.claim is not None]
+
+
 def report_parts(runs: list[Run], sweeps: list[Sweep], dirs: list[Path], out_dir: Path | None,
-                 threshold: float = DEFAULT_THRESHOLD) -> list[str]:
+                 threshold: float = DEFAULT_THRESHOLD,
+                 ablations: list[Ablation] | None = None) -> list[str]:
     """The whole report; with `out_dir`, its figures are drawn there and linked."""
-    ablations = analyse_runs(runs, threshold)
+    ablations = analyse_runs(runs, threshold) if ablations is None else ablations
     parts = ["# AlexNet ablation report"]
     if not runs:
         parts.append("No job directories found under the sources.")

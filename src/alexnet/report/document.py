@@ -5,6 +5,7 @@ TEXT: the reports' prose, from text.yaml."""
 from __future__ import annotations
 
 import html
+import re
 from pathlib import Path
 
 import markdown
@@ -27,6 +28,11 @@ def table(header: list[str], rows: list[list[str]]) -> str:
         return "| " + " | ".join(str(c).replace("|", "\\|").replace("\n", " ")
                                  for c in cells) + " |"
     return "\n".join([line(header), "|" + "---|" * len(header), *map(line, rows)])
+
+
+def plain(text: str) -> str:
+    """Markdown as plain text: no **bold**, no `code`, a [link](target) as its words."""
+    return re.sub(r"\[([^]]*)\]\([^)]*\)", r"\1", text).replace("**", "").replace("`", "")
 
 
 def bullets(items: list[str]) -> str:

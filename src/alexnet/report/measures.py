@@ -242,6 +242,10 @@ class Ablation:
         return [r for a in self.arms for r in a.runs]
 
     @property
+    def metric_prefix(self) -> str:
+        return "test" if self.where == "test" else "final_val"
+
+    @property
     def measure(self) -> Measure | None:
         return MEASURES[self.claim.measure] if self.claim else None
 

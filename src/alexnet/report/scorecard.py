@@ -9,7 +9,6 @@ from __future__ import annotations
 import csv
 import math
 import os
-import re
 import shlex
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,7 +22,7 @@ from alexnet.report.build import REPORT_MD
 from alexnet.report.collect import find_runs, sweep_command
 from alexnet.report.content import level, measured, verdict_text
 from alexnet.report.curves import DEFAULT_THRESHOLD
-from alexnet.report.document import TEXT, bullets, figure, join, table, to_html
+from alexnet.report.document import TEXT, bullets, figure, join, plain, table, to_html
 from alexnet.report.measures import MEASURES, SHARED, Ablation, Speed, analyse_runs
 from alexnet.report.stats import holm
 from alexnet.report.verdict import rule_text
@@ -48,17 +47,12 @@ class Scorecard:
     tables: tuple[Path, ...] = ()  # scorecard.csv and scorecard.tex
 
 
-def _plain(cell: str) -> str:
-    """A Markdown cell as plain text: no **bold**, no `code`, no [link](target) targets."""
-    return re.sub(r"\[([^]]*)\]\([^)]*\)", r"\1", cell).replace("**", "").replace("`", "")
-
-
 def write_tables(rows: list[list[str]], out: Path) -> tuple[Path, Path]:
     """The scorecard for a paper: every column as CSV, and the headline columns as a LaTeX
     booktabs table (\\usepackage{booktabs}), text escaped for LaTeX, symbols in math mode."""
-    plain = [[_plain(c) for c in row] for row in rows]
+    plain_rows = [[plain(c) for c in row] for row in rows]
     with open(out / SCORECARD_CSV, "w", newline="") as f:
-        csv.writer(f).writerows([HEADER, *plain])
+        csv.writer(f).writerows([HEADER, *plain_rows])
     keep = [HEADER.index(c) for c in PAPER_COLUMNS]
     special = {c: "\\" + c for c in "&%$#_{}"} | {"~": r"\textasciitilde{}", "^": r"\^{}",
                                                    "\\": r"\textbackslash{}", "§": r"\S{}"}
@@ -71,7 +65,7 @@ def write_tables(rows: list[list[str]], out: Path) -> tuple[Path, Path]:
 
     lines = [r"\begin{tabular}{" + "l" * len(keep) + "}", r"\toprule",
              " & ".join(tex(HEADER[i]) for i in keep) + r" \\", r"\midrule",
-             *(" & ".join(tex(row[i]) for i in keep) + r" \\" for row in plain),
+             *(" & ".join(tex(row[i]) for i in keep) + r" \\" for row in plain_rows),
              r"\bottomrule", r"\end{tabular}", ""]
     (out / SCORECARD_TEX).write_text("\n".join(lines))
     return out / SCORECARD_CSV, out / SCORECARD_TEX
