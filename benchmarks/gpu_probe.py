@@ -212,7 +212,9 @@ def section_lrn(args) -> list[dict]:
         if "fused" in times:
             fused_share = 100 * (1 - times["none"] / times["fused"])
             measured += (f"; fused: {fused_share:.0f} % ({times['fused'] * 1e3:.2f} ms, "
-                         f"{times['eager'] / times['fused']:.2f}x the eager step's speed)")
+                         f"{times['eager'] / times['fused']:.2f}x the eager step's speed"
+                         + (", FELL BACK to eager: no kernel built)" if LocalResponseNorm.fused_failed
+                            else ")"))
         else:
             measured += "; fused: not run (CPU)"
         rows.append(row("lrn", setting, share, measured, EXPECTED[key]))

@@ -50,6 +50,7 @@ def spreads(dirs: list[Path]) -> tuple[dict, dict]:
             base, other = ab.arms[0].by_seed("test/top1_err"), ab.arms[1].by_seed("test/top1_err")
             seeds = sorted(base.keys() & other.keys(), key=str)
             walls = [r.summary["wall_time_s"] for r in ab.arms[0].runs if r.summary.get("wall_time_s")]
+            walls = walls or [float("nan")]
             lrn = {"base": [base[s] for s in seeds], "other": [other[s] for s in seeds],
                    "delta": est.delta, "sd": est.sd, "n": est.n, "minutes": min(walls) / 60,
                    "epochs": sorted({r.summary.get("epochs") for r in ab.runs})}
@@ -66,7 +67,7 @@ def hours(sd: dict, minutes: float) -> tuple[str, float, int]:
         s, c = sd[name]
         n = seeds_needed(s, c)
         expected = simulate(Plan(3, n), c, s, c, paper.CLAIMS[name].at_least, paths=4000)
-        runs += expected["mean_seeds"] * (name != "tencrop")  # ten-crop: the baseline's own pass
+        runs += expected["mean_seeds"] * (name != "ten_crop")  # ten-crop: the baseline's own pass
         largest = max(largest, n)
         cells.append(f"{name} {n} ({expected['mean_seeds']:.1f})")
     return "; ".join(cells), (runs + largest) * minutes / 60, largest
@@ -79,12 +80,17 @@ def main() -> None:
                    help="an ablate_all sweep: the other claims' spreads, for LRN-only candidates")
     args = p.parse_args()
     ref, ref_lrn = spreads([args.reference])
+    if not ref_lrn:
+        p.error(f"--reference {args.reference}: no LRN claim with a spread (two or more seeds)")
     print("| protocol | epochs | paper arm test top-1 % | LRN Δ (per-seed sd) | arm–baseline r "
           "| min/run | seeds to decide: max_seeds (expected at Δ = c) | study, machine-hours |")
     print("|---|---|---|---|---|---|---|---|")
     for candidate in args.candidates:
         name, _, dirs = candidate.partition("=")
         own, lrn = spreads([Path(d) for d in dirs.split(",")])
+        if not lrn:
+            print(f"| {name} | no LRN claim with two or more paired seeds yet |")
+            continue
         scaled = {k: (s * lrn["sd"] / ref_lrn["sd"], c) for k, (s, c) in ref.items()}
         sd = scaled | own
         note = "" if len(own) >= len(ref) else " (other claims: reference × LRN sd ratio)"

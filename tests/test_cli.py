@@ -79,9 +79,12 @@ def test_base_files_are_not_offered_as_experiments():
     ("seed=-1", "seed=-1 cannot work: pass an integer in [0, 2^32)"),
     ("callbacks.checkpoint.every_minutes=0", "callbacks.checkpoint.every_minutes=0 cannot work"),
     ("callbacks.checkpoint.sweep_keep=some", "callbacks.checkpoint.sweep_keep='some' cannot work: pass one of"),
+    ("recipe.schedule=budget trainer.max_epochs=1",
+     "recipe.schedule=budget places its drops at fractions of trainer.max_epochs=1: pass trainer.max_epochs ≥ 2"),
+    ("channels_last=Auto", "channels_last='Auto' cannot work: pass true, false or auto"),
 ])
 def test_a_value_that_cannot_work_gets_one_line(override, expected):
-    assert config_problem(make_config(override)).startswith(expected)
+    assert config_problem(make_config(*override.split())).startswith(expected)
 
 
 def test_values_that_work_pass():

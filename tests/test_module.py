@@ -49,7 +49,8 @@ def test_step_schedule_drops_at_the_milestones():
     assert rates == pytest.approx([0.01, 0.01, 1e-3, 1e-3, 1e-4])
 
 
-@pytest.mark.parametrize("max_epochs, drops", [(6, [4, 5]), (18, [12, 15]), (12, [8, 10])])
+@pytest.mark.parametrize("max_epochs, drops", [(6, [4, 5]), (18, [12, 15]), (12, [8, 10]),
+                                               (4, [3, 3]), (2, [1, 1])])
 def test_budget_schedule_places_its_drops_at_fractions_of_the_run(max_epochs, drops):
     module = AlexNetModule(model=TINY, lr=0.01, schedule="budget", budget_drops=(0.667, 0.833))
     module.trainer = L.Trainer(max_epochs=max_epochs, logger=False, enable_checkpointing=False)
@@ -60,6 +61,14 @@ def test_budget_schedule_places_its_drops_at_fractions_of_the_run(max_epochs, dr
         module.scheduler.step()
     expected = [0.01 * 0.1 ** sum(e >= d for d in drops) for e in range(max_epochs)]
     assert rates == pytest.approx(expected) and module.lr_drop_epochs() == drops
+
+
+@pytest.mark.parametrize("max_epochs", [1, -1])
+def test_a_budget_needs_a_run_of_two_epochs_or_more(max_epochs):
+    module = AlexNetModule(model=TINY, lr=0.01, schedule="budget", budget_drops=(0.667, 0.833))
+    module.trainer = L.Trainer(max_epochs=max_epochs, logger=False, enable_checkpointing=False)
+    with pytest.raises(ValueError, match=f"trainer.max_epochs, which is {max_epochs}: set it to 2"):
+        module.configure_optimizers()
 
 
 @pytest.mark.parametrize("kwargs, message", [

@@ -13,7 +13,7 @@ import yaml
 # Overrides that say where or how a job runs, not which arm of an ablation it is (fnmatch
 # patterns: `trainer` is the group choice, `trainer.*` its keys; `data` — which dataset — is not
 # an arm, `data.pca_lighting` is). The one list for both the arm and the job directory's name.
-NOT_ARM = ("seed", "ablation", "ablation.*", "experiment", "hydra", "hydra.*", "hydra/*", "paths.*", "logger",
+NOT_ARM = ("seed", "seeds", "seeds.*", "ablation", "ablation.*", "experiment", "hydra", "hydra.*", "hydra/*", "paths.*", "logger",
            "logger.*", "callbacks", "callbacks.*", "trainer", "trainer.*", "debug", "debug.*", "data", "data.root", "data.cache_dir",
            "data.num_workers", "data.decode_workers", "ckpt_path", "resume", "task_name", "compile", "preset")
 # A job directory's name is safe unquoted in a Hydra override and in YAML: `key-value` items
@@ -31,7 +31,7 @@ def job_dirname(task_overrides) -> str:
     items = {}
     for override in task_overrides:
         key, _, value = str(override).lstrip("+~").partition("=")
-        if is_arm_key(key) or key in ("seed", "ablation.arm"):  # ablation.arm: ablate_all names its arm so
+        if is_arm_key(key) or key in ("seed", "ablation.arm") or key.startswith("seeds."):  # ablation.arm: ablate_all names its arm so
             items[key] = f"{_UNSAFE.sub('_', key)}-{_UNSAFE.sub('_', value)}"
     return "+".join(items[k] for k in sorted(items, key=lambda k: (k == "seed", k))) or "default"
 

@@ -74,4 +74,9 @@ def config_problem(cfg: DictConfig) -> str | None:
     if not (_positive_int(epochs) or (epochs in (None, -1) and bounded)):
         return (f"trainer.max_epochs={epochs!r} cannot work: pass a number of epochs ≥ 1 (or -1 together with "
                 "trainer.max_steps or trainer.max_time, which then end the run)")
+    if OmegaConf.select(cfg, "recipe.schedule") == "budget" and not (_is_int(epochs) and epochs >= 2):
+        return (f"recipe.schedule=budget places its drops at fractions of trainer.max_epochs={epochs!r}: "
+                "pass trainer.max_epochs ≥ 2, or recipe.schedule=plateau")
+    if OmegaConf.select(cfg, "channels_last", default=False) not in (True, False, "auto"):
+        return f"channels_last={cfg.channels_last!r} cannot work: pass true, false or auto"
     return columns_problem(trainer, cfg.get("model") or {})

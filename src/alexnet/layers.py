@@ -93,9 +93,12 @@ class LocalResponseNorm(nn.LocalResponseNorm):
         x = x.to(torch.promote_types(dtype, torch.float32))
         args = (self.size, self.alpha / self.size, self.beta, self.k)
         # (autocast lists none of its elementwise ops for lower precision: fp32 stays fp32)
-        fused = x.is_cuda if self.fused is None else self.fused
+        training = torch.is_grad_enabled() and x.requires_grad
+        # fused for training steps only: evaluation (no grad) is cheap eagerly, and its many
+        # batch shapes (val, train_eval, test, ten crops, partial batches) would each recompile
+        fused = training and (x.is_cuda if self.fused is None else self.fused)
         out = self._fused(x, args) if fused else None
-        if out is None and torch.is_grad_enabled() and x.requires_grad:
+        if out is None and training:
             out = _ResponseNorm.apply(x, *args)
         elif out is None:  # the same forward in plain tensor ops, which a TorchScript trace or an
             out = x * _response_scale(x, *args)[1]  # ONNX export can record (no autograd.Function)
@@ -111,7 +114,10 @@ class LocalResponseNorm(nn.LocalResponseNorm):
             return None
         try:
             return _fused_response_norm()(x, *args)
-        except Exception as e:  # noqa: BLE001 - the eager LRN is exact: train on with it
+        except torch.OutOfMemoryError:
+            raise
+        except Exception as e:  # noqa: BLE001 - no Triton or compiler: the eager LRN is exact
+            # (a failure compiling the backward, which AOTAutograd may defer, surfaces in backward)
             LocalResponseNorm.fused_failed = True
             log.warning("fused LRN unavailable (%s: %s); using the eager LRN", type(e).__name__,
                         (str(e).splitlines() or [""])[0][:200])

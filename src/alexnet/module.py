@@ -287,11 +287,17 @@ class AlexNetModule(L.LightningModule):
     def lr_drop_epochs(self) -> list[int]:
         """The epochs after which `step` and `budget` divide the rate: `budget` places its drops
         at fixed fractions of the run's max_epochs, so a short run ends annealed, as the paper's
-        did, whatever its length (the paper's plateau rule rarely fires within a few epochs)."""
+        did, whatever its length (the paper's plateau rule rarely fires within a few epochs).
+        Each drop lands within the run (after epoch 1 … max_epochs − 1); drops that land on one
+        epoch compound (4 epochs: ÷100 after epoch 3)."""
         h = self.hparams
         if h.schedule == "step":
             return list(h.step_milestones)
-        return [max(1, round(f * self.trainer.max_epochs)) for f in h.budget_drops]
+        epochs = self.trainer.max_epochs
+        if epochs is None or epochs < 2:
+            raise ValueError(f"recipe.schedule=budget places its drops at fractions of "
+                             f"trainer.max_epochs, which is {epochs}: set it to 2 or more")
+        return [min(max(1, round(f * epochs)), epochs - 1) for f in h.budget_drops]
 
     def configure_optimizers(self):
         h = self.hparams

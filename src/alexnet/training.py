@@ -78,7 +78,7 @@ def build_module(cfg: DictConfig, num_classes: int) -> AlexNetModule:
         schedule=r.schedule, plateau_patience=r.plateau_patience, max_lr_drops=r.max_lr_drops,
         step_milestones=tuple(r.step_milestones), budget_drops=tuple(r.get("budget_drops") or ()),
         seed=OmegaConf.select(cfg, "seeds.init", default=cfg.seed), compile=bool(cfg.get("compile", False)),
-        channels_last=None if cfg.get("channels_last") == "auto" else bool(cfg.get("channels_last", False)),
+        channels_last=None if cfg.get("channels_last") == "auto" else cfg.get("channels_last", False) is True,
         # .get: recipes (and job configs) from before these switches ran PyTorch's SGD over one group
         momentum_form=r.get("momentum_form", "pytorch"), bias_lr_mult=r.get("bias_lr_mult", 1.0),
         bias_weight_decay=r.get("bias_weight_decay", True),
@@ -89,7 +89,8 @@ def build_module(cfg: DictConfig, num_classes: int) -> AlexNetModule:
 def build(cfg: DictConfig) -> tuple[AlexNetDataModule, AlexNetModule]:
     """The data and the module of a job, as `train` builds them: arms of one seed get the same
     initial weights wherever their shapes agree, the same batches and the same crops."""
-    L.seed_everything(cfg.seed, workers=True, verbose=False)  # dropout and loader workers
+    L.seed_everything(OmegaConf.select(cfg, "seeds.dropout", default=cfg.seed), workers=True,
+                      verbose=False)  # dropout and loader workers
     datamodule = build_datamodule(cfg)
     return datamodule, build_module(cfg, datamodule.num_classes)
 

@@ -70,7 +70,8 @@ def _unfinished_summary(job: Path) -> dict[str, Any]:
     arm = job_arm([str(o) for o in (yaml.safe_load(path.read_text()) if path.is_file() else [])
                    or []])
     cfg = yaml.safe_load((job / CONFIG_FILE).read_text()) or {}
-    ablation = cfg.get("ablation") if isinstance(cfg.get("ablation"), dict) else {}
+    ablation = cfg.get("ablation")  # a dict; before the ablation group, the claim's name itself
+    ablation = ablation if isinstance(ablation, dict) else {"claim": ablation}
     if (claim := paper.CLAIMS.get(ablation.get("arm"))) is not None:  # ablate_all's arms
         arm[claim.switch] = claim.other_arm
     return {"status": "missing", "error": "no summary.json (crashed hard or still running)",

@@ -190,7 +190,8 @@ def job_parts(ab: Ablation) -> list[str]:
                          str(s.get("epochs", "-")), "-" if wall is None else f"{wall:.1f}",
                          "-" if speed_ is None else f"{speed_:.0f}"])
             if not r.completed:
-                bad.append(f"`{r.path}`: {s.get('status')} {s.get('error', '')}".rstrip())
+                error = str(s.get("error", "")).replace("`", "'")
+                bad.append(f"`{r.path}`: {s.get('status')}" + (f" `{error}`" if error else ""))
             bad += [f"`{old.path}` ({old.summary.get('status')}) superseded by the later "
                     f"`{r.path}` (same arm and seed)" for old in r.replaces]
         bad += [f"`{arm.name}` seed {seed}: missing (in the sweep's grid, no job directory)"

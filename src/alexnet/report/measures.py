@@ -161,7 +161,8 @@ class Overfit(Measure):
                       "noise per seed (stats audit D7); new runs score the whole training split")
         curves = [dict(r.series("val/top1_err")) for r in base.runs]
         last = sorted(set.intersection(*map(set, curves)))[-2:] if curves else []
-        gain = 100 * np.mean([c[last[0]] - c[last[1]] for c in curves]) if len(last) > 1 else 0
+        gain = (100 * np.mean([curve[last[0]] - curve[last[1]] for curve in curves])
+                if len(last) > 1 else 0)
         if gain >= PLATEAU:  # the paper's arm's mean held-out error in its last epoch
             c.verdict = Verdict(NOT_MEASURABLE, "the paper's arm was still improving (held-out "
                                 f"error −{gain:.2f} points in its last epoch, ≥ {PLATEAU}): a "
