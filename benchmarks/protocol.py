@@ -78,6 +78,9 @@ def main() -> None:
     p.add_argument("candidates", nargs="+", help="NAME=DIR[,DIR...]: one protocol's records")
     p.add_argument("--reference", type=Path, required=True,
                    help="an ablate_all sweep: the other claims' spreads, for LRN-only candidates")
+    p.add_argument("--epoch-minutes", type=float, default=None,
+                   help="cost every candidate at this many minutes per epoch (one machine's rate) "
+                        "instead of its records' fastest run (records from different machines)")
     args = p.parse_args()
     ref, ref_lrn = spreads([args.reference])
     if not ref_lrn:
@@ -94,6 +97,8 @@ def main() -> None:
         scaled = {k: (s * lrn["sd"] / ref_lrn["sd"], c) for k, (s, c) in ref.items()}
         sd = scaled | own
         note = "" if len(own) >= len(ref) else " (other claims: reference × LRN sd ratio)"
+        if args.epoch_minutes:
+            lrn["minutes"] = args.epoch_minutes * max(lrn["epochs"])
         cells, total, largest = hours(sd, lrn["minutes"])
         base = lrn["base"]
         r = np.corrcoef(base, lrn["other"])[0, 1] if len(base) > 2 else float("nan")

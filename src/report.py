@@ -14,6 +14,7 @@ from pathlib import Path
 from alexnet.dotenv import load_dotenv
 from alexnet.loggers import WANDB_MODES
 from alexnet.report import build_report
+from alexnet.report.collect import IncomparableSweeps
 from alexnet.report.curves import DEFAULT_THRESHOLD
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -39,7 +40,7 @@ def main(argv: list[str] | None = None) -> int:
     load_dotenv(REPO_ROOT / ".env")
     try:
         report = build_report(args.dirs, args.out, threshold=args.threshold, wandb=args.wandb)
-    except FileNotFoundError as e:
+    except (FileNotFoundError, IncomparableSweeps) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     print(report.describe())

@@ -15,6 +15,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from alexnet.report.collect import IncomparableSweeps
 from alexnet.report.curves import DEFAULT_THRESHOLD
 from alexnet.report.scorecard import StaleScorecard, build_scorecard
 
@@ -36,7 +37,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         card = build_scorecard(args.dirs, args.out, threshold=args.threshold, readme=args.readme,
                                conf_dir=REPO_ROOT / "conf", check=args.check)
-    except FileNotFoundError as e:
+    except (FileNotFoundError, IncomparableSweeps) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     except StaleScorecard as e:

@@ -620,3 +620,25 @@ def test_holms_p_is_adjusted_for_the_looks_and_a_look_that_cannot_decide_is_no_c
     ab = analyse_runs(find_runs([root]))[0]
     assert ab.estimate.ci == (-math.inf, math.inf) and ab.verdict.outcome == UNDECIDED
     assert not ab.verdict.censored and ab.adjusted_p is None
+
+
+def test_sweeps_that_ran_different_protocols_are_not_pooled(tmp_path, capsys):
+    """A 3-epoch and a 2-epoch sweep of one ablation are not seeds of one experiment: the later
+    runs would stand in for the same seeds. Refused in one line; equal protocols merge."""
+    import importlib.util
+
+    from conftest import REPO
+
+    for sweep, epochs in (("a", 3), ("b", 2), ("c", 3)):
+        for on in (True, False):
+            d = job(tmp_path / sweep, f"{on}", {"model.lrn": on}, 0, 0.40, 0.2)
+            (d / "config.yaml").write_text(f"seed: 0\nablation:\n  claim: lrn\ntrainer:\n  max_epochs: {epochs}\n"
+                                           f"model:\n  lrn: {on}\n  width: 0.25\ndata:\n  root: /{sweep}\n")
+    spec = importlib.util.spec_from_file_location("report_main", REPO / "src" / "report.py")
+    cli = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(cli)
+    args = ["--out", str(tmp_path / "out"), "--wandb", "disabled"]
+    assert cli.main([str(tmp_path / "a"), str(tmp_path / "b"), *args]) == 2
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert "ran different protocols (trainer.max_epochs: 3 vs 2)" in line and "report them apart" in line
+    assert cli.main([str(tmp_path / "a"), str(tmp_path / "c"), *args]) == 0  # data.root is plumbing

@@ -170,11 +170,12 @@ def find_sweeps(dirs: list[str | Path]) -> list[Sweep]:
     return found
 
 
-def find_runs(dirs: list[str | Path]) -> list[Run]:
+def find_runs(dirs: list[str | Path], pooled: bool = True) -> list[Run]:
     """Every job under `dirs` (sweep or run directories). A job directory with a config but
     no summary (crashed hard, or still running) is returned with status 'missing'. The same
-    arm and seed met twice (a re-run, or two merged sweeps) counts once: the completed, most
-    recent job, which lists the others in `replaces`."""
+    arm and seed met twice (a re-run, or two merged sweeps) counts once: the completed, first
+    job, which lists the others in `replaces`. `pooled` (to be analysed together): sweeps of one
+    ablation must have run one protocol (IncomparableSweeps otherwise); a listing passes False."""
     runs, seen = [], set()
     for d in dirs:
         d = Path(d)
@@ -194,6 +195,8 @@ def find_runs(dirs: list[str | Path]) -> list[Run]:
         for sweep in sweeps:
             if sweep.path.resolve() in run.path.resolve().parents:
                 run.expected_seeds = tuple(dict.fromkeys(run.expected_seeds + sweep.seeds_of(run)))
+    if pooled:  # before repeats are dropped: a mixed protocol would hide behind them
+        check_comparable(runs)
     runs = _drop_repeats(runs)
     for ablation in dict.fromkeys(r.ablation for r in runs):
         name_arms([r for r in runs if r.ablation == ablation])
@@ -222,6 +225,51 @@ def _drop_repeats(runs: list[Run]) -> list[Run]:
         loser.replaces = []
         kept[k] = winner
     return [r for r in runs if any(r is v for v in kept.values())]
+
+
+class IncomparableSweeps(ValueError):
+    """Sweeps of one ablation that ran different protocols: not seeds of one experiment."""
+
+
+def _protocol(run: Run) -> dict[str, Any]:
+    """What a job ran, as dotted keys (its config.yaml): every key an arm could be, and the
+    epochs; plumbing (paths, workers, loggers, seeds) left out."""
+    path = run.path / CONFIG_FILE
+    cfg = yaml.safe_load(path.read_text()) if path.is_file() else {}
+    flat: dict[str, Any] = {}
+
+    def walk(node, prefix):
+        for key, value in (node or {}).items():
+            if isinstance(value, dict):
+                walk(value, f"{prefix}{key}.")
+            else:
+                flat[f"{prefix}{key}"] = value
+
+    walk({k: cfg.get(k) for k in ("model", "data", "recipe")}, "")
+    flat["trainer.max_epochs"] = (cfg.get("trainer") or {}).get("max_epochs")
+    return {k: v for k, v in flat.items() if is_arm_key(k) or k == "trainer.max_epochs"}
+
+
+def check_comparable(runs: list[Run]) -> None:
+    """Refuses to pool sweeps of one ablation whose protocols differ beyond their arms (say a
+    3-epoch and a 2-epoch sweep): the later runs would silently stand in for the same seeds."""
+    for ablation in dict.fromkeys(r.ablation for r in runs):
+        members = [r for r in runs if r.ablation == ablation]
+        arm_keys = {k for r in members for k in (r.summary.get("arm") or {})}
+        seen: dict[Path, dict] = {}
+        for run in members:
+            if run.path.parent not in seen and (run.path / CONFIG_FILE).is_file():
+                seen[run.path.parent] = {k: v for k, v in _protocol(run).items() if k not in arm_keys}
+        (first, a), *others = list(seen.items()) or [(None, {})]
+        for other, b in others:
+            # keys both have: one that a later version of the code added is no protocol change
+            keys = sorted(k for k in a.keys() & b.keys() if a[k] != b[k])
+            if keys:
+                k = keys[0]
+                raise IncomparableSweeps(
+                    f"{first} and {other} ran different protocols ({k}: {a[k]!r} vs "
+                    f"{b[k]!r}{f'; {len(keys) - 1} more' if len(keys) > 1 else ''}): they are not "
+                    "seeds of one experiment; report them apart")
 
 
 def name_arms(runs: list[Run]) -> None:

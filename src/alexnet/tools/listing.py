@@ -101,7 +101,7 @@ def list_runs(dirs: list[str | Path]) -> list[Entry]:
         if d.is_file():
             raise FileNotFoundError(f"{d} is a file: pass a folder (logs/, a sweep or a run "
                                     "directory)")
-    runs = find_runs(dirs)
+    runs = find_runs(dirs, pooled=False)  # many sweeps, any protocols: listed, not analysed
     sweeps = find_sweeps(dirs)
 
     def in_a_sweep(run: Run) -> bool:
@@ -109,7 +109,7 @@ def list_runs(dirs: list[str | Path]) -> list[Entry]:
 
     # each sweep's jobs as its report counts them (a re-run of an arm and seed replaces the
     # earlier job); single runs all listed, also those find_runs merged as repeats of another
-    entries = [_sweep_entry(s, find_runs([s.path])) for s in sweeps]
+    entries = [_sweep_entry(s, find_runs([s.path], pooled=False)) for s in sweeps]
     alone = [r for r in runs + [old for r in runs for old in r.replaces] if not in_a_sweep(r)]
     entries += [_run_entry(r) for r in alone]
     return sorted(entries, key=lambda e: str(e.path))
