@@ -62,7 +62,12 @@ def test_experiments_readme_is_the_scorecard_its_own_command_regenerates(monkeyp
 @pytest.mark.parametrize("command", sorted(set(_commands(README.read_text(), "train.py"))))
 def test_every_training_command_in_experiments_readme_composes_and_passes_the_checks(command):
     """The README's re-run and GPU commands are commands the platform accepts as printed (DIR
-    standing for the data)."""
-    cfg = make_config(*shlex.split(command))
+    standing for the data); a sweep's values (seed=0,1,2) composed at their first value."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    args = shlex.split(command)
+    parsed = OverridesParser.create().parse_overrides(args)
+    cfg = make_config(*(f"{o.key_or_group}={next(iter(o.sweep_iterator()))}" if o.is_sweep_override()
+                        else a for o, a in zip(parsed, args, strict=True)))
     assert config_problem(cfg) is None
     assert cfg.ablation.claim in {*paper.CLAIMS, "all"}

@@ -89,6 +89,10 @@ def test_a_sweeps_command_is_printed_shell_quoted_with_this_machines_paths_left_
     assert args == [task[0], task[1], "data.root=DIR", "paths.log_dir=PATH", task[4], task[5]]
     assert make_config(*args).recipe.lr_by_activation.tanh == 0.004
     assert sweep_command(tmp_path / "no-sweep-here") is None
+    # what a preset or default may change later is pinned as the jobs ran it
+    (tmp_path / "0").mkdir()
+    (tmp_path / "0" / "config.yaml").write_text("trainer:\n  max_epochs: 6\nrecipe:\n  schedule: plateau\n")
+    assert shlex.split(sweep_command(tmp_path))[-2:] == ["trainer.max_epochs=6", "recipe.schedule=plateau"]
 
 
 def test_a_claim_with_one_arm_finished_shows_the_papers_number_and_no_measurement(tmp_path):

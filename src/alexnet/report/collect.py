@@ -147,9 +147,15 @@ MACHINE_PATHS = {"data.root": "DIR", "data.cache_dir": "CACHE", "ckpt_path": "CK
                  "paths.*": "PATH"}
 
 
+# What a preset or a default may change later, pinned in a re-run command at the value the
+# sweep's jobs ran with (their config.yaml) unless the command sets it.
+PINNED = ("trainer.max_epochs", "recipe.schedule")
+
+
 def sweep_command(sweep_dir: Path) -> str | None:
     """The command that runs the sweep again, from its multirun.yaml: the task's overrides,
-    shell-quoted, with this machine's paths (data.root, caches, hydra.*) left for the user."""
+    shell-quoted, with this machine's paths (data.root, caches, hydra.*) left for the user, and
+    its seeds and the PINNED keys as its jobs ran them."""
     if (read := _hydra(sweep_dir)) is None:
         return None
     args = []
@@ -157,6 +163,16 @@ def sweep_command(sweep_dir: Path) -> str | None:
         if not key.startswith(("hydra.", "hydra/")):
             place = next((v for p, v in MACHINE_PATHS.items() if fnmatch.fnmatchcase(key, p)), None)
             args.append(f"{key}={place}" if place else override)
+    given = {k for k, _, _ in read[1]}
+    seeds = ((read[0].get("sweeper") or {}).get("params") or {}).get("seed")
+    if seeds is not None and "seed" not in given:  # the experiment's seeds as they were then
+        args.append(f"seed={seeds}")
+    job = next(iter(sorted(Path(sweep_dir).glob(f"*/{CONFIG_FILE}"))), None)
+    cfg = (yaml.safe_load(job.read_text()) or {}) if job else {}
+    for key in PINNED:
+        section, _, name = key.partition(".")
+        if (value := (cfg.get(section) or {}).get(name)) is not None and key not in given:
+            args.append(f"{key}={value}")
     return shlex.join(["python", "src/train.py", *args])
 
 
