@@ -156,7 +156,7 @@ def _config_but_seed(job_dir: Path) -> dict | None:
         config = yaml.safe_load((job_dir / CONFIG_FILE).read_text())
     except (OSError, yaml.YAMLError):
         return None
-    return {k: v for k, v in config.items() if k != "seed"} if isinstance(config, dict) else None
+    return {k: v for k, v in config.items() if k not in ("seed", "seeds")} if isinstance(config, dict) else None
 
 
 def keep_in_sweep(job_dir: str | Path, policy: str) -> list[Path]:
