@@ -45,9 +45,10 @@ def test_imagenet_like_layouts_train_and_evaluate(tmp_path, data, make):
     result = evaluate(eval_config(f"ckpt={ckpt}", f"data={data}", f"data.root={root}", "data.ten_crop=true"), tmp_path / "eval")
     assert result["eval_crops"] == "ten_crop" and result["images"] == 6
     # the centre view of the ten is the run's own test: the same weights, images and crop
-    assert result["val/center_top1_err"] == pytest.approx(summary["test/top1_err"])
-    assert result["val/top1_err"] * 6 == pytest.approx(round(result["val/top1_err"] * 6))  # 6 images
-    assert json.loads((tmp_path / "eval" / "evaluation.json").read_text())["val/top5_err"] == result["val/top5_err"]
+    assert result["data"]["val_is_test"] and "val/top1_err" not in result  # named by the split scored
+    assert result["test/center_top1_err"] == pytest.approx(summary["test/top1_err"])
+    assert result["test/top1_err"] * 6 == pytest.approx(round(result["test/top1_err"] * 6))  # 6 images
+    assert json.loads((tmp_path / "eval" / "evaluation.json").read_text())["test/top5_err"] == result["test/top5_err"]
     assert load(ckpt).class_names == ["tench", "English springer", "cassette player"]
 
 
@@ -84,7 +85,7 @@ def test_evaluate_cli_prints_a_table_and_writes_json(trained, tmp_path):
     out = cli("evaluate.py", f"ckpt={ckpt}", "data=folder", f"data.root={root}", "data.ten_crop=false",
               f"hydra.run.dir={tmp_path}", "progress_bar=false")
     assert out.returncode == 0, out.stderr[-3000:]
-    assert "val/top1_err" in out.stdout and "center" in out.stdout
+    assert "test/top1_err" in out.stdout and "center" in out.stdout
     result = json.loads((tmp_path / "evaluation.json").read_text())
     assert result["eval_crops"] == "center" and result["images"] == 9
 

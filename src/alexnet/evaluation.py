@@ -48,11 +48,13 @@ def evaluate(cfg: DictConfig, out_dir: str | Path | None = None) -> dict[str, An
         limit_val_batches=cfg.get("limit_batches"),
     )
     (metrics,) = trainer.validate(loaded.module, datamodule=dm, verbose=False)
+    data = dm.describe()
     result = {
         "checkpoint": str(Path(cfg.ckpt).resolve()), "eval_crops": dm.eval_crops,
-        "images": len(dm.val_set), "data": dm.describe(),
+        "images": len(dm.val_set), "data": data,
     }
-    result |= {k: float(metrics[k]) for k in METRICS if k in metrics}
+    split = "test" if data.get("val_is_test") else "val"  # named by the images scored
+    result |= {k.replace("val/", f"{split}/", 1): float(metrics[k]) for k in METRICS if k in metrics}
     if out_dir is not None:
         out = Path(out_dir) / "evaluation.json"
         out.parent.mkdir(parents=True, exist_ok=True)
@@ -65,9 +67,8 @@ def table(result: dict[str, Any]) -> str:
     """The result as a small aligned text table."""
     rows = [("checkpoint", result["checkpoint"]), ("data", result["data"]["root"]),
             ("crops", result["eval_crops"]), ("images", str(result["images"]))]
-    rows += [(k, f"{result[k] * 100:.2f} %") for k in METRICS if k in result and k != "val/loss"]
-    if "val/loss" in result:
-        rows.append(("val/loss", f"{result['val/loss']:.4f}"))
+    rows += [(k, f"{v * 100:.2f} %") for k, v in result.items() if k.endswith("_err")]
+    rows += [(k, f"{v:.4f}") for k, v in result.items() if k.endswith("/loss")]
     width = max(len(k) for k, _ in rows)
     return "\n".join(f"{k:<{width}}  {v}" for k, v in rows)
 
