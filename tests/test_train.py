@@ -213,3 +213,23 @@ def test_ddp_in_a_sweep_runs_each_job_once_on_two_processes(tmp_path):
         assert (summary.parent / "train_ddp_rank1.log").is_file()  # rank 1 ran this job only
     assert len([d for d in (tmp_path / "sweep").iterdir() if d.is_dir()]) == 2  # no stray runs
     assert (tmp_path / "sweep" / "report.md").is_file()
+
+
+@pytest.mark.parametrize("kind", ["rich", "tqdm"])
+def test_the_progress_bar_counts_epochs_from_one_as_the_epoch_lines_do(kind, capsys):
+    """Lightning's bars say `Epoch 0` in the first epoch while the epoch lines say `epoch 1/2`."""
+    from types import SimpleNamespace
+
+    from alexnet.console import epoch_text, progress_bar
+
+    trainer = SimpleNamespace(current_epoch=0, max_epochs=2)
+    assert epoch_text(trainer) == "Epoch 1/2" and epoch_text(SimpleNamespace(current_epoch=4, max_epochs=-1)) == "Epoch 5/?"
+    bar = progress_bar(kind, terminal=True)
+    if kind == "rich":
+        bar._trainer = trainer
+        assert bar._get_train_description(0).strip() == "Epoch 1/2"
+    else:
+        bar._trainer = SimpleNamespace(**vars(trainer), num_training_batches=3)
+        bar.train_progress_bar = bar.init_train_tqdm()
+        bar.on_train_epoch_start(bar._trainer)
+        assert bar.train_progress_bar.desc.startswith("Epoch 1/2")  # tqdm adds ": "

@@ -47,12 +47,22 @@ class _NoVersionMixin:
         return items
 
 
+def epoch_text(trainer) -> str:
+    """`Epoch 3/6`: counted from 1, as the epoch lines count (Lightning's bars count from 0)."""
+    total = trainer.max_epochs if trainer.max_epochs and trainer.max_epochs > 0 else "?"
+    return f"Epoch {trainer.current_epoch + 1}/{total}"
+
+
 class _RichBar(_NoVersionMixin, RichProgressBar):
-    pass
+    def _get_train_description(self, current_epoch: int) -> str:
+        text = epoch_text(self.trainer)
+        return f"{text:{len(self.validation_description)}}"  # padded: no flicker against it
 
 
 class _TQDMBar(_NoVersionMixin, TQDMProgressBar):
-    pass
+    def on_train_epoch_start(self, trainer, *args) -> None:
+        super().on_train_epoch_start(trainer, *args)
+        self.train_progress_bar.set_description(epoch_text(trainer))
 
 
 def progress_bar(kind: str, terminal: bool | None = None) -> L.Callback | None:
@@ -86,8 +96,7 @@ class EpochLine(L.Callback):
         if trainer.global_rank != 0:
             return
         m = trainer.callback_metrics
-        total = trainer.max_epochs if trainer.max_epochs and trainer.max_epochs > 0 else "?"
-        parts = [f"epoch {trainer.current_epoch + 1}/{total}", f"step {trainer.global_step}"]
+        parts = [epoch_text(trainer).lower(), f"step {trainer.global_step}"]
         if "train/loss" in m:
             parts.append(f"train loss {float(m['train/loss']):.3f}")
         top1, top5 = _pct(m, "val/top1_err"), _pct(m, "val/top5_err")
