@@ -101,18 +101,18 @@ def test_test_metrics_equal_an_independent_evaluation_of_the_final_weights(tmp_p
     ckpt = job / "checkpoints" / "last.ckpt"  # the weights after the last epoch
     centre = evaluate(eval_config(f"ckpt={ckpt}", *data[:2], "data.ten_crop=false"))
     assert centre["images"] == 9
-    assert summary["test/top1_err"] == pytest.approx(centre["val/top1_err"])
-    assert summary["test/top5_err"] == pytest.approx(centre["val/top5_err"])
-    assert summary["test/loss"] == pytest.approx(centre["val/loss"], rel=1e-5)
+    assert summary["test/top1_err"] == pytest.approx(centre["test/top1_err"])  # named by its split
+    assert summary["test/top5_err"] == pytest.approx(centre["test/top5_err"])
+    assert summary["test/loss"] == pytest.approx(centre["test/loss"], rel=1e-5)
     rows = read_csv(job / "test_outcomes.csv")
     assert len(rows) == 9 and [int(r["label"]) for r in rows] == [0, 0, 0, 1, 1, 1, 2, 2, 2]
     assert np.mean([int(r["center_top1"]) for r in rows]) == pytest.approx(1 - summary["test/top1_err"])
     assert np.mean([int(r["center_top5"]) for r in rows]) == pytest.approx(1 - summary["test/top5_err"])
     if ten_crop:
         ten = evaluate(eval_config(f"ckpt={ckpt}", *data[:2], "data.ten_crop=true"))
-        assert summary["test/tencrop_top1_err"] == pytest.approx(ten["val/top1_err"])
-        assert summary["test/tencrop_top5_err"] == pytest.approx(ten["val/top5_err"])
-        assert summary["test/top1_err"] == pytest.approx(ten["val/center_top1_err"])
+        assert summary["test/tencrop_top1_err"] == pytest.approx(ten["test/top1_err"])
+        assert summary["test/tencrop_top5_err"] == pytest.approx(ten["test/top5_err"])
+        assert summary["test/top1_err"] == pytest.approx(ten["test/center_top1_err"])
         assert np.mean([int(r["tencrop_top1"]) for r in rows]) == pytest.approx(1 - summary["test/tencrop_top1_err"])
         assert list(rows[0]) == ["label", "center_top1", "center_top5", "tencrop_top1", "tencrop_top5"]
     else:

@@ -10,6 +10,7 @@ moment the destination is either the old checkpoint or the new one, never a part
 from __future__ import annotations
 
 import errno
+import itertools
 import logging
 import os
 import zipfile
@@ -21,7 +22,8 @@ from lightning.pytorch.plugins.io import TorchCheckpointIO
 
 log = logging.getLogger(__name__)
 
-TMP_PREFIX = ".tmp-"  # <dir>/.tmp-<name>.<pid>: never matched by *.ckpt, removed by clean_orphans
+_SAVES = itertools.count()
+TMP_PREFIX = ".tmp-"  # <dir>/.tmp-<name>.<pid>.<n>: never matched by *.ckpt, removed by clean_orphans
 
 
 def _fsync_dir(directory: Path) -> None:
@@ -42,7 +44,9 @@ def atomic_torch_save(obj: Any, path: str | Path) -> None:
     """`torch.save` to a temporary file beside `path`, fsync, rename: all or nothing."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f"{TMP_PREFIX}{path.name}.{os.getpid()}")
+    # unique per call: a save made by a signal handler (a preemption) in the middle of another
+    # must not write into the same file (torch: "unexpected pos"); each renames a whole file
+    tmp = path.with_name(f"{TMP_PREFIX}{path.name}.{os.getpid()}.{next(_SAVES)}")
     try:
         with open(tmp, "wb") as f:
             torch.save(obj, f)
