@@ -104,7 +104,7 @@ def test_the_cli_says_it_in_one_line_with_status_2(tmp_path):
 
 @pytest.mark.parametrize("sig, status, said", [(signal.SIGTERM, 143, "stopped by SIGTERM"),
                                                (signal.SIGINT, 1, "stopped by SIGINT")])
-def test_a_signal_ends_the_run_failed_and_non_zero_after_its_record(tmp_path, sig, status, said):
+def test_a_signal_ends_the_run_interrupted_and_non_zero_saying_how_to_resume(tmp_path, sig, status, said):
     proc = subprocess.Popen(
         [sys.executable, str(REPO / "src" / "train.py"), *TINY, "trainer.max_epochs=50", f"hydra.run.dir={tmp_path}"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO, env=ENV,
@@ -117,7 +117,10 @@ def test_a_signal_ends_the_run_failed_and_non_zero_after_its_record(tmp_path, si
     out, err = proc.communicate(timeout=300)
     assert proc.returncode == status, err[-2000:]
     summary = json.loads((tmp_path / "summary.json").read_text())
-    assert summary["status"] == "failed" and summary["error"].startswith(said) and summary["epochs"] >= 1
+    assert summary["status"] == "interrupted" and summary["error"].startswith(said) and summary["epochs"] >= 1
+    resume = f"resume from its last checkpoint with python {REPO / 'src' / 'train.py'} "
+    assert resume in summary["error"] and summary["error"].endswith(f" hydra.run.dir={tmp_path}")
+    assert summary["error"] in out + err  # said on the console too, not only in the record
     if sig == signal.SIGTERM:
         assert err.strip().splitlines()[-1].startswith("error: stopped by SIGTERM")
 

@@ -10,6 +10,7 @@ import pytest
 from alexnet.tools.listing import (
     COMPLETED,
     FAILED,
+    INTERRUPTED,
     NOT_STARTED,
     UNFINISHED,
     Entry,
@@ -68,3 +69,6 @@ def test_a_sweep_still_running_says_what_is_left():
     done = Entry(Path("s"), "sweep", "ablate_lrn", {COMPLETED: 8}, "", "", None)
     assert describe_status(done) == "completed (8 jobs)"
     assert Entry(Path("s"), "sweep", "x", {COMPLETED: 1, FAILED: 1}, "", "", None).status == FAILED
+    # Ctrl+C: its record says interrupted and how to resume; the sweep is not called failed
+    stopped = Entry(Path("s"), "sweep", "x", {COMPLETED: 1, INTERRUPTED: 1, NOT_STARTED: 2}, "", "", None)
+    assert describe_status(stopped) == "interrupted: 1 completed, 1 interrupted, 2 not started"

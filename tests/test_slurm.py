@@ -208,7 +208,8 @@ def test_a_job_stopped_by_sigterm_fails_alone_and_the_sweep_says_so(tmp_path):
     assert proc.returncode == 1, err[-3000:]
     (summary,) = sweep.glob("*/summary.json")
     record = json.loads(summary.read_text())
-    assert record["status"] == "failed" and record["error"].startswith("stopped by SIGTERM")
+    assert record["status"] == "interrupted" and record["error"].startswith("stopped by SIGTERM")
+    assert record["error"].endswith(f"the sweep's command with hydra.sweep.dir={sweep}")
     assert f"did not complete: {summary.parent.name}; re-run the same command with hydra.sweep.dir={sweep}" in out
 
 

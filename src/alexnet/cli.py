@@ -102,8 +102,8 @@ def run(main: Callable[[], object], conf_dir: Path, config_name: str) -> None:
     try:
         main()
     except SIGTERMException:
-        print("error: stopped by SIGTERM; its summary.json says failed and how to resume (the same command "
-              "with hydra.run.dir=<its run dir>, or hydra.sweep.dir=<its sweep dir>, or resume=true)", file=sys.stderr)
+        print("error: stopped by SIGTERM; its summary.json says interrupted and the command that resumes it",
+              file=sys.stderr)
         sys.exit(SIGTERM_STATUS)
     except (ConfigCompositionException, OverrideParseException) as e:  # the command line's; a bug's traceback stays
         if user_wants_traces:

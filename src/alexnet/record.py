@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import json
+import logging
 import math
 import os
 import platform
@@ -29,6 +30,8 @@ from omegaconf import OmegaConf
 
 from alexnet.data.datamodule import data_parallel_rank
 from alexnet.submitit_task import Requeued
+
+log = logging.getLogger(__name__)
 
 METRICS_FILE, SUMMARY_FILE, CONFIG_FILE = "metrics.csv", "summary.json", "config.yaml"
 OUTCOMES_FILE = "test_outcomes.csv"
@@ -126,8 +129,9 @@ class RunRecord(L.Callback):
     """Writes metrics.csv after every epoch and summary.json when training stops."""
 
     def __init__(self, out_dir: str | Path, facts: dict[str, Any] | None = None,
-                 resume_from: str | Path | None = None):
+                 resume_from: str | Path | None = None, resume_command: str | None = None):
         self.out_dir = Path(out_dir)
+        self.resume_command = resume_command  # said on the console and in the summary if stopped
         self.facts = dict(facts or {})
         # a resume continues the record of the job the checkpoint came from (its job dir is
         # the checkpoint's grandparent), even when it writes into a new directory
@@ -204,8 +208,10 @@ class RunRecord(L.Callback):
                                              "requeued the job, which continues here from its last checkpoint")
             elif isinstance(exception, (SIGTERMException, KeyboardInterrupt)):
                 signal = "SIGTERM" if isinstance(exception, SIGTERMException) else "SIGINT (Ctrl+C)"
-                error = (f"stopped by {signal} at step {trainer.global_step}: resume with the same command and "
-                         f"hydra.run.dir={self.out_dir} (a sweep: hydra.sweep.dir={self.out_dir.parent})")
+                status, error = "interrupted", (
+                    f"stopped by {signal} at step {trainer.global_step}: resume from its last "
+                    f"checkpoint with {self.resume_command or 'the same command'}")
+                log.warning(error)
             with contextlib.suppress(OSError):  # a full disk: the original error is what the caller must see
                 self.write_summary(trainer, pl_module, status=status, error=error)
 

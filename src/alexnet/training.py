@@ -9,6 +9,8 @@ from __future__ import annotations
 import json
 import logging
 import os
+import shlex
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -46,7 +48,7 @@ from alexnet.resume import (
     resume_point,
     saved_state,
 )
-from alexnet.submitit_task import lightning_plugins
+from alexnet.submitit_task import executor, lightning_plugins
 
 log = logging.getLogger(__name__)
 
@@ -160,6 +162,17 @@ def claim_arm(cfg: DictConfig) -> dict[str, Any]:
     return {claim.switch: claim.other_arm}
 
 
+def resume_command(out_dir: Path, single_run: bool) -> str:
+    """This process's command, pointed at the directory to continue: a single run's own, a
+    sweep job's sweep (whose finished jobs are skipped). A submitit task runs submitit's
+    command, not the sweep's: it names the sweep directory only."""
+    key, where = ("hydra.run.dir", out_dir) if single_run else ("hydra.sweep.dir", out_dir.parent)
+    if executor() is not None:
+        return f"the sweep's command with {key}={where}"
+    args = [a for a in sys.argv[1:] if not a.startswith(f"{key}=")]
+    return shlex.join(["python", sys.argv[0], *args, f"{key}={where}"])
+
+
 def train(cfg: DictConfig, out_dir: str | Path, arm: dict[str, Any] | None = None,
           group: str | None = None, single_run: bool = True) -> dict[str, Any]:
     """Trains one job and returns its summary (also written to `out_dir/summary.json`).
@@ -182,7 +195,8 @@ def train(cfg: DictConfig, out_dir: str | Path, arm: dict[str, Any] | None = Non
         num_classes = datamodule.num_classes
         data_facts = datamodule.describe()  # also checks data.holdout against the data
         decide_wandb_mode(cfg.logger.wandb.get("mode", "auto"))  # validates the value only
-        record = RunRecord(out_dir, {}, resume_from=ckpt_path)
+        record = RunRecord(out_dir, {}, resume_from=ckpt_path,
+                           resume_command=resume_command(out_dir, single_run))
         if ckpt_path is not None:
             previous = saved_state(check_fits(ckpt_path, dict(module.hparams)), type(record).__qualname__)
             record.wandb_id = previous.get("wandb_id") or record.wandb_id  # the same W&B run

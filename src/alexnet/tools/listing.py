@@ -21,8 +21,9 @@ from alexnet.report.collect import SWEEP_FILE, Run, Sweep, find_runs, find_sweep
 from alexnet.resume import CHECKPOINT_DIR
 
 COMPLETED, FAILED, NOT_STARTED = "completed", "failed", "not started"
+INTERRUPTED = "interrupted"  # stopped by Ctrl+C or SIGTERM: its summary says how to resume
 UNFINISHED = "running or interrupted"
-STATUSES = (COMPLETED, FAILED, UNFINISHED, NOT_STARTED)
+STATUSES = (COMPLETED, FAILED, INTERRUPTED, UNFINISHED, NOT_STARTED)
 # collect.py's word for a job without summary.json; a job submitit requeued (alexnet.submitit_task)
 STATUS = {"missing": UNFINISHED, "requeued": UNFINISHED}
 
@@ -42,7 +43,7 @@ class Entry:
 
     @property
     def status(self) -> str:
-        for status in (UNFINISHED, NOT_STARTED, FAILED):
+        for status in (UNFINISHED, INTERRUPTED, NOT_STARTED, FAILED):
             if self.counts.get(status):
                 return UNFINISHED if status == NOT_STARTED else status
         return COMPLETED if self.counts else NOT_STARTED
