@@ -54,3 +54,28 @@ def test_the_probe_sees_a_broken_image(tmp_path):
     page.write_text('<!DOCTYPE html><html><body><img src="missing.png"></body></html>')
     dom = rendered_dom(page, tmp_path)
     assert 'data-loaded="no"' in dom
+
+
+def test_the_runs_page_sorts_and_filters_in_chromium(tmp_path):
+    from alexnet.tools.runs_page import runs_page
+
+    root = tmp_path / "runs"
+    errors = {("on", 0): 0.43, ("off", 0): 0.41, ("on", 1): 0.47, ("off", 1): 0.40}
+    for (arm, seed), err in errors.items():
+        job(root, f"{arm}{seed}", {"model.lrn": arm == "on"}, seed, err, 0.2)
+    page = tmp_path / "runs.html"
+    page.write_text(runs_page([root], [], page))
+    # on load: sort by the test error (one click: ascending), then filter to LRN off
+    probe = ("<script>window.addEventListener('load', () => { "
+             "const th = [...document.querySelectorAll('#runs th')]"
+             ".find(h => h.textContent === 'test top-1 %'); th.click(); "
+             "document.body.setAttribute('data-order', [...document.querySelectorAll('#runs tbody tr')]"
+             ".map(r => r.cells[th.cellIndex].textContent).join(' ')); "
+             "const f = document.getElementById('filter'); f.value = 'lrn=false'; "
+             "f.dispatchEvent(new Event('input')); "
+             "document.body.setAttribute('data-shown', [...document.querySelectorAll('#runs tbody tr')]"
+             ".filter(r => !r.hidden).map(r => r.cells[1].textContent).join(' ')); });</script>")
+    page.write_text(page.read_text().replace("</body>", probe + "</body>"))
+    dom = rendered_dom(page, tmp_path)
+    assert 'data-order="40.00 41.00 43.00 47.00"' in dom
+    assert 'data-shown="model.lrn=False model.lrn=False"' in dom

@@ -1,8 +1,10 @@
 """runs.py lists what real runs left on disk: a sweep with its jobs counted by status, single
 runs (a killed one too), arms, seeds and the report."""
 
+import json
 import runpy
 import sys
+from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
@@ -72,3 +74,52 @@ def test_a_sweep_still_running_says_what_is_left():
     # Ctrl+C: its record says interrupted and how to resume; the sweep is not called failed
     stopped = Entry(Path("s"), "sweep", "x", {COMPLETED: 1, INTERRUPTED: 1, NOT_STARTED: 2}, "", "", None)
     assert describe_status(stopped) == "interrupted: 1 completed, 1 interrupted, 2 not started"
+
+
+class Cells(HTMLParser):
+    """The rows of a page's tables, as text: {table id: [[cell, ...], ...]}."""
+
+    def __init__(self):
+        super().__init__()
+        self.tables, self.table, self.row = {}, None, None
+
+    def handle_starttag(self, tag, attrs):
+        if tag == "table":
+            self.table = self.tables.setdefault(dict(attrs)["id"], [])
+        elif tag == "tr" and self.table is not None:
+            self.row = []
+            self.table.append(self.row)
+        elif tag in ("td", "th") and self.row is not None:
+            self.row.append("")
+
+    def handle_endtag(self, tag):
+        if tag == "table":
+            self.table = self.row = None
+
+    def handle_data(self, data):
+        if self.row:
+            self.row[-1] += data.strip()
+
+
+def test_the_page_of_every_run_holds_each_runs_arm_seed_and_test_error(logs, monkeypatch, capsys):
+    page = logs / "runs.html"
+    code, lines, _ = listing(monkeypatch, capsys, logs, "--html", page)
+    assert code == 0 and lines[-1] == f"every run in one page: {page}"
+    parser = Cells()
+    parser.feed(page.read_text())
+    head, *rows = parser.tables["runs"]
+    by_run = {r[head.index("run")]: dict(zip(head, r, strict=True)) for r in rows}
+    summaries = {p.parent.name: json.loads(p.read_text()) for p in logs.rglob("summary.json")}
+    assert set(by_run) == set(summaries) | {"killed"}  # the killed run has no summary, still listed
+    for name, s in summaries.items():
+        row = by_run[name]
+        arm = [f"{k}={v}" for k, v in s["arm"].items()]
+        assert all(a in row["arm"] for a in arm) and (arm or row["arm"] == "default")
+        assert row["seed"] == str(s["seed"])
+        assert row["status"] == s["status"]
+        shown = "-" if s.get("test/top1_err") is None else f"{100 * s['test/top1_err']:.2f}"
+        assert row["test top-1 %"] == shown
+    assert {r["sweep"] for r in by_run.values()} == {"logs/train/multiruns/sweep", "-"}
+    assert by_run["killed"]["status"] == "running or interrupted"
+    (sweep_head, *sweeps) = parser.tables["sweeps"]
+    assert [dict(zip(sweep_head, r, strict=True))["report"] for r in sweeps] == ["report"]
