@@ -174,3 +174,30 @@ def test_a_silent_wandb_host_costs_a_sweep_seconds_not_minutes(silent_host, tmp_
     for job in (tmp_path / "on").glob("*_seed-*"):
         assert list((job / "wandb").glob("offline-run-*/run-*.wandb")), job
     assert len(list((tmp_path / "on").glob("*_seed-*"))) == 2
+
+
+def test_tensorboards_hparams_view_holds_each_runs_arm_and_test_error(tmp_path):
+    """logger=tensorboard: the HParams table (one row per run) gets the arm, the seed and the
+    run's real results at its end, not Lightning's placeholder hp_metric."""
+    pytest.importorskip("tensorboard")
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+    from tensorboard.plugins.hparams import plugin_data_pb2
+
+    from alexnet.training import train
+    from conftest import make_config
+
+    cfg = make_config("debug=tiny", "callbacks.progress_bar=none", "trainer.max_epochs=1",
+                      "logger=tensorboard", "logger.wandb.enabled=false", "ablation.arm=lrn", "seed=3")
+    summary = train(cfg, tmp_path / "job")
+    events = EventAccumulator(str(tmp_path / "job" / "tensorboard"))
+    events.Reload()
+    content = events.PluginTagToContent("hparams")
+    start = plugin_data_pb2.HParamsPluginData.FromString(content["_hparams_/session_start_info"])
+    hparams = start.session_start_info.hparams
+    assert hparams["arm"].string_value == "model.lrn=False" and hparams["seed"].number_value == 3
+    assert hparams["model/lrn"].bool_value is False
+    experiment = plugin_data_pb2.HParamsPluginData.FromString(content["_hparams_/experiment"])
+    shown = {m.name.tag for m in experiment.experiment.metric_infos}
+    assert {"test/top1_err", "best_val/top1_err"} <= shown and "hp_metric" not in shown
+    (last, *_) = sorted(events.Scalars("test/top1_err"), key=lambda e: -e.step)
+    assert last.value == pytest.approx(summary["test/top1_err"])

@@ -133,13 +133,30 @@ def build_loggers(
     if cfg.get("tensorboard", False):
         from lightning.pytorch.loggers import TensorBoardLogger
 
-        loggers.append(TensorBoardLogger(save_dir=out_dir, name="tensorboard", version=""))
+        # no placeholder hp_metric: the hparams view gets the run's real results at its end
+        loggers.append(TensorBoardLogger(save_dir=out_dir, name="tensorboard", version="",
+                                         default_hp_metric=False))
     wb = cfg.get("wandb") or {}
     if wb.get("enabled", False):
         wandb_logger = _wandb_logger(wb, out_dir, run_name, group, tags, config, run_id)
         if wandb_logger is not None:
             loggers.append(wandb_logger)
     return loggers
+
+
+# What TensorBoard's HParams view shows per run, beside its arm, seed and config
+HPARAM_METRICS = ("test/top1_err", "test/top5_err", "test/tencrop_top1_err", "best_val/top1_err",
+                  "final_val/top1_err")
+
+
+def log_final_hparams(loggers: list[Logger], hparams: dict[str, Any], summary: dict) -> None:
+    """Gives TensorBoard's HParams view each run's results (its table: one row per run, sortable
+    by any of them), once they exist: at the run's end, from its summary."""
+    metrics = {k: summary[k] for k in HPARAM_METRICS if isinstance(summary.get(k), (int, float))}
+    for lg in loggers:
+        if type(lg).__name__ == "TensorBoardLogger" and metrics:
+            lg.log_hyperparams(hparams, metrics)
+            lg.finalize("success")
 
 
 def _init_wandb(wb, out_dir, run_name, group, tags, config, mode, run_id):

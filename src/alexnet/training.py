@@ -27,7 +27,7 @@ from alexnet.console import EpochLine, duration, progress_bar
 from alexnet.data.datamodule import AlexNetDataModule
 from alexnet.data.sources import DataError
 from alexnet.evaluation import FinalTest, ValidateAtStop
-from alexnet.loggers import build_loggers, decide_wandb_mode, finish_wandb
+from alexnet.loggers import build_loggers, decide_wandb_mode, finish_wandb, log_final_hparams
 from alexnet.module import AlexNetModule
 from alexnet.record import (
     CONFIG_FILE,
@@ -244,6 +244,10 @@ def train(cfg: DictConfig, out_dir: str | Path, arm: dict[str, Any] | None = Non
     summary_file = out_dir / SUMMARY_FILE
     summary = json.loads(summary_file.read_text()) if summary_file.is_file() else {}
     if trainer.is_global_zero and summary:
+        log_final_hparams(trainer.loggers, {
+            "arm": arm_tag(arm) or "default", "seed": int(cfg.seed), "epochs": summary.get("epochs"),
+            "ablation": str(record.facts["ablation"]), "model": resolved["model"],
+            "recipe": resolved["recipe"]}, summary)
         log.info("%s in %s: %s", summary.get("status"), duration(summary.get("wall_time_s") or 0), out_dir)
         if not single_run and summary.get("status") == "completed":
             policy = cfg.callbacks.checkpoint.get("sweep_keep", "all")
