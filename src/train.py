@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 import sys
 from pathlib import Path
 
@@ -34,6 +35,14 @@ load_dotenv(REPO_ROOT / ".env")
 log = logging.getLogger("train")
 
 
+def remove_if_only_hydras(run_dir: Path) -> None:
+    """A run refused before any work leaves no folder: Hydra made it (its .hydra/ and log)
+    before train() could check the config; a folder holding anything else (a run's record to
+    resume) is kept."""
+    if run_dir.is_dir() and {p.name for p in run_dir.iterdir()} <= {".hydra", "train.log"}:
+        shutil.rmtree(run_dir, ignore_errors=True)
+
+
 @hydra.main(version_base="1.3", config_path="../conf", config_name="config")
 def main(cfg: DictConfig) -> dict | None:
     hc = HydraConfig.get()
@@ -51,6 +60,7 @@ def main(cfg: DictConfig) -> dict | None:
         message = str(e).strip().splitlines()[0]
         if not multirun:
             print(f"error: {message}", file=sys.stderr)
+            remove_if_only_hydras(Path(hc.runtime.output_dir))
             sys.exit(2 if isinstance(e, ConfigError) else 1)
         log.error("job %s failed: %s", hc.job.num, message)
     except SIGTERMException:

@@ -13,6 +13,7 @@ import pytest
 from hydra import compose, initialize_config_dir
 from hydra.errors import HydraException
 
+from alexnet import paper
 from alexnet.cli import explain
 from alexnet.config_checks import config_problem
 from alexnet.training import train
@@ -99,7 +100,12 @@ def test_the_cli_says_it_in_one_line_with_status_2(tmp_path):
         out = cli("train.py", *args, f"hydra.run.dir={tmp_path}/run")
         lines = out.stderr.strip().splitlines()
         assert out.returncode == 2 and len(lines) == 1 and lines[0].startswith("error: "), out.stderr
-    assert not (tmp_path / "run" / "summary.json").exists()
+    assert not (tmp_path / "run").exists()  # no empty folder of Hydra's left behind
+    kept = tmp_path / "earlier"  # a run's record, resumed with a bad value: refused, kept
+    kept.mkdir()
+    (kept / "summary.json").write_text("{}")
+    assert cli("train.py", "trainer.max_epochs=-1", f"hydra.run.dir={kept}").returncode == 2
+    assert (kept / "summary.json").read_text() == "{}"
 
 
 @pytest.mark.parametrize("sig, status, said", [(signal.SIGTERM, 143, "stopped by SIGTERM"),
@@ -213,3 +219,15 @@ def test_time_left_counts_only_the_jobs_still_to_train():
     assert jobs_left(24, 0, []) == 24
     assert jobs_left(24, 9, ["0_a", "8_b"]) == 15  # failed jobs 1-7 are behind us, not left
     assert jobs_left(24, 2, ["0_a", "1_b", "5_c", "7_d"]) == 20  # 5 and 7 completed in an earlier attempt
+
+
+def test_help_fits_a_screen_and_names_every_experiment_and_switch():
+    out = cli("train.py", "--help")
+    assert out.returncode == 0, out.stderr[-2000:]
+    lines = out.stdout.splitlines()
+    assert len(lines) <= 40  # not the whole config (that is --cfg job)
+    for path in (CONF / "experiment").glob("*.yaml"):
+        assert f"experiment={path.stem}" in out.stdout or path.stem in out.stdout
+    for claim in paper.CLAIMS.values():
+        assert any(x.strip().startswith(f"{claim.switch}={claim.paper_arm}|{claim.other_arm} ")
+                   and x.endswith(claim.text) for x in lines), claim.text

@@ -9,6 +9,7 @@ import secrets
 from pathlib import Path
 from typing import Any
 
+import yaml
 from omegaconf import OmegaConf
 
 from alexnet import paper
@@ -28,8 +29,22 @@ def paper_value(name: str) -> Any:
     return OmegaConf.create(list(value)) if isinstance(value, tuple) else value
 
 
+def switches_help(conf: Path) -> str:
+    """`${switches_help:}` in --help: each claim's switch, its paper value and other arm
+    (alexnet.paper.CLAIMS) and the experiment that flips it (its `ablation.claim`)."""
+    experiments = {}
+    for path in sorted((conf / "experiment").glob("ablate_*.yaml")):
+        claim = ((yaml.safe_load(path.read_text()) or {}).get("ablation") or {}).get("claim")
+        experiments.setdefault(claim, f"experiment={path.stem}")
+    rows = [(f"{c.switch}={c.paper_arm}|{c.other_arm}", experiments.get(k, ""), c.text)
+            for k, c in paper.CLAIMS.items()]
+    width = [max(len(r[i]) for r in rows) for i in range(2)]
+    return "\n".join(f"  {a:<{width[0]}}  {b:<{width[1]}}  {t}" for a, b, t in rows)
+
+
 def register_resolvers(repo_root: Path) -> None:
     for name, fn in (("repo_root", lambda: str(repo_root)), ("run_id", lambda: RUN_ID), ("job_dirname", job_dirname),
-                     ("paper", paper_value), ("add", lambda *terms: sum(terms))):
+                     ("paper", paper_value), ("add", lambda *terms: sum(terms)),
+                     ("switches_help", lambda: switches_help(repo_root / "conf"))):
         if not OmegaConf.has_resolver(name):
             OmegaConf.register_new_resolver(name, fn)
