@@ -52,7 +52,7 @@ HOST_READS = {"__bool__", "item", "__float__", "__int__", "__index__", "tolist",
 
 # The review's estimates (H100 SXM, batch 128, ±40 %), shown beside what the probe measures.
 EXPECTED = {
-    "fp32": "~16 ms, ~8k img/s (est., as the README's paper command runs)",
+    "fp32": "~16 ms, ~8k img/s (est., as docs/guide.md's paper command ran)",
     "fp32_fast": "not estimated (between the fp32 and bf16 rows)",
     "bf16": "~11.6 ms, ~11k img/s (est., the fp16 trainer=gpu row)",
     "bf16_cl": "~10.6 ms, ~12k img/s (est.)",

@@ -1,6 +1,6 @@
 """Train AlexNet: `python src/train.py [overrides]`, or a whole ablation with `experiment=ablate_*`.
 
-A thin Hydra main around `alexnet.training.train(cfg)`; see README.md for the commands.
+A thin Hydra main around `alexnet.training.train(cfg)`; see README.md and docs/guide.md for the commands.
 """
 
 from __future__ import annotations

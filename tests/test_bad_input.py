@@ -1,4 +1,4 @@
-"""Each bad input of README's "Reliability: bad input" table gets one line naming the problem and
+"""Each bad input of docs/guide.md's "Reliability: bad input" table gets one line naming the problem and
 the fix, and no silent bad run: one test per row."""
 
 import csv
@@ -60,7 +60,7 @@ def setup(case, tmp_path):
     raise AssertionError(case)
 
 
-# (case, the start of its one line on stderr) — the rows of README's table
+# (case, the start of its one line on stderr) — the rows of docs/guide.md's table
 ROWS = [
     ("root_is_file", "error: data.root='{tmp}/images.zip' is a file, not a folder: point it at a folder laid out as"),
     ("lr_not_a_number", "error: recipe.lr='abc' is not a number; pass one, e.g. recipe.lr=0.01"),

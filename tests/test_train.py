@@ -122,7 +122,7 @@ def test_resume_in_mid_epoch_gives_identical_results(tmp_path, monkeypatch, kill
 
 
 def test_seeds_change_results_and_repeat_them(tmp_path):
-    """On one machine a run repeats bit for bit (README, "Reproducibility"): every weight, every
+    """On one machine a run repeats bit for bit (docs/guide.md, "Reproducibility"): every weight, every
     metric of every epoch, every test image's outcome; another seed differs."""
     a, job_a = run(tmp_path, "seed=1", name="a")
     b, job_b = run(tmp_path, "seed=1", name="b")
