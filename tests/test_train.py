@@ -233,3 +233,42 @@ def test_the_progress_bar_counts_epochs_from_one_as_the_epoch_lines_do(kind, cap
         bar.train_progress_bar = bar.init_train_tqdm()
         bar.on_train_epoch_start(bar._trainer)
         assert bar.train_progress_bar.desc.startswith("Epoch 1/2")  # tqdm adds ": "
+
+
+@pytest.mark.parametrize("kind", ["rich", "tqdm"])
+def test_on_a_terminal_the_epoch_lines_print_above_the_bar_not_on_its_line(kind, tmp_path):
+    """A real terminal (a pty): each epoch's log line starts a line of its own; written to the
+    terminal directly, it used to land after the bar's text on the bar's line."""
+    import fcntl
+    import os
+    import pty
+    import re
+    import struct
+    import termios
+
+    primary, secondary = pty.openpty()
+    fcntl.ioctl(secondary, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))  # 40 × 120
+    env = {**os.environ, "WANDB_MODE": "disabled", "COLUMNS": "120"}
+    proc = subprocess.Popen([sys.executable, str(REPO / "src" / "train.py"), "debug=tiny", "trainer.max_epochs=2",
+                             f"callbacks.progress_bar={kind}", f"hydra.run.dir={tmp_path}/run"],
+                            stdin=subprocess.DEVNULL, stdout=secondary, stderr=secondary, cwd=REPO, env=env)
+    os.close(secondary)
+    chunks = []
+    while True:
+        try:
+            chunk = os.read(primary, 65536)
+        except OSError:  # the process closed the terminal
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    assert proc.wait(timeout=300) == 0
+    text = b"".join(chunks).decode(errors="replace")
+    starts = [m.start() for m in re.finditer(r"\[alexnet\.progress\]\[INFO\] - epoch \d/2 · step", text)]
+    assert len(starts) == 2, text[-3000:]
+    bar = "━" if kind == "rich" else "█"
+    assert bar in text  # a bar was drawn
+    for start in starts:
+        line = text[text.rfind("\n", 0, start) + 1:text.rfind("[", 0, start)]
+        shown = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", line).split("\r")[-1]
+        assert shown.strip() == "", repr(line)  # nothing of the bar before the log line

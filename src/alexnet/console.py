@@ -8,6 +8,7 @@ and the bar is drawn only when stdout is a terminal.
 
 from __future__ import annotations
 
+import io
 import logging
 import sys
 import time
@@ -15,6 +16,7 @@ import warnings
 
 import lightning as L
 from lightning.pytorch.callbacks import RichProgressBar, TQDMProgressBar
+from lightning.pytorch.callbacks.progress.tqdm_progress import Tqdm
 
 log = logging.getLogger("alexnet.progress")
 
@@ -53,13 +55,59 @@ def epoch_text(trainer) -> str:
     return f"Epoch {trainer.current_epoch + 1}/{total}"
 
 
-class _RichBar(_NoVersionMixin, RichProgressBar):
+class _AboveTheBar(io.TextIOBase):
+    """A stream whose lines a live bar prints above itself."""
+
+    def __init__(self, write):
+        self._write = write
+
+    def write(self, text: str) -> int:
+        if text.strip():
+            self._write(text.rstrip("\n"))
+        return len(text)
+
+
+class _LogsAboveTheBar:
+    """While a bar is live, the console's log lines (the epoch lines, warnings) go through the
+    bar, which prints them above itself: written to the terminal directly, they land on the
+    bar's line. Files (train.log) are untouched; the streams come back when the bar ends."""
+
+    def _print_above(self, text: str, stream) -> None:
+        raise NotImplementedError
+
+    def on_train_start(self, trainer, pl_module) -> None:
+        super().on_train_start(trainer, pl_module)
+        self._swapped = []
+        for h in logging.getLogger().handlers:
+            if type(h) is logging.StreamHandler and h.stream in TERMINALS():
+                stream = h.stream
+                self._swapped.append((h, h.setStream(_AboveTheBar(
+                    lambda text, stream=stream: self._print_above(text, stream)))))
+
+    def teardown(self, trainer, pl_module, stage: str) -> None:
+        for handler, stream in getattr(self, "_swapped", []):
+            handler.setStream(stream)
+        self._swapped = []
+        super().teardown(trainer, pl_module, stage)
+
+
+def TERMINALS() -> tuple:  # noqa: N802 (read when a bar starts: pytest and Hydra swap them)
+    return (sys.stdout, sys.stderr, sys.__stdout__, sys.__stderr__)
+
+
+class _RichBar(_LogsAboveTheBar, _NoVersionMixin, RichProgressBar):
+    def _print_above(self, text: str, stream) -> None:
+        self._console.print(text, markup=False, highlight=False, soft_wrap=True)
+
     def _get_train_description(self, current_epoch: int) -> str:
         text = epoch_text(self.trainer)
         return f"{text:{len(self.validation_description)}}"  # padded: no flicker against it
 
 
-class _TQDMBar(_NoVersionMixin, TQDMProgressBar):
+class _TQDMBar(_LogsAboveTheBar, _NoVersionMixin, TQDMProgressBar):
+    def _print_above(self, text: str, stream) -> None:
+        Tqdm.write(text, file=stream)  # clears the bars, writes the line, redraws them
+
     def on_train_epoch_start(self, trainer, *args) -> None:
         super().on_train_epoch_start(trainer, *args)
         self.train_progress_bar.set_description(epoch_text(trainer))
