@@ -192,3 +192,33 @@ def test_resume_true_continues_the_newest_unfinished_run_of_the_task(tmp_path):
     done = resume_point("auto", None, runs / "completed", single_run=False)
     assert done.completed == {"status": "completed"} and done.ckpt_path is None
     assert resume_point(False, None, runs / "unfinished", single_run=True).ckpt_path is None
+
+
+def test_a_best_checkpoint_of_the_final_state_shares_last_ckpts_file(tmp_path):
+    """One file on disk for one state: a best checkpoint saved at the same step as last.ckpt
+    becomes a hard link to it; an earlier best stays its own file; a later write of last.ckpt
+    (atomic: a new file) leaves the best one's contents alone."""
+    from alexnet.resume import share_best_with_last
+
+    ckpt = tmp_path / "job" / "checkpoints"
+    ckpt.mkdir(parents=True)
+    atomic_torch_save({"epoch": 2, "global_step": 30, "w": torch.ones(3)}, ckpt / "last.ckpt")
+    atomic_torch_save({"epoch": 2, "global_step": 30, "w": torch.ones(3)}, ckpt / "best-epoch002.ckpt")
+    atomic_torch_save({"epoch": 0, "global_step": 10, "w": torch.zeros(3)}, ckpt / "best-epoch000.ckpt")
+    assert share_best_with_last(tmp_path / "job") == [ckpt / "best-epoch002.ckpt"]
+    assert (ckpt / "best-epoch002.ckpt").samefile(ckpt / "last.ckpt")
+    assert not (ckpt / "best-epoch000.ckpt").samefile(ckpt / "last.ckpt")
+    assert sorted(p.name for p in ckpt.iterdir()) == ["best-epoch000.ckpt", "best-epoch002.ckpt", "last.ckpt"]
+    atomic_torch_save({"epoch": 3, "global_step": 40, "w": torch.full((3,), 7.0)}, ckpt / "last.ckpt")
+    assert torch.equal(torch.load(ckpt / "best-epoch002.ckpt", weights_only=True)["w"], torch.ones(3))
+    assert share_best_with_last(tmp_path / "job") == []  # nothing saved at step 40 but last
+
+
+
+def test_a_completed_run_whose_last_epoch_was_best_keeps_one_checkpoint_file(tmp_path):
+    # by the training loss (3.56 then 3.13 in this tiny run) its last epoch is its best
+    summary, _ = run(tmp_path, "trainer.max_epochs=2", "callbacks.checkpoint.monitor=train/loss")
+    ckpt = tmp_path / "job" / "checkpoints"
+    assert summary["status"] == "completed"
+    assert [p.name for p in ckpt.glob("best-*.ckpt")] == ["best-epoch001.ckpt"]
+    assert (ckpt / "best-epoch001.ckpt").samefile(ckpt / "last.ckpt")

@@ -11,11 +11,13 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import os
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import torch
 from lightning.pytorch.callbacks import ModelCheckpoint
 
 from alexnet.checkpoint_io import check_readable, good_checkpoints, older_good
@@ -157,6 +159,34 @@ def _config_but_seed(job_dir: Path) -> dict | None:
     except (OSError, yaml.YAMLError):
         return None
     return {k: v for k, v in config.items() if k not in ("seed", "seeds")} if isinstance(config, dict) else None
+
+
+def share_best_with_last(job_dir: str | Path) -> list[Path]:
+    """A completed job whose best checkpoint is its last state (the final epoch was the best: the
+    rule once the rate is annealed) keeps one file, not two copies of the same weights: the best
+    becomes a hard link to last.ckpt (a later write of last.ckpt is a rename, a new file, so the
+    best keeps its contents). Returns the best checkpoints now shared."""
+    ckpt_dir = Path(job_dir) / CHECKPOINT_DIR
+    last = ckpt_dir / "last.ckpt"
+    if not last.is_file():
+        return []
+
+    def step(path: Path):
+        try:
+            saved = torch.load(path, map_location="cpu", mmap=True, weights_only=True)
+        except Exception:  # unreadable: left as it is
+            return None
+        return saved.get("epoch"), saved.get("global_step")
+
+    shared, at = [], step(last)
+    for best in sorted(ckpt_dir.glob("best-*.ckpt")):
+        if at is not None and at[1] is not None and step(best) == at and not best.samefile(last):
+            tmp = best.with_name(f".{best.name}.link")
+            tmp.unlink(missing_ok=True)
+            os.link(last, tmp)
+            os.replace(tmp, best)
+            shared.append(best)
+    return shared
 
 
 def keep_in_sweep(job_dir: str | Path, policy: str) -> list[Path]:

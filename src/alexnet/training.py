@@ -47,6 +47,7 @@ from alexnet.resume import (
     mid_epoch_trigger,
     resume_point,
     saved_state,
+    share_best_with_last,
 )
 from alexnet.submitit_task import executor, lightning_plugins
 
@@ -249,6 +250,9 @@ def train(cfg: DictConfig, out_dir: str | Path, arm: dict[str, Any] | None = Non
             "ablation": str(record.facts["ablation"]), "model": resolved["model"],
             "recipe": resolved["recipe"]}, summary)
         log.info("%s in %s: %s", summary.get("status"), duration(summary.get("wall_time_s") or 0), out_dir)
+        if summary.get("status") == "completed" and (shared := share_best_with_last(out_dir)):
+            log.info("%s: the final state, shared with last.ckpt (one file on disk)",
+                     ", ".join(p.name for p in shared))
         if not single_run and summary.get("status") == "completed":
             policy = cfg.callbacks.checkpoint.get("sweep_keep", "all")
             if removed := keep_in_sweep(out_dir, policy):
