@@ -198,3 +198,32 @@ def test_the_platform_trains_in_columns_as_on_one_device(tmp_path):
         assert float(runs["columns"][0][key]) == pytest.approx(float(runs["one"][0][key]), rel=1e-4), key
     assert len((tmp_path / "columns" / "test_outcomes.csv").read_text().splitlines()) == 1 + 1000
     assert checkpoint.load(tmp_path / "columns").net.features.conv2.groups == 2  # loads into the one-device net
+
+
+def test_every_net_the_switches_build_splits_into_columns_and_a_new_layer_fails_loudly():
+    """ColumnParallelAlexNet.forward splits the net layer by layer: every switch value must
+    build only layers it knows, and a layer it does not (docs/architecture.md's BatchNorm
+    example) stops the column split when it is built, with what to do, not at run time."""
+    import itertools
+    from types import SimpleNamespace
+
+    from torch import nn
+
+    from alexnet import model
+    from alexnet.columns import unknown_layers
+    from alexnet.model import AlexNet, AlexNetConfig
+
+    switches = {"stem": model.STEMS, "activation": model.ACTIVATIONS, "pool": model.POOLS,
+                "remove": model.REMOVABLE, "lrn": (True, False), "lrn_reading": model.LRN_READINGS,
+                "conv1_lrn_before_act": (True, False), "dropout": (0.0, 0.5)}
+    for values in itertools.product(*switches.values()):
+        c = dict(zip(switches, values, strict=True))
+        net = AlexNet(AlexNetConfig(**c, width=0.125, num_classes=10,
+                                    input_size=32 if c["stem"] == "cifar" else 227))
+        assert unknown_layers(net) == [], c
+    net = AlexNet(AlexNetConfig(width=0.125, num_classes=10))
+    net.features.norm1 = nn.BatchNorm2d(net.features.conv1.out_channels)
+    assert unknown_layers(net) == ["norm1 (BatchNorm2d)"]
+    size = SimpleNamespace(size=lambda: 2)
+    with pytest.raises(ValueError, match=r"does not know how to split norm1 \(BatchNorm2d\)"):
+        ColumnParallelAlexNet(net, {"tensor_parallel": size, "data_parallel": size})

@@ -51,6 +51,19 @@ _all_gather = getattr(dist, "all_gather_single", None) or dist.all_gather_into_t
 _reduce_scatter = getattr(dist, "reduce_scatter_single", None) or dist.reduce_scatter_tensor
 # what the columns train in: a mixed-precision GradScaler would scale each column's loss on its own
 PRECISIONS = ("32-true", "32", "bf16-mixed", "bf16-true")
+# Layers that act on each channel (or neuron) alone: a column applies them to its own half as
+# they are. Every other layer of the net must be handled by name in ColumnParallelAlexNet.forward
+# (conv, linear, LRN, dropout: how it splits or what it exchanges); a layer in neither fails
+# loudly when the columns are built, instead of running on half its input.
+PER_CHANNEL = (nn.ReLU, nn.Tanh, nn.MaxPool2d, nn.ZeroPad2d, nn.Flatten, nn.Identity)
+SPLIT = (nn.Conv2d, nn.Linear, LocalResponseNorm, nn.Dropout)
+
+
+def unknown_layers(net: nn.Module) -> list[str]:
+    """The layers of `net` that the column split does not know how to split: `name (Type)`."""
+    return [f"{name} ({type(m).__name__})" for name, m in
+            (*net.features.named_children(), *net.classifier.named_children())
+            if not isinstance(m, PER_CHANNEL + SPLIT)]
 
 
 class _GatherColumns(torch.autograd.Function):
@@ -106,6 +119,10 @@ class ColumnParallelAlexNet(nn.Module):
         world = columns.size()
         if problem := _net_problem(c, world):
             raise ValueError(problem)
+        if unknown := unknown_layers(net):
+            raise ValueError(f"trainer=columns does not know how to split {', '.join(unknown)} over the "
+                             "columns: add the layer to alexnet.columns (PER_CHANNEL if it acts on each "
+                             "channel alone, else a branch in ColumnParallelAlexNet.forward)")
         self.config, self.group = c, columns.get_group()
         self.pairs = pairs.get_group() if pairs.size() > 1 else None
         self.rank, self.world = columns.get_local_rank(), world
@@ -166,7 +183,7 @@ class ColumnParallelAlexNet(nn.Module):
                     whole = (x.shape[0], x.shape[1] * self.world, *x.shape[2:])
                     mask = F.dropout(x.new_ones(whole), m.p, training=True)
                     x = x * self._own(mask)
-            else:  # activations, pooling, padding, flatten: per channel, nothing to exchange
+            else:  # PER_CHANNEL (checked in __init__): activations, pooling, flatten
                 x = m(x)
         raise AssertionError("AlexNet ends with fc8")
 
