@@ -14,7 +14,7 @@ from scipy import stats
 
 from alexnet.paper import FIGURE1_THRESHOLD
 from alexnet.report.collect import Run
-from alexnet.report.stats import CONFIDENCE, Estimate, t_interval
+from alexnet.report.stats import CONFIDENCE, Estimate
 
 TRAIN_ERR, VAL_ERR = "train_eval/top1_err", "val/top1_err"
 DEFAULT_THRESHOLD = FIGURE1_THRESHOLD
@@ -102,18 +102,16 @@ def log_speed_ratio(paper: Speed, other: Speed, confidence: float = CONFIDENCE) 
     n = len(seeds)
     reached = [e for e, _ in (*p.values(), *o.values()) if e is not None]
     if not reached:
-        return Estimate(math.nan, (-math.inf, math.inf), n, None, None, None, confidence,
-                        "sign test on bounds", censored=True, all_censored=True)
+        return Estimate(math.nan, (-math.inf, math.inf), n, confidence, "sign test on bounds",
+                        censored=True, all_censored=True)
     exact = lower == upper
     if not exact:
         ci = sign_test_bounds(lower, upper, confidence) if n > 1 else None
-        return Estimate(math.nan, ci, n, None, None, None, confidence, "sign test on bounds",
-                        censored=True)
+        return Estimate(math.nan, ci, n, confidence, "sign test on bounds", censored=True)
     delta = statistics.fmean(lower)
     if n < 2:
-        return Estimate(delta, None, 1, None, None, None, confidence, "paired t")
+        return Estimate(delta, None, 1, confidence, "paired t")
     floor = math.log1p(1.0 / min(reached))
     sd = statistics.stdev(lower)
-    se = max(sd, floor) / math.sqrt(n)
-    return Estimate(delta, t_interval(delta, se, n - 1, confidence), n, max(sd, floor), se,
-                    n - 1.0, confidence, "paired t", sd < floor)
+    return Estimate.t(delta, max(sd, floor) / math.sqrt(n), n - 1.0, n, max(sd, floor), confidence,
+                      "paired t", sd < floor)

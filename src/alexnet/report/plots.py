@@ -85,15 +85,14 @@ def curves(arms: list[ArmStats], path: Path, threshold: float | None = None,
 
 @_styled
 def differences(rows: list[tuple[str, float, tuple[float, float] | None, float | None]], path: Path,
-                level: str = "95 %", xlabel: str = "other arm − paper's arm, percentage points",
-                title: str = "") -> Path:
+                level: str = "95 %", title: str = "") -> Path:
     """Measured difference with its CI (at `level`) per metric, the paper's claim as a red mark."""
     fig, ax = plt.subplots(figsize=(WIDTH, 1.9 + 0.55 * max(len(rows), 1)))
     _intervals(ax, [(delta, ci) for _, delta, ci, _ in rows], [r[0] for r in rows])
     for y, (_label, _delta, _ci, claimed) in enumerate(rows):
         if claimed is not None:
             ax.plot([claimed], [y], "D", color="C3")
-    ax.set_xlabel(xlabel)
+    ax.set_xlabel("other side − the paper's, percentage points")
     ax.plot([], [], "o", color="C0", label=f"measured, {level} CI")
     ax.plot([], [], "D", color="C3", label="the paper's claim")
     # above the axes, in one row: never on top of an interval

@@ -28,14 +28,21 @@ class Estimate:
     delta: float
     ci: tuple[float, float] | None
     n: int  # paired seeds
-    sd: float | None
-    se: float | None
-    df: float | None
     confidence: float
     kind: str  # "paired t" | "Welch" | "seeds × images" | "sign test on bounds"
+    sd: float | None = None
+    se: float | None = None
+    df: float | None = None
     floored: bool = False
     censored: bool = False
     all_censored: bool = False
+
+    @classmethod
+    def t(cls, delta: float, se: float, df: float, n: int, sd: float, confidence: float,
+          kind: str, floored: bool = False) -> Estimate:
+        """delta ± the two-sided t quantile at `df` times `se`."""
+        half = float(stats.t.ppf(0.5 + confidence / 2, df)) * se
+        return cls(delta, (delta - half, delta + half), n, confidence, kind, sd, se, df, floored)
 
     @property
     def p_value(self) -> float | None:
@@ -45,11 +52,6 @@ class Estimate:
         return float(2 * stats.t.sf(abs(self.delta) / self.se, self.df))
 
 
-def t_interval(mean: float, se: float, df: float, confidence: float) -> tuple[float, float]:
-    half = float(stats.t.ppf(0.5 + confidence / 2, df)) * se
-    return mean - half, mean + half
-
-
 def paired(base: dict, other: dict, confidence: float = CONFIDENCE,
            resolution: float = 0.0) -> Estimate | None:
     """Paired t over the seeds both arms completed (df = n − 1): mean of other[s] − base[s].
@@ -57,14 +59,12 @@ def paired(base: dict, other: dict, confidence: float = CONFIDENCE,
     d = [other[s] - base[s] for s in base if s in other]
     if not d:
         return None
-    mean = statistics.fmean(d)
-    if len(d) < 2:
-        return Estimate(mean, None, 1, None, None, None, confidence, "paired t")
+    mean, n = statistics.fmean(d), len(d)
+    if n < 2:
+        return Estimate(mean, None, 1, confidence, "paired t")
     sd = statistics.stdev(d)
-    floored, sd = sd < resolution, max(sd, resolution)
-    se = sd / math.sqrt(len(d))
-    return Estimate(mean, t_interval(mean, se, len(d) - 1, confidence), len(d), sd, se,
-                    len(d) - 1.0, confidence, "paired t", floored)
+    return Estimate.t(mean, max(sd, resolution) / math.sqrt(n), n - 1.0, n, max(sd, resolution),
+                      confidence, "paired t", sd < resolution)
 
 
 def welch(base: list[float], other: list[float], confidence: float = CONFIDENCE) -> Estimate | None:
@@ -76,11 +76,10 @@ def welch(base: list[float], other: list[float], confidence: float = CONFIDENCE)
     va = statistics.variance(base) / len(base) if len(base) > 1 else math.nan
     vb = statistics.variance(other) / len(other) if len(other) > 1 else math.nan
     if n < 2 or va + vb == 0:  # one value, or no spread: Welch's df is undefined
-        return Estimate(delta, None, n, None, None, None, confidence, "Welch")
+        return Estimate(delta, None, n, confidence, "Welch")
     se = math.sqrt(va + vb)
     df = (va + vb) ** 2 / (va**2 / (len(base) - 1) + vb**2 / (len(other) - 1))
-    return Estimate(delta, t_interval(delta, se, df, confidence), n, se * math.sqrt(n), se, df,
-                    confidence, "Welch")
+    return Estimate.t(delta, se, df, n, se * math.sqrt(n), confidence, "Welch")
 
 
 def seeds_by_images(diffs: np.ndarray, confidence: float = CONFIDENCE,
@@ -96,7 +95,7 @@ def seeds_by_images(diffs: np.ndarray, confidence: float = CONFIDENCE,
     s, i = d.shape
     mean = float(d.mean())
     if s < 2:
-        return Estimate(mean, None, s, None, None, None, confidence, "seeds × images")
+        return Estimate(mean, None, s, confidence, "seeds × images")
     rows, cols = d.mean(1), d.mean(0)
     ms_s, ms_i = i * rows.var(ddof=1), s * cols.var(ddof=1)
     ms_e = ((d - rows[:, None] - cols[None, :] + mean) ** 2).sum() / ((s - 1) * (i - 1))
@@ -104,8 +103,7 @@ def seeds_by_images(diffs: np.ndarray, confidence: float = CONFIDENCE,
     floored = math.sqrt(var) < resolution / math.sqrt(s)
     se = max(math.sqrt(var), resolution / math.sqrt(s))
     sd_seed = max(math.sqrt(ms_s / i), resolution)  # one seed's spread of its mean difference
-    return Estimate(mean, t_interval(mean, se, s - 1, confidence), s, sd_seed, se, s - 1.0,
-                    confidence, "seeds × images", floored)
+    return Estimate.t(mean, se, s - 1.0, s, sd_seed, confidence, "seeds × images", floored)
 
 
 def mcnemar(only_base_right: int, only_other_right: int) -> float:
