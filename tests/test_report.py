@@ -12,14 +12,16 @@ from scipy import stats as sps
 from alexnet import paper
 from alexnet.report import build_report, find_runs, render
 from alexnet.report.collect import read_sweep
-from alexnet.report.curves import Speed, epochs_to_threshold, log_speed_ratio, sign_test_bounds
-from alexnet.report.measures import analyse_runs, group_arms
+from alexnet.report.measures import analyse_runs, epochs_to_threshold, group_arms
 from alexnet.report.stats import (
+    Crossings,
     Estimate,
     holm,
+    log_speed_ratio,
     mcnemar,
     paired,
     seeds_by_images,
+    sign_test_bounds,
     welch,
 )
 from alexnet.report.verdict import (
@@ -213,7 +215,7 @@ def test_vectorised_rule_is_the_rule():
 
 # -- Figure 1: the crossing interpolated, censored seeds by a sign test ---------------------------
 def _speed(epochs, trained):
-    return Speed(list(range(len(epochs))), list(epochs), list(trained))
+    return Crossings(list(range(len(epochs))), list(epochs), list(trained))
 
 
 def test_speed_ratio_uncensored_by_hand():

@@ -7,9 +7,9 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from alexnet import paper
 from alexnet.report.collect import find_runs, find_sweeps
 from alexnet.report.content import CURVES_PNG, DIFFERENCES_PNG, headlines, report_parts
-from alexnet.report.curves import DEFAULT_THRESHOLD
 from alexnet.report.document import join, to_html
 from alexnet.report.measures import analyse_runs
 
@@ -42,14 +42,14 @@ class Report:
         return line
 
 
-def render(dirs: list[str | Path], threshold: float = DEFAULT_THRESHOLD) -> str:
+def render(dirs: list[str | Path], threshold: float = paper.FIGURE1_THRESHOLD) -> str:
     """report.md's text without figures (nothing is written)."""
     dirs = [Path(d) for d in dirs]
     return join(report_parts(find_runs(dirs), find_sweeps(dirs), dirs, None, threshold))
 
 
 def build_report(dirs: list[str | Path], out_dir: str | Path | None = None,
-                 threshold: float = DEFAULT_THRESHOLD, wandb: str | None = None) -> Report:
+                 threshold: float = paper.FIGURE1_THRESHOLD, wandb: str | None = None) -> Report:
     """Writes the report into `out_dir` (default: the first of `dirs`). `wandb` (auto, online,
     offline, disabled; None: skip) also builds the W&B report or says how to later."""
     dirs = [Path(d) for d in dirs]

@@ -93,7 +93,7 @@ class Sweep:
 
 
 def _parse(overrides: list[str]) -> list:
-    """Overrides as Hydra itself reads them (`0,1,2` and `range(0,4)` sweep, `[4,5]` is one list)."""
+    """Overrides as Hydra reads them (`0,1,2` and `range(0,4)` sweep, `[4,5]` is one list)."""
     return OverridesParser.create().parse_overrides(overrides)
 
 
@@ -110,7 +110,8 @@ def read_sweep(sweep_dir: Path) -> Sweep | None:
     if (read := _hydra(sweep_dir)) is None:
         return None
     hydra, task = read
-    grid = {str(k): f"{k}={v}" for k, v in ((hydra.get("sweeper") or {}).get("params") or {}).items()}
+    params = (hydra.get("sweeper") or {}).get("params") or {}
+    grid = {str(k): f"{k}={v}" for k, v in params.items()}
     for o in task:  # plumbing (ckpt_path=, data.root=) is no grid
         key = o.key_or_group
         # the command line wins over the config's sweep: `seed=0` alone runs seed 0 only
@@ -144,7 +145,7 @@ def sweep_command(sweep_dir: Path) -> str | None:
     given = {o.key_or_group for o in task}
     args = [next((f"{o.key_or_group}={place}" for pattern, place in MACHINE_PATHS.items()
                   if fnmatch.fnmatchcase(o.key_or_group, pattern)), o.input_line)
-            for o in task if not o.key_or_group.startswith(("hydra.", "hydra/"))]
+            for o in task if not fnmatch.fnmatchcase(o.key_or_group, "hydra[./]*")]
     seeds = ((hydra.get("sweeper") or {}).get("params") or {}).get("seed")
     if seeds is not None and "seed" not in given:  # the experiment's seeds as they were then
         args.append(f"seed={seeds}")
@@ -197,8 +198,8 @@ def find_runs(dirs: list[str | Path], pooled: bool = True) -> list[Run]:
     if pooled:  # before repeats are dropped: a mixed protocol would hide behind them
         check_comparable(runs)
     runs = _drop_repeats(runs)
-    for ablation in dict.fromkeys(r.ablation for r in runs):
-        name_arms([r for r in runs if r.ablation == ablation])
+    for members in by_ablation(runs).values():
+        name_arms(members)
     return runs
 
 
@@ -225,8 +226,7 @@ class IncomparableSweeps(ValueError):
 def _protocol(run: Run) -> dict[str, Any]:
     """What a job ran, as dotted keys (its config.yaml): every key an arm could be, and the
     epochs; plumbing (paths, workers, loggers, seeds) left out."""
-    path = run.path / CONFIG_FILE
-    cfg = yaml.safe_load(path.read_text()) if path.is_file() else {}
+    cfg = yaml.safe_load((run.path / CONFIG_FILE).read_text()) or {}
 
     def flat(node: dict | None) -> dict:  # {"model": {"lrn": True}} → {"model.lrn": True}
         return {f"{k}.{sub}" if sub else k: leaf for k, v in (node or {}).items()
@@ -239,23 +239,29 @@ def _protocol(run: Run) -> dict[str, Any]:
 def check_comparable(runs: list[Run]) -> None:
     """Refuses to pool sweeps of one ablation whose protocols differ beyond their arms (say a
     3-epoch and a 2-epoch sweep): the later runs would silently stand in for the same seeds."""
-    for ablation in dict.fromkeys(r.ablation for r in runs):
-        members = [r for r in runs if r.ablation == ablation]
-        arm_keys = {k for r in members for k in (r.summary.get("arm") or {})}
+    for members in by_ablation(runs).values():
+        arms = {k for r in members for k in (r.summary.get("arm") or {})}
         seen: dict[Path, dict] = {}
         for run in members:
             if run.path.parent not in seen and (run.path / CONFIG_FILE).is_file():
-                seen[run.path.parent] = {k: v for k, v in _protocol(run).items() if k not in arm_keys}
+                seen[run.path.parent] = {k: v for k, v in _protocol(run).items() if k not in arms}
         (first, a), *others = list(seen.items()) or [(None, {})]
         for other, b in others:
             # keys both have: one that a later version of the code added is no protocol change
-            keys = sorted(k for k in a.keys() & b.keys() if a[k] != b[k])
-            if keys:
-                k = keys[0]
+            if keys := sorted(k for k in a.keys() & b.keys() if a[k] != b[k]):
+                more = f"; {len(keys) - 1} more" if len(keys) > 1 else ""
                 raise IncomparableSweeps(
-                    f"{first} and {other} ran different protocols ({k}: {a[k]!r} vs "
-                    f"{b[k]!r}{f'; {len(keys) - 1} more' if len(keys) > 1 else ''}): they are not "
-                    "seeds of one experiment; report them apart")
+                    f"{first} and {other} ran different protocols ({keys[0]}: {a[keys[0]]!r} vs "
+                    f"{b[keys[0]]!r}{more}): they are not seeds of one experiment; report them "
+                    "apart")
+
+
+def by_ablation(runs: list[Run]) -> dict[str | None, list[Run]]:
+    """The runs of each ablation, in the order first met."""
+    groups: dict[str | None, list[Run]] = {}
+    for run in runs:
+        groups.setdefault(run.ablation, []).append(run)
+    return groups
 
 
 def name_arms(runs: list[Run]) -> None:

@@ -11,9 +11,8 @@ from pathlib import Path
 from alexnet import paper
 from alexnet.report import plots
 from alexnet.report.collect import Run, Sweep
-from alexnet.report.curves import DEFAULT_THRESHOLD, speed
 from alexnet.report.document import TEXT, bullets, figure, plain, table
-from alexnet.report.measures import Ablation, Speed, analyse_runs
+from alexnet.report.measures import Ablation, Speed, analyse_runs, crossings
 from alexnet.report.stats import CONFIDENCE
 from alexnet.report.verdict import UNDECIDED, Verdict, rule_text
 
@@ -94,7 +93,7 @@ def ablation_parts(ab: Ablation, out_dir: Path | None) -> list[str]:
         parts += [f"### Figure 1 measure: epochs to {100 * ab.threshold:g} % training error",
                   TEXT["speed"].format(speedup=ab.claim.speedup),
                   table(["arm", "epochs to threshold"],
-                        [[f"`{arm.name}`", speed(arm.runs, ab.threshold).describe()]
+                        [[f"`{arm.name}`", crossings(arm.runs, ab.threshold).describe()]
                          for arm in ab.arms])]
     if out_dir is not None:
         parts += figure_parts(ab, out_dir, ab.threshold if figure1 else None)
@@ -241,7 +240,7 @@ def headlines(ablations: list[Ablation]) -> list[str]:
 
 
 def report_parts(runs: list[Run], sweeps: list[Sweep], dirs: list[Path], out_dir: Path | None,
-                 threshold: float = DEFAULT_THRESHOLD,
+                 threshold: float = paper.FIGURE1_THRESHOLD,
                  ablations: list[Ablation] | None = None) -> list[str]:
     """The whole report; with `out_dir`, its figures are drawn there and linked."""
     ablations = analyse_runs(runs, threshold) if ablations is None else ablations

@@ -14,14 +14,40 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from alexnet import paper
-from alexnet.report.collect import Run, name_arms
-from alexnet.report.curves import DEFAULT_THRESHOLD, log_speed_ratio, sign_test_seeds, speed
-from alexnet.report.stats import CONFIDENCE, Estimate, mcnemar, paired, seeds_by_images, welch
+from alexnet.report import stats
+from alexnet.report.collect import Run, by_ablation, name_arms
 from alexnet.report.verdict import NOT_MEASURABLE, Verdict, judge, points
 from alexnet.sequential import Plan, plan_of, sd_upper, seeds_needed
 
+TRAIN_ERR, VAL_ERR = "train_eval/top1_err", "val/top1_err"
 DEFAULT_RESOLUTION = 0.1  # points: one image of 1,000, when a record does not say its test size
 PLATEAU = 0.5  # points: the paper's arm is trained out when its last epoch gained less than this
+
+
+def epochs_to_threshold(run: Run, threshold: float = paper.FIGURE1_THRESHOLD,
+                        key: str = TRAIN_ERR) -> float | None:
+    """Epochs trained when `key` first reached `threshold` (a fraction), interpolated linearly
+    between the evaluation before and the first at or below it (the first evaluation itself if
+    it already was). None if the run never got there."""
+    previous = None
+    for epoch, value in sorted(run.series(key)):
+        if value <= threshold:
+            if previous is None or previous[1] == value:
+                return float(epoch + 1)
+            (e0, v0) = previous
+            return e0 + 1 + (v0 - threshold) / (v0 - value) * (epoch - e0)
+        previous = (epoch, value)
+    return None
+
+
+def epochs_trained(run: Run, key: str = TRAIN_ERR) -> int:
+    return max((e + 1 for e, _ in run.series(key)), default=0)
+
+
+def crossings(runs: list[Run], threshold: float = paper.FIGURE1_THRESHOLD) -> stats.Crossings:
+    runs = sorted(runs, key=lambda r: str(r.seed))
+    return stats.Crossings([r.seed for r in runs], [epochs_to_threshold(r, threshold) for r in runs],
+                           [epochs_trained(r) for r in runs])
 
 
 @dataclass
@@ -76,8 +102,8 @@ class Comparison:
 
     label: str
     other: str  # the arm (or evaluation) compared with the paper's
-    estimate: Estimate | None  # the verdict's interval
-    beside: Estimate | None  # Welch's (what pairing buys), or ten-crop's paired t over seeds
+    estimate: stats.Estimate | None  # the verdict's interval
+    beside: stats.Estimate | None  # Welch's (what pairing buys), or ten-crop's paired t over seeds
     claimed: float | None  # in the estimate's units; None: shown, not judged
     verdict: Verdict | None = None
     per_seed: dict = field(default_factory=dict)
@@ -91,7 +117,7 @@ class Comparison:
         return ("n/a" if math.isnan(v) else "∞" if v == math.inf else "0×" if v == -math.inf
                 else f"{math.exp(v):.2f}×")
 
-    def interval(self, est: Estimate) -> str:
+    def interval(self, est: stats.Estimate) -> str:
         return "no CI" if est.ci is None else f"[{self.fmt(est.ci[0])}, {self.fmt(est.ci[1])}]"
 
 
@@ -139,7 +165,7 @@ class Overfit(Measure):
         if not full:
             c.note = ("the training error is a 1,000-image subset's, which adds ~1.4 points of "
                       "noise per seed (stats audit D7); new runs score the whole training split")
-        curves = [dict(r.series("val/top1_err")) for r in base.runs]
+        curves = [dict(r.series(VAL_ERR)) for r in base.runs]
         last = sorted(set.intersection(*map(set, curves)))[-2:] if curves else []
         gain = (100 * np.mean([curve[last[0]] - curve[last[1]] for curve in curves])
                 if len(last) > 1 else 0)
@@ -156,7 +182,7 @@ class Speed(Measure):
     on the log scale (a claimed 6× is log 6)."""
 
     def label(self, claim, where="test"):
-        threshold = 100 * (claim.threshold or DEFAULT_THRESHOLD)
+        threshold = 100 * (claim.threshold or paper.FIGURE1_THRESHOLD)
         return f"epochs to {threshold:g} % train_eval error, ratio"
 
     def paper_number(self, claim):
@@ -169,8 +195,8 @@ class Speed(Measure):
         return f"{math.exp(v):.3g}×"
 
     def compare(self, ab, base, other):
-        p, o = speed(base.runs, ab.threshold), speed(other.runs, ab.threshold)
-        est = log_speed_ratio(p, o, ab.level(len(set(p.seeds) & set(o.seeds))))
+        p, o = crossings(base.runs, ab.threshold), crossings(other.runs, ab.threshold)
+        est = stats.log_speed_ratio(p, o, ab.level(len(set(p.seeds) & set(o.seeds))))
         per_seed = {s: math.log(b / a) for s, a, b in zip(p.seeds, p.epochs, o.epochs, strict=False)
                     if a is not None and b is not None}
         return [Comparison(self.label(ab.claim), other.name, est, None, self.claimed(ab.claim),
@@ -193,19 +219,19 @@ class PairedEval(Measure):
         ten = {r.seed: 100 * r.summary["test/tencrop_top1_err"] for r in runs}
         centre = {r.seed: 100 * r.summary["test/top1_err"] for r in runs}
         level = ab.level(len(runs))
-        est = over_seeds = paired(ten, centre, level, ab.resolution)
+        est = over_seeds = stats.paired(ten, centre, level, ab.resolution)
         note = "outcomes per image missing: the paired t over seeds decides"
         outcomes = [r.outcomes() for r in runs]
         if (all("tencrop_top1" in o for o in outcomes)
                 and len({tuple(o.get("label", ())) for o in outcomes}) == 1):
             diffs = 100 * (np.array([o["tencrop_top1"] for o in outcomes], dtype=float)
                            - np.array([o["center_top1"] for o in outcomes], dtype=float))
-            est = seeds_by_images(diffs, level, ab.resolution)
+            est = stats.seeds_by_images(diffs, level, ab.resolution)
             net = diffs.sum(0)  # an image counts for the evaluation right in more seeds
             only_centre, only_ten = int((net < 0).sum()), int((net > 0).sum())
             note = (f"images the centre crop got right in more seeds than ten crops: "
                     f"{only_centre}, the reverse: {only_ten} (of {net.size}, over {len(runs)} "
-                    f"seeds); McNemar exact p = {mcnemar(only_centre, only_ten):.2g}")
+                    f"seeds); McNemar exact p = {stats.mcnemar(only_centre, only_ten):.2g}")
         return [Comparison(self.label(ab.claim), "centre crop", est, over_seeds,
                            self.claimed(ab.claim), per_seed={s: centre[s] - ten[s] for s in ten},
                            note=note, same_weights=True)]
@@ -225,7 +251,7 @@ class Ablation:
     where: str = "test"  # or "final val": records without a test split
     plan: Plan | None = None
     resolution: float = DEFAULT_RESOLUTION  # one test image, in points
-    threshold: float = DEFAULT_THRESHOLD  # Figure 1's training error
+    threshold: float = paper.FIGURE1_THRESHOLD  # Figure 1's training error
     comparisons: list[Comparison] = field(default_factory=list)
 
     def metric(self, k: int = 1) -> str:
@@ -234,15 +260,15 @@ class Ablation:
 
     def level(self, n: int) -> float:
         """The interval's confidence at n paired seeds: the plan's, else 95 %."""
-        return self.plan.confidence_at(n) if self.plan else CONFIDENCE
+        return self.plan.confidence_at(n) if self.plan else stats.CONFIDENCE
 
     def error(self, label: str, base: ArmStats, other: ArmStats, metric,
               claimed: float | None = None) -> Comparison:
         """Other arm − paper's arm of `metric` (see ArmStats.by_seed), paired over seeds."""
         b, o = base.by_seed(metric), other.by_seed(metric)
         level = self.level(len(b.keys() & o.keys()))
-        return Comparison(label, other.name, paired(b, o, level, self.resolution),
-                          welch(list(b.values()), list(o.values()), level), claimed,
+        return Comparison(label, other.name, stats.paired(b, o, level, self.resolution),
+                          stats.welch(list(b.values()), list(o.values()), level), claimed,
                           per_seed={s: o[s] - b[s] for s in b if s in o})
 
     @property
@@ -266,7 +292,7 @@ class Ablation:
         return self.primary.verdict if self.primary else None
 
     @property
-    def estimate(self) -> Estimate | None:
+    def estimate(self) -> stats.Estimate | None:
         return self.primary.estimate if self.primary else None
 
     @property
@@ -299,15 +325,15 @@ def resolution(runs: list[Run]) -> float:
     return 100.0 / max(sizes) if sizes else DEFAULT_RESOLUTION
 
 
-def _undecided(v: Verdict, est: Estimate, claimed: float, plan: Plan | None) -> Verdict:
+def _undecided(v: Verdict, est: stats.Estimate, claimed: float, plan: Plan | None) -> Verdict:
     """What an undecided verdict adds: the seeds per arm that would decide at the claimed size
     with 80 % power, at the observed spread and at its one-sided 80 % upper confidence bound (a
     3-seed spread is itself loose). With censored seeds the interval is a sign test, which
-    closes an end only from sign_test_seeds(level) seeds on: a plan that stops short of that
+    closes an end only from stats.sign_test_seeds(level) seeds on: a plan that stops short of that
     cannot decide."""
     if est.kind == "sign test on bounds":
         level = plan.confidence_at(plan.max_seeds) if plan else est.confidence
-        needed = sign_test_seeds(level)
+        needed = stats.sign_test_seeds(level)
         if plan is not None and plan.max_seeds < needed:
             return Verdict(NOT_MEASURABLE, f"censored seeds leave a sign test, which needs ≥ "
                            f"{needed} seeds at {100 * level:.3g} % and the plan stops at "
@@ -321,7 +347,7 @@ def _undecided(v: Verdict, est: Estimate, claimed: float, plan: Plan | None) -> 
                                     seeds_needed(sd_upper(est.sd, est.n), claimed, first)))
 
 
-def analyse(name: str, runs: list[Run], threshold: float = DEFAULT_THRESHOLD,
+def analyse(name: str, runs: list[Run], threshold: float = paper.FIGURE1_THRESHOLD,
             plan: Plan | None = None) -> Ablation:
     claim = paper.CLAIMS.get(name)
     arms = group_arms(runs)
@@ -369,12 +395,11 @@ def split_shared_baseline(runs: list[Run]) -> dict[str, list[Run]]:
     return out
 
 
-def analyse_runs(runs: list[Run], threshold: float = DEFAULT_THRESHOLD) -> list[Ablation]:
+def analyse_runs(runs: list[Run], threshold: float = paper.FIGURE1_THRESHOLD) -> list[Ablation]:
     """Every ablation in `runs`, each at its own sweep's level (the plan in sequential.json, or
     95 % for a fixed set of seeds); an ablate_all sweep gives one ablation per claim."""
     groups: dict[str | None, list[Run]] = {}
-    for name in dict.fromkeys(r.ablation for r in runs):
-        members = [r for r in runs if r.ablation == name]
+    for name, members in by_ablation(runs).items():
         split = split_shared_baseline(members) if name == SHARED_BASELINE else {name: members}
         for claim, claim_runs in split.items():
             groups.setdefault(claim, []).extend(claim_runs)

@@ -12,8 +12,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 
-from alexnet.report.curves import TRAIN_ERR, VAL_ERR  # noqa: E402
-from alexnet.report.measures import ArmStats  # noqa: E402
+from alexnet.report.measures import TRAIN_ERR, VAL_ERR, ArmStats  # noqa: E402
 
 # Every figure is as wide as the page (index.html shows it at 100 %; 10 in at 110 dpi is 1100 px),
 # with text at 10 pt or more: legible where the report is read, never squeezed into half of it.

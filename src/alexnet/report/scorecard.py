@@ -21,7 +21,6 @@ from alexnet.report import plots
 from alexnet.report.build import REPORT_MD
 from alexnet.report.collect import find_runs, sweep_command
 from alexnet.report.content import level, measured, verdict_text
-from alexnet.report.curves import DEFAULT_THRESHOLD
 from alexnet.report.document import TEXT, bullets, figure, join, plain, table, to_html
 from alexnet.report.measures import MEASURES, SHARED, Ablation, Speed, analyse_runs
 from alexnet.report.stats import holm
@@ -167,7 +166,7 @@ def _folders(out: Path) -> list[list[str]]:
 
 
 def build_scorecard(dirs: list[str | Path], out_dir: str | Path,
-                    threshold: float = DEFAULT_THRESHOLD, readme: bool = False,
+                    threshold: float = paper.FIGURE1_THRESHOLD, readme: bool = False,
                     conf_dir: Path | None = None, check: bool = False) -> Scorecard:
     """Writes scorecard.md/.html/.png into `out_dir` — or, with `readme`, README.md and
     scorecard.png. With `check`, writes nothing and raises StaleScorecard if the Markdown on
@@ -184,7 +183,7 @@ def build_scorecard(dirs: list[str | Path], out_dir: str | Path,
     shown = [os.path.relpath(d) for d in (*dirs, out)]  # as typed from the current directory
     command = shlex.join(["python", "src/scorecard.py", *shown[:-1], "--out", shown[-1],
                           *(["--readme"] if readme else []),
-                          *([] if threshold == DEFAULT_THRESHOLD
+                          *([] if threshold == paper.FIGURE1_THRESHOLD
                             else ["--threshold", f"{threshold:g}"])])
     n = sum(ab.adjusted_p is not None for ab in ablations)
     normalised = _normalised(ablations)

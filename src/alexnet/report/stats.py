@@ -122,3 +122,75 @@ def holm(p_values: dict[str, float | None], alpha: float = 0.05) -> dict[str, bo
         going = going and p <= alpha / (len(ranked) - j)
         out[k] = going
     return out
+
+
+@dataclass(frozen=True)
+class Crossings:
+    """Figure 1: per seed of one arm, the epochs at which its training error crossed the threshold
+    (None: censored, not yet in its `trained` epochs)."""
+
+    seeds: list
+    epochs: list[float | None]
+    trained: list[int]
+
+    def describe(self) -> str:
+        if not self.epochs:
+            return "no completed run"
+        cells = [f"{e:.2f}" if e is not None else f"never (> {t} ep.)"
+                 for e, t in zip(self.epochs, self.trained, strict=True)]
+        reached = [e for e in self.epochs if e is not None]
+        head = (f"{statistics.fmean(reached):.2f}" if len(reached) == len(self.epochs)
+                else f"{len(reached)} of {len(self.epochs)} seeds reached it")
+        return f"{head} [{', '.join(cells)}]"
+
+
+def sign_test_bounds(lower: list[float], upper: list[float],
+                     confidence: float) -> tuple[float, float]:
+    """Distribution-free interval for the median of values known only within [lower, upper]
+    per unit (censored: ±inf): the k-th smallest lower and k-th largest upper bound, k the
+    largest order with P(Bin(n, 1/2) < k) ≤ (1 − confidence)/2. Open (±inf) for too small n."""
+    n = len(lower)
+    k = 0
+    while stats.binom.cdf(k, n, 0.5) <= (1 - confidence) / 2:
+        k += 1
+    if k == 0:
+        return -math.inf, math.inf
+    return float(np.sort(lower)[k - 1]), float(np.sort(upper)[n - k])
+
+
+def sign_test_seeds(confidence: float) -> int:
+    """The fewest seeds whose sign test can close an end: 2 · 2^−n ≤ 1 − confidence."""
+    return math.ceil(math.log2(2 / (1 - confidence))) if confidence < 1 else 10**9
+
+
+def log_speed_ratio(paper: Crossings, other: Crossings, confidence: float = CONFIDENCE) -> Estimate | None:
+    """Paired over seeds: log(epochs of the other arm / epochs of the paper's arm). When every
+    seed crossed in both arms, a paired t on the log ratios, its spread floored at one epoch at
+    the fastest crossing; when some seed was censored (a crossing after its last epoch), a sign
+    test on each seed's bounds, valid under censoring (its parameter the median log ratio)."""
+    p, o = ({s: (e, t) for s, e, t in zip(x.seeds, x.epochs, x.trained, strict=True)}
+            for x in (paper, other))
+    seeds = [s for s in p if s in o]
+    if not seeds:
+        return None
+    lower, upper = [], []  # per seed: bounds on the log ratio (a censored arm crossed after T)
+    for s in seeds:
+        (ep, tp), (eo, to) = p[s], o[s]
+        lower.append(math.log((eo or to) / ep) if ep is not None else -math.inf)
+        upper.append(math.log(eo / (ep or tp)) if eo is not None else math.inf)
+    n = len(seeds)
+    reached = [e for e, _ in (*p.values(), *o.values()) if e is not None]
+    if not reached:
+        return Estimate(math.nan, (-math.inf, math.inf), n, confidence, "sign test on bounds",
+                        censored=True, all_censored=True)
+    exact = lower == upper
+    if not exact:
+        ci = sign_test_bounds(lower, upper, confidence) if n > 1 else None
+        return Estimate(math.nan, ci, n, confidence, "sign test on bounds", censored=True)
+    delta = statistics.fmean(lower)
+    if n < 2:
+        return Estimate(delta, None, 1, confidence, "paired t")
+    floor = math.log1p(1.0 / min(reached))
+    sd = statistics.stdev(lower)
+    return Estimate.t(delta, max(sd, floor) / math.sqrt(n), n - 1.0, n, max(sd, floor), confidence,
+                      "paired t", sd < floor)
