@@ -10,9 +10,9 @@ from pathlib import Path
 
 from alexnet import paper
 from alexnet.report import plots
-from alexnet.report.collect import Run, Sweep
+from alexnet.report.collect import Run, Sweep, find_sweeps
 from alexnet.report.document import TEXT, bullets, figure, plain, table
-from alexnet.report.measures import Ablation, Speed, analyse_runs, crossings
+from alexnet.report.measures import Ablation, Speed, crossings
 from alexnet.report.stats import CONFIDENCE
 from alexnet.report.verdict import UNDECIDED, Verdict, rule_text
 
@@ -239,11 +239,9 @@ def headlines(ablations: list[Ablation]) -> list[str]:
     return [plain(f"{ab.name}: {reading(ab)}") for ab in ablations if ab.claim is not None]
 
 
-def report_parts(runs: list[Run], sweeps: list[Sweep], dirs: list[Path], out_dir: Path | None,
-                 threshold: float = paper.FIGURE1_THRESHOLD,
-                 ablations: list[Ablation] | None = None) -> list[str]:
+def report_parts(runs: list[Run], dirs: list[Path], out_dir: Path | None,
+                 ablations: list[Ablation]) -> list[str]:
     """The whole report; with `out_dir`, its figures are drawn there and linked."""
-    ablations = analyse_runs(runs, threshold) if ablations is None else ablations
     parts = ["# AlexNet ablation report"]
     if not runs:
         parts.append("No job directories found under the sources.")
@@ -251,5 +249,5 @@ def report_parts(runs: list[Run], sweeps: list[Sweep], dirs: list[Path], out_dir
     for ab in ablations:
         parts += ablation_parts(ab, out_dir)
     censored = any(isinstance(ab.measure, Speed) for ab in ablations)
-    return parts + facts_parts(runs, sweeps, dirs) + ["## How the verdict is reached",
-                                                      rule_text(censored)]
+    return parts + facts_parts(runs, find_sweeps(dirs), dirs) + [
+        "## How the verdict is reached", rule_text(censored)]

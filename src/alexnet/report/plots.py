@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 from pathlib import Path
 
 import matplotlib
@@ -20,16 +19,7 @@ WIDTH, DPI, FONT = 10.0, 110, 10
 STYLE = {"font.size": FONT, "legend.fontsize": FONT, "axes.titlesize": FONT + 1}
 
 
-def _styled(plot):
-    """Draws `plot` in STYLE without touching the process's other figures."""
-    @functools.wraps(plot)
-    def wrapper(*args, **kwargs):
-        with plt.rc_context(STYLE):
-            return plot(*args, **kwargs)
-    return wrapper
-
-
-@_styled
+@plt.rc_context(STYLE)  # this figure's style, the process's other figures untouched
 def curves(arms: list[ArmStats], path: Path, threshold: float | None = None,
            title: str = "") -> Path:
     """Training and validation top-1 error per epoch: mean over seeds, min–max band. Where some
@@ -82,7 +72,7 @@ def curves(arms: list[ArmStats], path: Path, threshold: float | None = None,
     return _save(fig, path, layout=False)
 
 
-@_styled
+@plt.rc_context(STYLE)
 def differences(rows: list[tuple[str, float, tuple[float, float] | None, float | None]], path: Path,
                 level: str = "95 %", title: str = "") -> Path:
     """Measured difference with its CI (at `level`) per metric, the paper's claim as a red mark."""
@@ -125,7 +115,7 @@ def _save(fig, path: Path, layout: bool = True) -> Path:
     return path
 
 
-@_styled
+@plt.rc_context(STYLE)
 def scorecard(rows: list[tuple[str, float, tuple[float, float] | None, str]], path: Path) -> Path:
     """Each claim's effect as a fraction of the paper's (0: none, 1: as claimed), with its
     interval (clipped at ±5); the verdict beside each row."""

@@ -163,7 +163,8 @@ def sign_test_seeds(confidence: float) -> int:
     return math.ceil(math.log2(2 / (1 - confidence))) if confidence < 1 else 10**9
 
 
-def log_speed_ratio(paper: Crossings, other: Crossings, confidence: float = CONFIDENCE) -> Estimate | None:
+def log_speed_ratio(paper: Crossings, other: Crossings,
+                    confidence: float = CONFIDENCE) -> Estimate | None:
     """Paired over seeds: log(epochs of the other arm / epochs of the paper's arm). When every
     seed crossed in both arms, a paired t on the log ratios, its spread floored at one epoch at
     the fastest crossing; when some seed was censored (a crossing after its last epoch), a sign
@@ -183,14 +184,8 @@ def log_speed_ratio(paper: Crossings, other: Crossings, confidence: float = CONF
     if not reached:
         return Estimate(math.nan, (-math.inf, math.inf), n, confidence, "sign test on bounds",
                         censored=True, all_censored=True)
-    exact = lower == upper
-    if not exact:
+    if lower != upper:
         ci = sign_test_bounds(lower, upper, confidence) if n > 1 else None
         return Estimate(math.nan, ci, n, confidence, "sign test on bounds", censored=True)
-    delta = statistics.fmean(lower)
-    if n < 2:
-        return Estimate(delta, None, 1, confidence, "paired t")
-    floor = math.log1p(1.0 / min(reached))
-    sd = statistics.stdev(lower)
-    return Estimate.t(delta, max(sd, floor) / math.sqrt(n), n - 1.0, n, max(sd, floor), confidence,
-                      "paired t", sd < floor)
+    return paired(dict.fromkeys(seeds, 0.0), dict(zip(seeds, lower, strict=True)), confidence,
+                  math.log1p(1.0 / min(reached)))  # one epoch at the fastest crossing
