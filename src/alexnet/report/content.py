@@ -39,10 +39,8 @@ def verdict_text(v: Verdict | None, reason: bool = False) -> str:
 
 
 def measured(ab: Ablation) -> str:
-    c = ab.primary
-    if c is None or c.estimate is None:
-        return "-"
-    return f"{c.fmt(c.estimate.delta)} {c.interval(c.estimate)}"
+    c, est = ab.primary, ab.estimate
+    return "-" if est is None else f"{c.fmt(est.delta)} {c.interval(est)}"
 
 
 def reading(ab: Ablation) -> str:
@@ -70,7 +68,8 @@ def trained(ab: Ablation) -> str:
     ours = (f"the paper's arm ends at {ab.arms[0].cell(ab.metric())} % "
             f"{ab.where} top-1 error after {', '.join(map(str, epochs))} epochs" if runs
             else "no run of the paper's arm completed")
-    theirs = f"; the paper's own net: {setting.error} after {setting.epochs} epochs" if setting else ""
+    theirs = (f"; the paper's own net: {setting.error} after {setting.epochs} epochs" if setting
+              else "")
     return f"How trained: {ours}{theirs}."
 
 
@@ -173,11 +172,10 @@ def job_parts(ab: Ablation) -> list[str]:
     rows, bad = [], []
     for arm in ab.arms:
         for r in sorted(arm.runs + arm.failed, key=lambda r: str(r.seed)):
-            s = r.summary
-            wall, speed_ = s.get("wall_time_s"), s.get("images_per_sec")
+            s, wall, rate = r.summary, r.summary.get("wall_time_s"), r.summary.get("images_per_sec")
             rows.append([f"`{r.path.name}`", f"`{arm.name}`", str(r.seed), s.get("status", "?"),
                          str(s.get("epochs", "-")), "-" if wall is None else f"{wall:.1f}",
-                         "-" if speed_ is None else f"{speed_:.0f}"])
+                         "-" if rate is None else f"{rate:.0f}"])
             if not r.completed:
                 error = str(s.get("error", "")).replace("`", "'")
                 bad.append(f"`{r.path}`: {s.get('status')}" + (f" `{error}`" if error else ""))

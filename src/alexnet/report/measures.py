@@ -24,32 +24,6 @@ DEFAULT_RESOLUTION = 0.1  # points: one image of 1,000, when a record does not s
 PLATEAU = 0.5  # points: the paper's arm is trained out when its last epoch gained less than this
 
 
-def epochs_to_threshold(run: Run, threshold: float = paper.FIGURE1_THRESHOLD,
-                        key: str = TRAIN_ERR) -> float | None:
-    """Epochs trained when `key` first reached `threshold` (a fraction), interpolated linearly
-    between the evaluation before and the first at or below it (the first evaluation itself if
-    it already was). None if the run never got there."""
-    previous = None
-    for epoch, value in sorted(run.series(key)):
-        if value <= threshold:
-            if previous is None or previous[1] == value:
-                return float(epoch + 1)
-            (e0, v0) = previous
-            return e0 + 1 + (v0 - threshold) / (v0 - value) * (epoch - e0)
-        previous = (epoch, value)
-    return None
-
-
-def epochs_trained(run: Run, key: str = TRAIN_ERR) -> int:
-    return max((e + 1 for e, _ in run.series(key)), default=0)
-
-
-def crossings(runs: list[Run], threshold: float = paper.FIGURE1_THRESHOLD) -> stats.Crossings:
-    runs = sorted(runs, key=lambda r: str(r.seed))
-    return stats.Crossings([r.seed for r in runs], [epochs_to_threshold(r, threshold) for r in runs],
-                           [epochs_trained(r) for r in runs])
-
-
 @dataclass
 class ArmStats:
     """The completed runs of one arm (averaged) and its failed or missing ones (listed)."""
@@ -175,6 +149,33 @@ class Overfit(Measure):
                                 "net still descending cannot show overfitting; train to the end "
                                 "of its schedule")
         return [c]
+
+
+def epochs_to_threshold(run: Run, threshold: float = paper.FIGURE1_THRESHOLD,
+                        key: str = TRAIN_ERR) -> float | None:
+    """Epochs trained when `key` first reached `threshold` (a fraction), interpolated linearly
+    between the evaluation before and the first at or below it (the first evaluation itself if
+    it already was). None if the run never got there."""
+    previous = None
+    for epoch, value in sorted(run.series(key)):
+        if value <= threshold:
+            if previous is None or previous[1] == value:
+                return float(epoch + 1)
+            (e0, v0) = previous
+            return e0 + 1 + (v0 - threshold) / (v0 - value) * (epoch - e0)
+        previous = (epoch, value)
+    return None
+
+
+def epochs_trained(run: Run, key: str = TRAIN_ERR) -> int:
+    return max((e + 1 for e, _ in run.series(key)), default=0)
+
+
+def crossings(runs: list[Run], threshold: float = paper.FIGURE1_THRESHOLD) -> stats.Crossings:
+    """Figure 1's crossing of every run, in seed order."""
+    runs = sorted(runs, key=lambda r: str(r.seed))
+    epochs = [epochs_to_threshold(r, threshold) for r in runs]
+    return stats.Crossings([r.seed for r in runs], epochs, [epochs_trained(r) for r in runs])
 
 
 class Speed(Measure):

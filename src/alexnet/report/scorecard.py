@@ -13,6 +13,7 @@ import shlex
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import yaml
 
 from alexnet import paper
@@ -97,7 +98,7 @@ def row(name: str, ab: Ablation | None, out: Path, conf_dir: Path | None,
     reports = [f"[{s.name}]({os.path.relpath(s / REPORT_MD, out)})" for s in _sweeps(ab)
                if (s / REPORT_MD).is_file()]
     p = ab.adjusted_p
-    holm_cell = "-" if p is None else f"{'**kept**' if kept.get(name) else 'not kept'} (p = {p:.2g})"
+    holm_cell = "-" if p is None else f"{'**kept**' if kept[name] else 'not kept'} (p = {p:.2g})"
     return [f"`{name}`: {claim.text}", measure.paper_number(claim), ab.label, measured(ab),
             level(ab) if ab.estimate else "-", verdict_text(ab.verdict), holm_cell, str(ab.seeds),
             "; ".join(f"{layout or '?'} ({train or '?'} train / {test or '?'} test)"
@@ -111,8 +112,9 @@ def _fallback_command(name: str, conf_dir: Path | None) -> str | None:
     conf/experiment/ preset, with the CPU preset for AlexNet's claims; the four-layer net trains
     on CIFAR-10."""
     presets = sorted((Path(conf_dir) / "experiment").glob("ablate_*.yaml")) if conf_dir else []
-    experiment = next((p.stem for p in presets if ((yaml.safe_load(p.read_text()) or {})
-                                                    .get("ablation") or {}).get("claim") == name), None)
+    claims = {p.stem: ((yaml.safe_load(p.read_text()) or {}).get("ablation") or {}).get("claim")
+              for p in presets}
+    experiment = next((stem for stem, claim in claims.items() if claim == name), None)
     if experiment is None:
         return None
     scale = "preset=cifar_cpu" if paper.CLAIMS[name].arch == "alexnet" else "data=cifar10"
@@ -174,9 +176,8 @@ def build_scorecard(dirs: list[str | Path], out_dir: str | Path,
     dirs = [Path(d) for d in dirs]
     runs = find_runs(dirs)  # first: a wrong directory is named before anything is written
     out = Path(out_dir)
-    order = list(paper.CLAIMS)
     ablations = sorted((ab for ab in analyse_runs(runs, threshold) if ab.claim is not None),
-                       key=lambda ab: order.index(ab.name))
+                       key=lambda ab: list(paper.CLAIMS).index(ab.name))
     kept = holm({ab.name: ab.adjusted_p for ab in ablations})
     judged = {ab.name: ab for ab in ablations}
     rows = [row(name, judged.get(name), out, conf_dir, kept) for name in paper.CLAIMS]
@@ -200,8 +201,8 @@ def build_scorecard(dirs: list[str | Path], out_dir: str | Path,
     if readme:
         parts += ["## The same studies on GPUs", TEXT["gpu"],
                   bullets([f"{what}: `{cmd}`" for what, cmd in TEXT["gpu_commands"]])]
-    speed = any(isinstance(ab.measure, Speed) for ab in ablations)
-    parts += ["## How the verdict is reached", rule_text(speed),
+    censored = any(isinstance(ab.measure, Speed) for ab in ablations)
+    parts += ["## How the verdict is reached", rule_text(censored),
               "Sources: " + ", ".join(f"`{d}`" for d in dirs)]
     if readme and out.is_dir() and (folders := _folders(out)):
         parts += ["## Every folder here", table(["folder", "what it holds"], folders)]
@@ -228,9 +229,7 @@ def _normalised(ablations: list[Ablation]) -> list[tuple[str, float, tuple | Non
         est, c = ab.estimate, ab.primary.claimed if ab.primary else None
         if est is None or not c:
             continue
-        ci = None if est.ci is None else tuple(
-            max(-5.0, min(5.0, v / c)) if math.isfinite(v) else math.copysign(5.0, v / c)
-            for v in sorted(est.ci))
+        ci = None if est.ci is None else tuple(float(np.clip(v / c, -5, 5)) for v in sorted(est.ci))
         point = est.delta / c if math.isfinite(est.delta) else sum(ci) / 2 if ci else 0.0
         rows.append((ab.name, point, ci, ab.verdict.outcome))
     return rows
