@@ -20,11 +20,9 @@ from pathlib import Path
 import yaml
 
 from alexnet.paper import CLAIMS
-from alexnet.report.verdict import DIRECTION, LARGER, REPRODUCED, SMALLER
 from alexnet.sequential import SEEDS_CAP, Plan, sd_upper, seeds_needed, simulate
 
 CONF = Path(__file__).resolve().parents[1] / "conf"
-SIGN = (REPRODUCED, LARGER, SMALLER, DIRECTION)  # an effect in the paper's direction
 
 
 def fail(line: str) -> None:
@@ -100,6 +98,8 @@ def spreads_of(dirs: list[Path]) -> dict[str, tuple[float, int, float]]:
 
 
 def row(name: str, spread: tuple | None, min_seeds: int, power: float, chosen: int | None) -> str:
+    from alexnet.report.verdict import DIRECTION, LARGER, REPRODUCED, SMALLER
+
     c, at_least = paper_size(name)
     if spread is None:
         return (f"| {name} | {c:.3g} | no finite sd in spreads= (no records, or censored) "
@@ -113,7 +113,7 @@ def row(name: str, spread: tuple | None, min_seeds: int, power: float, chosen: i
     plan = Plan(min_seeds, n_max)
     hit = simulate(plan, c, sd, c, at_least)["outcomes"]["reproduced"]
     null = simulate(plan, 0.0, sd, c, at_least)["outcomes"]
-    false = sum(null.get(k, 0.0) for k in SIGN)
+    false = sum(null.get(k, 0.0) for k in (REPRODUCED, LARGER, SMALLER, DIRECTION))  # Δ's sign
     return (f"| {name} | {c:.3g} | {sd:.3g} ({n} seeds; ≤ {upper:.3g} at 80 %) | {need} | "
             f"{need}–{top}{need_up} | {n_max} | {100 * hit:.1f} % | {100 * false:.1f} % |")
 
