@@ -34,19 +34,20 @@ from alexnet import paper  # noqa: E402
 from alexnet.report.collect import find_runs  # noqa: E402
 from alexnet.report.measures import analyse_runs  # noqa: E402
 from alexnet.sequential import Plan, seeds_needed, simulate  # noqa: E402
+from plan import spreads as spreads_of_ablations  # noqa: E402
 
 CLAIMS = [k for k, c in paper.CLAIMS.items() if c.arch == "alexnet"]
 
 
 def spreads(dirs: list[Path]) -> tuple[dict, dict]:
-    """claim → (per-seed sd, claimed size) of its primary estimate; and the LRN facts."""
-    out, lrn = {}, {}
-    for ab in analyse_runs(find_runs(dirs)):
-        est = ab.primary.estimate if ab.primary else None
-        if est is None or not est.sd or not np.isfinite(est.sd):
-            continue
-        out[ab.name] = (est.sd, ab.primary.claimed)
-        if ab.name == "lrn":
+    """claim → (per-seed sd, claimed size) of its primary estimate (plan.py's rule); and the
+    LRN facts."""
+    ablations = analyse_runs(find_runs(dirs))
+    out = {k: (sd, c) for k, (sd, _, c) in spreads_of_ablations(ablations).items()}
+    lrn = {}
+    for ab in ablations:
+        if ab.name == "lrn" and ab.name in out:
+            est = ab.primary.estimate
             base, other = ab.arms[0].by_seed("test/top1_err"), ab.arms[1].by_seed("test/top1_err")
             seeds = sorted(base.keys() & other.keys(), key=str)
             walls = [r.summary["wall_time_s"] for r in ab.arms[0].runs if r.summary.get("wall_time_s")]

@@ -23,8 +23,6 @@ from alexnet.paper import CLAIMS
 from alexnet.sequential import SEEDS_CAP, Plan, sd_upper, seeds_needed, simulate
 
 CONF = Path(__file__).resolve().parents[1] / "conf"
-SIGN = ("reproduced", "larger than claimed", "smaller than claimed",
-        "direction confirmed, size unresolved")  # an effect in the paper's direction
 
 
 def fail(line: str) -> None:
@@ -72,26 +70,36 @@ def claims_of(experiment: str) -> tuple[list[str], int]:
 
 
 def paper_size(name: str) -> tuple[float, bool]:
+    from alexnet.report.measures import MEASURES
+
     c = CLAIMS[name]
-    return (math.log(c.speedup) if c.measure == "speed" else c.top1_delta), c.at_least
+    return MEASURES[c.measure].claimed(c), c.at_least
+
+
+def spreads(ablations: list) -> dict[str, tuple[float, int, float]]:
+    """claim → (per-seed sd, seeds, claimed size in the estimate's units) of judged ablations
+    (alexnet.report.measures.Ablation) whose primary estimate has a finite, non-zero spread."""
+    out = {}
+    for ab in ablations:
+        est = ab.primary.estimate if ab.primary else None
+        if est is not None and est.sd and est.n >= 2 and math.isfinite(est.sd):
+            out[ab.name] = (est.sd, est.n, ab.primary.claimed)
+    return out
 
 
 def spreads_of(dirs: list[Path]) -> dict[str, tuple[float, int, float]]:
-    """claim → (per-seed sd, seeds, claimed size in the estimate's units) of published records."""
+    """spreads() of the published records under `dirs`."""
     if not dirs:
         return {}
     from alexnet.report.collect import find_runs
     from alexnet.report.measures import analyse_runs
 
-    out = {}
-    for ab in analyse_runs(find_runs(dirs)):
-        est = ab.primary.estimate if ab.primary else None
-        if est is not None and est.sd is not None and est.n >= 2 and math.isfinite(est.sd):
-            out[ab.name] = (est.sd, est.n, ab.primary.claimed)
-    return out
+    return spreads(analyse_runs(find_runs(dirs)))
 
 
 def row(name: str, spread: tuple | None, min_seeds: int, power: float, chosen: int | None) -> str:
+    from alexnet.report.verdict import DIRECTION, LARGER, REPRODUCED, SMALLER
+
     c, at_least = paper_size(name)
     if spread is None:
         return (f"| {name} | {c:.3g} | no finite sd in spreads= (no records, or censored) "
@@ -105,7 +113,7 @@ def row(name: str, spread: tuple | None, min_seeds: int, power: float, chosen: i
     plan = Plan(min_seeds, n_max)
     hit = simulate(plan, c, sd, c, at_least)["outcomes"]["reproduced"]
     null = simulate(plan, 0.0, sd, c, at_least)["outcomes"]
-    false = sum(null.get(k, 0.0) for k in SIGN)
+    false = sum(null.get(k, 0.0) for k in (REPRODUCED, LARGER, SMALLER, DIRECTION))  # Δ's sign
     return (f"| {name} | {c:.3g} | {sd:.3g} ({n} seeds; ≤ {upper:.3g} at 80 %) | {need} | "
             f"{need}–{top}{need_up} | {n_max} | {100 * hit:.1f} % | {100 * false:.1f} % |")
 

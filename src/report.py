@@ -13,9 +13,9 @@ from pathlib import Path
 
 from alexnet.dotenv import load_dotenv
 from alexnet.loggers import WANDB_MODES
+from alexnet.paper import FIGURE1_THRESHOLD
 from alexnet.report import build_report
 from alexnet.report.collect import IncomparableSweeps
-from alexnet.report.curves import DEFAULT_THRESHOLD
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -24,7 +24,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("dirs", nargs="+", type=Path, help="sweep or run directories (merged)")
     p.add_argument("--out", type=Path, default=None, help="report directory (default: the first DIR)")
-    p.add_argument("--threshold", type=float, default=DEFAULT_THRESHOLD,
+    p.add_argument("--threshold", type=float, default=FIGURE1_THRESHOLD,
                    help="training top-1 error (fraction) for the Figure 1 measure (default 0.25)")
     p.add_argument("--wandb", choices=WANDB_MODES, default="auto",
                    help="W&B report: auto (online when a key is set and the host answers), online, "

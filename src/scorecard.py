@@ -15,8 +15,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from alexnet.paper import FIGURE1_THRESHOLD
 from alexnet.report.collect import IncomparableSweeps
-from alexnet.report.curves import DEFAULT_THRESHOLD
 from alexnet.report.scorecard import StaleScorecard, build_scorecard
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -26,7 +26,7 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("dirs", nargs="+", type=Path, help="sweep directories (searched recursively)")
     p.add_argument("--out", type=Path, default=Path("."), help="where scorecard.md/.html/.png go (default: .)")
-    p.add_argument("--threshold", type=float, default=DEFAULT_THRESHOLD,
+    p.add_argument("--threshold", type=float, default=FIGURE1_THRESHOLD,
                    help="training top-1 error (fraction) for the Figure 1 measure (default 0.25)")
     p.add_argument("--readme", action="store_true",
                    help="write README.md (the scorecard as experiments/README.md) instead of scorecard.md/.html")

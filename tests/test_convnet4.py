@@ -142,7 +142,7 @@ def test_figure1_runs_stop_once_they_reach_the_threshold_and_count_that_epoch(tm
     the threshold (the later epochs measure nothing); the report's Figure 1 measure counts the
     same epoch. A threshold never reached trains every epoch (censored)."""
     from alexnet.report.collect import find_runs
-    from alexnet.report.curves import epochs_to_threshold, epochs_trained
+    from alexnet.report.measures import epochs_to_threshold, epochs_trained
     from alexnet.training import train
     from conftest import make_config
 

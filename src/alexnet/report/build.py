@@ -7,9 +7,9 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from alexnet.report.collect import find_runs, find_sweeps
+from alexnet import paper
+from alexnet.report.collect import find_runs
 from alexnet.report.content import CURVES_PNG, DIFFERENCES_PNG, headlines, report_parts
-from alexnet.report.curves import DEFAULT_THRESHOLD
 from alexnet.report.document import join, to_html
 from alexnet.report.measures import analyse_runs
 
@@ -42,14 +42,14 @@ class Report:
         return line
 
 
-def render(dirs: list[str | Path], threshold: float = DEFAULT_THRESHOLD) -> str:
+def render(dirs: list[str | Path], threshold: float = paper.FIGURE1_THRESHOLD) -> str:
     """report.md's text without figures (nothing is written)."""
-    dirs = [Path(d) for d in dirs]
-    return join(report_parts(find_runs(dirs), find_sweeps(dirs), dirs, None, threshold))
+    runs = find_runs(dirs)
+    return join(report_parts(runs, [Path(d) for d in dirs], None, analyse_runs(runs, threshold)))
 
 
 def build_report(dirs: list[str | Path], out_dir: str | Path | None = None,
-                 threshold: float = DEFAULT_THRESHOLD, wandb: str | None = None) -> Report:
+                 threshold: float = paper.FIGURE1_THRESHOLD, wandb: str | None = None) -> Report:
     """Writes the report into `out_dir` (default: the first of `dirs`). `wandb` (auto, online,
     offline, disabled; None: skip) also builds the W&B report or says how to later."""
     dirs = [Path(d) for d in dirs]
@@ -61,7 +61,7 @@ def build_report(dirs: list[str | Path], out_dir: str | Path | None = None,
              for p in out.glob(name.format("*").replace(".png", ext))]
     before = {p for p in (md, html, *there) if p.is_file()}
     ablations = analyse_runs(runs, threshold)
-    text = join(report_parts(runs, find_sweeps(dirs), dirs, out, threshold, ablations))
+    text = join(report_parts(runs, dirs, out, ablations))
     md.write_text(text)
     html.write_text(to_html(text, title="AlexNet ablation report"))
     figures = [out / p for p in re.findall(r"^!\[[^\]]*\]\(([^)]+)\)$", text, re.M)]
@@ -71,5 +71,6 @@ def build_report(dirs: list[str | Path], out_dir: str | Path | None = None,
     if wandb is not None:
         from alexnet.report.wandb_report import publish
 
-        report.wandb = publish(runs, dirs, render(dirs, threshold), requested=wandb)
+        text = join(report_parts(runs, dirs, None, ablations))  # W&B shows its own figures
+        report.wandb = publish(runs, dirs, text, requested=wandb)
     return report

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import csv
 import fnmatch
-import itertools
 import json
 import shlex
 from dataclasses import dataclass, field
@@ -46,8 +45,7 @@ class Run:
 
     def outcomes(self) -> dict[str, list[int]]:
         """test_outcomes.csv as columns (label, center_top1, tencrop_top1, ...); {} if absent."""
-        path = self.path / OUTCOMES_FILE
-        rows = list(csv.DictReader(path.read_text().splitlines())) if path.is_file() else []
+        rows = _rows(self.path / OUTCOMES_FILE)
         return {k: [int(float(r[k])) for r in rows] for k in (rows[0] if rows else {})}
 
     def series(self, key: str) -> list[tuple[int, float]]:
@@ -55,12 +53,8 @@ class Run:
         return [(int(r["epoch"]), r[key]) for r in self.metrics if key in r and "epoch" in r]
 
 
-def _read_metrics(path: Path) -> list[dict[str, float]]:
-    if not path.is_file():
-        return []
-    with open(path) as f:
-        return [{k: float(v) for k, v in row.items() if v not in ("", None)}
-                for row in csv.DictReader(f)]
+def _rows(path: Path) -> list[dict[str, str]]:
+    return list(csv.DictReader(path.read_text().splitlines())) if path.is_file() else []
 
 
 def _unfinished_summary(job: Path) -> dict[str, Any]:
@@ -78,16 +72,6 @@ def _unfinished_summary(job: Path) -> dict[str, Any]:
             "seed": cfg.get("seed"), "ablation": ablation.get("claim"), "arm": arm}
 
 
-def _override(key: str, text: str):
-    """`key=text` as Hydra itself reads it (`0,1,2` and `range(0,4)` sweep, `[4,5]` is one list)."""
-    return OverridesParser.create().parse_overrides([f"{key}={text}"])[0]
-
-
-def _sweep_values(key: str, text: str) -> list:
-    override = _override(key, text)
-    return list(override.sweep_iterator()) if override.is_sweep_override() else [override.value()]
-
-
 @dataclass
 class Sweep:
     """A Hydra sweep directory and the grid its multirun.yaml asked for."""
@@ -100,12 +84,6 @@ class Sweep:
     def seeds(self) -> tuple:
         return tuple(self.params.get("seed", ()))
 
-    @property
-    def expected_jobs(self) -> int:
-        if self.arm_seeds:
-            return sum(map(len, self.arm_seeds.values()))
-        return len(list(itertools.product(*self.params.values()))) if self.params else 0
-
     def seeds_of(self, run: Run) -> tuple:
         """The seeds the sweep ran `run`'s arm with: in ablate_all a claim decided early stops
         its own arm (ablation.arm, recorded as that claim's switch at its other arm)."""
@@ -114,31 +92,36 @@ class Sweep:
         return tuple(self.arm_seeds.get(key, self.seeds))
 
 
-def _hydra(sweep_dir: Path) -> tuple[dict, list[tuple[str, str, str]]] | None:
-    """A sweep's multirun.yaml: its hydra node and its command line as (key, value, override)."""
+def _parse(overrides: list[str]) -> list:
+    """Overrides as Hydra reads them (`0,1,2` and `range(0,4)` sweep, `[4,5]` is one list)."""
+    return OverridesParser.create().parse_overrides(overrides)
+
+
+def _hydra(sweep_dir: Path) -> tuple[dict, list] | None:
+    """A sweep's multirun.yaml: its hydra node and its command line's overrides."""
     path = Path(sweep_dir) / SWEEP_FILE
     if not path.is_file():
         return None
     hydra = (yaml.safe_load(path.read_text()) or {}).get("hydra", {})
-    task = [str(o) for o in (hydra.get("overrides") or {}).get("task") or []]
-    return hydra, [(k.lstrip("+~"), v, o) for o in task for k, _, v in [o.partition("=")]]
+    return hydra, _parse([str(o) for o in (hydra.get("overrides") or {}).get("task") or []])
 
 
 def read_sweep(sweep_dir: Path) -> Sweep | None:
     if (read := _hydra(sweep_dir)) is None:
         return None
     hydra, task = read
-    params = {str(k): str(v) for k, v in ((hydra.get("sweeper") or {}).get("params") or {}).items()}
-    for key, value, _ in task:
-        if key != "seed" and not is_arm_key(key):  # plumbing (ckpt_path=, data.root=): no grid
-            continue
+    params = (hydra.get("sweeper") or {}).get("params") or {}
+    grid = {str(k): f"{k}={v}" for k, v in params.items()}
+    for o in task:  # plumbing (ckpt_path=, data.root=) is no grid
+        key = o.key_or_group
         # the command line wins over the config's sweep: `seed=0` alone runs seed 0 only
-        if key in params or _override(key, value).is_sweep_override():
-            params[key] = value
+        if (key == "seed" or is_arm_key(key)) and (key in grid or o.is_sweep_override()):
+            grid[key] = o.input_line
     plan = load_plan(sweep_dir)  # seeds added until decided: those its plan ran
     if plan is not None and plan.seeds:
-        params["seed"] = ",".join(map(str, plan.seeds))
-    return Sweep(sweep_dir, {k: _sweep_values(k, v) for k, v in params.items()},
+        grid["seed"] = "seed=" + ",".join(map(str, plan.seeds))
+    return Sweep(sweep_dir, {o.key_or_group: list(o.sweep_iterator()) if o.is_sweep_override()
+                             else [o.value()] for o in _parse(list(grid.values()))},
                  plan.arm_seeds if plan is not None else {})
 
 
@@ -158,16 +141,15 @@ def sweep_command(sweep_dir: Path) -> str | None:
     its seeds and the PINNED keys as its jobs ran them."""
     if (read := _hydra(sweep_dir)) is None:
         return None
-    args = []
-    for key, _, override in read[1]:
-        if not key.startswith(("hydra.", "hydra/")):
-            place = next((v for p, v in MACHINE_PATHS.items() if fnmatch.fnmatchcase(key, p)), None)
-            args.append(f"{key}={place}" if place else override)
-    given = {k for k, _, _ in read[1]}
-    seeds = ((read[0].get("sweeper") or {}).get("params") or {}).get("seed")
+    hydra, task = read
+    given = {o.key_or_group for o in task}
+    args = [next((f"{o.key_or_group}={place}" for pattern, place in MACHINE_PATHS.items()
+                  if fnmatch.fnmatchcase(o.key_or_group, pattern)), o.input_line)
+            for o in task if not fnmatch.fnmatchcase(o.key_or_group, "hydra[./]*")]
+    seeds = ((hydra.get("sweeper") or {}).get("params") or {}).get("seed")
     if seeds is not None and "seed" not in given:  # the experiment's seeds as they were then
         args.append(f"seed={seeds}")
-    job = next(iter(sorted(Path(sweep_dir).glob(f"*/{CONFIG_FILE}"))), None)
+    job = min(Path(sweep_dir).glob(f"*/{CONFIG_FILE}"), default=None)
     cfg = (yaml.safe_load(job.read_text()) or {}) if job else {}
     for key in PINNED:
         section, _, name = key.partition(".")
@@ -204,8 +186,10 @@ def find_runs(dirs: list[str | Path], pooled: bool = True) -> list[Run]:
                 continue
             seen.add(job.resolve())
             summary = job / SUMMARY_FILE
+            metrics = [{k: float(v) for k, v in row.items() if v not in ("", None)}
+                       for row in _rows(job / METRICS_FILE)]
             runs.append(Run(job, json.loads(summary.read_text()) if summary.is_file()
-                            else _unfinished_summary(job), _read_metrics(job / METRICS_FILE)))
+                            else _unfinished_summary(job), metrics))
     sweeps = find_sweeps(dirs)
     for run in runs:
         for sweep in sweeps:
@@ -214,32 +198,24 @@ def find_runs(dirs: list[str | Path], pooled: bool = True) -> list[Run]:
     if pooled:  # before repeats are dropped: a mixed protocol would hide behind them
         check_comparable(runs)
     runs = _drop_repeats(runs)
-    for ablation in dict.fromkeys(r.ablation for r in runs):
-        name_arms([r for r in runs if r.ablation == ablation])
+    for members in by_ablation(runs).values():
+        name_arms(members)
     return runs
 
 
 def _drop_repeats(runs: list[Run]) -> list[Run]:
-    def key(r: Run):
-        arm = json.dumps(r.summary.get("arm") or {}, sort_keys=True)
-        return r.ablation, arm, json.dumps(r.seed)
-
-    def rank(r: Run):  # a completed job wins; else the first met, in path order: file times
-        return r.completed  # are a checkout's, not the runs', so they cannot decide
-
+    """A completed job wins; else the first met, in path order (file times are a checkout's, not
+    the runs', so they cannot decide). A job without a seed has nothing to be compared with."""
     kept: dict[Any, Run] = {}
     for run in runs:
-        if run.seed is None:  # not a seeded job: nothing to compare it with
-            kept[id(run)] = run
-            continue
-        k = key(run)
-        if k not in kept:
-            kept[k] = run
-            continue
-        winner, loser = sorted([kept[k], run], key=rank, reverse=True)
-        winner.replaces += [loser, *loser.replaces]
-        loser.replaces = []
-        kept[k] = winner
+        arm = json.dumps(run.summary.get("arm") or {}, sort_keys=True)
+        key = id(run) if run.seed is None else (run.ablation, arm, json.dumps(run.seed))
+        first = kept.setdefault(key, run)
+        if first is not run:
+            winner, loser = (run, first) if run.completed and not first.completed else (first, run)
+            winner.replaces += [loser, *loser.replaces]
+            loser.replaces = []
+            kept[key] = winner
     return [r for r in runs if any(r is v for v in kept.values())]
 
 
@@ -250,42 +226,42 @@ class IncomparableSweeps(ValueError):
 def _protocol(run: Run) -> dict[str, Any]:
     """What a job ran, as dotted keys (its config.yaml): every key an arm could be, and the
     epochs; plumbing (paths, workers, loggers, seeds) left out."""
-    path = run.path / CONFIG_FILE
-    cfg = yaml.safe_load(path.read_text()) if path.is_file() else {}
-    flat: dict[str, Any] = {}
+    cfg = yaml.safe_load((run.path / CONFIG_FILE).read_text()) or {}
 
-    def walk(node, prefix):
-        for key, value in (node or {}).items():
-            if isinstance(value, dict):
-                walk(value, f"{prefix}{key}.")
-            else:
-                flat[f"{prefix}{key}"] = value
+    def flat(node: dict | None) -> dict:  # {"model": {"lrn": True}} → {"model.lrn": True}
+        return {f"{k}.{sub}" if sub else k: leaf for k, v in (node or {}).items()
+                for sub, leaf in (flat(v).items() if isinstance(v, dict) else [("", v)])}
 
-    walk({k: cfg.get(k) for k in ("model", "data", "recipe")}, "")
-    flat["trainer.max_epochs"] = (cfg.get("trainer") or {}).get("max_epochs")
-    return {k: v for k, v in flat.items() if is_arm_key(k) or k == "trainer.max_epochs"}
+    return {k: v for k, v in flat({k: cfg.get(k) for k in ("model", "data", "recipe")}).items()
+            if is_arm_key(k)} | {"trainer.max_epochs": (cfg.get("trainer") or {}).get("max_epochs")}
 
 
 def check_comparable(runs: list[Run]) -> None:
     """Refuses to pool sweeps of one ablation whose protocols differ beyond their arms (say a
     3-epoch and a 2-epoch sweep): the later runs would silently stand in for the same seeds."""
-    for ablation in dict.fromkeys(r.ablation for r in runs):
-        members = [r for r in runs if r.ablation == ablation]
-        arm_keys = {k for r in members for k in (r.summary.get("arm") or {})}
+    for members in by_ablation(runs).values():
+        arms = {k for r in members for k in (r.summary.get("arm") or {})}
         seen: dict[Path, dict] = {}
         for run in members:
             if run.path.parent not in seen and (run.path / CONFIG_FILE).is_file():
-                seen[run.path.parent] = {k: v for k, v in _protocol(run).items() if k not in arm_keys}
+                seen[run.path.parent] = {k: v for k, v in _protocol(run).items() if k not in arms}
         (first, a), *others = list(seen.items()) or [(None, {})]
         for other, b in others:
             # keys both have: one that a later version of the code added is no protocol change
-            keys = sorted(k for k in a.keys() & b.keys() if a[k] != b[k])
-            if keys:
-                k = keys[0]
+            if keys := sorted(k for k in a.keys() & b.keys() if a[k] != b[k]):
+                more = f"; {len(keys) - 1} more" if len(keys) > 1 else ""
                 raise IncomparableSweeps(
-                    f"{first} and {other} ran different protocols ({k}: {a[k]!r} vs "
-                    f"{b[k]!r}{f'; {len(keys) - 1} more' if len(keys) > 1 else ''}): they are not "
-                    "seeds of one experiment; report them apart")
+                    f"{first} and {other} ran different protocols ({keys[0]}: {a[keys[0]]!r} vs "
+                    f"{b[keys[0]]!r}{more}): they are not seeds of one experiment; report them "
+                    "apart")
+
+
+def by_ablation(runs: list[Run]) -> dict[str | None, list[Run]]:
+    """The runs of each ablation, in the order first met."""
+    groups: dict[str | None, list[Run]] = {}
+    for run in runs:
+        groups.setdefault(run.ablation, []).append(run)
+    return groups
 
 
 def name_arms(runs: list[Run]) -> None:

@@ -10,10 +10,10 @@ from pathlib import Path
 
 from alexnet import paper
 from alexnet.report import plots
-from alexnet.report.collect import Run, Sweep
-from alexnet.report.curves import DEFAULT_THRESHOLD, speed
+from alexnet.report.collect import Run, Sweep, find_sweeps
 from alexnet.report.document import TEXT, bullets, figure, plain, table
-from alexnet.report.measures import Ablation, Speed, analyse_runs, fmt_ci
+from alexnet.report.measures import Ablation, Speed, crossings
+from alexnet.report.stats import CONFIDENCE
 from alexnet.report.verdict import UNDECIDED, Verdict, rule_text
 
 CURVES_PNG, DIFFERENCES_PNG = "curves-{}.png", "differences-{}.png"  # {}: the ablation's name
@@ -22,10 +22,10 @@ TIE = 1e-9  # points: a per-seed difference this small is the same error in both
 
 def level(ab: Ablation) -> str:
     """The interval's level as it holds at the look that made it, and over all the looks."""
+    here = f"{100 * (ab.estimate.confidence if ab.estimate else CONFIDENCE):.3g} %"
     if ab.plan is None:
-        return f"{100 * ab.confidence:.3g} %"
-    family = 100 * (1 - ab.plan.family_alpha)
-    return f"{100 * ab.confidence:.3g} % at this look, ≥ {family:.3g} % over all looks"
+        return here
+    return f"{here} at this look, ≥ {100 * (1 - ab.plan.family_alpha):.3g} % over all looks"
 
 
 def verdict_text(v: Verdict | None, reason: bool = False) -> str:
@@ -39,10 +39,8 @@ def verdict_text(v: Verdict | None, reason: bool = False) -> str:
 
 
 def measured(ab: Ablation) -> str:
-    c = ab.primary
-    if c is None or c.estimate is None:
-        return "-"
-    return f"{c.fmt(c.estimate.delta)} {fmt_ci(c.estimate.ci, c.fmt)}"
+    c, est = ab.primary, ab.estimate
+    return "-" if est is None else f"{c.fmt(est.delta)} {c.interval(est)}"
 
 
 def reading(ab: Ablation) -> str:
@@ -53,11 +51,11 @@ def reading(ab: Ablation) -> str:
     est = p.estimate
     sample = (f"Over {est.n} seeds × the test images" if est.kind == "seeds × images"
               else f"With {est.n} paired seed{'' if est.n == 1 else 's'}")
-    between = ("centre crop − ten crops" if p.other == "centre crop"
-               else f"`{p.other}` over the paper's arm" if ab.measure.ratio
+    between = ("centre crop − ten crops" if p.same_weights
+               else f"`{p.other}` over the paper's arm" if p.ratio
                else f"`{p.other}` − the paper's arm")
     size = "unknown (censored seeds)" if math.isnan(est.delta) else p.fmt(est.delta)
-    interval = "no interval" if est.ci is None else f"CI {fmt_ci(est.ci, p.fmt)} ({level(ab)})"
+    interval = "no interval" if est.ci is None else f"CI {p.interval(est)} ({level(ab)})"
     return f"{sample}, the {p.label} ({between}) is {size}, {interval}: {p.verdict}."
 
 
@@ -67,14 +65,15 @@ def trained(ab: Ablation) -> str:
     runs = ab.arms[0].runs if ab.arms else []
     epochs = sorted({r.summary.get("epochs") for r in runs} - {None})
     setting = paper.PAPER_SETTINGS.get(ab.claim.arch)
-    ours = (f"the paper's arm ends at {ab.arms[0].cell(f'{ab.metric_prefix}/top1_err')} % "
+    ours = (f"the paper's arm ends at {ab.arms[0].cell(ab.metric())} % "
             f"{ab.where} top-1 error after {', '.join(map(str, epochs))} epochs" if runs
             else "no run of the paper's arm completed")
-    theirs = f"; the paper's own net: {setting.error} after {setting.epochs} epochs" if setting else ""
+    theirs = (f"; the paper's own net: {setting.error} after {setting.epochs} epochs" if setting
+              else "")
     return f"How trained: {ours}{theirs}."
 
 
-def ablation_parts(ab: Ablation, out_dir: Path | None, threshold: float) -> list[str]:
+def ablation_parts(ab: Ablation, out_dir: Path | None) -> list[str]:
     parts = ["## " + ("Runs (no ablation named)" if ab.name == "runs" else f"Ablation `{ab.name}`")]
     if ab.claim:
         parts += [f"Claim under test: {ab.claim.text}."
@@ -90,25 +89,23 @@ def ablation_parts(ab: Ablation, out_dir: Path | None, threshold: float) -> list
     parts += arms_parts(ab) + differences_parts(ab)
     figure1 = isinstance(ab.measure, Speed) and any(r.metrics for r in ab.runs)
     if figure1:
-        parts += [f"### Figure 1 measure: epochs to {100 * threshold:g} % training error",
+        parts += [f"### Figure 1 measure: epochs to {100 * ab.threshold:g} % training error",
                   TEXT["speed"].format(speedup=ab.claim.speedup),
                   table(["arm", "epochs to threshold"],
-                        [[f"`{arm.name}`", speed(arm.runs, threshold).describe()]
+                        [[f"`{arm.name}`", crossings(arm.runs, ab.threshold).describe()]
                          for arm in ab.arms])]
     if out_dir is not None:
-        parts += figure_parts(ab, out_dir, threshold if figure1 else None)
+        parts += figure_parts(ab, out_dir, ab.threshold if figure1 else None)
     return parts + job_parts(ab)
 
 
 def arms_parts(ab: Ablation) -> list[str]:
-    where = ab.where
-    cols = [(f"{'test' if where == 'test' else 'final_val'}/top{k}_err", f"{where} top-{k} %")
-            for k in (1, 5)]
+    cols = [(ab.metric(k), f"{ab.where} top-{k} %") for k in (1, 5)]
     cols += [("final_val/top1_err", "held-out val top-1 %"),
              ("final_train_eval/top1_err", "train_eval top-1 %")]
     if any(r.summary.get("final_train_all/top1_err") is not None for r in ab.runs):
         cols.append(("final_train_all/top1_err", "whole training split top-1 %"))
-    if ab.claim is not None and ab.claim.measure == "paired_eval":
+    if ab.claim is not None and ab.measure.same_weights:
         cols.insert(1, ("test/tencrop_top1_err", "test top-1, ten crops %"))
     rows = []
     for arm in ab.arms:
@@ -125,21 +122,15 @@ def differences_parts(ab: Ablation) -> list[str]:
     if not ab.comparisons:
         return []
     intro = TEXT["differences"].format(level=level(ab))
-    if ab.claim is not None:
-        extra = TEXT["intros"].get(ab.claim.measure, "The paper's numbers are its "
-                                   + ("CIFAR-10 differences." if ab.claim.arch == "convnet4"
-                                      else "ILSVRC differences, for scale."))
-        intro += " " + extra.format(threshold=100 * (ab.claim.threshold or DEFAULT_THRESHOLD),
-                                    speedup=ab.claim.speedup or 0)
-    rows = []
-    for c in ab.comparisons:
-        est, w = c.estimate, c.beside
-        rows.append([f"`{c.other}`", c.label, "n/a" if est is None else c.fmt(est.delta),
-                     "-" if est is None else f"{fmt_ci(est.ci, c.fmt)} ({est.kind})",
-                     "-" if est is None else str(est.n),
-                     "-" if w is None else f"{fmt_ci(w.ci, c.fmt)} ({w.kind})",
-                     ab.measure.paper_number(ab.claim) if c.claimed is not None else "-",
-                     str(c.verdict) if c.verdict else "-"])
+    if ab.claim is not None:  # the measure's own words, else the paper's data set's
+        extra = TEXT["intros"].get(ab.claim.measure) or TEXT["intros"][ab.claim.arch]
+        intro += " " + extra.format(threshold=100 * ab.threshold, speedup=ab.claim.speedup or 0)
+    rows = [[f"`{c.other}`", c.label, *(["n/a", "-", "-"] if (est := c.estimate) is None else
+                                         [c.fmt(est.delta), f"{c.interval(est)} ({est.kind})",
+                                          str(est.n)]),
+             "-" if c.beside is None else f"{c.interval(c.beside)} ({c.beside.kind})",
+             ab.measure.paper_number(ab.claim) if c.claimed is not None else "-",
+             str(c.verdict or "-")] for c in ab.comparisons]
     parts = ["### Paired differences against the paper's arm", intro,
              table(["arm", "measure", "Δ", "interval", "seeds", "beside it", "paper's Δ",
                     "verdict"], rows),
@@ -148,12 +139,9 @@ def differences_parts(ab: Ablation) -> list[str]:
     seeds = sorted({s for c in paired for s in c.per_seed}, key=str)
     if not seeds:
         return parts
-    counts = []
-    for c in paired:
-        d = list(c.per_seed.values())
-        tied = sum(abs(v) < TIE for v in d)
-        counts.append(f"{c.label} (`{c.other}`): {sum(v >= TIE for v in d)} of {len(d)}"
-                      + (f" ({tied} tied)" if tied else ""))
+    counts = [f"{c.label} (`{c.other}`): {sum(v >= TIE for v in d)} of {len(d)}"
+              + (f" ({tied} tied)" if (tied := sum(abs(v) < TIE for v in d)) else "")
+              for c in paired if (d := list(c.per_seed.values()))]
     return parts + [
         "Per-seed differences (the pairs behind the paired intervals):",
         table(["seed", *[f"{c.label} (`{c.other}`)" for c in paired]],
@@ -169,12 +157,12 @@ def figure_parts(ab: Ablation, out_dir: Path, line: float | None) -> list[str]:
         path = plots.curves(ab.arms, out_dir / CURVES_PNG.format(ab.name), line, title=ab.name)
         parts.append(figure(path.name, f"{ab.name}: train_eval and held-out val top-1 error per "
                                        "epoch, mean over seeds with the min–max band"))
-    rows = [(c.label if c.other == "centre crop" else f"{c.other}: {c.label}", c.estimate.delta,
+    rows = [(c.label if c.same_weights else f"{c.other}: {c.label}", c.estimate.delta,
              c.estimate.ci, c.claimed) for c in ab.comparisons
-            if c.estimate is not None and "ratio" not in c.label]
+            if c.estimate is not None and not c.ratio]
     if rows:
         path = plots.differences(rows, out_dir / DIFFERENCES_PNG.format(ab.name), level(ab),
-                                 "other side − the paper's, percentage points", title=ab.name)
+                                 ab.name)
         parts.append(figure(path.name, f"{ab.name}: paired differences ({level(ab)} CI) and the "
                                        "paper's claim"))
     return parts
@@ -184,11 +172,10 @@ def job_parts(ab: Ablation) -> list[str]:
     rows, bad = [], []
     for arm in ab.arms:
         for r in sorted(arm.runs + arm.failed, key=lambda r: str(r.seed)):
-            s = r.summary
-            wall, speed_ = s.get("wall_time_s"), s.get("images_per_sec")
+            s, wall, rate = r.summary, r.summary.get("wall_time_s"), r.summary.get("images_per_sec")
             rows.append([f"`{r.path.name}`", f"`{arm.name}`", str(r.seed), s.get("status", "?"),
                          str(s.get("epochs", "-")), "-" if wall is None else f"{wall:.1f}",
-                         "-" if speed_ is None else f"{speed_:.0f}"])
+                         "-" if rate is None else f"{rate:.0f}"])
             if not r.completed:
                 error = str(s.get("error", "")).replace("`", "'")
                 bad.append(f"`{r.path}`: {s.get('status')}" + (f" `{error}`" if error else ""))
@@ -250,17 +237,15 @@ def headlines(ablations: list[Ablation]) -> list[str]:
     return [plain(f"{ab.name}: {reading(ab)}") for ab in ablations if ab.claim is not None]
 
 
-def report_parts(runs: list[Run], sweeps: list[Sweep], dirs: list[Path], out_dir: Path | None,
-                 threshold: float = DEFAULT_THRESHOLD,
-                 ablations: list[Ablation] | None = None) -> list[str]:
+def report_parts(runs: list[Run], dirs: list[Path], out_dir: Path | None,
+                 ablations: list[Ablation]) -> list[str]:
     """The whole report; with `out_dir`, its figures are drawn there and linked."""
-    ablations = analyse_runs(runs, threshold) if ablations is None else ablations
     parts = ["# AlexNet ablation report"]
     if not runs:
         parts.append("No job directories found under the sources.")
     parts += summary_parts(ablations)
     for ab in ablations:
-        parts += ablation_parts(ab, out_dir, threshold)
+        parts += ablation_parts(ab, out_dir)
     censored = any(isinstance(ab.measure, Speed) for ab in ablations)
-    return parts + facts_parts(runs, sweeps, dirs) + ["## How the verdict is reached",
-                                                      rule_text(censored)]
+    return parts + facts_parts(runs, find_sweeps(dirs), dirs) + [
+        "## How the verdict is reached", rule_text(censored)]

@@ -14,28 +14,14 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from alexnet import paper
-from alexnet.report.collect import Run, name_arms
-from alexnet.report.curves import DEFAULT_THRESHOLD, log_speed_ratio, sign_test_seeds, speed
-from alexnet.report.stats import CONFIDENCE, Estimate, mcnemar, paired, seeds_by_images, welch
+from alexnet.report import stats
+from alexnet.report.collect import Run, by_ablation, name_arms
 from alexnet.report.verdict import NOT_MEASURABLE, Verdict, judge, points
 from alexnet.sequential import Plan, plan_of, sd_upper, seeds_needed
 
+TRAIN_ERR, VAL_ERR = "train_eval/top1_err", "val/top1_err"
 DEFAULT_RESOLUTION = 0.1  # points: one image of 1,000, when a record does not say its test size
 PLATEAU = 0.5  # points: the paper's arm is trained out when its last epoch gained less than this
-
-
-def fmt_points(v: float) -> str:
-    return f"{v:+.2f}"
-
-
-def fmt_ratio(v: float) -> str:
-    """A log ratio shown as the ratio itself."""
-    return ("n/a" if math.isnan(v) else "∞" if v == math.inf else "0×" if v == -math.inf
-            else f"{math.exp(v):.2f}×")
-
-
-def fmt_ci(ci: tuple[float, float] | None, fmt: Callable[[float], str] = fmt_points) -> str:
-    return "no CI" if ci is None else f"[{fmt(ci[0])}, {fmt(ci[1])}]"
 
 
 @dataclass
@@ -90,42 +76,29 @@ class Comparison:
 
     label: str
     other: str  # the arm (or evaluation) compared with the paper's
-    estimate: Estimate | None  # the verdict's interval
-    beside: Estimate | None  # Welch's (what pairing buys), or ten-crop's paired t over seeds
+    estimate: stats.Estimate | None  # the verdict's interval
+    beside: stats.Estimate | None  # Welch's (what pairing buys), or ten-crop's paired t over seeds
     claimed: float | None  # in the estimate's units; None: shown, not judged
     verdict: Verdict | None = None
     per_seed: dict = field(default_factory=dict)
     note: str = ""
-    fmt: Callable[[float], str] = fmt_points
+    ratio: bool = False  # values are log ratios (Figure 1), written as the ratios
+    same_weights: bool = False  # ten-crop: two evaluations of the paper's arm's own weights
 
+    def fmt(self, v: float) -> str:
+        if not self.ratio:
+            return f"{v:+.2f}"
+        return ("n/a" if math.isnan(v) else "∞" if v == math.inf else "0×" if v == -math.inf
+                else f"{math.exp(v):.2f}×")
 
-@dataclass
-class Context:
-    """What every comparison of one ablation shares."""
-
-    where: str  # "test" | "final val" (records without a test split)
-    level: Callable[[int], float]  # the interval's confidence at n paired seeds
-    resolution: float
-    threshold: float
-
-    def metric(self, k: int = 1) -> str:
-        return f"{'test' if self.where == 'test' else 'final_val'}/top{k}_err"
-
-    def error(self, label: str, base: ArmStats, other: ArmStats, metric,
-              claimed: float | None = None) -> Comparison:
-        """Other arm − paper's arm of `metric` (see ArmStats.by_seed), paired over seeds."""
-        b, o = base.by_seed(metric), other.by_seed(metric)
-        level = self.level(len(b.keys() & o.keys()))
-        return Comparison(label, other.name, paired(b, o, level, self.resolution),
-                          welch(list(b.values()), list(o.values()), level), claimed,
-                          per_seed={s: o[s] - b[s] for s in b if s in o})
+    def interval(self, est: stats.Estimate) -> str:
+        return "no CI" if est.ci is None else f"[{self.fmt(est.ci[0])}, {self.fmt(est.ci[1])}]"
 
 
 class Measure:
     """Test error, other arm minus the paper's arm ("error")."""
 
-    ratio = False
-    show = staticmethod(points)
+    same_weights = False  # compares the paper's arm with itself (ten-crop), not with other arms
 
     def label(self, claim: paper.Claim, where: str = "test") -> str:
         return f"{where} top-1"
@@ -133,10 +106,17 @@ class Measure:
     def paper_number(self, claim: paper.Claim) -> str:
         return f"{'≥ ' if claim.at_least else ''}{claim.top1_delta:+.1f}"
 
-    def compare(self, base: ArmStats, other: ArmStats, claim: paper.Claim,
-                ctx: Context) -> list[Comparison]:
-        return [ctx.error(self.label(claim, ctx.where), base, other, ctx.metric(),
-                          claim.top1_delta)]
+    def claimed(self, claim: paper.Claim) -> float:
+        """The paper's size in the units of this measure's estimates."""
+        return claim.top1_delta
+
+    def show(self, v: float) -> str:
+        """A size as the verdict's reason writes it."""
+        return points(v)
+
+    def compare(self, ab: Ablation, base: ArmStats, other: ArmStats) -> list[Comparison]:
+        return [ab.error(self.label(ab.claim, ab.where), base, other, ab.metric(),
+                         self.claimed(ab.claim))]
 
 
 class Overfit(Measure):
@@ -148,18 +128,18 @@ class Overfit(Measure):
     def label(self, claim, where="test"):
         return "generalisation gap (test − train, eval mode)"
 
-    def compare(self, base, other, claim, ctx):
+    def compare(self, ab, base, other):
         full = all(r.summary.get("final_train_all/top1_err") is not None
                    for a in (base, other) for r in a.runs)
         high, low = (("test/top1_err", "final_train_all/top1_err") if full
                      else ("final_val/top1_err", "final_train_eval/top1_err"))
-        c = ctx.error(self.label(claim) if full else "held-out − train_eval top-1 gap", base,
-                      other, lambda s: None if None in (s.get(high), s.get(low))
-                      else s[high] - s[low], claim.top1_delta)
+        c = ab.error(self.label(ab.claim) if full else "held-out − train_eval top-1 gap", base,
+                     other, lambda s: None if None in (s.get(high), s.get(low))
+                     else s[high] - s[low], self.claimed(ab.claim))
         if not full:
             c.note = ("the training error is a 1,000-image subset's, which adds ~1.4 points of "
                       "noise per seed (stats audit D7); new runs score the whole training split")
-        curves = [dict(r.series("val/top1_err")) for r in base.runs]
+        curves = [dict(r.series(VAL_ERR)) for r in base.runs]
         last = sorted(set.intersection(*map(set, curves)))[-2:] if curves else []
         gain = (100 * np.mean([curve[last[0]] - curve[last[1]] for curve in curves])
                 if len(last) > 1 else 0)
@@ -171,58 +151,91 @@ class Overfit(Measure):
         return [c]
 
 
+def epochs_to_threshold(run: Run, threshold: float = paper.FIGURE1_THRESHOLD,
+                        key: str = TRAIN_ERR) -> float | None:
+    """Epochs trained when `key` first reached `threshold` (a fraction), interpolated linearly
+    between the evaluation before and the first at or below it (the first evaluation itself if
+    it already was). None if the run never got there."""
+    previous = None
+    for epoch, value in sorted(run.series(key)):
+        if value <= threshold:
+            if previous is None or previous[1] == value:
+                return float(epoch + 1)
+            (e0, v0) = previous
+            return e0 + 1 + (v0 - threshold) / (v0 - value) * (epoch - e0)
+        previous = (epoch, value)
+    return None
+
+
+def epochs_trained(run: Run, key: str = TRAIN_ERR) -> int:
+    return max((e + 1 for e, _ in run.series(key)), default=0)
+
+
+def crossings(runs: list[Run], threshold: float = paper.FIGURE1_THRESHOLD) -> stats.Crossings:
+    """Figure 1's crossing of every run, in seed order."""
+    runs = sorted(runs, key=lambda r: str(r.seed))
+    epochs = [epochs_to_threshold(r, threshold) for r in runs]
+    return stats.Crossings([r.seed for r in runs], epochs, [epochs_trained(r) for r in runs])
+
+
 class Speed(Measure):
     """Figure 1: the other arm's epochs to the training error threshold over the paper's arm's,
     on the log scale (a claimed 6× is log 6)."""
 
-    ratio = True
-    show = staticmethod(lambda v: f"{math.exp(v):.3g}×")
-
     def label(self, claim, where="test"):
-        threshold = 100 * (claim.threshold or DEFAULT_THRESHOLD)
+        threshold = 100 * (claim.threshold or paper.FIGURE1_THRESHOLD)
         return f"epochs to {threshold:g} % train_eval error, ratio"
 
     def paper_number(self, claim):
         return f"{claim.speedup:g}×"
 
-    def compare(self, base, other, claim, ctx):
-        p, o = speed(base.runs, ctx.threshold), speed(other.runs, ctx.threshold)
-        est = log_speed_ratio(p, o, ctx.level(len(set(p.seeds) & set(o.seeds))))
+    def claimed(self, claim):
+        return math.log(claim.speedup)
+
+    def show(self, v):
+        return f"{math.exp(v):.3g}×"
+
+    def compare(self, ab, base, other):
+        p, o = crossings(base.runs, ab.threshold), crossings(other.runs, ab.threshold)
+        est = stats.log_speed_ratio(p, o, ab.level(len(set(p.seeds) & set(o.seeds))))
         per_seed = {s: math.log(b / a) for s, a, b in zip(p.seeds, p.epochs, o.epochs, strict=False)
                     if a is not None and b is not None}
-        return [Comparison(self.label(claim), other.name, est, None, math.log(claim.speedup),
-                           per_seed=per_seed, fmt=fmt_ratio)]
+        return [Comparison(self.label(ab.claim), other.name, est, None, self.claimed(ab.claim),
+                           per_seed=per_seed, ratio=True)]
 
 
 class PairedEval(Measure):
     """Ten-crop: the same weights scored twice. The verdict's interval is over seeds, then
     images (stats.seeds_by_images); the paired t over seeds and McNemar's test beside it."""
 
+    same_weights = True
+
     def label(self, claim, where="test"):
         return "test top-1: centre − ten crops"
 
-    def compare(self, base, other, claim, ctx):
+    def compare(self, ab, base, other):
         runs = [r for r in base.runs if r.summary.get("test/tencrop_top1_err") is not None]
         if not runs:
             return []
         ten = {r.seed: 100 * r.summary["test/tencrop_top1_err"] for r in runs}
         centre = {r.seed: 100 * r.summary["test/top1_err"] for r in runs}
-        level = ctx.level(len(runs))
-        est = over_seeds = paired(ten, centre, level, ctx.resolution)
+        level = ab.level(len(runs))
+        est = over_seeds = stats.paired(ten, centre, level, ab.resolution)
         note = "outcomes per image missing: the paired t over seeds decides"
         outcomes = [r.outcomes() for r in runs]
         if (all("tencrop_top1" in o for o in outcomes)
                 and len({tuple(o.get("label", ())) for o in outcomes}) == 1):
             diffs = 100 * (np.array([o["tencrop_top1"] for o in outcomes], dtype=float)
                            - np.array([o["center_top1"] for o in outcomes], dtype=float))
-            est = seeds_by_images(diffs, level, ctx.resolution)
+            est = stats.seeds_by_images(diffs, level, ab.resolution)
             net = diffs.sum(0)  # an image counts for the evaluation right in more seeds
             only_centre, only_ten = int((net < 0).sum()), int((net > 0).sum())
             note = (f"images the centre crop got right in more seeds than ten crops: "
                     f"{only_centre}, the reverse: {only_ten} (of {net.size}, over {len(runs)} "
-                    f"seeds); McNemar exact p = {mcnemar(only_centre, only_ten):.2g}")
-        return [Comparison(self.label(claim), "centre crop", est, over_seeds, claim.top1_delta,
-                           per_seed={s: centre[s] - ten[s] for s in ten}, note=note)]
+                    f"seeds); McNemar exact p = {stats.mcnemar(only_centre, only_ten):.2g}")
+        return [Comparison(self.label(ab.claim), "centre crop", est, over_seeds,
+                           self.claimed(ab.claim), per_seed={s: centre[s] - ten[s] for s in ten},
+                           note=note, same_weights=True)]
 
 
 MEASURES: dict[str, Measure] = {"error": Measure(), "overfit": Overfit(), "speed": Speed(),
@@ -231,20 +244,37 @@ MEASURES: dict[str, Measure] = {"error": Measure(), "overfit": Overfit(), "speed
 
 @dataclass
 class Ablation:
+    """One claim's arms (the paper's first) and their comparisons, the judged ones first."""
+
     name: str  # key of paper.CLAIMS, or "runs" when the records name none
     claim: paper.Claim | None
     arms: list[ArmStats]
-    comparisons: list[Comparison] = field(default_factory=list)
-    where: str = "test"
+    where: str = "test"  # or "final val": records without a test split
     plan: Plan | None = None
+    resolution: float = DEFAULT_RESOLUTION  # one test image, in points
+    threshold: float = paper.FIGURE1_THRESHOLD  # Figure 1's training error
+    comparisons: list[Comparison] = field(default_factory=list)
+
+    def metric(self, k: int = 1) -> str:
+        """The summary key of the top-k error this ablation is scored on."""
+        return f"{'test' if self.where == 'test' else 'final_val'}/top{k}_err"
+
+    def level(self, n: int) -> float:
+        """The interval's confidence at n paired seeds: the plan's, else 95 %."""
+        return self.plan.confidence_at(n) if self.plan else stats.CONFIDENCE
+
+    def error(self, label: str, base: ArmStats, other: ArmStats, metric,
+              claimed: float | None = None) -> Comparison:
+        """Other arm − paper's arm of `metric` (see ArmStats.by_seed), paired over seeds."""
+        b, o = base.by_seed(metric), other.by_seed(metric)
+        level = self.level(len(b.keys() & o.keys()))
+        return Comparison(label, other.name, stats.paired(b, o, level, self.resolution),
+                          stats.welch(list(b.values()), list(o.values()), level), claimed,
+                          per_seed={s: o[s] - b[s] for s in b if s in o})
 
     @property
     def runs(self) -> list[Run]:
         return [r for a in self.arms for r in a.runs]
-
-    @property
-    def metric_prefix(self) -> str:
-        return "test" if self.where == "test" else "final_val"
 
     @property
     def measure(self) -> Measure | None:
@@ -263,16 +293,12 @@ class Ablation:
         return self.primary.verdict if self.primary else None
 
     @property
-    def estimate(self) -> Estimate | None:
+    def estimate(self) -> stats.Estimate | None:
         return self.primary.estimate if self.primary else None
 
     @property
     def seeds(self) -> int:
         return self.estimate.n if self.estimate else min((a.n for a in self.arms), default=0)
-
-    @property
-    def confidence(self) -> float:
-        return self.estimate.confidence if self.estimate else CONFIDENCE
 
     @property
     def adjusted_p(self) -> float | None:
@@ -300,15 +326,15 @@ def resolution(runs: list[Run]) -> float:
     return 100.0 / max(sizes) if sizes else DEFAULT_RESOLUTION
 
 
-def _undecided(v: Verdict, est: Estimate, claimed: float, plan: Plan | None) -> Verdict:
+def _undecided(v: Verdict, est: stats.Estimate, claimed: float, plan: Plan | None) -> Verdict:
     """What an undecided verdict adds: the seeds per arm that would decide at the claimed size
     with 80 % power, at the observed spread and at its one-sided 80 % upper confidence bound (a
     3-seed spread is itself loose). With censored seeds the interval is a sign test, which
-    closes an end only from sign_test_seeds(level) seeds on: a plan that stops short of that
+    closes an end only from stats.sign_test_seeds(level) seeds on: a plan that stops short of that
     cannot decide."""
     if est.kind == "sign test on bounds":
         level = plan.confidence_at(plan.max_seeds) if plan else est.confidence
-        needed = sign_test_seeds(level)
+        needed = stats.sign_test_seeds(level)
         if plan is not None and plan.max_seeds < needed:
             return Verdict(NOT_MEASURABLE, f"censored seeds leave a sign test, which needs ≥ "
                            f"{needed} seeds at {100 * level:.3g} % and the plan stops at "
@@ -322,24 +348,22 @@ def _undecided(v: Verdict, est: Estimate, claimed: float, plan: Plan | None) -> 
                                     seeds_needed(sd_upper(est.sd, est.n), claimed, first)))
 
 
-def analyse(name: str, runs: list[Run], threshold: float = DEFAULT_THRESHOLD,
+def analyse(name: str, runs: list[Run], threshold: float = paper.FIGURE1_THRESHOLD,
             plan: Plan | None = None) -> Ablation:
     claim = paper.CLAIMS.get(name)
     arms = group_arms(runs)
     if claim is not None:  # the paper's arm first: every difference is measured against it
         arms.sort(key=lambda a: _value_of(a, claim.switch) != claim.paper_arm)
     where = "test" if any(r.summary.get("test/top1_err") is not None for r in runs) else "final val"
-    ctx = Context(where, plan.confidence_at if plan else (lambda n: CONFIDENCE),
-                  resolution(runs), threshold)
-    ab = Ablation(name, claim, arms, where=where, plan=plan)
+    ab = Ablation(name, claim, arms, where, plan, resolution(runs), threshold)
     base, judged = (arms[0] if arms else None), []
-    if claim is not None and claim.measure == "paired_eval" and base is not None:
-        judged = ab.measure.compare(base, base, claim, ctx)
+    if claim is not None and ab.measure.same_weights and base is not None:
+        judged = ab.measure.compare(ab, base, base)
     for other in arms[1:]:
         mine = []
         if claim is not None and _value_of(other, claim.switch) == claim.other_arm:
-            judged += (mine := ab.measure.compare(base, other, claim, ctx))
-        shown = (ctx.error(f"{where} top-{k}", base, other, ctx.metric(k)) for k in (1, 5))
+            judged += (mine := ab.measure.compare(ab, base, other))
+        shown = (ab.error(f"{where} top-{k}", base, other, ab.metric(k)) for k in (1, 5))
         ab.comparisons += [c for c in shown if all(j.label != c.label for j in mine)]
     for c in judged:
         c.verdict = c.verdict or judge(c.estimate, c.claimed, claim.at_least, ab.measure.show)
@@ -361,7 +385,7 @@ def split_shared_baseline(runs: list[Run]) -> dict[str, list[Run]]:
     out = {}
     for name, claim in paper.CLAIMS.items():
         tag = {"ablation": name, SHARED: True}
-        if claim.arch == "alexnet" and claim.measure == "paired_eval" and base:
+        if claim.arch == "alexnet" and MEASURES[claim.measure].same_weights and base:
             out[name] = [replace(r, summary=r.summary | tag) for r in base]
         elif claim.arch == "alexnet" and (other := [r for r in runs if paper.claim_switched(
                 r.summary.get("arm")) == name]):
@@ -372,12 +396,11 @@ def split_shared_baseline(runs: list[Run]) -> dict[str, list[Run]]:
     return out
 
 
-def analyse_runs(runs: list[Run], threshold: float = DEFAULT_THRESHOLD) -> list[Ablation]:
+def analyse_runs(runs: list[Run], threshold: float = paper.FIGURE1_THRESHOLD) -> list[Ablation]:
     """Every ablation in `runs`, each at its own sweep's level (the plan in sequential.json, or
     95 % for a fixed set of seeds); an ablate_all sweep gives one ablation per claim."""
     groups: dict[str | None, list[Run]] = {}
-    for name in dict.fromkeys(r.ablation for r in runs):
-        members = [r for r in runs if r.ablation == name]
+    for name, members in by_ablation(runs).items():
         split = split_shared_baseline(members) if name == SHARED_BASELINE else {name: members}
         for claim, claim_runs in split.items():
             groups.setdefault(claim, []).extend(claim_runs)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 from pathlib import Path
 
 import matplotlib
@@ -12,8 +11,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 
-from alexnet.report.curves import TRAIN_ERR, VAL_ERR  # noqa: E402
-from alexnet.report.measures import ArmStats  # noqa: E402
+from alexnet.report.measures import TRAIN_ERR, VAL_ERR, ArmStats  # noqa: E402
 
 # Every figure is as wide as the page (index.html shows it at 100 %; 10 in at 110 dpi is 1100 px),
 # with text at 10 pt or more: legible where the report is read, never squeezed into half of it.
@@ -21,16 +19,7 @@ WIDTH, DPI, FONT = 10.0, 110, 10
 STYLE = {"font.size": FONT, "legend.fontsize": FONT, "axes.titlesize": FONT + 1}
 
 
-def _styled(plot):
-    """Draws `plot` in STYLE without touching the process's other figures."""
-    @functools.wraps(plot)
-    def wrapper(*args, **kwargs):
-        with plt.rc_context(STYLE):
-            return plot(*args, **kwargs)
-    return wrapper
-
-
-@_styled
+@plt.rc_context(STYLE)  # this figure's style, the process's other figures untouched
 def curves(arms: list[ArmStats], path: Path, threshold: float | None = None,
            title: str = "") -> Path:
     """Training and validation top-1 error per epoch: mean over seeds, min–max band. Where some
@@ -83,17 +72,16 @@ def curves(arms: list[ArmStats], path: Path, threshold: float | None = None,
     return _save(fig, path, layout=False)
 
 
-@_styled
+@plt.rc_context(STYLE)
 def differences(rows: list[tuple[str, float, tuple[float, float] | None, float | None]], path: Path,
-                level: str = "95 %", xlabel: str = "other arm − paper's arm, percentage points",
-                title: str = "") -> Path:
+                level: str = "95 %", title: str = "") -> Path:
     """Measured difference with its CI (at `level`) per metric, the paper's claim as a red mark."""
     fig, ax = plt.subplots(figsize=(WIDTH, 1.9 + 0.55 * max(len(rows), 1)))
     _intervals(ax, [(delta, ci) for _, delta, ci, _ in rows], [r[0] for r in rows])
     for y, (_label, _delta, _ci, claimed) in enumerate(rows):
         if claimed is not None:
             ax.plot([claimed], [y], "D", color="C3")
-    ax.set_xlabel(xlabel)
+    ax.set_xlabel("other side − the paper's, percentage points")
     ax.plot([], [], "o", color="C0", label=f"measured, {level} CI")
     ax.plot([], [], "D", color="C3", label="the paper's claim")
     # above the axes, in one row: never on top of an interval
@@ -127,7 +115,7 @@ def _save(fig, path: Path, layout: bool = True) -> Path:
     return path
 
 
-@_styled
+@plt.rc_context(STYLE)
 def scorecard(rows: list[tuple[str, float, tuple[float, float] | None, str]], path: Path) -> Path:
     """Each claim's effect as a fraction of the paper's (0: none, 1: as claimed), with its
     interval (clipped at ±5); the verdict beside each row."""

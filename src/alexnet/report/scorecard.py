@@ -13,6 +13,7 @@ import shlex
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import yaml
 
 from alexnet import paper
@@ -21,7 +22,6 @@ from alexnet.report import plots
 from alexnet.report.build import REPORT_MD
 from alexnet.report.collect import find_runs, sweep_command
 from alexnet.report.content import level, measured, verdict_text
-from alexnet.report.curves import DEFAULT_THRESHOLD
 from alexnet.report.document import TEXT, bullets, figure, join, plain, table, to_html
 from alexnet.report.measures import MEASURES, SHARED, Ablation, Speed, analyse_runs
 from alexnet.report.stats import holm
@@ -36,6 +36,12 @@ HEADER = ["claim", "the paper", "measure", "ours: Δ [CI]", "level", "verdict",
           "command"]
 SETTING_HEADER = ["study", "net", "input px", "data", "epochs", "batch", "recipe", "machine",
                   "code", "runs, wall time"]
+# LaTeX for the characters the cells use: text escaped, symbols in math mode
+TEX = ({c: "\\" + c for c in "&%$#_{}"} | {"~": r"\textasciitilde{}", "^": r"\^{}", "–": "--",
+                                            "\\": r"\textbackslash{}", "§": r"\S{}"}
+       | {ch: f"${cmd}$" for ch, cmd in zip("Δ≥≤≠×−±∞·→≈", (
+           r"\Delta", r"\geq", r"\leq", r"\neq", r"\times", "-", r"\pm", r"\infty", r"\cdot",
+           r"\rightarrow", r"\approx"), strict=True)})
 
 
 @dataclass
@@ -47,97 +53,72 @@ class Scorecard:
     tables: tuple[Path, ...] = ()  # scorecard.csv and scorecard.tex
 
 
+class StaleScorecard(Exception):
+    """The committed scorecard is not what the committed records give."""
+
+
 def write_tables(rows: list[list[str]], out: Path) -> tuple[Path, Path]:
     """The scorecard for a paper: every column as CSV, and the headline columns as a LaTeX
-    booktabs table (\\usepackage{booktabs}), text escaped for LaTeX, symbols in math mode."""
-    plain_rows = [[plain(c) for c in row] for row in rows]
+    booktabs table (\\usepackage{booktabs})."""
+    rows = [HEADER, *([plain(c) for c in row] for row in rows)]
     with open(out / SCORECARD_CSV, "w", newline="") as f:
-        csv.writer(f).writerows([HEADER, *plain_rows])
+        csv.writer(f).writerows(rows)
     keep = [HEADER.index(c) for c in PAPER_COLUMNS]
-    special = {c: "\\" + c for c in "&%$#_{}"} | {"~": r"\textasciitilde{}", "^": r"\^{}",
-                                                   "\\": r"\textbackslash{}", "§": r"\S{}"}
-    special |= {ch: f"${cmd}$" for ch, cmd in zip("Δ≥≤≠×−±∞·→≈", (
-        r"\Delta", r"\geq", r"\leq", r"\neq", r"\times", "-", r"\pm", r"\infty", r"\cdot",
-        r"\rightarrow", r"\approx"), strict=True)} | {"–": "--"}
-
-    def tex(cell: str) -> str:
-        return "".join(special.get(ch, ch) for ch in cell)
-
-    lines = [r"\begin{tabular}{" + "l" * len(keep) + "}", r"\toprule",
-             " & ".join(tex(HEADER[i]) for i in keep) + r" \\", r"\midrule",
-             *(" & ".join(tex(row[i]) for i in keep) + r" \\" for row in plain_rows),
-             r"\bottomrule", r"\end{tabular}", ""]
-    (out / SCORECARD_TEX).write_text("\n".join(lines))
+    lines = [" & ".join("".join(TEX.get(ch, ch) for ch in row[i]) for i in keep) + r" \\"
+             for row in rows]
+    (out / SCORECARD_TEX).write_text("\n".join([
+        r"\begin{tabular}{" + "l" * len(keep) + "}", r"\toprule", lines[0], r"\midrule", *lines[1:],
+        r"\bottomrule", r"\end{tabular}", ""]))
     return out / SCORECARD_CSV, out / SCORECARD_TEX
-
-
-def _data(ab: Ablation) -> str:
-    described = {(d.get("layout"), d.get("train_images"), d.get("test_images"))
-                 for r in ab.runs if (d := r.summary.get("data"))}
-    return "; ".join(f"{layout or '?'} ({train or '?'} train / {test or '?'} test)"
-                     for layout, train, test in sorted(described, key=str)) or "-"
-
-
-def _reports(ab: Ablation, out: Path) -> str:
-    return ", ".join(f"[{s.name}]({os.path.relpath(s / REPORT_MD, out)})" for s in _sweeps(ab)
-                     if (s / REPORT_MD).is_file()) or "-"
-
-
-def row(ab: Ablation, out: Path, conf_dir: Path | None, kept: dict[str, bool]) -> list[str]:
-    runs = ab.runs
-    epochs = sorted({r.summary.get("epochs") for r in runs} - {None})
-    own = sum(r.summary.get("wall_time_s") or 0.0 for r in runs if not r.summary.get(SHARED))
-    shared = sum(r.summary.get("wall_time_s") or 0.0 for r in runs if r.summary.get(SHARED))
-    wall = f"{own / 60:.1f} min" + (f" + {shared / 60:.1f} min shared baseline" if shared else "")
-    commands = sorted({sweep_command(s) or _fallback_command(ab.name, conf_dir)
-                       for s in _sweeps(ab)} - {None})
-    p = ab.adjusted_p
-    holm = "-" if p is None else f"{'**kept**' if kept.get(ab.name) else 'not kept'} (p = {p:.2g})"
-    return [f"`{ab.name}`: {ab.claim.text}", ab.measure.paper_number(ab.claim), ab.label,
-            measured(ab),
-            level(ab) if ab.estimate else "-", verdict_text(ab.verdict), holm, str(ab.seeds),
-            _data(ab), ", ".join(map(str, epochs)) or "-", wall, _reports(ab, out),
-            _command_cell(commands, ab.name)]
 
 
 def _sweeps(ab: Ablation) -> list[Path]:
     return sorted({r.path.parent for a in ab.arms for r in a.runs + a.failed})
 
 
-def experiment_for(name: str, conf_dir: Path | None) -> str | None:
-    """The conf/experiment/ preset whose `ablation.claim` is `name`."""
-    if conf_dir is None:
-        return None
-    for path in sorted((Path(conf_dir) / "experiment").glob("ablate_*.yaml")):
-        if ((yaml.safe_load(path.read_text()) or {}).get("ablation") or {}).get("claim") == name:
-            return path.stem
-    return None
-
-
-def unmeasured_row(name: str, conf_dir: Path | None) -> list[str]:
-    """A claim with no runs under the sources: the paper's number and the command measuring it."""
-    claim, command = paper.CLAIMS[name], _fallback_command(name, conf_dir)
-    measure = MEASURES[claim.measure]
-    return [f"`{name}`: {claim.text}", measure.paper_number(claim), measure.label(claim), "-", "-",
-            "**not measured yet**", "-", "0", "-", "-", "-", "-",
-            _command_cell([command] if command else [], name)]
+def row(name: str, ab: Ablation | None, out: Path, conf_dir: Path | None,
+        kept: dict[str, bool]) -> list[str]:
+    """One claim's cells under HEADER; without runs (`ab` None), the paper's number and the
+    command that would measure it."""
+    claim = paper.CLAIMS[name]
+    measure, fallback = MEASURES[claim.measure], _fallback_command(name, conf_dir)
+    commands = sorted(({sweep_command(s) or fallback for s in _sweeps(ab)} if ab else {fallback})
+                      - {None})
+    cell = "; ".join(f"`{c}`" for c in commands) or "-"
+    if commands and (before := TEXT["before"].get(name)):  # what the command relies on
+        cell += f", {before}"
+    if ab is None:
+        return [f"`{name}`: {claim.text}", measure.paper_number(claim), measure.label(claim),
+                "-", "-", "**not measured yet**", "-", "0", "-", "-", "-", "-", cell]
+    own = sum(r.summary.get("wall_time_s") or 0.0 for r in ab.runs if not r.summary.get(SHARED))
+    shared = sum(r.summary.get("wall_time_s") or 0.0 for r in ab.runs if r.summary.get(SHARED))
+    wall = f"{own / 60:.1f} min" + (f" + {shared / 60:.1f} min shared baseline" if shared else "")
+    data = sorted({(d.get("layout"), d.get("train_images"), d.get("test_images"))
+                   for r in ab.runs if (d := r.summary.get("data"))}, key=str)
+    reports = [f"[{s.name}]({os.path.relpath(s / REPORT_MD, out)})" for s in _sweeps(ab)
+               if (s / REPORT_MD).is_file()]
+    p = ab.adjusted_p
+    holm_cell = "-" if p is None else f"{'**kept**' if kept[name] else 'not kept'} (p = {p:.2g})"
+    return [f"`{name}`: {claim.text}", measure.paper_number(claim), ab.label, measured(ab),
+            level(ab) if ab.estimate else "-", verdict_text(ab.verdict), holm_cell, str(ab.seeds),
+            "; ".join(f"{layout or '?'} ({train or '?'} train / {test or '?'} test)"
+                      for layout, train, test in data) or "-",
+            ", ".join(map(str, sorted({r.summary.get("epochs") for r in ab.runs} - {None}))) or "-",
+            wall, ", ".join(reports) or "-", cell]
 
 
 def _fallback_command(name: str, conf_dir: Path | None) -> str | None:
-    """The command measuring claim `name` at our scale when no sweep records one: the CPU
-    preset for AlexNet's claims; the four-layer net trains on CIFAR-10."""
-    experiment = experiment_for(name, conf_dir)
+    """The command measuring claim `name` at our scale when no sweep records one: its
+    conf/experiment/ preset, with the CPU preset for AlexNet's claims; the four-layer net trains
+    on CIFAR-10."""
+    presets = sorted((Path(conf_dir) / "experiment").glob("ablate_*.yaml")) if conf_dir else []
+    claims = {p.stem: ((yaml.safe_load(p.read_text()) or {}).get("ablation") or {}).get("claim")
+              for p in presets}
+    experiment = next((stem for stem, claim in claims.items() if claim == name), None)
     if experiment is None:
         return None
     scale = "preset=cifar_cpu" if paper.CLAIMS[name].arch == "alexnet" else "data=cifar10"
     return f"python src/train.py experiment={experiment} {scale} data.root=DIR"
-
-
-def _command_cell(commands: list[str], name: str) -> str:
-    """The commands, with what a claim's command relies on (TEXT["before"]) said beside them."""
-    cell = "; ".join(f"`{c}`" for c in commands) or "-"
-    before = TEXT["before"].get(name)
-    return f"{cell}, {before}" if before and commands else cell
 
 
 def setting_rows(ablations: list[Ablation], out: Path) -> list[list[str]]:
@@ -145,8 +126,7 @@ def setting_rows(ablations: list[Ablation], out: Path) -> list[list[str]]:
     the paper's own for each net the sweeps train."""
     rows, archs = [], []
     for sweep in sorted({s for ab in ablations for s in _sweeps(ab)}):
-        every = {r.path: r for ab in ablations for a in ab.arms for r in a.runs
-                 if r.path.parent == sweep}.values()
+        every = {r.path: r for ab in ablations for r in ab.runs if r.path.parent == sweep}.values()
         first = next((r for ab in ablations for r in ab.arms[0].runs
                       if r.path.parent == sweep and (r.path / CONFIG_FILE).is_file()), None)
         if first is None:
@@ -188,7 +168,7 @@ def _folders(out: Path) -> list[list[str]]:
 
 
 def build_scorecard(dirs: list[str | Path], out_dir: str | Path,
-                    threshold: float = DEFAULT_THRESHOLD, readme: bool = False,
+                    threshold: float = paper.FIGURE1_THRESHOLD, readme: bool = False,
                     conf_dir: Path | None = None, check: bool = False) -> Scorecard:
     """Writes scorecard.md/.html/.png into `out_dir` — or, with `readme`, README.md and
     scorecard.png. With `check`, writes nothing and raises StaleScorecard if the Markdown on
@@ -196,16 +176,15 @@ def build_scorecard(dirs: list[str | Path], out_dir: str | Path,
     dirs = [Path(d) for d in dirs]
     runs = find_runs(dirs)  # first: a wrong directory is named before anything is written
     out = Path(out_dir)
-    order = list(paper.CLAIMS)
     ablations = sorted((ab for ab in analyse_runs(runs, threshold) if ab.claim is not None),
-                       key=lambda ab: order.index(ab.name))
+                       key=lambda ab: list(paper.CLAIMS).index(ab.name))
     kept = holm({ab.name: ab.adjusted_p for ab in ablations})
-    measured = {ab.name: row(ab, out, conf_dir, kept) for ab in ablations}
-    rows = [measured.get(name) or unmeasured_row(name, conf_dir) for name in paper.CLAIMS]
+    judged = {ab.name: ab for ab in ablations}
+    rows = [row(name, judged.get(name), out, conf_dir, kept) for name in paper.CLAIMS]
     shown = [os.path.relpath(d) for d in (*dirs, out)]  # as typed from the current directory
     command = shlex.join(["python", "src/scorecard.py", *shown[:-1], "--out", shown[-1],
                           *(["--readme"] if readme else []),
-                          *([] if threshold == DEFAULT_THRESHOLD
+                          *([] if threshold == paper.FIGURE1_THRESHOLD
                             else ["--threshold", f"{threshold:g}"])])
     n = sum(ab.adjusted_p is not None for ab in ablations)
     normalised = _normalised(ablations)
@@ -222,8 +201,8 @@ def build_scorecard(dirs: list[str | Path], out_dir: str | Path,
     if readme:
         parts += ["## The same studies on GPUs", TEXT["gpu"],
                   bullets([f"{what}: `{cmd}`" for what, cmd in TEXT["gpu_commands"]])]
-    speed = any(isinstance(ab.measure, Speed) for ab in ablations)
-    parts += ["## How the verdict is reached", rule_text(speed),
+    censored = any(isinstance(ab.measure, Speed) for ab in ablations)
+    parts += ["## How the verdict is reached", rule_text(censored),
               "Sources: " + ", ".join(f"`{d}`" for d in dirs)]
     if readme and out.is_dir() and (folders := _folders(out)):
         parts += ["## Every folder here", table(["folder", "what it holds"], folders)]
@@ -242,10 +221,6 @@ def build_scorecard(dirs: list[str | Path], out_dir: str | Path,
     return Scorecard(md, html, png, ablations, write_tables(rows, out))
 
 
-class StaleScorecard(Exception):
-    """The committed scorecard is not what the committed records give."""
-
-
 def _normalised(ablations: list[Ablation]) -> list[tuple[str, float, tuple | None, str]]:
     """(label, effect / claim, interval / claim, verdict): one scale for every claim; a censored
     estimate (no point) is drawn at its interval's middle."""
@@ -254,9 +229,7 @@ def _normalised(ablations: list[Ablation]) -> list[tuple[str, float, tuple | Non
         est, c = ab.estimate, ab.primary.claimed if ab.primary else None
         if est is None or not c:
             continue
-        ci = None if est.ci is None else tuple(
-            max(-5.0, min(5.0, v / c)) if math.isfinite(v) else math.copysign(5.0, v / c)
-            for v in sorted(est.ci))
+        ci = None if est.ci is None else tuple(float(np.clip(v / c, -5, 5)) for v in sorted(est.ci))
         point = est.delta / c if math.isfinite(est.delta) else sum(ci) / 2 if ci else 0.0
         rows.append((ab.name, point, ci, ab.verdict.outcome))
     return rows

@@ -28,14 +28,21 @@ class Estimate:
     delta: float
     ci: tuple[float, float] | None
     n: int  # paired seeds
-    sd: float | None
-    se: float | None
-    df: float | None
     confidence: float
     kind: str  # "paired t" | "Welch" | "seeds × images" | "sign test on bounds"
+    sd: float | None = None
+    se: float | None = None
+    df: float | None = None
     floored: bool = False
     censored: bool = False
     all_censored: bool = False
+
+    @classmethod
+    def t(cls, delta: float, se: float, df: float, n: int, sd: float, confidence: float,
+          kind: str, floored: bool = False) -> Estimate:
+        """delta ± the two-sided t quantile at `df` times `se`."""
+        half = float(stats.t.ppf(0.5 + confidence / 2, df)) * se
+        return cls(delta, (delta - half, delta + half), n, confidence, kind, sd, se, df, floored)
 
     @property
     def p_value(self) -> float | None:
@@ -45,11 +52,6 @@ class Estimate:
         return float(2 * stats.t.sf(abs(self.delta) / self.se, self.df))
 
 
-def t_interval(mean: float, se: float, df: float, confidence: float) -> tuple[float, float]:
-    half = float(stats.t.ppf(0.5 + confidence / 2, df)) * se
-    return mean - half, mean + half
-
-
 def paired(base: dict, other: dict, confidence: float = CONFIDENCE,
            resolution: float = 0.0) -> Estimate | None:
     """Paired t over the seeds both arms completed (df = n − 1): mean of other[s] − base[s].
@@ -57,14 +59,12 @@ def paired(base: dict, other: dict, confidence: float = CONFIDENCE,
     d = [other[s] - base[s] for s in base if s in other]
     if not d:
         return None
-    mean = statistics.fmean(d)
-    if len(d) < 2:
-        return Estimate(mean, None, 1, None, None, None, confidence, "paired t")
+    mean, n = statistics.fmean(d), len(d)
+    if n < 2:
+        return Estimate(mean, None, 1, confidence, "paired t")
     sd = statistics.stdev(d)
-    floored, sd = sd < resolution, max(sd, resolution)
-    se = sd / math.sqrt(len(d))
-    return Estimate(mean, t_interval(mean, se, len(d) - 1, confidence), len(d), sd, se,
-                    len(d) - 1.0, confidence, "paired t", floored)
+    return Estimate.t(mean, max(sd, resolution) / math.sqrt(n), n - 1.0, n, max(sd, resolution),
+                      confidence, "paired t", sd < resolution)
 
 
 def welch(base: list[float], other: list[float], confidence: float = CONFIDENCE) -> Estimate | None:
@@ -76,11 +76,10 @@ def welch(base: list[float], other: list[float], confidence: float = CONFIDENCE)
     va = statistics.variance(base) / len(base) if len(base) > 1 else math.nan
     vb = statistics.variance(other) / len(other) if len(other) > 1 else math.nan
     if n < 2 or va + vb == 0:  # one value, or no spread: Welch's df is undefined
-        return Estimate(delta, None, n, None, None, None, confidence, "Welch")
+        return Estimate(delta, None, n, confidence, "Welch")
     se = math.sqrt(va + vb)
     df = (va + vb) ** 2 / (va**2 / (len(base) - 1) + vb**2 / (len(other) - 1))
-    return Estimate(delta, t_interval(delta, se, df, confidence), n, se * math.sqrt(n), se, df,
-                    confidence, "Welch")
+    return Estimate.t(delta, se, df, n, se * math.sqrt(n), confidence, "Welch")
 
 
 def seeds_by_images(diffs: np.ndarray, confidence: float = CONFIDENCE,
@@ -96,7 +95,7 @@ def seeds_by_images(diffs: np.ndarray, confidence: float = CONFIDENCE,
     s, i = d.shape
     mean = float(d.mean())
     if s < 2:
-        return Estimate(mean, None, s, None, None, None, confidence, "seeds × images")
+        return Estimate(mean, None, s, confidence, "seeds × images")
     rows, cols = d.mean(1), d.mean(0)
     ms_s, ms_i = i * rows.var(ddof=1), s * cols.var(ddof=1)
     ms_e = ((d - rows[:, None] - cols[None, :] + mean) ** 2).sum() / ((s - 1) * (i - 1))
@@ -104,8 +103,7 @@ def seeds_by_images(diffs: np.ndarray, confidence: float = CONFIDENCE,
     floored = math.sqrt(var) < resolution / math.sqrt(s)
     se = max(math.sqrt(var), resolution / math.sqrt(s))
     sd_seed = max(math.sqrt(ms_s / i), resolution)  # one seed's spread of its mean difference
-    return Estimate(mean, t_interval(mean, se, s - 1, confidence), s, sd_seed, se, s - 1.0,
-                    confidence, "seeds × images", floored)
+    return Estimate.t(mean, se, s - 1.0, s, sd_seed, confidence, "seeds × images", floored)
 
 
 def mcnemar(only_base_right: int, only_other_right: int) -> float:
@@ -124,3 +122,70 @@ def holm(p_values: dict[str, float | None], alpha: float = 0.05) -> dict[str, bo
         going = going and p <= alpha / (len(ranked) - j)
         out[k] = going
     return out
+
+
+@dataclass(frozen=True)
+class Crossings:
+    """Figure 1: per seed of one arm, the epochs at which its training error crossed the threshold
+    (None: censored, not yet in its `trained` epochs)."""
+
+    seeds: list
+    epochs: list[float | None]
+    trained: list[int]
+
+    def describe(self) -> str:
+        if not self.epochs:
+            return "no completed run"
+        cells = [f"{e:.2f}" if e is not None else f"never (> {t} ep.)"
+                 for e, t in zip(self.epochs, self.trained, strict=True)]
+        reached = [e for e in self.epochs if e is not None]
+        head = (f"{statistics.fmean(reached):.2f}" if len(reached) == len(self.epochs)
+                else f"{len(reached)} of {len(self.epochs)} seeds reached it")
+        return f"{head} [{', '.join(cells)}]"
+
+
+def sign_test_bounds(lower: list[float], upper: list[float],
+                     confidence: float) -> tuple[float, float]:
+    """Distribution-free interval for the median of values known only within [lower, upper]
+    per unit (censored: ±inf): the k-th smallest lower and k-th largest upper bound, k the
+    largest order with P(Bin(n, 1/2) < k) ≤ (1 − confidence)/2. Open (±inf) for too small n."""
+    n = len(lower)
+    k = 0
+    while stats.binom.cdf(k, n, 0.5) <= (1 - confidence) / 2:
+        k += 1
+    if k == 0:
+        return -math.inf, math.inf
+    return float(np.sort(lower)[k - 1]), float(np.sort(upper)[n - k])
+
+
+def sign_test_seeds(confidence: float) -> int:
+    """The fewest seeds whose sign test can close an end: 2 · 2^−n ≤ 1 − confidence."""
+    return math.ceil(math.log2(2 / (1 - confidence))) if confidence < 1 else 10**9
+
+
+def log_speed_ratio(paper: Crossings, other: Crossings,
+                    confidence: float = CONFIDENCE) -> Estimate | None:
+    """Paired over seeds: log(epochs of the other arm / epochs of the paper's arm). When every
+    seed crossed in both arms, a paired t on the log ratios, its spread floored at one epoch at
+    the fastest crossing; when some seed was censored (a crossing after its last epoch), a sign
+    test on each seed's bounds, valid under censoring (its parameter the median log ratio)."""
+    p, o = ({s: (e, t) for s, e, t in zip(x.seeds, x.epochs, x.trained, strict=True)}
+            for x in (paper, other))
+    seeds = [s for s in p if s in o]
+    if not seeds:
+        return None
+    lower, upper = [], []  # per seed: bounds on the log ratio (a censored arm crossed after T)
+    for s in seeds:
+        (ep, tp), (eo, to) = p[s], o[s]
+        lower.append(math.log((eo or to) / ep) if ep is not None else -math.inf)
+        upper.append(math.log(eo / (ep or tp)) if eo is not None else math.inf)
+    n = len(seeds)
+    reached = [e for e, _ in (*p.values(), *o.values()) if e is not None]
+    if not reached:
+        return Estimate(math.nan, (-math.inf, math.inf), n, confidence, "sign test on bounds",
+                        censored=True, all_censored=True)
+    if lower != upper:
+        ci = sign_test_bounds(lower, upper, confidence) if n > 1 else None
+        return Estimate(math.nan, ci, n, confidence, "sign test on bounds", censored=True)
+    return paired(dict.fromkeys(seeds, 0.0), dict(zip(seeds, lower, strict=True)), confidence,
+                  math.log1p(1.0 / min(reached)))  # one epoch at the fastest crossing

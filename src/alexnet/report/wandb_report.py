@@ -17,7 +17,8 @@ from typing import Any
 import yaml
 
 from alexnet.loggers import decide_wandb_mode
-from alexnet.report.collect import Run
+from alexnet.record import CONFIG_FILE
+from alexnet.report.collect import Run, by_ablation
 
 CURVES = (("train_eval/top1_err", "training top-1 error (eval mode)"),
           ("val/top1_err", "validation top-1 error"), ("val/top5_err", "validation top-5 error"),
@@ -28,7 +29,7 @@ SAVE_TIMEOUT_S = 60.0
 def wandb_target(runs: list[Run]) -> tuple[str, str | None]:
     """(project, entity) the jobs logged to, from their resolved config.yaml."""
     for run in runs:
-        config = run.path / "config.yaml"
+        config = run.path / CONFIG_FILE
         if config.is_file():
             wb = ((yaml.safe_load(config.read_text()) or {}).get("logger") or {}).get("wandb") or {}
             if wb.get("project"):
@@ -47,8 +48,7 @@ def report_spec(runs: list[Run], markdown_tables: str, project: str, entity: str
     blocks: list[Any] = [wr.P(f"Sweeps: {', '.join(groups)}. Built by src/report.py from the "
                               "runs' own records; the tables below carry its intervals and "
                               "verdicts (bands and bars here: standard errors over seeds).")]
-    for ablation in dict.fromkeys(r.ablation for r in runs):
-        members = [r for r in runs if r.ablation == ablation]
+    for ablation, members in by_ablation(runs).items():
         switches = list(dict.fromkeys(k for r in members for k in (r.summary.get("arm") or {})))
         runset = wr.Runset(
             entity=entity, project=project, name=f"{ablation or 'runs'} by arm",
@@ -71,28 +71,25 @@ def report_spec(runs: list[Run], markdown_tables: str, project: str, entity: str
 
 def _save(report, timeout_s: float) -> tuple[str | None, str]:
     """report.save() in a daemon thread: a slow or dead network costs `timeout_s`, never a hang."""
-    result: dict[str, Any] = {}
+    result = {"url": None, "error": f"timed out after {timeout_s:.0f} s"}
 
     def work():
         try:
             import wandb
 
-            if not report.entity:
+            if not report.entity:  # its run sets save to the same entity
                 report.entity = wandb.Api(timeout=int(timeout_s)).default_entity
-                for block in report.blocks:
-                    for runset in getattr(block, "runsets", []):
-                        runset.entity = report.entity
+                for runset in (r for block in report.blocks for r in getattr(block, "runsets", [])):
+                    runset.entity = report.entity
             report.save()
-            result["url"] = report.url
+            result.update(url=report.url, error="")
         except Exception as e:  # noqa: BLE001 - a W&B failure must not break the report
             result["error"] = f"{type(e).__name__}: {(str(e).splitlines() or [''])[0][:200]}"
 
     thread = threading.Thread(target=work, daemon=True)
     thread.start()
     thread.join(timeout_s)
-    if thread.is_alive():
-        return None, f"timed out after {timeout_s:.0f} s"
-    return result.get("url"), result.get("error", "")
+    return result["url"], result["error"]
 
 
 def _sync_glob(run_dir: Path, dirs: list[Path]) -> str:
@@ -110,14 +107,13 @@ def publish(runs: list[Run], dirs: list[Path], markdown_tables: str, requested: 
     """One line for the user: the W&B report's URL, or how to get one later."""
     if requested == "disabled":
         return "W&B: disabled"
-    logged = [p for r in runs for p in (r.path / "wandb").glob("*run-*")] if runs else []
+    logged = [p for r in runs for p in (r.path / "wandb").glob("*run-*")]
     if not logged:
         return "W&B: these jobs logged no W&B runs (logger.wandb disabled): no W&B report"
-    mode = decide_wandb_mode(requested)
-    command = "python src/report.py " + " ".join(str(d) for d in dirs) + " --wandb online"
-    if mode == "disabled":
+    if (mode := decide_wandb_mode(requested)) == "disabled":
         return "W&B: disabled"
-    offline = [p for p in logged if p.name.startswith("offline-run-")]
+    command = "python src/report.py " + " ".join(str(d) for d in dirs) + " --wandb online"
+    offline = [p for r in runs for p in (r.path / "wandb").glob("offline-run-*")]
     if mode != "online":
         where = (" ".join(sorted({_sync_glob(p, dirs) for p in offline}))
                  or "<job>/wandb/offline-run-*")

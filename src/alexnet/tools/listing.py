@@ -8,6 +8,7 @@ failed summary): the records cannot tell which, so the line says when it last wr
 
 from __future__ import annotations
 
+import math
 import time
 from collections import Counter
 from dataclasses import dataclass
@@ -71,10 +72,17 @@ def _report(folder: Path) -> Path | None:
     return folder / REPORT_MD if (folder / REPORT_MD).is_file() else None
 
 
+def expected_jobs(sweep: Sweep) -> int:
+    """The jobs the sweep's grid asks for; seeds added until decided: those its plan ran."""
+    if sweep.arm_seeds:  # ablate_all: a claim decided early stopped its own arm
+        return sum(map(len, sweep.arm_seeds.values()))
+    return math.prod(map(len, sweep.params.values())) if sweep.params else 0
+
+
 def _sweep_entry(sweep: Sweep, jobs: list[Run]) -> Entry:
     counts = Counter(_status(r) for r in jobs)
-    if sweep.expected_jobs > len(jobs):
-        counts[NOT_STARTED] = sweep.expected_jobs - len(jobs)
+    if expected_jobs(sweep) > len(jobs):
+        counts[NOT_STARTED] = expected_jobs(sweep) - len(jobs)
     arms = " x ".join(f"{k}={','.join(map(str, v))}" for k, v in sweep.params.items()
                       if k != "seed")
     seeds = sweep.seeds or tuple(dict.fromkeys(r.seed for r in jobs))
