@@ -132,6 +132,19 @@ def data_parallel_rank(trainer) -> tuple[int, int]:
     return (sampler_kwargs["rank"], sampler_kwargs["num_replicas"]) if sampler_kwargs else (0, 1)
 
 
+def per_process_batch(batch_size: int, processes: int) -> int:
+    """`data.batch_size` is the global batch of one SGD step (the paper's 128 over its two GPUs):
+    each of `processes` data-parallel processes takes an equal share of it, or none can."""
+    if batch_size % processes:
+        below, above = batch_size // processes * processes, -(-batch_size // processes) * processes
+        nearest = " or ".join(str(b) for b in dict.fromkeys((below, above)) if b > 0)
+        raise ValueError(
+            f"data.batch_size={batch_size} is the global batch, split evenly over the {processes} "
+            "data-parallel processes (trainer.devices × trainer.num_nodes; trainer=columns: one "
+            f"per pair): pass a multiple of {processes}, e.g. {nearest}")
+    return batch_size // processes
+
+
 class EpochShuffle(Sampler[int]):
     """A fresh permutation every epoch, drawn from (seed, epoch) alone: resumes repeat it. Under
     data parallelism (`world` processes) each rank takes every world-th image of the same
@@ -320,11 +333,18 @@ class AlexNetDataModule(L.LightningDataModule):
         process under DDP; under `trainer.strategy=columns` both columns take the same batches."""
         return data_parallel_rank(self.trainer)
 
+    @property
+    def process_batch_size(self) -> int:
+        """This process's share of the global batch `batch_size`: all of it on one device or in
+        one pair of columns (both columns take the whole batch), half of it on each of two DDP
+        processes or pairs of columns, and so on."""
+        return per_process_batch(self.batch_size, self._ranks()[1])
+
     def _loader(self, dataset: ArrayDataset, sampler=None, drop_last=False, batch_size=None,
                 resumable=False) -> DataLoader:
         return (ResumableLoader if resumable else DataLoader)(
             dataset,
-            batch_size=batch_size or self.batch_size,
+            batch_size=batch_size or self.process_batch_size,
             sampler=sampler,
             drop_last=drop_last,
             num_workers=self.num_workers,
@@ -336,7 +356,8 @@ class AlexNetDataModule(L.LightningDataModule):
 
     def train_dataloader(self) -> DataLoader:
         sampler = EpochShuffle(len(self.train_set), self.seed, *self._ranks())
-        return self._loader(self.train_set, sampler, drop_last=len(sampler) > self.batch_size, resumable=True)
+        drop_last = len(sampler) > self.process_batch_size
+        return self._loader(self.train_set, sampler, drop_last=drop_last, resumable=True)
 
     def _eval_loader(self, dataset: ArrayDataset, batch_size: int | None = None) -> DataLoader:
         rank, world = self._ranks()
@@ -345,7 +366,8 @@ class AlexNetDataModule(L.LightningDataModule):
     def _eval_batch_size(self, ten_crop: bool) -> int:
         """Ten crops per image: a tenth of the images per batch, so a batch holds as many crops
         as a training batch (at 227 px, 128 images × 10 crops would be 790 MB of input alone)."""
-        return -(-self.batch_size // paper.TEN_CROP_VIEWS) if ten_crop else self.batch_size
+        batch = self.process_batch_size
+        return -(-batch // paper.TEN_CROP_VIEWS) if ten_crop else batch
 
     def val_dataloader(self) -> DataLoader | list[DataLoader]:
         """The validation split, then (dataloader 1) the fixed training subset scored in eval mode."""

@@ -1,0 +1,44 @@
+"""`python tests/helpers/ddp_job.py ROOT OUT [OVERRIDES]`: the platform's `train()` as a job of
+two CPU DDP ranks (gloo) on the image folder ROOT, with spies — run by tests/test_ddp.py, as a
+script because Lightning starts rank 1 by re-running this file (with the same arguments).
+
+Each rank writes OUT/counts.rank<r>.json: its loaders' batch size and a fingerprint of the
+statistics it normalised with. The job's record goes to OUT/job.
+"""
+
+import hashlib
+import json
+import logging
+import os
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO / "src"))  # this checkout's package
+sys.path.insert(0, str(REPO / "tests"))
+
+from alexnet.data.datamodule import AlexNetDataModule  # noqa: E402
+from alexnet.training import train  # noqa: E402
+from conftest import make_config  # noqa: E402
+
+SEEN = {}
+setup = AlexNetDataModule.setup
+
+
+def recording_setup(self, stage=None):
+    setup(self, stage)
+    digest = hashlib.sha1(
+        self.stats["mean_image"].tobytes() + self.stats["pca_eigenvectors"].tobytes()
+    )
+    SEEN.update(stats_digest=digest.hexdigest(), batch=self.process_batch_size)
+
+
+AlexNetDataModule.setup = recording_setup
+
+if __name__ == "__main__":
+    logging.basicConfig(level=logging.INFO)  # the job's lines, as Hydra would show them
+    root, out, overrides = sys.argv[1], Path(sys.argv[2]), sys.argv[3:]
+    cfg = make_config("trainer=ddp", "trainer.accelerator=cpu", f"data.root={root}", *overrides)
+    train(cfg, out / "job")
+    rank = int(os.environ.get("LOCAL_RANK", 0))
+    (out / f"counts.rank{rank}.json").write_text(json.dumps(SEEN))
