@@ -141,3 +141,10 @@ def test_the_global_batch_is_split_over_the_ranks_and_trains_as_one_process(ddp_
         torch.testing.assert_close(both[0][name], tensor, rtol=1e-4, atol=1e-5, msg=name)
     assert summaries[0]["final_val/loss"] == pytest.approx(summaries[1]["final_val/loss"], rel=1e-3)
 
+
+def test_rank_zero_lists_keys_and_computes_the_statistics_once_and_both_ranks_read_them(ddp_job):
+    _, _, (rank0, rank1), _ = ddp_job
+    assert (rank0["listings"], rank0["keys"], rank0["stats"]) == (1, 2, 1)  # train and val keyed
+    assert (rank1["listings"], rank1["keys"], rank1["stats"]) == (0, 0, 0)  # rank 0's listing, read
+    assert rank0["stats_digest"] == rank1["stats_digest"]  # the mean image and PCA rank 0 computed
+

@@ -23,6 +23,7 @@ from alexnet.checkpoint_io import AtomicCheckpointIO, clean_orphans
 from alexnet.config_checks import config_problem
 from alexnet.console import EpochLine, duration, progress_bar
 from alexnet.data.datamodule import AlexNetDataModule, data_parallel_rank, per_process_batch
+from alexnet.data.layouts import unshare_listing
 from alexnet.data.sources import DataError
 from alexnet.evaluation import FinalTest, ValidateAtStop
 from alexnet.loggers import build_loggers, decide_wandb_mode, finish_wandb
@@ -51,6 +52,7 @@ from alexnet.submitit_task import lightning_plugins
 log = logging.getLogger(__name__)
 
 RECIPE_INPUTS = {"raw_255": False, "standardized": True}
+LISTING_FILE = ".data-listing.pkl"  # rank 0's listing of the data for the ranks it starts (in fit)
 
 
 class ConfigError(ValueError):
@@ -244,10 +246,16 @@ def train(cfg: DictConfig, out_dir: str | Path, arm: dict[str, Any] | None = Non
         group=group, tags=tags, config=resolved | {"arm": arm}, run_id=record.wandb_id,
     )
     env_before = dict(os.environ)
+    # the ranks Lightning starts by re-running this job read this process's listing of the data
+    launches = trainer.world_size > 1 and "LOCAL_RANK" not in os.environ
+    if launches:
+        datamodule.share_listing(out_dir / LISTING_FILE)
     try:
         trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt_path)
     finally:
         finish_wandb(float(cfg.logger.wandb.get("finish_timeout_s", 10)))
+        if launches:
+            unshare_listing()
         _leave_distributed(env_before)
     summary_file = out_dir / SUMMARY_FILE
     summary = json.loads(summary_file.read_text()) if summary_file.is_file() else {}

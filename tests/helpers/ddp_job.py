@@ -2,8 +2,9 @@
 two CPU DDP ranks (gloo) on the image folder ROOT, with spies — run by tests/test_ddp.py, as a
 script because Lightning starts rank 1 by re-running this file (with the same arguments).
 
-Each rank writes OUT/counts.rank<r>.json: its loaders' batch size and a fingerprint of the
-statistics it normalised with. The job's record goes to OUT/job.
+Each rank writes OUT/counts.rank<r>.json: how often it listed the data, stat'ed every file for
+a cache key, computed the training-set statistics; its loaders' batch size; and a
+fingerprint of the statistics it normalised with. The job's record goes to OUT/job.
 """
 
 import hashlib
@@ -17,11 +18,28 @@ REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "src"))  # this checkout's package
 sys.path.insert(0, str(REPO / "tests"))
 
+from alexnet.data import cache, layouts, stats  # noqa: E402
 from alexnet.data.datamodule import AlexNetDataModule  # noqa: E402
 from alexnet.training import train  # noqa: E402
 from conftest import make_config  # noqa: E402
 
+COUNTS = {"listings": 0, "keys": 0, "stats": 0}
 SEEN = {}
+
+
+def counting(name, fn, only=lambda *a, **k: True):
+    def spy(*args, **kwargs):
+        COUNTS[name] += bool(only(*args, **kwargs))
+        return fn(*args, **kwargs)
+
+    return spy
+
+
+layouts.SOURCES["folder"] = counting("listings", layouts.SOURCES["folder"])
+cache.cache_key = counting(
+    "keys", cache.cache_key, only=lambda split, size, root: size not in split.keys
+)
+stats._compute = counting("stats", stats._compute)
 setup = AlexNetDataModule.setup
 
 
@@ -41,4 +59,4 @@ if __name__ == "__main__":
     cfg = make_config("trainer=ddp", "trainer.accelerator=cpu", f"data.root={root}", *overrides)
     train(cfg, out / "job")
     rank = int(os.environ.get("LOCAL_RANK", 0))
-    (out / f"counts.rank{rank}.json").write_text(json.dumps(SEEN))
+    (out / f"counts.rank{rank}.json").write_text(json.dumps(COUNTS | SEEN))

@@ -32,7 +32,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 
 from alexnet import paper
-from alexnet.data import cache, lighting, stats
+from alexnet.data import cache, layouts, lighting, stats
 from alexnet.data.layouts import load_source
 from alexnet.data.resumable import ResumableLoader
 from alexnet.data.sources import DataError, Source
@@ -235,6 +235,7 @@ class AlexNetDataModule(L.LightningDataModule):
         self.lighting: lighting.PCALighting | None = None
         self.skipped_files: list[str] | None = None
         self._eval_only = False
+        self._decoded = None
         self.stats: dict | None = None
 
     @classmethod
@@ -282,20 +283,53 @@ class AlexNetDataModule(L.LightningDataModule):
         self.normalize = Normalize(state["mean_image"], state["channel_mean"], state["channel_std"],
                                    mean=self.mean, divide_std=self.divide_std)
         self.pca_lighting = None  # training augmentation: no part of an evaluation
-        self._eval_only = True
+        self._eval_only, self._decoded = True, None
 
     def _decode(self):
-        """Both splits decoded into the cache (built, or its interrupted build resumed)."""
+        """Both splits decoded into the cache (built, or its interrupted build resumed); once per
+        datamodule: `setup` reuses what `prepare_data` opened in the same process."""
+        if self._decoded is None:
+            src = self.source
+            folder = cache.cache_dir_for(src.root, self.cache_dir)
+            kw = {"workers": self.decode_workers, "skip_bad": self.skip_bad_images}
+            train = None if self._eval_only else cache.decoded(
+                src.train, "train", self.stored_size, src.root, folder, **kw)
+            val = cache.decoded(src.val, "val", self.stored_size, src.root, folder, **kw)
+            self._decoded = src, folder, train, val
+        return self._decoded
+
+    def share_listing(self, path: Path) -> None:
+        """Hands this process's listing of the data, with the cache keys computed from it, to
+        the processes it starts (layouts.share_listing): they list and stat no file."""
         src = self.source
-        folder = cache.cache_dir_for(src.root, self.cache_dir)
-        kw = {"workers": self.decode_workers, "skip_bad": self.skip_bad_images}
-        train = None if self._eval_only else cache.decoded(src.train, "train", self.stored_size, src.root, folder, **kw)
-        val = cache.decoded(src.val, "val", self.stored_size, src.root, folder, **kw)
-        return src, folder, train, val
+        for split in (src.val,) if self._eval_only else (src.train, src.val):
+            cache.cache_key(split, self.stored_size, src.root)
+        layouts.share_listing(src, self.source_kind, self.root, self.val_split, path)
+
+    def _training_rows(self, train: cache.Decoded):
+        """(fit, held out, train_eval) rows of the decoded training split."""
+        rows = train.keep if train.skipped else np.arange(len(self.source.train))
+        positions = split_training_rows(self.source.train.labels[rows], self.holdout,
+                                        self.train_eval, self.holdout_seed, self.num_classes)
+        return tuple(rows[p] for p in positions)
+
+    def _training_stats(self, folder: Path, train: cache.Decoded, fit: np.ndarray,
+                        held: np.ndarray) -> dict:
+        """The statistics of the images trained on (the held-out ones left out), from their file
+        beside the cache; computed into it by the first process to ask."""
+        held_key = hashlib.sha1(held.tobytes()).hexdigest()[:10]
+        without = f"-without{len(held)}-{held_key}" if len(held) else ""
+        name = f"stats-v{stats.STATS_VERSION}-{self.stored_size}px-{train.key}{without}.npz"
+        rows = fit if (train.skipped or len(held)) else None
+        return stats.image_stats(train.images, folder / name, rows=rows)
 
     def prepare_data(self) -> None:
-        # Lightning runs this once per node before `setup` on every rank: one process decodes.
-        self._decode()
+        """Once per node (Lightning: local rank 0, before `setup` on every rank): the decode and
+        the training-set statistics, so the other ranks only read both."""
+        src, folder, train, val = self._decode()
+        if train is not None and self.stats is None:
+            fit, held, _ = self._training_rows(train)
+            self.stats = self._training_stats(folder, train, fit, held)
 
     def setup(self, stage: str | None = None) -> None:
         if self.test_set is not None:
@@ -306,13 +340,10 @@ class AlexNetDataModule(L.LightningDataModule):
             self.skipped_files = val.skipped_files
             self.val_set = self.test_set
             return
-        rows = train.keep if train.skipped else np.arange(len(src.train))
-        fit, held, subset = (rows[p] for p in split_training_rows(
-            src.train.labels[rows], self.holdout, self.train_eval, self.holdout_seed, self.num_classes))
         # the held-out images are not training images: the mean image and PCA leave them out
-        without = f"-without{len(held)}-{hashlib.sha1(held.tobytes()).hexdigest()[:10]}" if len(held) else ""
-        stats_file = folder / f"stats-v{stats.STATS_VERSION}-{self.stored_size}px-{train.key}{without}.npz"
-        self.stats = stats.image_stats(train.images, stats_file, rows=fit if (train.skipped or len(held)) else None)
+        fit, held, subset = self._training_rows(train)
+        if self.stats is None:  # computed by prepare_data (this process or local rank 0): read
+            self.stats = self._training_stats(folder, train, fit, held)
         self.normalize = Normalize(
             self.stats["mean_image"], self.stats["channel_mean"], self.stats["channel_std"],
             mean=self.mean, divide_std=self.divide_std,
