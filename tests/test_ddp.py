@@ -106,7 +106,8 @@ def test_the_global_batch_is_split_over_data_parallel_processes_not_columns(trai
 JOB = ["model=alexnet_cifar", "model.width=0.125", "model.dropout=0", "data.stored_size=32",
        "data.crop_size=32", "data.flip=false", "data.pca_lighting=false", "data.holdout=null",
        "data.train_eval=null", "data.batch_size=4", "trainer.max_epochs=2",
-       "callbacks.progress_bar=none", "logger=csv"]
+       "callbacks.progress_bar=none", "logger=csv",
+       "callbacks.checkpoint.every_minutes=1e-6"]  # a mid-epoch checkpoint due at every check
 
 
 @pytest.fixture(scope="module")
@@ -148,3 +149,11 @@ def test_rank_zero_lists_keys_and_computes_the_statistics_once_and_both_ranks_re
     assert (rank1["listings"], rank1["keys"], rank1["stats"]) == (0, 0, 0)  # rank 0's listing, read
     assert rank0["stats_digest"] == rank1["stats_digest"]  # the mean image and PCA rank 0 computed
 
+
+def test_a_timed_mid_epoch_checkpoint_broadcasts_only_at_its_checks(ddp_job):
+    """every_minutes under DDP: rank 0 decides at checks 10 steps apart (here: due at each), not
+    after every one of the 24 steps as Lightning's own callback would."""
+    _, _, counts, _ = ddp_job
+    for c in counts:
+        assert c["step_broadcasts"] == 2  # after steps 10 and 20
+        assert c["mid_epoch_saves"] == 2  # both within an epoch (12 steps each)

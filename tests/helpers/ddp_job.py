@@ -3,7 +3,8 @@ two CPU DDP ranks (gloo) on the image folder ROOT, with spies — run by tests/t
 script because Lightning starts rank 1 by re-running this file (with the same arguments).
 
 Each rank writes OUT/counts.rank<r>.json: how often it listed the data, stat'ed every file for
-a cache key, computed the training-set statistics; its loaders' batch size; and a
+a cache key, computed the training-set statistics, broadcast from a training step's
+`on_train_batch_end` and saved last.ckpt within an epoch; its loaders' batch size; and a
 fingerprint of the statistics it normalised with. The job's record goes to OUT/job.
 """
 
@@ -18,12 +19,21 @@ REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "src"))  # this checkout's package
 sys.path.insert(0, str(REPO / "tests"))
 
+from lightning.pytorch.strategies import DDPStrategy  # noqa: E402
+
 from alexnet.data import cache, layouts, stats  # noqa: E402
 from alexnet.data.datamodule import AlexNetDataModule  # noqa: E402
+from alexnet.resume import WithinEpochCheckpoint  # noqa: E402
 from alexnet.training import train  # noqa: E402
 from conftest import make_config  # noqa: E402
 
-COUNTS = {"listings": 0, "keys": 0, "stats": 0}
+
+def in_a_step(*args, **kwargs) -> bool:
+    """Called from a callback's on_train_batch_end (the spy's caller's caller)."""
+    return sys._getframe(2).f_code.co_name == "on_train_batch_end"
+
+
+COUNTS = {"listings": 0, "keys": 0, "stats": 0, "step_broadcasts": 0, "mid_epoch_saves": 0}
 SEEN = {}
 
 
@@ -40,6 +50,10 @@ cache.cache_key = counting(
     "keys", cache.cache_key, only=lambda split, size, root: size not in split.keys
 )
 stats._compute = counting("stats", stats._compute)
+DDPStrategy.broadcast = counting("step_broadcasts", DDPStrategy.broadcast, only=in_a_step)
+WithinEpochCheckpoint._save_last_checkpoint = counting(
+    "mid_epoch_saves", WithinEpochCheckpoint._save_last_checkpoint, only=in_a_step
+)
 setup = AlexNetDataModule.setup
 
 
