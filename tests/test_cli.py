@@ -83,6 +83,8 @@ def test_base_files_are_not_offered_as_experiments():
     ("recipe.schedule=budget trainer.max_epochs=1",
      "recipe.schedule=budget places its drops at fractions of trainer.max_epochs=1: pass trainer.max_epochs ≥ 2"),
     ("channels_last=Auto", "channels_last='Auto' cannot work: pass true, false or auto"),
+    ("trainer=ddp data.batch_size=127",
+     "data.batch_size=127 is the global batch, split evenly over the 2 data-parallel processes"),
 ])
 def test_a_value_that_cannot_work_gets_one_line(override, expected):
     assert config_problem(make_config(*override.split())).startswith(expected)

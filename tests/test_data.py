@@ -92,6 +92,19 @@ def test_cache_key_changes_when_a_file_changes(image_folder):
     assert cache.cache_key(image_folder_source(image_folder).train, 32, src.root) != before
 
 
+def test_the_statistics_are_the_same_for_any_threads_and_computed_once(tmp_path, monkeypatch):
+    from alexnet.data import stats
+
+    images = np.random.default_rng(2).integers(0, 256, (40, 3, 8, 8), dtype=np.uint8)
+    rows = np.arange(0, 40, 3)
+    one = image_stats(images, tmp_path / "one.npz", chunk=3, rows=rows, workers=1)
+    three = image_stats(images, tmp_path / "three.npz", chunk=3, rows=rows, workers=3)
+    assert all(np.array_equal(one[k], three[k]) for k in one)  # added in block order: bit-identical
+    monkeypatch.setattr(stats, "_compute", lambda *a, **k: pytest.fail("computed again"))
+    again = image_stats(images, tmp_path / "one.npz", rows=rows)  # another rank or job: reads it
+    assert all(np.array_equal(one[k], again[k]) for k in one)
+
+
 def test_mean_image_and_channel_stats_match_a_direct_computation(tmp_path):
     rng = np.random.default_rng(1)
     images = rng.integers(0, 256, (50, 3, 8, 8), dtype=np.uint8)

@@ -127,11 +127,12 @@ def preempted_sweep(tmp_path_factory):
     """`-m hydra/launcher=slurm_local trainer=ddp model.lrn=true,false`: two jobs of 2 CPU ranks
     each; once both have a checkpoint, rank 0 of each gets USR2, submitit's pre-emption signal."""
     tmp = tmp_path_factory.mktemp("slurm")
-    root = write_image_folder(tmp / "folder", per_class=(6, 3))  # 9 training images per rank: 3 steps of 3
+    # 9 training images per rank: 3 steps of 3 (a global batch of 6)
+    root = write_image_folder(tmp / "folder", per_class=(6, 3))
     sweep = tmp / "sweep"
     command = [sys.executable, str(REPO / "src" / "train.py"), "-m", "hydra/launcher=slurm_local", "trainer=ddp",
                "trainer.accelerator=cpu", "model.lrn=true,false", *SMALL, "trainer.max_epochs=30", f"data.root={root}",
-               "data.batch_size=3", f"hydra.sweep.dir={sweep}"]
+               "data.batch_size=6", f"hydra.sweep.dir={sweep}"]
     began = time.monotonic()
     proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO, env=ENV)
     seen = {}  # job dir -> the statuses its summary.json showed after the signal

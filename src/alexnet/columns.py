@@ -238,6 +238,14 @@ class ColumnStrategy(ModelParallelStrategy):
         self._data_parallel_size = self.num_nodes * self.num_processes // 2
         super().setup_environment()
 
+    @property
+    def distributed_sampler_kwargs(self) -> dict[str, Any]:
+        """The pairs' data parallelism; before the processes start (no mesh yet), its size alone
+        (training.py splits the global batch by it before launching them)."""
+        if self._device_mesh is None:
+            return {"num_replicas": max(1, self.num_nodes * self.num_processes // 2), "rank": 0}
+        return super().distributed_sampler_kwargs
+
     def load_checkpoint(self, checkpoint_path, weights_only: bool | None = None) -> dict[str, Any]:
         """A whole checkpoint, its optimizer state matched to the parameters group by group: one
         written on one device numbers its parameters in param-group order, which Lightning's

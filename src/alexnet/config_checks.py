@@ -9,7 +9,9 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
+from alexnet.columns import STRATEGY as COLUMNS
 from alexnet.columns import columns_problem
+from alexnet.data.datamodule import per_process_batch
 from alexnet.resume import SWEEP_KEEP
 
 
@@ -60,6 +62,22 @@ CHECKS: list[tuple[str, Callable[[Any], bool], str]] = [
 ]
 
 
+def data_parallel_processes(trainer: Any) -> int | None:
+    """The data-parallel processes a trainer config asks for (DDP ranks; pairs of columns), where
+    the config says it; None where only Lightning knows (devices=auto, another strategy)."""
+    devices, nodes = trainer.get("devices", 1), trainer.get("num_nodes", 1)
+    if isinstance(devices, str) and devices.isdigit():
+        devices = int(devices)
+    elif isinstance(devices, (list, tuple)) or OmegaConf.is_list(devices):
+        devices = len(devices)
+    if not (_positive_int(devices) and _positive_int(nodes)):
+        return None
+    strategy = str(trainer.get("strategy", "auto"))
+    if strategy == COLUMNS:
+        return max(1, devices * nodes // 2)
+    return devices * nodes if strategy == "auto" or strategy.startswith("ddp") else None
+
+
 def config_problem(cfg: DictConfig) -> str | None:
     """The first value of `cfg` that cannot work, as one line; None when all can."""
     for key, ok, works in CHECKS:
@@ -79,4 +97,10 @@ def config_problem(cfg: DictConfig) -> str | None:
                 "pass trainer.max_epochs ≥ 2, or recipe.schedule=plateau")
     if OmegaConf.select(cfg, "channels_last", default=False) not in (True, False, "auto"):
         return f"channels_last={cfg.channels_last!r} cannot work: pass true, false or auto"
+    batch, processes = OmegaConf.select(cfg, "data.batch_size"), data_parallel_processes(trainer)
+    if _positive_int(batch) and processes:
+        try:
+            per_process_batch(batch, processes)
+        except ValueError as e:
+            return str(e)
     return columns_problem(trainer, cfg.get("model") or {})

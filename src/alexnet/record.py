@@ -20,6 +20,7 @@ import platform
 import secrets
 import subprocess
 import time
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -76,7 +77,14 @@ def machine() -> dict[str, Any]:
         "host": platform.node(), "platform": platform.platform(), "python": platform.python_version(),
         "torch": torch.__version__, "cpus": os.cpu_count(),
         "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
+        # which GPUs the job was given (hydra/launcher=parallel pins each job), and its threads
+        "cuda_visible_devices": os.environ.get("CUDA_VISIBLE_DEVICES"),
+        "threads": torch.get_num_threads(),
     }
+
+
+def _utc(seconds: float) -> str:
+    return datetime.fromtimestamp(seconds, timezone.utc).isoformat(timespec="milliseconds")
 
 
 def atomic_write_text(path: Path, text: str) -> None:
@@ -141,6 +149,7 @@ class RunRecord(L.Callback):
         self._start = None
         self.first_step_s: float | None = None  # start of fit to the end of its first step (compile=true: compiling)
         self._created = time.perf_counter()  # the clock of a job that fails before fit starts
+        self._started_at = time.time()  # this attempt's start, in the record (jobs run at once)
         # carried in every checkpoint: a resumed job is one record (and one W&B run) over all its attempts
         self.attempts, self.earlier_wall_time_s = 1, 0.0
         self.wandb_id = secrets.token_hex(4)
@@ -157,7 +166,7 @@ class RunRecord(L.Callback):
         self.wandb_id = state.get("wandb_id") or self.wandb_id
 
     def on_fit_start(self, trainer, pl_module) -> None:
-        self._start = time.perf_counter()
+        self._start, self._started_at = time.perf_counter(), time.time()
         self.out_dir.mkdir(parents=True, exist_ok=True)
         path = self.previous
         if path is not None and path.is_file():
@@ -228,6 +237,7 @@ class RunRecord(L.Callback):
             "epochs": len(self.rows),
             "steps": int(trainer.global_step),
             "wall_time_s": round(self._wall_time(), 2),
+            "started_at": _utc(self._started_at), "ended_at": _utc(time.time()),  # this attempt's
             "attempts": self.attempts,
             "first_step_s": self.first_step_s,
             "peak_rss_mb": peak_rss_mb(),

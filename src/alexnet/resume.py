@@ -12,6 +12,7 @@ import contextlib
 import json
 import logging
 import os
+import time
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -141,11 +142,52 @@ class WithinEpochCheckpoint(ModelCheckpoint):
     epoch's metric sums travel with it) — but never after an epoch's last batch: resumed from
     there, Lightning (2.6) would skip that epoch's validation and end, and the epoch-end
     checkpoint comes a moment later anyway. Nor after the step a stop was asked at (max_steps,
-    max_time): resumed from there, the run would end without the validation that stop runs."""
+    max_time): resumed from there, the run would end without the validation that stop runs.
+
+    Every N minutes (`train_time_interval`) under data parallelism, the ranks must agree on when;
+    Lightning's own callback broadcasts rank 0's clock after every step (a collective and a host
+    sync per step). Here rank 0 reads its clock only at checks some steps apart and broadcasts,
+    with its answer, the steps to the next check: about CHECKS_PER_INTERVAL checks per interval
+    at the step time measured so far, between MIN_GAP and MAX_GAP steps apart (a save comes at
+    most that late). One process checks every step (no collective to save)."""
+
+    FIRST_GAP, MIN_GAP, MAX_GAP, CHECKS_PER_INTERVAL = 10, 10, 1000, 20
+
+    def on_train_start(self, trainer, pl_module) -> None:
+        super().on_train_start(trainer, pl_module)  # the interval's clock starts here
+        self._batches, self._next_check = 0, 1 if trainer.world_size == 1 else self.FIRST_GAP
+        self._rate_from = (self._last_time_checked, 0)  # (time, batches) the step time is read from
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
-        if batch_idx + 1 < trainer.num_training_batches and not trainer.should_stop:
-            super().on_train_batch_end(trainer, pl_module, outputs, batch, batch_idx)
+        stop_here = batch_idx + 1 >= trainer.num_training_batches or trainer.should_stop
+        if self._train_time_interval is None:  # every N steps: no collective in Lightning's either
+            if not stop_here:
+                super().on_train_batch_end(trainer, pl_module, outputs, batch, batch_idx)
+            return
+        self._batches += 1  # the same count on every rank: each checks at the same batches
+        if self._batches < self._next_check:
+            return
+        due, gap = self._check(time.monotonic(), trainer.world_size)
+        if trainer.world_size > 1:
+            due, gap = trainer.strategy.broadcast((due, gap))  # rank 0's answer
+        self._next_check = self._batches + gap
+        if due and not stop_here and not self._should_skip_saving_checkpoint(trainer):
+            self._last_time_checked = time.monotonic()
+            candidates = self._monitor_candidates(trainer)
+            self._save_topk_checkpoint(trainer, candidates)
+            self._save_last_checkpoint(trainer, candidates)
+
+    def _check(self, now: float, world: int) -> tuple[bool, int]:
+        """(a save is due, steps to the next check) by this process's clock."""
+        interval = self._train_time_interval.total_seconds()
+        due = now - self._last_time_checked >= interval
+        since, at = self._rate_from
+        self._rate_from = (now, self._batches)
+        if world == 1:
+            return due, 1
+        step_s = (now - since) / max(1, self._batches - at)
+        gap = int(interval / self.CHECKS_PER_INTERVAL / max(step_s, 1e-9))
+        return due, min(self.MAX_GAP, max(self.MIN_GAP, gap))
 
 
 SWEEP_KEEP = ("one_per_arm", "all", "none")

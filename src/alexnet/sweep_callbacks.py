@@ -23,13 +23,14 @@ FAILED_JOBS: list[str] = []
 FAILED_REPORT: list[str] = []
 
 
-# The number of jobs this process's sweeper plans (set by alexnet_seeds.SeedsSweeper), and
-# whether that is an upper bound (seeds added until decided may stop sooner).
-PLANNED_JOBS: dict[str, Any] = {"jobs": None, "at_most": False}
+# The number of jobs this process's sweeper plans (set by alexnet_seeds.SeedsSweeper), whether
+# that is an upper bound (seeds added until decided may stop sooner), and how many run at once
+# (hydra/launcher=parallel passes this to its workers with the slot count).
+PLANNED_JOBS: dict[str, Any] = {"jobs": None, "at_most": False, "at_once": 1}
 
 
 def plan_jobs(jobs: int | None, at_most: bool = False) -> None:
-    PLANNED_JOBS.update(jobs=jobs, at_most=at_most)
+    PLANNED_JOBS.update(jobs=jobs, at_most=at_most, at_once=1)
 
 
 def note_failed_job(line: str) -> None:
@@ -119,7 +120,10 @@ class SweepProgress(Callback):
         if walls and total:
             per_job = statistics.median(walls)
             left = jobs_left(total, num, done)
-            parts.append(f"~{duration(per_job)} per job → ~{duration(per_job * left)} left" + (" at most" if at_most else ""))
+            at_once = max(1, int(PLANNED_JOBS.get("at_once") or 1))  # jobs run side by side
+            rest = duration(per_job * -(-left // at_once))
+            at_most_text = " at most" if at_most else ""
+            parts.append(f"~{duration(per_job)} per job → ~{rest} left{at_most_text}")
         parts.append(Path(config.hydra.runtime.output_dir).name)
         line = "[sweep] " + " · ".join(parts)
         print(line, flush=True)

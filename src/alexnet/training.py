@@ -24,7 +24,8 @@ from alexnet import paper
 from alexnet.checkpoint_io import AtomicCheckpointIO, clean_orphans
 from alexnet.config_checks import config_problem
 from alexnet.console import EpochLine, duration, progress_bar
-from alexnet.data.datamodule import AlexNetDataModule
+from alexnet.data.datamodule import AlexNetDataModule, data_parallel_rank, per_process_batch
+from alexnet.data.layouts import unshare_listing
 from alexnet.data.sources import DataError
 from alexnet.evaluation import FinalTest, ValidateAtStop
 from alexnet.loggers import build_loggers, decide_wandb_mode, finish_wandb, log_final_hparams
@@ -54,6 +55,7 @@ from alexnet.submitit_task import executor, lightning_plugins
 log = logging.getLogger(__name__)
 
 RECIPE_INPUTS = {"raw_255": False, "standardized": True}
+LISTING_FILE = ".data-listing.pkl"  # rank 0's listing of the data for the ranks it starts (in fit)
 
 
 class ConfigError(ValueError):
@@ -128,6 +130,25 @@ def build_callbacks(cfg: DictConfig, out_dir: Path, record: RunRecord) -> list[L
 
         callbacks.append(EarlyStopping(**c.early_stopping))
     return callbacks
+
+
+def batch_split(trainer: L.Trainer, batch_size: int) -> dict[str, int]:
+    """How one SGD step's global batch (`data.batch_size`) is split: over the data-parallel
+    processes (DDP ranks, or pairs of columns), read from the trainer before they start."""
+    processes = data_parallel_rank(trainer)[1]
+    return {"global": batch_size, "per_process": per_process_batch(batch_size, processes),
+            "data_parallel_processes": processes}
+
+
+def batch_text(batch: dict[str, int], strategy: str) -> str:
+    """The line a run prints: the global batch and each device's share of it."""
+    text = f"{batch['global']} images per step (data.batch_size, the global batch)"
+    if batch["data_parallel_processes"] > 1:
+        text += (f" = {batch['data_parallel_processes']} data-parallel processes × "
+                 f"{batch['per_process']} each")
+    if strategy == "columns":
+        text += "; both columns of a pair take their pair's whole share"
+    return text
 
 
 def _leave_distributed(env_before: dict[str, str]) -> None:
@@ -213,11 +234,14 @@ def train(cfg: DictConfig, out_dir: str | Path, arm: dict[str, Any] | None = Non
             plugins=[AtomicCheckpointIO(), *lightning_plugins()],  # under submitit on SLURM: it requeues
             use_distributed_sampler=False,  # the datamodule shards itself, the same on every Lightning
         )
+        batch = batch_split(trainer, datamodule.batch_size)  # one line when it does not divide
     except (DataError, ConfigError, ResumeError, ValueError, MisconfigurationException) as e:
         raise ConfigError(str(e).strip().splitlines()[0]) from None
 
     out_dir.mkdir(parents=True, exist_ok=True)
     log.info("run directory: %s", out_dir)
+    if trainer.is_global_zero:
+        log.info("batch: %s", batch_text(batch, str(cfg.trainer.get("strategy"))))
     clean_orphans(out_dir / CHECKPOINT_DIR)  # the temporary files of a write a kill interrupted
     resolved = OmegaConf.to_container(cfg, resolve=True)
     if trainer.is_global_zero:
@@ -229,7 +253,7 @@ def train(cfg: DictConfig, out_dir: str | Path, arm: dict[str, Any] | None = Non
         "init": resolved["recipe"]["init"], "data": data_facts,
         "eval_crops": datamodule.eval_crops,
         "parameters": module.num_parameters, "git_sha": git_sha(Path(__file__).parent),
-        "machine": machine(), "group": group,
+        "machine": machine(), "group": group, "batch": batch,
     }
     tags = [f"{k}={v}" for k, v in arm.items()] + [f"recipe={record.facts['recipe']}"]
     trainer.loggers = build_loggers(
@@ -237,10 +261,16 @@ def train(cfg: DictConfig, out_dir: str | Path, arm: dict[str, Any] | None = Non
         group=group, tags=tags, config=resolved | {"arm": arm}, run_id=record.wandb_id,
     )
     env_before = dict(os.environ)
+    # the ranks Lightning starts by re-running this job read this process's listing of the data
+    launches = trainer.world_size > 1 and "LOCAL_RANK" not in os.environ
+    if launches:
+        datamodule.share_listing(out_dir / LISTING_FILE)
     try:
         trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt_path)
     finally:
         finish_wandb(float(cfg.logger.wandb.get("finish_timeout_s", 10)))
+        if launches:
+            unshare_listing()
         _leave_distributed(env_before)
     summary_file = out_dir / SUMMARY_FILE
     summary = json.loads(summary_file.read_text()) if summary_file.is_file() else {}

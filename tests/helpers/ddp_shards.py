@@ -27,8 +27,8 @@ def fingerprint(image: torch.Tensor) -> str:
 
 
 def datamodule(root: str, kind=AlexNetDataModule) -> AlexNetDataModule:
-    return kind(root=root, stored_size=32, crop_size=28, batch_size=3, holdout=None, train_eval=None,
-                pca_lighting=False)
+    return kind(root=root, stored_size=32, crop_size=28, batch_size=6, holdout=None,
+                train_eval=None, pca_lighting=False)
 
 
 def seeded_module() -> AlexNetModule:

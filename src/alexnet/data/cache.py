@@ -37,6 +37,10 @@ CACHE_VERSION = 2
 
 
 def cache_key(split: Split, size: int, root: Path) -> str:
+    """A key over the settings, the labels and every file's path, size and mtime (one stat per
+    file), computed once per listing (kept in `split.keys`)."""
+    if size in split.keys:
+        return split.keys[size]
     h = hashlib.sha256(f"v{CACHE_VERSION}|size={size}|n={len(split)}".encode())
     if split.arrays is not None:
         h.update(np.ascontiguousarray(split.arrays[:: max(1, len(split) // 64)]).tobytes())
@@ -44,7 +48,8 @@ def cache_key(split: Split, size: int, root: Path) -> str:
         stat = f.stat()
         h.update(f"{f.relative_to(root)}|{stat.st_size}|{stat.st_mtime_ns}".encode())
     h.update(split.labels.tobytes())
-    return h.hexdigest()[:16]
+    split.keys[size] = h.hexdigest()[:16]
+    return split.keys[size]
 
 
 def _writable_dir(preferred: Path, fallback: Path | None) -> Path:
@@ -123,8 +128,9 @@ def _checksum(images: np.ndarray) -> str:
 
 
 @contextlib.contextmanager
-def _lock(path: Path):
-    """An exclusive lock on `path` while a cache is built (two jobs never write one file)."""
+def file_lock(path: Path):
+    """An exclusive lock on `path` while a cache (or its statistics) is built: two jobs never
+    write one file, and the second uses the first's."""
     try:
         import fcntl
     except ImportError:  # not POSIX: no lock
@@ -203,7 +209,7 @@ def decoded(split: Split, name: str, size: int, root: Path, folder: Path, worker
         _list_other_builds(folder, name, size, key)
         return found
     _list_other_builds(folder, name, size, key)
-    with _lock(p["lock"]):
+    with file_lock(p["lock"]):
         found = _open_verified(p, key, shape)  # another job may have built it meanwhile
         if found is None:
             _build(split, p, key, shape, workers, skip_bad, chunk, progress)

@@ -32,7 +32,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 
 from alexnet import paper
-from alexnet.data import cache, lighting, stats
+from alexnet.data import cache, layouts, lighting, stats
 from alexnet.data.layouts import load_source
 from alexnet.data.resumable import ResumableLoader
 from alexnet.data.sources import DataError, Source
@@ -132,6 +132,19 @@ def data_parallel_rank(trainer) -> tuple[int, int]:
     return (sampler_kwargs["rank"], sampler_kwargs["num_replicas"]) if sampler_kwargs else (0, 1)
 
 
+def per_process_batch(batch_size: int, processes: int) -> int:
+    """`data.batch_size` is the global batch of one SGD step (the paper's 128 over its two GPUs):
+    each of `processes` data-parallel processes takes an equal share of it, or none can."""
+    if batch_size % processes:
+        below, above = batch_size // processes * processes, -(-batch_size // processes) * processes
+        nearest = " or ".join(str(b) for b in dict.fromkeys((below, above)) if b > 0)
+        raise ValueError(
+            f"data.batch_size={batch_size} is the global batch, split evenly over the {processes} "
+            "data-parallel processes (trainer.devices × trainer.num_nodes; trainer=columns: one "
+            f"per pair): pass a multiple of {processes}, e.g. {nearest}")
+    return batch_size // processes
+
+
 class EpochShuffle(Sampler[int]):
     """A fresh permutation every epoch, drawn from (seed, epoch) alone: resumes repeat it. Under
     data parallelism (`world` processes) each rank takes every world-th image of the same
@@ -222,6 +235,7 @@ class AlexNetDataModule(L.LightningDataModule):
         self.lighting: lighting.PCALighting | None = None
         self.skipped_files: list[str] | None = None
         self._eval_only = False
+        self._decoded = None
         self.stats: dict | None = None
 
     @classmethod
@@ -269,20 +283,53 @@ class AlexNetDataModule(L.LightningDataModule):
         self.normalize = Normalize(state["mean_image"], state["channel_mean"], state["channel_std"],
                                    mean=self.mean, divide_std=self.divide_std)
         self.pca_lighting = None  # training augmentation: no part of an evaluation
-        self._eval_only = True
+        self._eval_only, self._decoded = True, None
 
     def _decode(self):
-        """Both splits decoded into the cache (built, or its interrupted build resumed)."""
+        """Both splits decoded into the cache (built, or its interrupted build resumed); once per
+        datamodule: `setup` reuses what `prepare_data` opened in the same process."""
+        if self._decoded is None:
+            src = self.source
+            folder = cache.cache_dir_for(src.root, self.cache_dir)
+            kw = {"workers": self.decode_workers, "skip_bad": self.skip_bad_images}
+            train = None if self._eval_only else cache.decoded(
+                src.train, "train", self.stored_size, src.root, folder, **kw)
+            val = cache.decoded(src.val, "val", self.stored_size, src.root, folder, **kw)
+            self._decoded = src, folder, train, val
+        return self._decoded
+
+    def share_listing(self, path: Path) -> None:
+        """Hands this process's listing of the data, with the cache keys computed from it, to
+        the processes it starts (layouts.share_listing): they list and stat no file."""
         src = self.source
-        folder = cache.cache_dir_for(src.root, self.cache_dir)
-        kw = {"workers": self.decode_workers, "skip_bad": self.skip_bad_images}
-        train = None if self._eval_only else cache.decoded(src.train, "train", self.stored_size, src.root, folder, **kw)
-        val = cache.decoded(src.val, "val", self.stored_size, src.root, folder, **kw)
-        return src, folder, train, val
+        for split in (src.val,) if self._eval_only else (src.train, src.val):
+            cache.cache_key(split, self.stored_size, src.root)
+        layouts.share_listing(src, self.source_kind, self.root, self.val_split, path)
+
+    def _training_rows(self, train: cache.Decoded):
+        """(fit, held out, train_eval) rows of the decoded training split."""
+        rows = train.keep if train.skipped else np.arange(len(self.source.train))
+        positions = split_training_rows(self.source.train.labels[rows], self.holdout,
+                                        self.train_eval, self.holdout_seed, self.num_classes)
+        return tuple(rows[p] for p in positions)
+
+    def _training_stats(self, folder: Path, train: cache.Decoded, fit: np.ndarray,
+                        held: np.ndarray) -> dict:
+        """The statistics of the images trained on (the held-out ones left out), from their file
+        beside the cache; computed into it by the first process to ask."""
+        held_key = hashlib.sha1(held.tobytes()).hexdigest()[:10]
+        without = f"-without{len(held)}-{held_key}" if len(held) else ""
+        name = f"stats-v{stats.STATS_VERSION}-{self.stored_size}px-{train.key}{without}.npz"
+        rows = fit if (train.skipped or len(held)) else None
+        return stats.image_stats(train.images, folder / name, rows=rows)
 
     def prepare_data(self) -> None:
-        # Lightning runs this once per node before `setup` on every rank: one process decodes.
-        self._decode()
+        """Once per node (Lightning: local rank 0, before `setup` on every rank): the decode and
+        the training-set statistics, so the other ranks only read both."""
+        src, folder, train, val = self._decode()
+        if train is not None and self.stats is None:
+            fit, held, _ = self._training_rows(train)
+            self.stats = self._training_stats(folder, train, fit, held)
 
     def setup(self, stage: str | None = None) -> None:
         if self.test_set is not None:
@@ -293,13 +340,10 @@ class AlexNetDataModule(L.LightningDataModule):
             self.skipped_files = val.skipped_files
             self.val_set = self.test_set
             return
-        rows = train.keep if train.skipped else np.arange(len(src.train))
-        fit, held, subset = (rows[p] for p in split_training_rows(
-            src.train.labels[rows], self.holdout, self.train_eval, self.holdout_seed, self.num_classes))
         # the held-out images are not training images: the mean image and PCA leave them out
-        without = f"-without{len(held)}-{hashlib.sha1(held.tobytes()).hexdigest()[:10]}" if len(held) else ""
-        stats_file = folder / f"stats-v{stats.STATS_VERSION}-{self.stored_size}px-{train.key}{without}.npz"
-        self.stats = stats.image_stats(train.images, stats_file, rows=fit if (train.skipped or len(held)) else None)
+        fit, held, subset = self._training_rows(train)
+        if self.stats is None:  # computed by prepare_data (this process or local rank 0): read
+            self.stats = self._training_stats(folder, train, fit, held)
         self.normalize = Normalize(
             self.stats["mean_image"], self.stats["channel_mean"], self.stats["channel_std"],
             mean=self.mean, divide_std=self.divide_std,
@@ -320,11 +364,18 @@ class AlexNetDataModule(L.LightningDataModule):
         process under DDP; under `trainer.strategy=columns` both columns take the same batches."""
         return data_parallel_rank(self.trainer)
 
+    @property
+    def process_batch_size(self) -> int:
+        """This process's share of the global batch `batch_size`: all of it on one device or in
+        one pair of columns (both columns take the whole batch), half of it on each of two DDP
+        processes or pairs of columns, and so on."""
+        return per_process_batch(self.batch_size, self._ranks()[1])
+
     def _loader(self, dataset: ArrayDataset, sampler=None, drop_last=False, batch_size=None,
                 resumable=False) -> DataLoader:
         return (ResumableLoader if resumable else DataLoader)(
             dataset,
-            batch_size=batch_size or self.batch_size,
+            batch_size=batch_size or self.process_batch_size,
             sampler=sampler,
             drop_last=drop_last,
             num_workers=self.num_workers,
@@ -336,7 +387,8 @@ class AlexNetDataModule(L.LightningDataModule):
 
     def train_dataloader(self) -> DataLoader:
         sampler = EpochShuffle(len(self.train_set), self.seed, *self._ranks())
-        return self._loader(self.train_set, sampler, drop_last=len(sampler) > self.batch_size, resumable=True)
+        drop_last = len(sampler) > self.process_batch_size
+        return self._loader(self.train_set, sampler, drop_last=drop_last, resumable=True)
 
     def _eval_loader(self, dataset: ArrayDataset, batch_size: int | None = None) -> DataLoader:
         rank, world = self._ranks()
@@ -345,7 +397,8 @@ class AlexNetDataModule(L.LightningDataModule):
     def _eval_batch_size(self, ten_crop: bool) -> int:
         """Ten crops per image: a tenth of the images per batch, so a batch holds as many crops
         as a training batch (at 227 px, 128 images × 10 crops would be 790 MB of input alone)."""
-        return -(-self.batch_size // paper.TEN_CROP_VIEWS) if ten_crop else self.batch_size
+        batch = self.process_batch_size
+        return -(-batch // paper.TEN_CROP_VIEWS) if ten_crop else batch
 
     def val_dataloader(self) -> DataLoader | list[DataLoader]:
         """The validation split, then (dataloader 1) the fixed training subset scored in eval mode."""

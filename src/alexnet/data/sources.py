@@ -6,6 +6,7 @@ so every layout gets the same fast pipeline.
 
 from __future__ import annotations
 
+import os
 import pickle
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,6 +26,9 @@ class Split:
     labels: np.ndarray
     files: list[Path] = field(default_factory=list)
     arrays: np.ndarray | None = None  # (N, H, W, 3) uint8, for sources that ship arrays
+    # the cache keys computed from this listing (data/cache.py), by stored size: one stat of
+    # every file per job, however often the cache is opened
+    keys: dict[int, str] = field(default_factory=dict, repr=False, compare=False)
 
     def __len__(self) -> int:
         return len(self.labels)
@@ -63,7 +67,11 @@ def _check_root(root: str | Path, expected: str) -> Path:
 
 
 def _image_files(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.iterdir() if p.suffix.lower() in IMG_EXTENSIONS and p.is_file())
+    """The folder's image files, sorted: one directory read, no stat per file where the file
+    system gives each entry's type (os.scandir), as local ones and NFS do."""
+    with os.scandir(folder) as entries:
+        return sorted(Path(e.path) for e in entries
+                      if os.path.splitext(e.name)[1].lower() in IMG_EXTENSIONS and e.is_file())
 
 
 def _class_folder_split(split_dir: Path, classes: list[str]) -> Split:
