@@ -92,21 +92,24 @@ def test_full_disk_mid_run_then_rerun_resumes_bit_identical(tmp_path, monkeypatc
 
 
 def test_a_bad_last_checkpoint_falls_back_to_the_next_older_good_one(tmp_path, caplog):
-    first, job = run(tmp_path, "trainer.max_epochs=1", "resume=false")
+    # 2 epochs, the first the best by val error: best-epoch000.ckpt is its own, older file (a run
+    # whose best is its final state shares last.ckpt's file once completed: nothing to fall back to)
+    first, job = run(tmp_path, "trainer.max_epochs=2", "resume=false")
     ckpts = job / "checkpoints"
     (job / "summary.json").unlink()  # as if killed before the end
     last = ckpts / "last.ckpt"
     last.write_bytes(last.read_bytes()[:1000])  # a checkpoint a crash cut short
-    best = next(ckpts.glob("best-*.ckpt"))
+    (best,) = ckpts.glob("best-*.ckpt")
+    assert best.name == "best-epoch000.ckpt" and not best.samefile(last)
     with pytest.raises(ConfigError) as e:
-        run(tmp_path, "trainer.max_epochs=1", f"ckpt_path={last}", name="other")
+        run(tmp_path, "trainer.max_epochs=2", f"ckpt_path={last}", name="other")
     assert str(e.value).startswith(f"ckpt_path='{last}' is unreadable (")
     assert str(e.value).endswith(f"the newest good one beside it is {best}: pass ckpt_path={best}")
     with caplog.at_level(logging.WARNING):
-        summary, _ = run(tmp_path, "trainer.max_epochs=1")  # re-run in its own directory
+        summary, _ = run(tmp_path, "trainer.max_epochs=2")  # re-run in its own directory
     assert f"checkpoint {last} is unreadable" in caplog.text and f"using {best.name} instead" in caplog.text
     assert summary["status"] == "completed" and summary["attempts"] == 2
-    # resumed at its last epoch's end: nothing left to train, the final test is still scored
+    # resumed from the end of epoch 1: epoch 2 trained again, bit for bit, and scored
     for key in ("test/top1_err", "test/loss", "final_val/loss"):
         assert summary[key] is not None and summary[key] == first[key], key
 
