@@ -186,10 +186,10 @@ def claim_arm(cfg: DictConfig) -> dict[str, Any]:
 
 def resume_command(out_dir: Path, single_run: bool) -> str:
     """This process's command, pointed at the directory to continue: a single run's own, a
-    sweep job's sweep (whose finished jobs are skipped). A submitit task runs submitit's
-    command, not the sweep's: it names the sweep directory only."""
+    sweep job's sweep (whose finished jobs are skipped). A job in a worker process (submitit,
+    the parallel launcher) runs the worker's command, not the sweep's: it names the directory."""
     key, where = ("hydra.run.dir", out_dir) if single_run else ("hydra.sweep.dir", out_dir.parent)
-    if executor() is not None:
+    if executor() is not None or Path(sys.argv[0]).name != "train.py":
         return f"the sweep's command with {key}={where}"
     args = [a for a in sys.argv[1:] if not a.startswith(f"{key}=")]
     return shlex.join(["python", sys.argv[0], *args, f"{key}={where}"])
