@@ -18,14 +18,11 @@ import yaml
 
 from alexnet import paper
 from alexnet.record import CONFIG_FILE
+from alexnet.report import document as doc
 from alexnet.report import plots
-from alexnet.report.build import REPORT_MD
 from alexnet.report.collect import find_runs, sweep_command
-from alexnet.report.content import level, measured, verdict_text
-from alexnet.report.document import TEXT, bullets, figure, join, plain, table, to_html
-from alexnet.report.measures import MEASURES, SHARED, Ablation, Speed, analyse_runs
+from alexnet.report.measures import MEASURES, SHARED, Ablation, analyse_runs
 from alexnet.report.stats import holm
-from alexnet.report.verdict import rule_text
 
 SCORECARD_MD, SCORECARD_HTML, SCORECARD_PNG = "scorecard.md", "scorecard.html", "scorecard.png"
 SCORECARD_CSV, SCORECARD_TEX = "scorecard.csv", "scorecard.tex"
@@ -60,7 +57,7 @@ class StaleScorecard(Exception):
 def write_tables(rows: list[list[str]], out: Path) -> tuple[Path, Path]:
     """The scorecard for a paper: every column as CSV, and the headline columns as a LaTeX
     booktabs table (\\usepackage{booktabs})."""
-    rows = [HEADER, *([plain(c) for c in row] for row in rows)]
+    rows = [HEADER, *([doc.plain(c) for c in row] for row in rows)]
     with open(out / SCORECARD_CSV, "w", newline="") as f:
         csv.writer(f).writerows(rows)
     keep = [HEADER.index(c) for c in PAPER_COLUMNS]
@@ -85,7 +82,7 @@ def row(name: str, ab: Ablation | None, out: Path, conf_dir: Path | None,
     commands = sorted(({sweep_command(s) or fallback for s in _sweeps(ab)} if ab else {fallback})
                       - {None})
     cell = "; ".join(f"`{c}`" for c in commands) or "-"
-    if commands and (before := TEXT["before"].get(name)):  # what the command relies on
+    if commands and (before := doc.TEXT["before"].get(name)):  # what the command relies on
         cell += f", {before}"
     if ab is None:
         return [f"`{name}`: {claim.text}", measure.paper_number(claim), measure.label(claim),
@@ -95,12 +92,13 @@ def row(name: str, ab: Ablation | None, out: Path, conf_dir: Path | None,
     wall = f"{own / 60:.1f} min" + (f" + {shared / 60:.1f} min shared baseline" if shared else "")
     data = sorted({(d.get("layout"), d.get("train_images"), d.get("test_images"))
                    for r in ab.runs if (d := r.summary.get("data"))}, key=str)
-    reports = [f"[{s.name}]({os.path.relpath(s / REPORT_MD, out)})" for s in _sweeps(ab)
-               if (s / REPORT_MD).is_file()]
+    reports = [f"[{s.name}]({os.path.relpath(s / doc.REPORT_MD, out)})" for s in _sweeps(ab)
+               if (s / doc.REPORT_MD).is_file()]
     p = ab.adjusted_p
     holm_cell = "-" if p is None else f"{'**kept**' if kept[name] else 'not kept'} (p = {p:.2g})"
-    return [f"`{name}`: {claim.text}", measure.paper_number(claim), ab.label, measured(ab),
-            level(ab) if ab.estimate else "-", verdict_text(ab.verdict), holm_cell, str(ab.seeds),
+    return [f"`{name}`: {claim.text}", measure.paper_number(claim), ab.label, doc.measured(ab),
+            doc.level(ab) if ab.estimate else "-", doc.verdict_text(ab.verdict), holm_cell,
+            str(ab.seeds),
             "; ".join(f"{layout or '?'} ({train or '?'} train / {test or '?'} test)"
                       for layout, train, test in data) or "-",
             ", ".join(map(str, sorted({r.summary.get("epochs") for r in ab.runs} - {None}))) or "-",
@@ -189,24 +187,22 @@ def build_scorecard(dirs: list[str | Path], out_dir: str | Path,
     n = sum(ab.adjusted_p is not None for ab in ablations)
     normalised = _normalised(ablations)
     parts = ["# AlexNet's claims, measured",
-             TEXT["scorecard_intro"].format(command=command)
-             + (TEXT["regenerates"] if readme else "."), table(HEADER, rows),
-             TEXT["multiplicity"].format(
+             doc.TEXT["scorecard_intro"].format(command=command)
+             + (doc.TEXT["regenerates"] if readme else "."), doc.table(HEADER, rows),
+             doc.TEXT["multiplicity"].format(
                  n=n, kept=", ".join(f"`{k}`" for k, v in kept.items() if v) or "none"),
              # README: the hand-written account of what changed when the rules did, and why
              (out / REJUDGED_MD).read_text().strip() if readme and (out / REJUDGED_MD).is_file()
-             else "", figure(SCORECARD_PNG, TEXT["scorecard_figure"]) if normalised else "",
+             else "", doc.figure(SCORECARD_PNG, doc.TEXT["scorecard_figure"]) if normalised else "",
              "## What differs from the paper's setting",
-             table(SETTING_HEADER, setting_rows(ablations, out)), TEXT["setting"]]
+             doc.table(SETTING_HEADER, setting_rows(ablations, out)), doc.TEXT["setting"]]
     if readme:
-        parts += ["## The same studies on GPUs", TEXT["gpu"],
-                  bullets([f"{what}: `{cmd}`" for what, cmd in TEXT["gpu_commands"]])]
-    censored = any(isinstance(ab.measure, Speed) for ab in ablations)
-    parts += ["## How the verdict is reached", rule_text(censored),
-              "Sources: " + ", ".join(f"`{d}`" for d in dirs)]
+        parts += ["## The same studies on GPUs", doc.TEXT["gpu"],
+                  doc.bullets([f"{what}: `{cmd}`" for what, cmd in doc.TEXT["gpu_commands"]])]
+    parts += [*doc.rule_parts(ablations), "Sources: " + ", ".join(f"`{d}`" for d in dirs)]
     if readme and out.is_dir() and (folders := _folders(out)):
-        parts += ["## Every folder here", table(["folder", "what it holds"], folders)]
-    md, text = out / (README_MD if readme else SCORECARD_MD), join(parts)
+        parts += ["## Every folder here", doc.table(["folder", "what it holds"], folders)]
+    md, text = out / (README_MD if readme else SCORECARD_MD), doc.join(parts)
     if check:
         if not md.is_file() or md.read_text() != text:
             raise StaleScorecard(f"{md} is not what the committed records give: "
@@ -217,7 +213,7 @@ def build_scorecard(dirs: list[str | Path], out_dir: str | Path,
     md.write_text(text)
     html = None if readme else out / SCORECARD_HTML
     if html:
-        html.write_text(to_html(text, title="AlexNet scorecard"))
+        html.write_text(doc.to_html(text, title="AlexNet scorecard"))
     return Scorecard(md, html, png, ablations, write_tables(rows, out))
 
 

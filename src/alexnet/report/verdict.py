@@ -11,7 +11,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from alexnet.report.document import TEXT
 from alexnet.report.stats import Estimate
 
 REPRODUCED, LARGER = "reproduced", "larger than claimed"
@@ -67,13 +66,6 @@ def outcome_index(lo, hi, claimed: float, at_least: bool = False):
     rules = rules_for(at_least)
     held = [np.broadcast_to(r.holds(lo, hi, c, MARGIN_FRACTION * c), lo.shape) for r in rules]
     return np.select(held, np.arange(len(rules)), default=len(rules) - 1)
-
-
-def rule_text(censored: bool = False) -> str:
-    """The rule as the reports state it."""
-    rows = "; ".join(f"**{r.outcome}**: {r.when}" for r in RULES)
-    text = TEXT["rule"].format(rows=rows, direction=DIRECTION, undecided=UNDECIDED)
-    return text + TEXT["rule_censored"] if censored else text
 
 
 @dataclass(frozen=True)
