@@ -14,16 +14,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import markdown
-import yaml
 
 from alexnet import paper
 from alexnet.report import plots
-from alexnet.report.collect import Run, Sweep, find_runs, find_sweeps
+from alexnet.report.collect import Run, Sweep, distinct, find_runs, find_sweeps, wall_time
 from alexnet.report.measures import Ablation, Speed, analyse_runs, crossings
 from alexnet.report.stats import CONFIDENCE
-from alexnet.report.verdict import DIRECTION, RULES, UNDECIDED, Verdict
+from alexnet.report.verdict import DIRECTION, RULES, TEXT, UNDECIDED, Verdict
 
-TEXT = yaml.safe_load((Path(__file__).parent / "text.yaml").read_text(encoding="utf-8"))
 STYLE = """
 body { font-family: system-ui, sans-serif; max-width: 72rem; margin: 2rem auto; padding: 0 1rem;
        color: #222; line-height: 1.45; }
@@ -122,7 +120,7 @@ def trained(ab: Ablation) -> str:
     """How far from trained the nets are, beside the paper's own: an effect measured early in
     training need not be the paper's (a student reads the verdict, not the epochs column)."""
     runs = ab.arms[0].runs if ab.arms else []
-    epochs = sorted({r.summary.get("epochs") for r in runs} - {None})
+    epochs = distinct(runs, "epochs")
     setting = paper.PAPER_SETTINGS.get(ab.claim.arch)
     ours = (f"the paper's arm ends at {ab.arms[0].cell(ab.metric())} % "
             f"{ab.where} top-1 error after {', '.join(map(str, epochs))} epochs" if runs
@@ -168,8 +166,7 @@ def arms_parts(ab: Ablation) -> list[str]:
         cols.insert(1, ("test/tencrop_top1_err", "test top-1, ten crops %"))
     rows = []
     for arm in ab.arms:
-        params = sorted({r.summary.get("parameters") for r in arm.runs} - {None})
-        epochs = sorted({r.summary.get("epochs") for r in arm.runs} - {None})
+        params, epochs = distinct(arm.runs, "parameters"), distinct(arm.runs, "epochs")
         rows.append([f"`{arm.name}`", f"{arm.n} of {arm.n_jobs} jobs completed",
                      ", ".join(f"{p:,}" for p in params) or "-", *[arm.cell(m) for m, _ in cols],
                      ", ".join(map(str, epochs)) or "-"])
@@ -270,9 +267,9 @@ def facts_parts(runs: list[Run], sweeps: list[Sweep], dirs: list[Path]) -> list[
         more = f" (+{len(values) - 4} more)" if len(values) > 4 else ""
         items.append(f"{label}: {'; '.join(values[:4])}{more}")
     if done:
-        wall = sum(r.summary.get("wall_time_s") or 0 for r in done)
         items.append(f"seeds: {', '.join(sorted({str(r.seed) for r in done}))}; completed jobs: "
-                     f"{len(done)} of {len(runs)}; total wall time of the jobs {wall / 60:.1f} min")
+                     f"{len(done)} of {len(runs)}; total wall time of the jobs "
+                     f"{wall_time(done) / 60:.1f} min")
     items.append("sources: " + ", ".join(f"`{d}`" for d in dirs))
     return ["## Run facts", bullets(items)]
 
@@ -289,11 +286,6 @@ def summary_parts(ablations: list[Ablation]) -> list[str]:
     return ["## What each idea is worth",
             table(["ablation", "paper's claim", "measure", "measured Δ [CI]", "paper's Δ",
                    "seeds per arm", "verdict"], rows), *words]
-
-
-def headlines(ablations: list[Ablation]) -> list[str]:
-    """One plain line per judged claim, for the console at the end of a sweep."""
-    return [plain(f"{ab.name}: {reading(ab)}") for ab in ablations if ab.claim is not None]
 
 
 def report_parts(runs: list[Run], dirs: list[Path], out_dir: Path | None,
@@ -357,7 +349,9 @@ def build_report(dirs: list[str | Path], out_dir: str | Path | None = None,
     figures = [out / p for p in re.findall(r"^!\[[^\]]*\]\(([^)]+)\)$", text, re.M)]
     written = {md, page, *figures, *(f.with_suffix(".pdf") for f in figures)}
     report = Report(md, page, figures, replaced=sorted(before & written),
-                    stale=sorted(before - written), headlines=headlines(ablations))
+                    stale=sorted(before - written),
+                    headlines=[plain(f"{ab.name}: {reading(ab)}") for ab in ablations
+                               if ab.claim is not None])  # for the console at a sweep's end
     if wandb is not None:
         from alexnet.report.wandb_report import publish
 

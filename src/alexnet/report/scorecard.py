@@ -14,13 +14,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import yaml
 
 from alexnet import paper
-from alexnet.record import CONFIG_FILE
 from alexnet.report import document as doc
 from alexnet.report import plots
-from alexnet.report.collect import find_runs, sweep_command
+from alexnet.report.collect import distinct, find_runs, read_yaml, sweep_command, wall_time
 from alexnet.report.measures import MEASURES, SHARED, Ablation, analyse_runs
 from alexnet.report.stats import holm
 
@@ -87,8 +85,8 @@ def row(name: str, ab: Ablation | None, out: Path, conf_dir: Path | None,
     if ab is None:
         return [f"`{name}`: {claim.text}", measure.paper_number(claim), measure.label(claim),
                 "-", "-", "**not measured yet**", "-", "0", "-", "-", "-", "-", cell]
-    own = sum(r.summary.get("wall_time_s") or 0.0 for r in ab.runs if not r.summary.get(SHARED))
-    shared = sum(r.summary.get("wall_time_s") or 0.0 for r in ab.runs if r.summary.get(SHARED))
+    shared = wall_time([r for r in ab.runs if r.summary.get(SHARED)])
+    own = wall_time(ab.runs) - shared
     wall = f"{own / 60:.1f} min" + (f" + {shared / 60:.1f} min shared baseline" if shared else "")
     data = sorted({(d.get("layout"), d.get("train_images"), d.get("test_images"))
                    for r in ab.runs if (d := r.summary.get("data"))}, key=str)
@@ -101,7 +99,7 @@ def row(name: str, ab: Ablation | None, out: Path, conf_dir: Path | None,
             str(ab.seeds),
             "; ".join(f"{layout or '?'} ({train or '?'} train / {test or '?'} test)"
                       for layout, train, test in data) or "-",
-            ", ".join(map(str, sorted({r.summary.get("epochs") for r in ab.runs} - {None}))) or "-",
+            ", ".join(map(str, distinct(ab.runs, "epochs"))) or "-",
             wall, ", ".join(reports) or "-", cell]
 
 
@@ -110,7 +108,7 @@ def _fallback_command(name: str, conf_dir: Path | None) -> str | None:
     conf/experiment/ preset, with the CPU preset for AlexNet's claims; the four-layer net trains
     on CIFAR-10."""
     presets = sorted((Path(conf_dir) / "experiment").glob("ablate_*.yaml")) if conf_dir else []
-    claims = {p.stem: ((yaml.safe_load(p.read_text()) or {}).get("ablation") or {}).get("claim")
+    claims = {p.stem: ((read_yaml(p) or {}).get("ablation") or {}).get("claim")
               for p in presets}
     experiment = next((stem for stem, claim in claims.items() if claim == name), None)
     if experiment is None:
@@ -126,13 +124,12 @@ def setting_rows(ablations: list[Ablation], out: Path) -> list[list[str]]:
     for sweep in sorted({s for ab in ablations for s in _sweeps(ab)}):
         every = {r.path: r for ab in ablations for r in ab.runs if r.path.parent == sweep}.values()
         first = next((r for ab in ablations for r in ab.arms[0].runs
-                      if r.path.parent == sweep and (r.path / CONFIG_FILE).is_file()), None)
+                      if r.path.parent == sweep and r.config), None)
         if first is None:
             continue
-        cfg = yaml.safe_load((first.path / CONFIG_FILE).read_text()) or {}
+        cfg = first.config
         model, data = cfg.get("model") or {}, cfg.get("data") or {}
         d = first.summary.get("data") or {}
-        wall = sum(r.summary.get("wall_time_s") or 0.0 for r in every)
         archs.append(arch := model.get("arch", "alexnet"))
         width = f", width {model['width']:g}" if "width" in model else ""
         stem = f", {model['stem']} stem" if model.get("stem") else ""
@@ -150,7 +147,7 @@ def setting_rows(ablations: list[Ablation], out: Path) -> list[list[str]]:
                      str(data.get("batch_size", "-")),
                      str((cfg.get("recipe") or {}).get("name", "-")),
                      "; ".join(machines) or "-", ", ".join(shas) or "-",
-                     f"{len(every)} runs, {wall / 3600:.1f} h"])
+                     f"{len(every)} runs, {wall_time(every) / 3600:.1f} h"])
     papers = [[f"the paper ({arch})", s.net, str(s.input_px), s.data, s.epochs, str(s.batch),
                "§5" if arch == "alexnet" else "cuda-convnet's", "-", "-", "-"]
               for arch in dict.fromkeys(archs or ["alexnet"])
