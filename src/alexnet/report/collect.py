@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import fnmatch
+import functools
 import json
 import shlex
 from dataclasses import dataclass, field
@@ -43,6 +44,11 @@ class Run:
     def ablation(self) -> str | None:
         return self.summary.get("ablation")
 
+    @functools.cached_property
+    def config(self) -> dict[str, Any]:
+        """The job's resolved config.yaml; {} if absent."""
+        return read_yaml(self.path / CONFIG_FILE) or {}
+
     def outcomes(self) -> dict[str, list[int]]:
         """test_outcomes.csv as columns (label, center_top1, tencrop_top1, ...); {} if absent."""
         rows = _rows(self.path / OUTCOMES_FILE)
@@ -57,13 +63,15 @@ def _rows(path: Path) -> list[dict[str, str]]:
     return list(csv.DictReader(path.read_text().splitlines())) if path.is_file() else []
 
 
+def read_yaml(path: Path) -> Any:
+    return yaml.safe_load(path.read_text()) if path.is_file() else None
+
+
 def _unfinished_summary(job: Path) -> dict[str, Any]:
     """What a job without summary.json still tells, as training would have recorded it: its seed
     and ablation (the resolved config) and its arm (Hydra's record of its command line)."""
-    path = job / ".hydra" / "overrides.yaml"
-    arm = job_arm([str(o) for o in (yaml.safe_load(path.read_text()) if path.is_file() else [])
-                   or []])
-    cfg = yaml.safe_load((job / CONFIG_FILE).read_text()) or {}
+    arm = job_arm([str(o) for o in read_yaml(job / ".hydra" / "overrides.yaml") or []])
+    cfg = read_yaml(job / CONFIG_FILE) or {}
     ablation = cfg.get("ablation")  # a dict; before the ablation group, the claim's name itself
     ablation = ablation if isinstance(ablation, dict) else {"claim": ablation}
     if (claim := paper.CLAIMS.get(ablation.get("arm"))) is not None:  # ablate_all's arms
@@ -102,7 +110,7 @@ def _hydra(sweep_dir: Path) -> tuple[dict, list] | None:
     path = Path(sweep_dir) / SWEEP_FILE
     if not path.is_file():
         return None
-    hydra = (yaml.safe_load(path.read_text()) or {}).get("hydra", {})
+    hydra = (read_yaml(path) or {}).get("hydra", {})
     return hydra, _parse([str(o) for o in (hydra.get("overrides") or {}).get("task") or []])
 
 
@@ -149,8 +157,8 @@ def sweep_command(sweep_dir: Path) -> str | None:
     seeds = ((hydra.get("sweeper") or {}).get("params") or {}).get("seed")
     if seeds is not None and "seed" not in given:  # the experiment's seeds as they were then
         args.append(f"seed={seeds}")
-    job = min(Path(sweep_dir).glob(f"*/{CONFIG_FILE}"), default=None)
-    cfg = (yaml.safe_load(job.read_text()) or {}) if job else {}
+    jobs = sorted(Path(sweep_dir).glob(f"*/{CONFIG_FILE}"))
+    cfg = (read_yaml(jobs[0]) if jobs else None) or {}
     for key in PINNED:
         section, _, name = key.partition(".")
         if (value := (cfg.get(section) or {}).get(name)) is not None and key not in given:
@@ -226,7 +234,7 @@ class IncomparableSweeps(ValueError):
 def _protocol(run: Run) -> dict[str, Any]:
     """What a job ran, as dotted keys (its config.yaml): every key an arm could be, and the
     epochs; plumbing (paths, workers, loggers, seeds) left out."""
-    cfg = yaml.safe_load((run.path / CONFIG_FILE).read_text()) or {}
+    cfg = run.config
 
     def flat(node: dict | None) -> dict:  # {"model": {"lrn": True}} → {"model.lrn": True}
         return {f"{k}.{sub}" if sub else k: leaf for k, v in (node or {}).items()
@@ -243,7 +251,7 @@ def check_comparable(runs: list[Run]) -> None:
         arms = {k for r in members for k in (r.summary.get("arm") or {})}
         seen: dict[Path, dict] = {}
         for run in members:
-            if run.path.parent not in seen and (run.path / CONFIG_FILE).is_file():
+            if run.path.parent not in seen and run.config:
                 seen[run.path.parent] = {k: v for k, v in _protocol(run).items() if k not in arms}
         (first, a), *others = list(seen.items()) or [(None, {})]
         for other, b in others:
@@ -254,6 +262,16 @@ def check_comparable(runs: list[Run]) -> None:
                     f"{first} and {other} ran different protocols ({keys[0]}: {a[keys[0]]!r} vs "
                     f"{b[keys[0]]!r}{more}): they are not seeds of one experiment; report them "
                     "apart")
+
+
+def distinct(runs: list[Run], key: str) -> list:
+    """The values of summary `key` that the runs recorded, once each, sorted."""
+    return sorted({r.summary.get(key) for r in runs} - {None})
+
+
+def wall_time(runs: list[Run]) -> float:
+    """The runs' wall time in seconds, summed."""
+    return sum(r.summary.get("wall_time_s") or 0.0 for r in runs)
 
 
 def by_ablation(runs: list[Run]) -> dict[str | None, list[Run]]:

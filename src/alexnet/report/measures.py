@@ -16,7 +16,7 @@ import numpy as np
 from alexnet import paper
 from alexnet.report import stats
 from alexnet.report.collect import Run, by_ablation, name_arms
-from alexnet.report.verdict import NOT_MEASURABLE, Verdict, judge, points
+from alexnet.report.verdict import NOT_MEASURABLE, TEXT, Verdict, judge, points
 from alexnet.sequential import Plan, plan_of, sd_upper, seeds_needed
 
 TRAIN_ERR, VAL_ERR = "train_eval/top1_err", "val/top1_err"
@@ -137,17 +137,14 @@ class Overfit(Measure):
                      other, lambda s: None if None in (s.get(high), s.get(low))
                      else s[high] - s[low], self.claimed(ab.claim))
         if not full:
-            c.note = ("the training error is a 1,000-image subset's, which adds ~1.4 points of "
-                      "noise per seed (stats audit D7); new runs score the whole training split")
+            c.note = TEXT["notes"]["subset"]
         curves = [dict(r.series(VAL_ERR)) for r in base.runs]
         last = sorted(set.intersection(*map(set, curves)))[-2:] if curves else []
         gain = (100 * np.mean([curve[last[0]] - curve[last[1]] for curve in curves])
                 if len(last) > 1 else 0)
         if gain >= PLATEAU:  # the paper's arm's mean held-out error in its last epoch
-            c.verdict = Verdict(NOT_MEASURABLE, "the paper's arm was still improving (held-out "
-                                f"error −{gain:.2f} points in its last epoch, ≥ {PLATEAU}): a "
-                                "net still descending cannot show overfitting; train to the end "
-                                "of its schedule")
+            c.verdict = Verdict(NOT_MEASURABLE, TEXT["notes"]["improving"].format(
+                gain=gain, plateau=PLATEAU))
         return [c]
 
 
@@ -221,7 +218,7 @@ class PairedEval(Measure):
         centre = {r.seed: 100 * r.summary["test/top1_err"] for r in runs}
         level = ab.level(len(runs))
         est = over_seeds = stats.paired(ten, centre, level, ab.resolution)
-        note = "outcomes per image missing: the paired t over seeds decides"
+        note = TEXT["notes"]["no_outcomes"]
         outcomes = [r.outcomes() for r in runs]
         if (all("tencrop_top1" in o for o in outcomes)
                 and len({tuple(o.get("label", ())) for o in outcomes}) == 1):
@@ -230,9 +227,9 @@ class PairedEval(Measure):
             est = stats.seeds_by_images(diffs, level, ab.resolution)
             net = diffs.sum(0)  # an image counts for the evaluation right in more seeds
             only_centre, only_ten = int((net < 0).sum()), int((net > 0).sum())
-            note = (f"images the centre crop got right in more seeds than ten crops: "
-                    f"{only_centre}, the reverse: {only_ten} (of {net.size}, over {len(runs)} "
-                    f"seeds); McNemar exact p = {stats.mcnemar(only_centre, only_ten):.2g}")
+            note = TEXT["notes"]["mcnemar"].format(
+                centre=only_centre, ten=only_ten, images=net.size, seeds=len(runs),
+                p=stats.mcnemar(only_centre, only_ten))
         return [Comparison(self.label(ab.claim), "centre crop", est, over_seeds,
                            self.claimed(ab.claim), per_seed={s: centre[s] - ten[s] for s in ten},
                            note=note, same_weights=True)]
@@ -336,10 +333,8 @@ def _undecided(v: Verdict, est: stats.Estimate, claimed: float, plan: Plan | Non
         level = plan.confidence_at(plan.max_seeds) if plan else est.confidence
         needed = stats.sign_test_seeds(level)
         if plan is not None and plan.max_seeds < needed:
-            return Verdict(NOT_MEASURABLE, f"censored seeds leave a sign test, which needs ≥ "
-                           f"{needed} seeds at {100 * level:.3g} % and the plan stops at "
-                           f"{plan.max_seeds}: train until every run reaches the threshold",
-                           censored=True)
+            return Verdict(NOT_MEASURABLE, TEXT["notes"]["sign_test"].format(
+                needed=needed, level=100 * level, seeds=plan.max_seeds), censored=True)
         return replace(v, seeds_needed=(needed, needed)) if est.n < needed else v
     if not est.sd or est.n < 2 or est.kind == "Welch":
         return v

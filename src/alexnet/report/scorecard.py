@@ -14,18 +14,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import yaml
 
 from alexnet import paper
-from alexnet.record import CONFIG_FILE
+from alexnet.report import document as doc
 from alexnet.report import plots
-from alexnet.report.build import REPORT_MD
-from alexnet.report.collect import find_runs, sweep_command
-from alexnet.report.content import level, measured, verdict_text
-from alexnet.report.document import TEXT, bullets, figure, join, plain, table, to_html
-from alexnet.report.measures import MEASURES, SHARED, Ablation, Speed, analyse_runs
+from alexnet.report.collect import distinct, find_runs, read_yaml, sweep_command, wall_time
+from alexnet.report.measures import MEASURES, SHARED, Ablation, analyse_runs
 from alexnet.report.stats import holm
-from alexnet.report.verdict import rule_text
 
 SCORECARD_MD, SCORECARD_HTML, SCORECARD_PNG = "scorecard.md", "scorecard.html", "scorecard.png"
 SCORECARD_CSV, SCORECARD_TEX = "scorecard.csv", "scorecard.tex"
@@ -60,7 +55,7 @@ class StaleScorecard(Exception):
 def write_tables(rows: list[list[str]], out: Path) -> tuple[Path, Path]:
     """The scorecard for a paper: every column as CSV, and the headline columns as a LaTeX
     booktabs table (\\usepackage{booktabs})."""
-    rows = [HEADER, *([plain(c) for c in row] for row in rows)]
+    rows = [HEADER, *([doc.plain(c) for c in row] for row in rows)]
     with open(out / SCORECARD_CSV, "w", newline="") as f:
         csv.writer(f).writerows(rows)
     keep = [HEADER.index(c) for c in PAPER_COLUMNS]
@@ -85,25 +80,26 @@ def row(name: str, ab: Ablation | None, out: Path, conf_dir: Path | None,
     commands = sorted(({sweep_command(s) or fallback for s in _sweeps(ab)} if ab else {fallback})
                       - {None})
     cell = "; ".join(f"`{c}`" for c in commands) or "-"
-    if commands and (before := TEXT["before"].get(name)):  # what the command relies on
+    if commands and (before := doc.TEXT["before"].get(name)):  # what the command relies on
         cell += f", {before}"
     if ab is None:
         return [f"`{name}`: {claim.text}", measure.paper_number(claim), measure.label(claim),
                 "-", "-", "**not measured yet**", "-", "0", "-", "-", "-", "-", cell]
-    own = sum(r.summary.get("wall_time_s") or 0.0 for r in ab.runs if not r.summary.get(SHARED))
-    shared = sum(r.summary.get("wall_time_s") or 0.0 for r in ab.runs if r.summary.get(SHARED))
+    shared = wall_time([r for r in ab.runs if r.summary.get(SHARED)])
+    own = wall_time(ab.runs) - shared
     wall = f"{own / 60:.1f} min" + (f" + {shared / 60:.1f} min shared baseline" if shared else "")
     data = sorted({(d.get("layout"), d.get("train_images"), d.get("test_images"))
                    for r in ab.runs if (d := r.summary.get("data"))}, key=str)
-    reports = [f"[{s.name}]({os.path.relpath(s / REPORT_MD, out)})" for s in _sweeps(ab)
-               if (s / REPORT_MD).is_file()]
+    reports = [f"[{s.name}]({os.path.relpath(s / doc.REPORT_MD, out)})" for s in _sweeps(ab)
+               if (s / doc.REPORT_MD).is_file()]
     p = ab.adjusted_p
     holm_cell = "-" if p is None else f"{'**kept**' if kept[name] else 'not kept'} (p = {p:.2g})"
-    return [f"`{name}`: {claim.text}", measure.paper_number(claim), ab.label, measured(ab),
-            level(ab) if ab.estimate else "-", verdict_text(ab.verdict), holm_cell, str(ab.seeds),
+    return [f"`{name}`: {claim.text}", measure.paper_number(claim), ab.label, doc.measured(ab),
+            doc.level(ab) if ab.estimate else "-", doc.verdict_text(ab.verdict), holm_cell,
+            str(ab.seeds),
             "; ".join(f"{layout or '?'} ({train or '?'} train / {test or '?'} test)"
                       for layout, train, test in data) or "-",
-            ", ".join(map(str, sorted({r.summary.get("epochs") for r in ab.runs} - {None}))) or "-",
+            ", ".join(map(str, distinct(ab.runs, "epochs"))) or "-",
             wall, ", ".join(reports) or "-", cell]
 
 
@@ -112,7 +108,7 @@ def _fallback_command(name: str, conf_dir: Path | None) -> str | None:
     conf/experiment/ preset, with the CPU preset for AlexNet's claims; the four-layer net trains
     on CIFAR-10."""
     presets = sorted((Path(conf_dir) / "experiment").glob("ablate_*.yaml")) if conf_dir else []
-    claims = {p.stem: ((yaml.safe_load(p.read_text()) or {}).get("ablation") or {}).get("claim")
+    claims = {p.stem: ((read_yaml(p) or {}).get("ablation") or {}).get("claim")
               for p in presets}
     experiment = next((stem for stem, claim in claims.items() if claim == name), None)
     if experiment is None:
@@ -128,13 +124,12 @@ def setting_rows(ablations: list[Ablation], out: Path) -> list[list[str]]:
     for sweep in sorted({s for ab in ablations for s in _sweeps(ab)}):
         every = {r.path: r for ab in ablations for r in ab.runs if r.path.parent == sweep}.values()
         first = next((r for ab in ablations for r in ab.arms[0].runs
-                      if r.path.parent == sweep and (r.path / CONFIG_FILE).is_file()), None)
+                      if r.path.parent == sweep and r.config), None)
         if first is None:
             continue
-        cfg = yaml.safe_load((first.path / CONFIG_FILE).read_text()) or {}
+        cfg = first.config
         model, data = cfg.get("model") or {}, cfg.get("data") or {}
         d = first.summary.get("data") or {}
-        wall = sum(r.summary.get("wall_time_s") or 0.0 for r in every)
         archs.append(arch := model.get("arch", "alexnet"))
         width = f", width {model['width']:g}" if "width" in model else ""
         stem = f", {model['stem']} stem" if model.get("stem") else ""
@@ -152,7 +147,7 @@ def setting_rows(ablations: list[Ablation], out: Path) -> list[list[str]]:
                      str(data.get("batch_size", "-")),
                      str((cfg.get("recipe") or {}).get("name", "-")),
                      "; ".join(machines) or "-", ", ".join(shas) or "-",
-                     f"{len(every)} runs, {wall / 3600:.1f} h"])
+                     f"{len(every)} runs, {wall_time(every) / 3600:.1f} h"])
     papers = [[f"the paper ({arch})", s.net, str(s.input_px), s.data, s.epochs, str(s.batch),
                "§5" if arch == "alexnet" else "cuda-convnet's", "-", "-", "-"]
               for arch in dict.fromkeys(archs or ["alexnet"])
@@ -189,24 +184,22 @@ def build_scorecard(dirs: list[str | Path], out_dir: str | Path,
     n = sum(ab.adjusted_p is not None for ab in ablations)
     normalised = _normalised(ablations)
     parts = ["# AlexNet's claims, measured",
-             TEXT["scorecard_intro"].format(command=command)
-             + (TEXT["regenerates"] if readme else "."), table(HEADER, rows),
-             TEXT["multiplicity"].format(
+             doc.TEXT["scorecard_intro"].format(command=command)
+             + (doc.TEXT["regenerates"] if readme else "."), doc.table(HEADER, rows),
+             doc.TEXT["multiplicity"].format(
                  n=n, kept=", ".join(f"`{k}`" for k, v in kept.items() if v) or "none"),
              # README: the hand-written account of what changed when the rules did, and why
              (out / REJUDGED_MD).read_text().strip() if readme and (out / REJUDGED_MD).is_file()
-             else "", figure(SCORECARD_PNG, TEXT["scorecard_figure"]) if normalised else "",
+             else "", doc.figure(SCORECARD_PNG, doc.TEXT["scorecard_figure"]) if normalised else "",
              "## What differs from the paper's setting",
-             table(SETTING_HEADER, setting_rows(ablations, out)), TEXT["setting"]]
+             doc.table(SETTING_HEADER, setting_rows(ablations, out)), doc.TEXT["setting"]]
     if readme:
-        parts += ["## The same studies on GPUs", TEXT["gpu"],
-                  bullets([f"{what}: `{cmd}`" for what, cmd in TEXT["gpu_commands"]])]
-    censored = any(isinstance(ab.measure, Speed) for ab in ablations)
-    parts += ["## How the verdict is reached", rule_text(censored),
-              "Sources: " + ", ".join(f"`{d}`" for d in dirs)]
+        parts += ["## The same studies on GPUs", doc.TEXT["gpu"],
+                  doc.bullets([f"{what}: `{cmd}`" for what, cmd in doc.TEXT["gpu_commands"]])]
+    parts += [*doc.rule_parts(ablations), "Sources: " + ", ".join(f"`{d}`" for d in dirs)]
     if readme and out.is_dir() and (folders := _folders(out)):
-        parts += ["## Every folder here", table(["folder", "what it holds"], folders)]
-    md, text = out / (README_MD if readme else SCORECARD_MD), join(parts)
+        parts += ["## Every folder here", doc.table(["folder", "what it holds"], folders)]
+    md, text = out / (README_MD if readme else SCORECARD_MD), doc.join(parts)
     if check:
         if not md.is_file() or md.read_text() != text:
             raise StaleScorecard(f"{md} is not what the committed records give: "
@@ -217,7 +210,7 @@ def build_scorecard(dirs: list[str | Path], out_dir: str | Path,
     md.write_text(text)
     html = None if readme else out / SCORECARD_HTML
     if html:
-        html.write_text(to_html(text, title="AlexNet scorecard"))
+        html.write_text(doc.to_html(text, title="AlexNet scorecard"))
     return Scorecard(md, html, png, ablations, write_tables(rows, out))
 
 

@@ -8,10 +8,11 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
+import yaml
 
-from alexnet.report.document import TEXT
 from alexnet.report.stats import Estimate
 
 REPRODUCED, LARGER = "reproduced", "larger than claimed"
@@ -19,38 +20,29 @@ DIRECTION = "direction confirmed, size unresolved"
 SMALLER, NO_EFFECT, NOT_REPRODUCED = "smaller than claimed", "no effect", "not reproduced"
 OPPOSITE, UNDECIDED, NOT_MEASURABLE = "opposite", "undecided", "not measurable at this length"
 MARGIN_FRACTION = 0.5  # "no practical effect": under half the claimed size
+# The reports' prose (str.format fields in braces), the rule's own words among it.
+TEXT = yaml.safe_load((Path(__file__).parent / "text.yaml").read_text(encoding="utf-8"))
 
 
 @dataclass(frozen=True)
 class Rule:
     outcome: str
     holds: Callable  # (lo, hi, c, m) -> bool, elementwise on numpy arrays too
-    when: str  # the condition, as the report states it
-    words: str  # what it says about the claim; {c} the claim, {m} the margin
     final: bool  # more seeds would only refine it: a seeds-until-decided sweep stops on it
+    when: str  # the condition, as the report states it (text.yaml's rules)
+    words: str  # what it says about the claim; {c} the claim, {m} the margin
 
 
-RULES = (
-    Rule(OPPOSITE, lambda lo, hi, c, m: hi < 0, "hi < 0",
-         "the opposite of the paper's claim: its choice did measurably worse here", True),
-    Rule(LARGER, lambda lo, hi, c, m: lo > c, "lo > c (not for claims of 'c or more')",
-         "an effect in the paper's direction, larger than the paper's {c}", True),
-    Rule(REPRODUCED, lambda lo, hi, c, m: (lo > m) & (hi >= c), "lo > m and hi ≥ c",
-         "an effect of the paper's size: at least half its {c}, and {c} itself fits", True),
-    Rule(DIRECTION, lambda lo, hi, c, m: (lo > 0) & (hi >= c), "0 < lo ≤ m and hi ≥ c",
-         "an effect in the paper's direction, but its size is unresolved: from under half the "
-         "paper's {c} up to {c} and beyond all fit", False),
-    Rule(SMALLER, lambda lo, hi, c, m: lo > 0, "0 < lo and hi < c",
-         "a real effect in the paper's direction, but smaller than the paper's {c}", True),
-    Rule(NO_EFFECT, lambda lo, hi, c, m: (lo >= -m) & (hi <= m), "−m ≤ lo ≤ 0 ≤ hi ≤ m",
-         "no effect of practical size: the interval lies within ±{m}, under half the paper's {c}",
-         True),
-    Rule(NOT_REPRODUCED, lambda lo, hi, c, m: hi < c, "lo ≤ 0 and hi < c, wider than ±m",
-         "the paper's {c} is ruled out, but not whether the effect is positive, zero or negative",
-         True),
-    Rule(UNDECIDED, lambda lo, hi, c, m: hi == hi, "lo ≤ 0 and hi ≥ c",
-         "this sample cannot tell the paper's {c} from no effect", False),
-)
+RULES = tuple(Rule(outcome, holds, final, *TEXT["rules"][outcome]) for outcome, holds, final in (
+    (OPPOSITE, lambda lo, hi, c, m: hi < 0, True),
+    (LARGER, lambda lo, hi, c, m: lo > c, True),
+    (REPRODUCED, lambda lo, hi, c, m: (lo > m) & (hi >= c), True),
+    (DIRECTION, lambda lo, hi, c, m: (lo > 0) & (hi >= c), False),
+    (SMALLER, lambda lo, hi, c, m: lo > 0, True),
+    (NO_EFFECT, lambda lo, hi, c, m: (lo >= -m) & (hi <= m), True),
+    (NOT_REPRODUCED, lambda lo, hi, c, m: hi < c, True),
+    (UNDECIDED, lambda lo, hi, c, m: hi == hi, False),
+))
 FINAL = frozenset(r.outcome for r in RULES if r.final)
 
 
@@ -67,13 +59,6 @@ def outcome_index(lo, hi, claimed: float, at_least: bool = False):
     rules = rules_for(at_least)
     held = [np.broadcast_to(r.holds(lo, hi, c, MARGIN_FRACTION * c), lo.shape) for r in rules]
     return np.select(held, np.arange(len(rules)), default=len(rules) - 1)
-
-
-def rule_text(censored: bool = False) -> str:
-    """The rule as the reports state it."""
-    rows = "; ".join(f"**{r.outcome}**: {r.when}" for r in RULES)
-    text = TEXT["rule"].format(rows=rows, direction=DIRECTION, undecided=UNDECIDED)
-    return text + TEXT["rule_censored"] if censored else text
 
 
 @dataclass(frozen=True)

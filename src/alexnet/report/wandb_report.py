@@ -14,10 +14,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from alexnet.loggers import decide_wandb_mode
-from alexnet.record import CONFIG_FILE
 from alexnet.report.collect import Run, by_ablation
 
 CURVES = (("train_eval/top1_err", "training top-1 error (eval mode)"),
@@ -28,13 +25,9 @@ SAVE_TIMEOUT_S = 60.0
 
 def wandb_target(runs: list[Run]) -> tuple[str, str | None]:
     """(project, entity) the jobs logged to, from their resolved config.yaml."""
-    for run in runs:
-        config = run.path / CONFIG_FILE
-        if config.is_file():
-            wb = ((yaml.safe_load(config.read_text()) or {}).get("logger") or {}).get("wandb") or {}
-            if wb.get("project"):
-                return wb["project"], wb.get("entity")
-    return "alexnet-ablations", None
+    wb = next((wb for r in runs if (wb := (r.config.get("logger") or {}).get("wandb") or {})
+               .get("project")), {"project": "alexnet-ablations"})
+    return wb["project"], wb.get("entity")
 
 
 def report_spec(runs: list[Run], markdown_tables: str, project: str, entity: str = "",

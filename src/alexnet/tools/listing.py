@@ -17,8 +17,8 @@ from pathlib import Path
 import yaml
 
 from alexnet.record import CONFIG_FILE
-from alexnet.report.build import REPORT_MD
 from alexnet.report.collect import SWEEP_FILE, Run, Sweep, find_runs, find_sweeps
+from alexnet.report.document import REPORT_MD
 from alexnet.resume import CHECKPOINT_DIR
 
 COMPLETED, FAILED, NOT_STARTED = "completed", "failed", "not started"
