@@ -12,7 +12,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from alexnet.record import atomic_write_text
+from alexnet.atomic import atomic_write_text
 from alexnet.tools.listing import list_runs, table
 from alexnet.tools.runs_page import runs_page
 

@@ -225,3 +225,18 @@ def test_a_completed_run_whose_last_epoch_was_best_keeps_one_checkpoint_file(tmp
     assert summary["status"] == "completed"
     assert [p.name for p in ckpt.glob("best-*.ckpt")] == ["best-epoch001.ckpt"]
     assert (ckpt / "best-epoch001.ckpt").samefile(ckpt / "last.ckpt")
+
+
+def test_an_atomic_write_that_fails_leaves_the_old_file_and_no_temporary_one(tmp_path):
+    """The one atomic-write helper (alexnet.atomic) that summaries, metrics, plans, caches'
+    manifests, statistics and checkpoints go through."""
+    from alexnet.atomic import atomic_file, atomic_write_text
+
+    path = tmp_path / "summary.json"
+    atomic_write_text(path, "old")
+    with pytest.raises(RuntimeError), atomic_file(path) as f:
+        f.write("half of the new")
+        raise RuntimeError("killed mid-write")
+    assert path.read_text() == "old" and [p.name for p in tmp_path.iterdir()] == ["summary.json"]
+    atomic_write_text(path, "new")
+    assert path.read_text() == "new" and [p.name for p in tmp_path.iterdir()] == ["summary.json"]

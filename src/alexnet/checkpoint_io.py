@@ -10,9 +10,7 @@ moment the destination is either the old checkpoint or the new one, never a part
 from __future__ import annotations
 
 import errno
-import itertools
 import logging
-import os
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -20,46 +18,21 @@ from typing import Any
 import torch
 from lightning.pytorch.plugins.io import TorchCheckpointIO
 
+from alexnet.atomic import TMP_PREFIX, atomic_file
+
 log = logging.getLogger(__name__)
-
-_SAVES = itertools.count()
-TMP_PREFIX = ".tmp-"  # <dir>/.tmp-<name>.<pid>.<n>: never matched by *.ckpt, removed by clean_orphans
-
-
-def _fsync_dir(directory: Path) -> None:
-    """Makes a rename in `directory` durable (a no-op where directories cannot be opened)."""
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 def atomic_torch_save(obj: Any, path: str | Path) -> None:
-    """`torch.save` to a temporary file beside `path`, fsync, rename: all or nothing."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    # unique per call: a save made by a signal handler (a preemption) in the middle of another
-    # must not write into the same file (torch: "unexpected pos"); each renames a whole file
-    tmp = path.with_name(f"{TMP_PREFIX}{path.name}.{os.getpid()}.{next(_SAVES)}")
+    """`torch.save` all or nothing (alexnet.atomic); a full disk says what it kept."""
     try:
-        with open(tmp, "wb") as f:
+        with atomic_file(path, "wb") as f:
             torch.save(obj, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException as e:
-        tmp.unlink(missing_ok=True)
-        if isinstance(e, OSError) and e.errno == errno.ENOSPC:
+    except OSError as e:
+        if e.errno == errno.ENOSPC:
             raise OSError(errno.ENOSPC, f"no space left on the device to write {path}; the previous "
                                         "checkpoint is kept: free space and re-run to resume") from None
         raise
-    _fsync_dir(path.parent)
 
 
 def clean_orphans(directory: str | Path) -> list[Path]:

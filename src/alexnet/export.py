@@ -18,7 +18,8 @@ import numpy as np
 import torch
 
 from alexnet import checkpoint
-from alexnet.record import SUMMARY_FILE, atomic_write_text, git_sha
+from alexnet.atomic import atomic_write_text
+from alexnet.record import SUMMARY_FILE, git_sha
 
 FORMATS = {"onnx": ".onnx", "torchscript": ".pt"}
 INPUT, OUTPUT = "image", "logits"

@@ -29,6 +29,7 @@ import torch
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 from omegaconf import OmegaConf
 
+from alexnet.atomic import atomic_write_text
 from alexnet.data.datamodule import data_parallel_rank
 from alexnet.submitit_task import Requeued
 
@@ -85,20 +86,6 @@ def machine() -> dict[str, Any]:
 
 def _utc(seconds: float) -> str:
     return datetime.fromtimestamp(seconds, timezone.utc).isoformat(timespec="milliseconds")
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    """All or nothing: a kill or a full disk leaves the previous file, never a part of the new."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    try:
-        with open(tmp, "w") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
 
 
 def _floats(metrics: dict[str, Any]) -> dict[str, float]:

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field, fields
 from functools import lru_cache
@@ -24,6 +23,8 @@ from pathlib import Path
 
 import numpy as np
 from scipy import stats
+
+from alexnet.atomic import atomic_write_text
 
 SEQUENTIAL_FILE = "sequential.json"
 SPENDING = "obrien-fleming"
@@ -198,9 +199,7 @@ class Plan:
 
     def save(self, sweep_dir: Path) -> None:
         path = Path(sweep_dir) / SEQUENTIAL_FILE
-        tmp = path.with_name(f".{path.name}.tmp")
-        tmp.write_text(json.dumps(self.to_dict(), indent=2) + "\n")
-        os.replace(tmp, path)
+        atomic_write_text(path, json.dumps(self.to_dict(), indent=2) + "\n")
 
 
 def load_plan(sweep_dir: Path) -> Plan | None:

@@ -21,6 +21,7 @@ from lightning.pytorch.callbacks import ModelCheckpoint, ProgressBar
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from alexnet import paper
+from alexnet.atomic import atomic_write_text
 from alexnet.checkpoint_io import AtomicCheckpointIO, clean_orphans
 from alexnet.config_checks import config_problem
 from alexnet.console import EpochLine, duration, progress_bar
@@ -35,7 +36,6 @@ from alexnet.record import (
     SUMMARY_FILE,
     RunRecord,
     Throughput,
-    atomic_write_text,
     git_sha,
     machine,
 )

@@ -28,6 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
+from alexnet.atomic import atomic_write_text
 from alexnet.data.decode import decode_arrays, decode_image
 from alexnet.data.sources import DataError, Split
 
@@ -105,9 +106,7 @@ def _paths(folder: Path, name: str, size: int, key: str) -> dict[str, Path]:
 
 
 def _write_json(path: Path, data: dict) -> None:
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    tmp.write_text(json.dumps(data, indent=1))
-    os.replace(tmp, path)
+    atomic_write_text(path, json.dumps(data, indent=1))
 
 
 def _read_json(path: Path) -> dict | None:

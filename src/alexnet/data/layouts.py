@@ -13,6 +13,7 @@ import os
 import pickle
 from pathlib import Path
 
+from alexnet.atomic import atomic_file
 from alexnet.data import imagenet
 from alexnet.data.sources import DataError, Source, cifar10, image_folder
 
@@ -51,10 +52,8 @@ def _shared_listing(kind: str, root, val_split) -> Source | None:
 def share_listing(source: Source, kind: str, root, val_split: str | None, path: Path) -> None:
     """Hands `source` (with its cache keys) to the processes this one starts: written to
     `path`, named in the environment they inherit. `unshare_listing` ends it."""
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    with open(tmp, "wb") as f:
+    with atomic_file(path, "wb") as f:
         pickle.dump((_request(kind, root, val_split), source), f, protocol=pickle.HIGHEST_PROTOCOL)
-    os.replace(tmp, path)
     os.environ[LISTING_ENV] = str(path)
 
 

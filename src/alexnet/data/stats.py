@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from alexnet.atomic import atomic_file
 from alexnet.data.cache import file_lock, progress_bar
 from alexnet.data.lighting import rgb_pca
 from alexnet.data.sources import DataError
@@ -95,7 +96,6 @@ def _compute(images: np.ndarray, path: Path, chunk: int | None, rows: np.ndarray
         "pca_eigenvalues": eigenvalues,
         "pca_eigenvectors": eigenvectors,
     }
-    tmp = path.with_suffix(f".tmp{os.getpid()}.npz")
-    np.savez(tmp, **stats)
-    os.replace(tmp, path)
+    with atomic_file(path, "wb") as f:
+        np.savez(f, **stats)
     return stats
