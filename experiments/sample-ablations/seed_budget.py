@@ -22,7 +22,7 @@ from scipy.stats import t  # noqa: E402
 
 from alexnet import paper  # noqa: E402
 from alexnet.report.collect import find_runs  # noqa: E402
-from alexnet.report.content import analyse_runs  # noqa: E402
+from alexnet.report.measures import analyse_runs  # noqa: E402
 
 
 def seeds_to_resolve(sd: float, claimed: float) -> int:
