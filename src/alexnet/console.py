@@ -79,7 +79,7 @@ class _LogsAboveTheBar:
         super().on_train_start(trainer, pl_module)
         self._swapped = []
         for h in logging.getLogger().handlers:
-            if type(h) is logging.StreamHandler and h.stream in TERMINALS():
+            if type(h) is logging.StreamHandler and h.stream in _terminals():
                 stream = h.stream
                 self._swapped.append((h, h.setStream(_AboveTheBar(
                     lambda text, stream=stream: self._print_above(text, stream)))))
@@ -91,7 +91,7 @@ class _LogsAboveTheBar:
         super().teardown(trainer, pl_module, stage)
 
 
-def TERMINALS() -> tuple:  # noqa: N802 (read when a bar starts: pytest and Hydra swap them)
+def _terminals() -> tuple:  # read when a bar starts: pytest and Hydra swap the streams
     return (sys.stdout, sys.stderr, sys.__stdout__, sys.__stderr__)
 
 

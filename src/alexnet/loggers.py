@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
-from lightning.pytorch.loggers import CSVLogger, Logger
+from lightning.pytorch.loggers import CSVLogger, Logger, TensorBoardLogger
 
 log = logging.getLogger(__name__)
 
@@ -131,8 +131,6 @@ def build_loggers(
     if cfg.get("csv", True):
         loggers.append(CSVLogger(save_dir=out_dir, name="csv", version=""))
     if cfg.get("tensorboard", False):
-        from lightning.pytorch.loggers import TensorBoardLogger
-
         # no placeholder hp_metric: the hparams view gets the run's real results at its end
         loggers.append(TensorBoardLogger(save_dir=out_dir, name="tensorboard", version="",
                                          default_hp_metric=False))
@@ -154,7 +152,7 @@ def log_final_hparams(loggers: list[Logger], hparams: dict[str, Any], summary: d
     by any of them), once they exist: at the run's end, from its summary."""
     metrics = {k: summary[k] for k in HPARAM_METRICS if isinstance(summary.get(k), (int, float))}
     for lg in loggers:
-        if type(lg).__name__ == "TensorBoardLogger" and metrics:
+        if isinstance(lg, TensorBoardLogger) and metrics:
             lg.log_hyperparams(hparams, metrics)
             lg.finalize("success")
 
