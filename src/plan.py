@@ -1,6 +1,6 @@
 """Power analysis before a seeds-until-decided sweep: which ablation.max_seeds to plan.
 
-    python src/plan.py experiment=ablate_all [spreads=DIR ...] [power=0.8]
+    python src/plan.py experiment=ablate_all [spreads=DIR ...] [reference=DIR] [power=0.8]
                        [ablation.min_seeds=3] [ablation.max_seeds=N]
 
 Per claim of the experiment: the paper's size c, the per-seed sd of the paired difference in
@@ -9,6 +9,10 @@ reads "reproduced" (lo > c/2) with the given power when the effect is c — at t
 its one-sided 80 % upper confidence bound (the sd of a few seeds is itself uncertain) — and the
 simulated error rates of the whole sequential procedure at the chosen max_seeds (given, or the
 seeds needed at the sd). Run it before the sweep: the plan is fixed at seed 0.
+
+A pilot that ran only some claims under the new protocol (e.g. ablate_lrn) plans the others
+from `reference=DIR`, an older sweep of them all: its spreads scaled by how much the claims both
+hold narrowed (the geometric mean of their sd ratios), counted at the pilot's seeds.
 """
 
 from __future__ import annotations
@@ -31,16 +35,17 @@ def fail(line: str) -> None:
 
 
 def parse(argv: list[str]) -> dict:
-    args: dict = {"spreads": [], "power": 0.8, "ablation.max_seeds": None}
+    args: dict = {"spreads": [], "power": 0.8, "ablation.max_seeds": None, "reference": None}
     for a in argv:
         key, eq, value = a.partition("=")
-        if not eq or key not in {"experiment", "spreads", "power", "ablation.min_seeds",
-                                 "ablation.max_seeds"}:
-            fail(f"{a!r}: expected experiment=NAME, spreads=DIR, power=P, ablation.min_seeds=N "
-                 "or ablation.max_seeds=N")
+        if not eq or key not in {"experiment", "spreads", "reference", "power",
+                                 "ablation.min_seeds", "ablation.max_seeds"}:
+            fail(f"{a!r}: expected experiment=NAME, spreads=DIR, reference=DIR, power=P, "
+                 "ablation.min_seeds=N or ablation.max_seeds=N")
         try:
-            args[key] = (args["spreads"] + [Path(value)] if key == "spreads" else value
-                         if key == "experiment" else float(value) if key == "power" else int(value))
+            args[key] = (args["spreads"] + [Path(value)] if key == "spreads" else Path(value)
+                         if key == "reference" else value if key == "experiment"
+                         else float(value) if key == "power" else int(value))
         except ValueError:
             fail(f"{a!r}: {key} must be a number")
     if "experiment" not in args:
@@ -50,6 +55,8 @@ def parse(argv: list[str]) -> dict:
     for d in args["spreads"]:
         if not d.is_dir():
             fail(f"spreads={d}: no such directory")
+    if args["reference"] is not None and not args["reference"].is_dir():
+        fail(f"reference={args['reference']}: no such directory")
     return args
 
 
@@ -97,7 +104,20 @@ def spreads_of(dirs: list[Path]) -> dict[str, tuple[float, int, float]]:
     return spreads(analyse_runs(find_runs(dirs)))
 
 
-def row(name: str, spread: tuple | None, min_seeds: int, power: float, chosen: int | None) -> str:
+def scaled(own: dict, reference: dict) -> tuple[dict, float, list[str]]:
+    """The claims `own` lacks, from `reference`, their sd times the geometric mean of own/ref
+    over the claims both hold, at own's smallest seed count among those; and that factor."""
+    shared = sorted(own.keys() & reference.keys())
+    if not shared:
+        fail("reference= shares no claim with a spread with spreads=: nothing to scale it by")
+    factor = math.exp(sum(math.log(own[k][0] / reference[k][0]) for k in shared) / len(shared))
+    n = min(own[k][1] for k in shared)
+    return ({k: (sd * factor, n, c) for k, (sd, _, c) in reference.items() if k not in own},
+            factor, shared)
+
+
+def row(name: str, spread: tuple | None, min_seeds: int, power: float, chosen: int | None,
+        scaled: bool = False) -> str:
     from alexnet.report.verdict import DIRECTION, LARGER, REPRODUCED, SMALLER
 
     c, at_least = paper_size(name)
@@ -114,7 +134,8 @@ def row(name: str, spread: tuple | None, min_seeds: int, power: float, chosen: i
     hit = simulate(plan, c, sd, c, at_least)["outcomes"]["reproduced"]
     null = simulate(plan, 0.0, sd, c, at_least)["outcomes"]
     false = sum(null.get(k, 0.0) for k in (REPRODUCED, LARGER, SMALLER, DIRECTION))  # Δ's sign
-    return (f"| {name} | {c:.3g} | {sd:.3g} ({n} seeds; ≤ {upper:.3g} at 80 %) | {need} | "
+    how = "scaled, counted as " if scaled else ""
+    return (f"| {name} | {c:.3g} | {sd:.3g} ({how}{n} seeds; ≤ {upper:.3g} at 80 %) | {need} | "
             f"{need}–{top}{need_up} | {n_max} | {100 * hit:.1f} % | {100 * false:.1f} % |")
 
 
@@ -125,6 +146,11 @@ def main(argv: list[str]) -> None:
     if min_seeds < 2:
         fail(f"ablation.min_seeds={min_seeds} must be at least 2")
     spreads = spreads_of(args["spreads"])
+    from_reference: dict = {}
+    if args["reference"] is not None:
+        from_reference, factor, shared = scaled(spreads, spreads_of([args["reference"]]))
+        print(f"Spreads not in spreads= are reference={args['reference']}'s times {factor:.3g}, "
+              f"how much {', '.join(shared)} narrowed from there to spreads=.\n")
     power = args["power"]
     print(f"Seeds per arm for `{args['experiment']}`: first look at {min_seeds} seeds, α = 0.05 "
           f"spent O'Brien–Fleming-like over the looks, {100 * power:g} % power for "
@@ -134,7 +160,8 @@ def main(argv: list[str]) -> None:
           "max_seeds | P(reproduced \\| Δ = c) | P(false sign \\| Δ = 0) |")
     print("|---|---|---|---|---|---|---|---|")
     for name in names:
-        print(row(name, spreads.get(name), min_seeds, power, args["ablation.max_seeds"]))
+        print(row(name, spreads.get(name) or from_reference.get(name), min_seeds, power,
+                  args["ablation.max_seeds"], scaled=name in from_reference))
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 shape, calibrated for the paired t); the whole procedure keeps its stated coverage and error
 rates (simulated); a decided claim stops its own arm; a changed plan is refused."""
 
+import importlib.util
 import json
 from types import SimpleNamespace
 
@@ -24,6 +25,7 @@ from alexnet.sequential import (
     simulate,
     spent,
 )
+from conftest import REPO
 from test_train import TINY, cli
 
 SIGN = ("reproduced", "larger than claimed", "smaller than claimed",
@@ -287,3 +289,31 @@ def test_a_bad_plan_is_one_line(tmp_path):
     assert out.returncode == 2
     assert out.stderr.strip().splitlines() == [
         "error: ablation.max_seeds=1 must be at least ablation.min_seeds=3"]
+
+
+def _plan_cli():
+    spec = importlib.util.spec_from_file_location("plan_main", REPO / "src" / "plan.py")
+    cli = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(cli)
+    return cli
+
+
+def test_a_pilot_of_one_claim_plans_the_others_from_a_reference_scaled_by_how_much_it_narrowed():
+    """Two shared claims narrowed 4× and 1× from the reference: the geometric mean, 2×, scales
+    the claim the pilot lacks, counted at the pilot's fewest seeds; the pilot's own stay."""
+    cli = _plan_cli()
+    own = {"lrn": (0.5, 3, 1.4), "columns": (1.0, 2, 1.7)}
+    reference = {"lrn": (2.0, 5, 1.4), "columns": (1.0, 5, 1.7), "pool": (1.0, 5, 0.4)}
+    added, factor, shared = cli.scaled(own, reference)
+    assert shared == ["columns", "lrn"] and factor == pytest.approx(0.5)
+    assert added == {"pool": (pytest.approx(0.5), 2, 0.4)}
+
+
+def test_plan_refuses_a_reference_that_shares_no_claim_with_the_pilot(capsys):
+    cli = _plan_cli()
+    with pytest.raises(SystemExit):
+        cli.scaled({"lrn": (0.5, 3, 1.4)}, {"pool": (1.0, 5, 0.4)})
+    assert capsys.readouterr().err.startswith("error: reference= shares no claim")
+    with pytest.raises(SystemExit):
+        cli.main(["experiment=ablate_all", "reference=/no/such/dir"])
+    assert "reference=/no/such/dir: no such directory" in capsys.readouterr().err
