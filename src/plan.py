@@ -8,7 +8,7 @@ the published records of DIR (same protocol, or a pilot), the max_seeds at which
 reads "reproduced" (lo > c/2) with the given power when the effect is c — at that sd, and at
 its one-sided 80 % upper confidence bound (the sd of a few seeds is itself uncertain) — and the
 simulated error rates of the whole sequential procedure at the chosen max_seeds (given, or the
-seeds needed at the sd). Run it before the sweep: the plan is fixed at seed 0.
+seeds needed at the sd), with how often it ends decided and after how many seeds on average. Run it before the sweep: the plan is fixed at seed 0.
 
 A pilot that ran only some claims under the new protocol (e.g. ablate_lrn) plans the others
 from `reference=DIR`, an older sweep of them all: its spreads scaled by how much the claims both
@@ -118,12 +118,12 @@ def scaled(own: dict, reference: dict) -> tuple[dict, float, list[str]]:
 
 def row(name: str, spread: tuple | None, min_seeds: int, power: float, chosen: int | None,
         scaled: bool = False) -> str:
-    from alexnet.report.verdict import DIRECTION, LARGER, REPRODUCED, SMALLER
+    from alexnet.report.verdict import DIRECTION, FINAL, LARGER, REPRODUCED, SMALLER
 
     c, at_least = paper_size(name)
     if spread is None:
         return (f"| {name} | {c:.3g} | no finite sd in spreads= (no records, or censored) "
-                "| – | – | – | – | – |")
+                "| – | – | – | – | – | – | – |")
     sd, n, claimed = spread
     c = abs(claimed or c)
     upper = sd_upper(sd, n)  # its one-sided 80 % bound
@@ -131,12 +131,14 @@ def row(name: str, spread: tuple | None, min_seeds: int, power: float, chosen: i
     top = "≥ " if need_up >= SEEDS_CAP else ""
     n_max = max(chosen or need, min_seeds)
     plan = Plan(min_seeds, n_max)
-    hit = simulate(plan, c, sd, c, at_least)["outcomes"]["reproduced"]
-    null = simulate(plan, 0.0, sd, c, at_least)["outcomes"]
+    at_c, at_0 = simulate(plan, c, sd, c, at_least), simulate(plan, 0.0, sd, c, at_least)
+    hit, null = at_c["outcomes"][REPRODUCED], at_0["outcomes"]
     false = sum(null.get(k, 0.0) for k in (REPRODUCED, LARGER, SMALLER, DIRECTION))  # Δ's sign
+    decided = [100 * sum(v for k, v in sim["outcomes"].items() if k in FINAL) for sim in (at_c, at_0)]
     how = "scaled, counted as " if scaled else ""
     return (f"| {name} | {c:.3g} | {sd:.3g} ({how}{n} seeds; ≤ {upper:.3g} at 80 %) | {need} | "
-            f"{need}–{top}{need_up} | {n_max} | {100 * hit:.1f} % | {100 * false:.1f} % |")
+            f"{need}–{top}{need_up} | {n_max} | {100 * hit:.1f} % | {100 * false:.1f} % | "
+            f"{decided[0]:.0f} % / {decided[1]:.0f} % | {at_c['mean_seeds']:.1f} |")
 
 
 def main(argv: list[str]) -> None:
@@ -155,10 +157,12 @@ def main(argv: list[str]) -> None:
     print(f"Seeds per arm for `{args['experiment']}`: first look at {min_seeds} seeds, α = 0.05 "
           f"spent O'Brien–Fleming-like over the looks, {100 * power:g} % power for "
           "\"reproduced\" (lo > c/2) at Δ = c; the last three columns simulate the whole "
-          "procedure (20,000 normal paths) at the chosen max_seeds.\n")
+          "procedure (20,000 normal paths) at the chosen max_seeds: \"decided\" is any final "
+          "verdict by max_seeds, seeds the mean number at which the claim's arm stops.\n")
     print("| claim | c | per-seed sd | seeds needed at sd | at sd's 80 % upper bound | "
-          "max_seeds | P(reproduced \\| Δ = c) | P(false sign \\| Δ = 0) |")
-    print("|---|---|---|---|---|---|---|---|")
+          "max_seeds | P(reproduced \\| Δ = c) | P(false sign \\| Δ = 0) | "
+          "P(decided \\| Δ = c / Δ = 0) | seeds at Δ = c |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for name in names:
         print(row(name, spreads.get(name) or from_reference.get(name), min_seeds, power,
                   args["ablation.max_seeds"], scaled=name in from_reference))
