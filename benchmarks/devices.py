@@ -34,10 +34,12 @@ from pathlib import Path
 
 import lightning as L
 import torch
-from common import append_rows, git_sha, load, machine, today
+from common import ROOT, append_rows, git_sha, load, machine, today
 from torch.utils.data import DataLoader, TensorDataset
 
-from alexnet.module import AlexNetModule  # noqa: E402  (common puts src/ on the path)
+from alexnet.hydra_setup import compose_config  # noqa: E402
+from alexnet.module import AlexNetModule  # noqa: E402
+from alexnet.training import recipe_arguments  # noqa: E402  (common puts src/ on the path)
 
 # mode: (processes, trainer.strategy, model.lrn_per_column)
 MODES = {"one": (1, "auto", False), "ddp": (2, "ddp", False), "columns": (2, "columns", False),
@@ -115,7 +117,8 @@ def worker(mode: str, out: Path, steps: int, batch: int) -> None:
     shard = slice(rank, None, processes) if mode == "ddp" else slice(None)  # ddp: half the batch each
     loader = DataLoader(TensorDataset(images[shard], labels[shard]), batch_size=batch // (processes if mode == "ddp" else 1))
     module = AlexNetModule(model={"stem": "cifar", "width": 0.25, "input_size": 24, "num_classes": 10,
-                                  "lrn_per_column": lrn_per_column}, seed=0)
+                                  "lrn_per_column": lrn_per_column},
+                           **recipe_arguments(compose_config(ROOT).recipe), seed=0)
     trainer.fit(module, train_dataloaders=loader)
     if trainer.global_rank == 0:
         out.write_text(json.dumps({"step_s": [s for s, _ in clock.steps], "sent": [b for _, b in clock.steps],

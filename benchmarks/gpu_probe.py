@@ -41,7 +41,7 @@ from common import machine as host
 from torch.overrides import TorchFunctionMode
 
 from alexnet import training  # noqa: E402  (common puts src/ on the path)
-from alexnet.hydra_setup import register_resolvers  # noqa: E402
+from alexnet.hydra_setup import compose_config  # noqa: E402
 from alexnet.layers import LocalResponseNorm  # noqa: E402
 from alexnet.model import AlexNet, AlexNetConfig  # noqa: E402
 
@@ -223,12 +223,7 @@ def section_lrn(args) -> list[dict]:
 
 # -- syncs and loader: the platform's own module and datamodule ---------------------------------
 def compose(*overrides: str):
-    from hydra import compose as hydra_compose
-    from hydra import initialize_config_dir
-
-    register_resolvers(ROOT)
-    with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
-        return hydra_compose(config_name="config", overrides=list(overrides))
+    return compose_config(ROOT, *overrides)
 
 
 class HostReads(TorchFunctionMode):

@@ -24,9 +24,8 @@ from pathlib import Path
 import lightning as L
 import torch
 from common import ROOT, append_rows, git_sha, load, machine, today
-from hydra import compose, initialize_config_dir
 
-from alexnet.hydra_setup import register_resolvers  # noqa: E402  (common puts src/ on the path)
+from alexnet.hydra_setup import compose_config  # noqa: E402  (common puts src/ on the path)
 from alexnet.loggers import build_loggers, finish_wandb  # noqa: E402
 from alexnet.record import RunRecord  # noqa: E402
 from alexnet.training import build_callbacks, build_module  # noqa: E402
@@ -59,9 +58,7 @@ class StepClock(L.Callback):
 
 
 def config(batch: int):
-    register_resolvers(ROOT)
-    with initialize_config_dir(version_base="1.3", config_dir=str(ROOT / "conf")):
-        return compose("config", overrides=[f"data.batch_size={batch}", "logger.wandb.mode=offline"])
+    return compose_config(ROOT, f"data.batch_size={batch}", "logger.wandb.mode=offline")
 
 
 def batches(n: int, batch: int, crop: int, classes: int) -> torch.utils.data.DataLoader:

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import tarfile
 from pathlib import Path
 
 import numpy as np
 import pytest
-from hydra import compose, initialize_config_dir
 from PIL import Image
 
-from alexnet.hydra_setup import register_resolvers
+from alexnet.hydra_setup import compose_config, register_resolvers
 
 REPO = Path(__file__).resolve().parents[1]
 CONF = REPO / "conf"
@@ -24,8 +24,20 @@ register_resolvers(REPO)
 
 def make_config(*overrides: str):
     """The config `python src/train.py OVERRIDES` would run (Hydra's compose API)."""
-    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
-        return compose(config_name="config", overrides=list(overrides))
+    return compose_config(REPO, *overrides)
+
+
+@functools.cache
+def _paper_recipe() -> dict:
+    from alexnet.training import recipe_arguments
+
+    return recipe_arguments(make_config().recipe)
+
+
+def recipe(**overrides) -> dict:
+    """AlexNetModule's arguments as `recipe=paper` composes them (conf/recipe/, their one home),
+    with `overrides` (recipe keys, or the module's seed, compile, channels_last)."""
+    return _paper_recipe() | overrides
 
 
 @pytest.fixture

@@ -89,10 +89,16 @@ def read(path: str | Path) -> dict[str, Any]:
     return checkpoint
 
 
+# The one upgrade step for old checkpoints: recipe arguments added after the first ones were
+# written, at the values those runs trained with.
+ADDED_SINCE = {"budget_drops": (), "momentum_form": "pytorch", "bias_lr_mult": 1.0,
+               "bias_weight_decay": True, "layer_weight_decay": None}
+
+
 def load(path: str | Path, device: str | torch.device = "cpu") -> Loaded:
     """The trained module (eval mode) and the data facts it was trained with; `path` is a .ckpt
     file or a job directory."""
     checkpoint = read(path)
-    module = AlexNetModule(**checkpoint["hyper_parameters"])
+    module = AlexNetModule(**(ADDED_SINCE | checkpoint["hyper_parameters"]))
     module.load_state_dict(checkpoint["state_dict"])
     return Loaded(module.to(device).eval(), checkpoint.get(DATA_STATE_KEY) or {}, resolve(path))

@@ -11,7 +11,9 @@ from omegaconf import DictConfig, OmegaConf
 
 from alexnet.columns import STRATEGY as COLUMNS
 from alexnet.columns import columns_problem
-from alexnet.data.datamodule import per_process_batch
+from alexnet.data.datamodule import RECIPE_INPUTS, per_process_batch
+from alexnet.module import SCHEDULES
+from alexnet.optim import MOMENTUM_FORMS
 from alexnet.resume import SWEEP_KEEP
 
 
@@ -52,9 +54,14 @@ CHECKS: list[tuple[str, Callable[[Any], bool], str]] = [
     ("data.num_workers", lambda v: _is_int(v) and v >= 0, "0 (load in the main process) or a number of worker processes"),
     ("data.crop_size", _positive_int, "a size in pixels ≥ 1"),
     ("data.stored_size", _positive_int, "a size in pixels ≥ 1"),
-    ("recipe.lr", lambda v: not _is_number(v) or v > 0, "a positive learning rate, e.g. 0.01 (the paper's)"),
-    ("recipe.momentum", lambda v: not _is_number(v) or 0 <= v < 1, "a value in [0, 1), e.g. 0.9 (the paper's)"),
-    ("recipe.weight_decay", lambda v: not _is_number(v) or v >= 0, "a value ≥ 0, e.g. 0.0005 (the paper's)"),
+    ("recipe.lr", lambda v: _is_number(v) and v > 0, "a positive learning rate, e.g. 0.01 (the paper's)"),
+    ("recipe.momentum", lambda v: _is_number(v) and 0 <= v < 1, "a value in [0, 1), e.g. 0.9 (the paper's)"),
+    ("recipe.weight_decay", lambda v: _is_number(v) and v >= 0, "a value ≥ 0, e.g. 0.0005 (the paper's)"),
+    ("recipe.schedule", lambda v: v in SCHEDULES, f"one of {', '.join(SCHEDULES)}"),
+    ("recipe.budget_drops", lambda v: all(_is_number(f) and 0 < f < 1 for f in v),
+     "fractions of trainer.max_epochs between 0 and 1, e.g. [0.667,0.833]"),
+    ("recipe.momentum_form", lambda v: v in MOMENTUM_FORMS, f"one of {', '.join(MOMENTUM_FORMS)}"),
+    ("recipe.input", lambda v: v in RECIPE_INPUTS, f"one of {', '.join(RECIPE_INPUTS)}"),
     ("seed", lambda v: _is_int(v) and 0 <= v < 2**32, "an integer in [0, 2^32)"),
     ("callbacks.checkpoint.every_minutes", _optional_positive_number, "a positive number of minutes, or null"),
     ("callbacks.checkpoint.every_n_steps", _optional_positive_int, "an integer ≥ 1, or null"),
@@ -92,6 +99,8 @@ def config_problem(cfg: DictConfig) -> str | None:
     if not (_positive_int(epochs) or (epochs in (None, -1) and bounded)):
         return (f"trainer.max_epochs={epochs!r} cannot work: pass a number of epochs ≥ 1 (or -1 together with "
                 "trainer.max_steps or trainer.max_time, which then end the run)")
+    if OmegaConf.select(cfg, "recipe.schedule") == "budget" and not OmegaConf.select(cfg, "recipe.budget_drops"):
+        return "recipe.schedule=budget needs its drops: pass recipe.budget_drops=[0.667,0.833] (fractions of trainer.max_epochs)"
     if OmegaConf.select(cfg, "recipe.schedule") == "budget" and not (_is_int(epochs) and epochs >= 2):
         return (f"recipe.schedule=budget places its drops at fractions of trainer.max_epochs={epochs!r}: "
                 "pass trainer.max_epochs ≥ 2, or recipe.schedule=plateau")

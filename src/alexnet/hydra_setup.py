@@ -48,3 +48,13 @@ def register_resolvers(repo_root: Path) -> None:
                      ("switches_help", lambda: switches_help(repo_root / "conf"))):
         if not OmegaConf.has_resolver(name):
             OmegaConf.register_new_resolver(name, fn)
+
+
+def compose_config(repo_root: Path, *overrides: str):
+    """The config `python src/train.py OVERRIDES` would run, without running it (Hydra's compose
+    API): for tests, benchmarks and notebooks, e.g. `AlexNetModule(**recipe_arguments(cfg.recipe))`."""
+    from hydra import compose, initialize_config_dir
+
+    register_resolvers(repo_root)
+    with initialize_config_dir(config_dir=str(Path(repo_root) / "conf"), version_base="1.3"):
+        return compose(config_name="config", overrides=list(overrides))

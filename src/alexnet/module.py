@@ -9,6 +9,7 @@ subset scored like validation (eval mode, centre crop) — the training error th
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 from typing import Any
 
 import lightning as L
@@ -23,7 +24,7 @@ from alexnet.convnet4 import CONVNET4_INIT, ConvNet4, ConvNet4Config
 from alexnet.data.transforms import view_logits, view_softmax
 from alexnet.init import initialize
 from alexnet.model import AlexNet, AlexNetConfig, count_parameters
-from alexnet.optim import MOMENTUM_FORMS, sgd
+from alexnet.optim import sgd
 
 SCHEDULES = ("plateau", "step", "budget")
 TRAIN_EVAL = 1  # the validation dataloader of the fixed training subset (AlexNetDataModule)
@@ -80,37 +81,33 @@ class _WeightedMean(MeanMetric):
 
 
 class AlexNetModule(L.LightningModule):
+    """The recipe's arguments have no defaults here: `conf/recipe/` is their one home, and
+    `training.recipe_arguments(cfg.recipe)` turns a composed recipe into them (from a notebook:
+    compose the config, as tests/conftest.py does). `model` defaults to the paper's net."""
+
     def __init__(
         self,
         model: dict[str, Any] | None = None,
-        init: str = "paper",
-        lr: float = paper.LEARNING_RATE,
-        momentum: float = paper.MOMENTUM,
-        weight_decay: float = paper.WEIGHT_DECAY,
-        schedule: str = "plateau",
-        plateau_patience: int = 2,
-        max_lr_drops: int = paper.LR_MAX_DROPS,
-        step_milestones: tuple[int, ...] = paper.LR_DROP_EPOCHS_CODE,
-        budget_drops: tuple[float, ...] = (),
+        *,
+        init: str,
+        lr: float,
+        momentum: float,
+        weight_decay: float,
+        schedule: str,
+        plateau_patience: int,
+        max_lr_drops: int,
+        step_milestones: Sequence[int],
+        budget_drops: Sequence[float],
+        momentum_form: str,
+        bias_lr_mult: float,
+        bias_weight_decay: bool,
+        layer_weight_decay: dict[str, float] | None,
         lr_drop_factor: float = paper.LR_DROP_FACTOR,
         seed: int | None = None,
         compile: bool = False,
         channels_last: bool | None = False,
-        momentum_form: str = "pytorch",
-        bias_lr_mult: float = 1.0,
-        bias_weight_decay: bool = True,
-        layer_weight_decay: dict[str, float] | None = None,
     ):
         super().__init__()
-        if schedule not in SCHEDULES:
-            raise ValueError(f"recipe.schedule={schedule!r} is not one of {list(SCHEDULES)}")
-        if lr <= 0:
-            raise ValueError(f"recipe.lr={lr!r} must be positive")
-        if not all(0 < f < 1 for f in budget_drops) or (schedule == "budget" and not budget_drops):
-            raise ValueError(f"recipe.budget_drops={list(budget_drops)} must be fractions of "
-                             "trainer.max_epochs between 0 and 1, e.g. [0.667,0.833]")
-        if momentum_form not in MOMENTUM_FORMS:
-            raise ValueError(f"recipe.momentum_form={momentum_form!r} is not one of {list(MOMENTUM_FORMS)}")
         # compile and channels_last say how this process runs the net, not what the net is: kept
         # out of the checkpoint, so scoring or resuming one never compiles unless asked to
         self.save_hyperparameters(ignore=["compile", "channels_last"])
@@ -301,8 +298,9 @@ class AlexNetModule(L.LightningModule):
 
     def configure_optimizers(self):
         h = self.hparams
-        optimizer = sgd(self.net, h.lr, h.momentum, h.weight_decay, h.momentum_form, h.bias_lr_mult,
-                        h.bias_weight_decay, h.layer_weight_decay)
+        optimizer = sgd(self.net, lr=h.lr, momentum=h.momentum, weight_decay=h.weight_decay,
+                        momentum_form=h.momentum_form, bias_lr_mult=h.bias_lr_mult,
+                        bias_weight_decay=h.bias_weight_decay, layer_weight_decay=h.layer_weight_decay)
         # Schedulers are stepped here, by hand, before the epoch's checkpoint is written, so a
         # resume continues them exactly; Lightning steps its schedulers after that checkpoint
         # and skips the step of the epoch a resume restarts from.

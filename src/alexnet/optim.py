@@ -12,16 +12,12 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-MOMENTUM_FORMS = ("pytorch", "paper")
-
 
 class PaperSGD(torch.optim.Optimizer):
     """§5's update: v ← m·v − λ·ε·w − ε·∇w, then w ← w + v (per parameter group: lr ε,
     momentum m, weight_decay λ)."""
 
     def __init__(self, params, lr: float, momentum: float = 0.9, weight_decay: float = 0.0):
-        if lr <= 0:
-            raise ValueError(f"lr={lr!r} must be positive")
         super().__init__(params, {"lr": lr, "momentum": momentum, "weight_decay": weight_decay})
 
     @torch.no_grad()
@@ -46,6 +42,10 @@ class PaperSGD(torch.optim.Optimizer):
             torch._foreach_add_(velocities, [p.grad for p in params], alpha=-lr)
             torch._foreach_add_(params, velocities)
         return loss
+
+
+# recipe.momentum_form → the optimiser that keeps that form
+MOMENTUM_FORMS: dict[str, type[torch.optim.Optimizer]] = {"pytorch": torch.optim.SGD, "paper": PaperSGD}
 
 
 def parameter_groups(net: nn.Module, lr: float, weight_decay: float, bias_lr_mult: float = 1.0,
@@ -73,14 +73,10 @@ def parameter_groups(net: nn.Module, lr: float, weight_decay: float, bias_lr_mul
     return [{"params": params, "lr": g_lr, "weight_decay": g_wd} for (g_lr, g_wd), params in groups.items()]
 
 
-def sgd(net: nn.Module, lr: float, momentum: float, weight_decay: float, momentum_form: str = "pytorch",
-        bias_lr_mult: float = 1.0, bias_weight_decay: bool = True,
-        layer_weight_decay: dict[str, float] | None = None) -> torch.optim.Optimizer:
+def sgd(net: nn.Module, *, lr: float, momentum: float, weight_decay: float, momentum_form: str,
+        bias_lr_mult: float, bias_weight_decay: bool,
+        layer_weight_decay: dict[str, float] | None) -> torch.optim.Optimizer:
     """PyTorch's SGD (`momentum_form="pytorch"`) or the paper's (`"paper"`), over
-    `parameter_groups`."""
-    if momentum_form not in MOMENTUM_FORMS:
-        raise ValueError(f"recipe.momentum_form={momentum_form!r} is not one of {list(MOMENTUM_FORMS)}")
+    `parameter_groups` (the recipe's values, checked by config_checks)."""
     groups = parameter_groups(net, lr, weight_decay, bias_lr_mult, bias_weight_decay, layer_weight_decay)
-    if momentum_form == "paper":
-        return PaperSGD(groups, lr=lr, momentum=momentum, weight_decay=weight_decay)
-    return torch.optim.SGD(groups, lr=lr, momentum=momentum, weight_decay=weight_decay)
+    return MOMENTUM_FORMS[momentum_form](groups, lr=lr, momentum=momentum, weight_decay=weight_decay)

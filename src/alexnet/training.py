@@ -25,7 +25,12 @@ from alexnet.atomic import atomic_write_text
 from alexnet.checkpoint_io import AtomicCheckpointIO, clean_orphans
 from alexnet.config_checks import config_problem
 from alexnet.console import EpochLine, duration, progress_bar
-from alexnet.data.datamodule import AlexNetDataModule, data_parallel_rank, per_process_batch
+from alexnet.data.datamodule import (
+    RECIPE_INPUTS,
+    AlexNetDataModule,
+    data_parallel_rank,
+    per_process_batch,
+)
 from alexnet.data.layouts import unshare_listing
 from alexnet.data.sources import DataError
 from alexnet.evaluation import FinalTest, ValidateAtStop
@@ -54,7 +59,6 @@ from alexnet.submitit_task import executor, lightning_plugins
 
 log = logging.getLogger(__name__)
 
-RECIPE_INPUTS = {"raw_255": False, "standardized": True}
 LISTING_FILE = ".data-listing.pkl"  # rank 0's listing of the data for the ranks it starts (in fit)
 
 
@@ -63,31 +67,24 @@ class ConfigError(ValueError):
 
 
 def build_datamodule(cfg: DictConfig) -> AlexNetDataModule:
-    recipe_input = cfg.recipe.input
-    if recipe_input not in RECIPE_INPUTS:
-        raise ConfigError(f"recipe.input={recipe_input!r} is not one of {list(RECIPE_INPUTS)}")
     data = OmegaConf.to_container(cfg.data, resolve=True)
-    return AlexNetDataModule.from_config(data, divide_std=RECIPE_INPUTS[recipe_input],
+    return AlexNetDataModule.from_config(data, divide_std=RECIPE_INPUTS[cfg.recipe.input],
                                          seed=OmegaConf.select(cfg, "seeds.data", default=cfg.seed))
 
 
+def recipe_arguments(recipe: DictConfig) -> dict[str, Any]:
+    """AlexNetModule's recipe arguments: the composed recipe, less its name and `input` (the
+    data's scaling); the schedule's epochs as tuples, as checkpoints have always stored them."""
+    r = OmegaConf.to_container(recipe, resolve=True)
+    return {k: tuple(v) if isinstance(v, list) else v for k, v in r.items() if k not in ("name", "input")}
+
+
 def build_module(cfg: DictConfig, num_classes: int) -> AlexNetModule:
-    r = cfg.recipe
-    examples = {"lr": paper.LEARNING_RATE, "momentum": paper.MOMENTUM, "weight_decay": paper.WEIGHT_DECAY}
-    for key, example in examples.items():
-        if isinstance(r[key], bool) or not isinstance(r[key], (int, float)):
-            raise ConfigError(f"recipe.{key}={r[key]!r} is not a number; pass one, e.g. recipe.{key}={example}")
     model = OmegaConf.to_container(cfg.model, resolve=True) | {"num_classes": num_classes}
     return AlexNetModule(
-        model=model, init=r.init, lr=r.lr, momentum=r.momentum, weight_decay=r.weight_decay,
-        schedule=r.schedule, plateau_patience=r.plateau_patience, max_lr_drops=r.max_lr_drops,
-        step_milestones=tuple(r.step_milestones), budget_drops=tuple(r.get("budget_drops") or ()),
+        model=model, **recipe_arguments(cfg.recipe),
         seed=OmegaConf.select(cfg, "seeds.init", default=cfg.seed), compile=bool(cfg.get("compile", False)),
         channels_last=None if cfg.get("channels_last") == "auto" else cfg.get("channels_last", False) is True,
-        # .get: recipes (and job configs) from before these switches ran PyTorch's SGD over one group
-        momentum_form=r.get("momentum_form", "pytorch"), bias_lr_mult=r.get("bias_lr_mult", 1.0),
-        bias_weight_decay=r.get("bias_weight_decay", True),
-        layer_weight_decay=OmegaConf.to_container(r.layer_weight_decay) if r.get("layer_weight_decay") else None,
     )
 
 

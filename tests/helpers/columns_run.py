@@ -27,17 +27,20 @@ from torch.utils.data import DataLoader, TensorDataset
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "src"))  # this checkout's package
+sys.path.insert(0, str(REPO / "tests"))  # conftest.recipe
 
 from alexnet.module import AlexNetModule  # noqa: E402
+from conftest import recipe  # noqa: E402
 
 BATCHES, BATCH = 5, 8  # one epoch: a checkpoint after 5 steps ends an epoch
 
 
 def module(lrn_per_column: bool = False, dropout: float = 0.5, code_recipe: bool = False) -> AlexNetModule:
     """The CIFAR AlexNet at width 1/8; `code_recipe`: recipe=code's optimiser (two parameter groups)."""
-    recipe = {"momentum_form": "paper", "bias_lr_mult": 2.0, "bias_weight_decay": False} if code_recipe else {}
+    code = {"momentum_form": "paper", "bias_lr_mult": 2.0, "bias_weight_decay": False} if code_recipe else {}
     return AlexNetModule(model={"stem": "cifar", "width": 0.125, "input_size": 28, "num_classes": 3,
-                                "lrn_per_column": lrn_per_column, "dropout": dropout}, seed=0, **recipe)
+                                "lrn_per_column": lrn_per_column, "dropout": dropout},
+                         **recipe(init="paper", lr=0.01, seed=0, **code))  # the values it was written with
 
 
 def data() -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:

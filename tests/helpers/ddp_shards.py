@@ -17,9 +17,11 @@ import torch
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "src"))  # this checkout's package
+sys.path.insert(0, str(REPO / "tests"))  # conftest.recipe
 
 from alexnet.data.datamodule import AlexNetDataModule  # noqa: E402
 from alexnet.module import AlexNetModule  # noqa: E402
+from conftest import recipe  # noqa: E402
 
 
 def fingerprint(image: torch.Tensor) -> str:
@@ -32,7 +34,8 @@ def datamodule(root: str, kind=AlexNetDataModule) -> AlexNetDataModule:
 
 
 def seeded_module() -> AlexNetModule:
-    return AlexNetModule(model={"stem": "cifar", "width": 0.125, "input_size": 28, "num_classes": 3}, seed=0)
+    return AlexNetModule(model={"stem": "cifar", "width": 0.125, "input_size": 28, "num_classes": 3},
+                         **recipe(init="paper", lr=0.01, seed=0))  # the values it was written with
 
 
 class RawImages(AlexNetDataModule):

@@ -132,6 +132,11 @@ def data_parallel_rank(trainer) -> tuple[int, int]:
     return (sampler_kwargs["rank"], sampler_kwargs["num_replicas"]) if sampler_kwargs else (0, 1)
 
 
+# recipe.input → divide_std: raw_255 is the paper's mean-subtracted 0-255 RGB; standardized
+# also divides by each channel's std
+RECIPE_INPUTS = {"raw_255": False, "standardized": True}
+
+
 def per_process_batch(batch_size: int, processes: int) -> int:
     """`data.batch_size` is the global batch of one SGD step (the paper's 128 over its two GPUs):
     each of `processes` data-parallel processes takes an equal share of it, or none can."""
