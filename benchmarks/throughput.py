@@ -64,9 +64,9 @@ def synthetic_imagenet(folder: Path, count: int, classes: int = 10, seed: int = 
 
 
 def ours(root: Path, cache_dir: Path, stored: int, crop: int, epochs: int, batch: int) -> dict:
-    dm = AlexNetDataModule(source="folder", root=str(root), stored_size=stored, crop_size=crop,
-                           batch_size=batch, num_workers=0, pca_lighting="text", cache_dir=str(cache_dir),
-                           decode_workers=1, seed=0)
+    dm = AlexNetDataModule.from_config({"root": str(root), "stored_size": stored, "crop_size": crop,
+                                        "batch_size": batch, "pca_lighting": "text", "cache_dir": str(cache_dir),
+                                        "decode_workers": 1}, seed=0)
     start = time.perf_counter()
     dm.setup()
     build = time.perf_counter() - start

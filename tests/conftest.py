@@ -40,6 +40,21 @@ def recipe(**overrides) -> dict:
     return _paper_recipe() | overrides
 
 
+@functools.cache
+def _folder_data() -> dict:
+    from omegaconf import OmegaConf
+
+    return OmegaConf.to_container(make_config("data=folder").data, resolve=True)
+
+
+def data_args(root, **overrides) -> dict:
+    """AlexNetDataModule's arguments as `data=folder` composes them (conf/data/, their one home),
+    at `root`, without a held-out split, a training subset or PCA lighting unless `overrides`
+    ask (the tests' folders are a few images), with `overrides`."""
+    return _folder_data() | {"root": str(root), "holdout": None, "train_eval": None,
+                             "pca_lighting": False} | overrides
+
+
 @pytest.fixture
 def compose_cfg():
     return make_config

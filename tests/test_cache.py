@@ -10,6 +10,7 @@ from alexnet.data import cache, decode
 from alexnet.data.datamodule import AlexNetDataModule
 from alexnet.data.sources import DataError
 from alexnet.data.sources import image_folder as folder_source  # `image_folder` is the fixture
+from conftest import data_args
 
 
 def messy_images(folder):
@@ -69,8 +70,8 @@ def test_a_truncated_jpeg_fails_with_its_path_or_is_skipped_and_counted(tmp_path
     index = src.train.files.index(bad)
     assert got.skipped == [index] and got.skipped_files == [str(bad)]
     assert index not in got.keep and len(got.keep) == len(src.train) - 1
-    dm = AlexNetDataModule(root=str(tmp_path / "d"), stored_size=16, crop_size=12, batch_size=4,
-                           skip_bad_images=True, cache_dir=str(tmp_path / "c3"))
+    dm = AlexNetDataModule(**data_args(str(tmp_path / "d"), stored_size=16, crop_size=12, batch_size=4,
+                                       skip_bad_images=True, cache_dir=str(tmp_path / "c3")))
     dm.setup()
     assert len(dm.train_set) == len(src.train) - 1
     assert dm.describe()["skipped_images"] == 1

@@ -14,7 +14,7 @@ from alexnet.data.datamodule import AlexNetDataModule, split_training_rows
 from alexnet.data.transforms import center_crop, center_offsets
 from alexnet.evaluation import evaluate
 from alexnet.training import ConfigError, build, train
-from conftest import make_config, write_image_folder
+from conftest import data_args, make_config, write_image_folder
 from test_evaluate import SMALL, eval_config
 
 TINY = ["debug=tiny", "callbacks.progress_bar=none"]
@@ -27,7 +27,7 @@ def folder(tmp_path):
 
 
 def datamodule(root, **kw):
-    dm = AlexNetDataModule(root=str(root), stored_size=32, crop_size=28, batch_size=4, **kw)
+    dm = AlexNetDataModule(**data_args(str(root), stored_size=32, crop_size=28, batch_size=4, **kw))
     dm.setup()
     return dm
 

@@ -11,7 +11,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from alexnet.columns import STRATEGY as COLUMNS
 from alexnet.columns import columns_problem
-from alexnet.data.datamodule import RECIPE_INPUTS, per_process_batch
+from alexnet.data.datamodule import PCA_FROM, RECIPE_INPUTS, per_process_batch
 from alexnet.module import SCHEDULES
 from alexnet.optim import MOMENTUM_FORMS
 from alexnet.resume import SWEEP_KEEP
@@ -53,6 +53,10 @@ CHECKS: list[tuple[str, Callable[[Any], bool], str]] = [
      "checkpoints and the learning-rate drops, and the record's final errors"),
     ("data.num_workers", lambda v: _is_int(v) and v >= 0, "0 (load in the main process) or a number of worker processes"),
     ("data.crop_size", _positive_int, "a size in pixels ≥ 1"),
+    ("data.batch_size", _positive_int, "a number of images ≥ 1, e.g. 128 (the paper's)"),
+    ("data.mean", lambda v: v in ("pixel", "channel"), "pixel (the training set's mean image) or channel"),
+    ("data.pca_from", lambda v: v in PCA_FROM, f"one of {', '.join(PCA_FROM)}"),
+    ("data.train_all", lambda v: isinstance(v, bool), "true or false"),
     ("data.stored_size", _positive_int, "a size in pixels ≥ 1"),
     ("recipe.lr", lambda v: _is_number(v) and v > 0, "a positive learning rate, e.g. 0.01 (the paper's)"),
     ("recipe.momentum", lambda v: _is_number(v) and 0 <= v < 1, "a value in [0, 1), e.g. 0.9 (the paper's)"),
@@ -104,6 +108,10 @@ def config_problem(cfg: DictConfig) -> str | None:
     if OmegaConf.select(cfg, "recipe.schedule") == "budget" and not (_is_int(epochs) and epochs >= 2):
         return (f"recipe.schedule=budget places its drops at fractions of trainer.max_epochs={epochs!r}: "
                 "pass trainer.max_epochs ≥ 2, or recipe.schedule=plateau")
+    crop, stored = OmegaConf.select(cfg, "data.crop_size"), OmegaConf.select(cfg, "data.stored_size")
+    if _positive_int(crop) and _positive_int(stored) and crop > stored:
+        return (f"data.crop_size={crop} cannot work: the images are stored at data.stored_size={stored}; "
+                f"pass a crop ≤ {stored} (or a larger stored size)")
     if OmegaConf.select(cfg, "channels_last", default=False) not in (True, False, "auto"):
         return f"channels_last={cfg.channels_last!r} cannot work: pass true, false or auto"
     batch, processes = OmegaConf.select(cfg, "data.batch_size"), data_parallel_processes(trainer)

@@ -21,7 +21,7 @@ sys.path.insert(0, str(REPO / "tests"))  # conftest.recipe
 
 from alexnet.data.datamodule import AlexNetDataModule  # noqa: E402
 from alexnet.module import AlexNetModule  # noqa: E402
-from conftest import recipe  # noqa: E402
+from conftest import data_args, recipe  # noqa: E402
 
 
 def fingerprint(image: torch.Tensor) -> str:
@@ -29,8 +29,7 @@ def fingerprint(image: torch.Tensor) -> str:
 
 
 def datamodule(root: str, kind=AlexNetDataModule) -> AlexNetDataModule:
-    return kind(root=root, stored_size=32, crop_size=28, batch_size=6, holdout=None,
-                train_eval=None, pca_lighting=False)
+    return kind(**data_args(root, stored_size=32, crop_size=28, batch_size=6))
 
 
 def seeded_module() -> AlexNetModule:

@@ -56,8 +56,6 @@ class PCALighting(torch.nn.Module):
 
     def __init__(self, eigenvalues, eigenvectors, kind: str, alpha_std: float = paper.PCA_ALPHA_STD):
         super().__init__()
-        if kind not in VARIANTS:
-            raise ValueError(f"data.pca_lighting={kind!r} is not one of {list(VARIANTS)}")
         lam = torch.as_tensor(np.asarray(eigenvalues, dtype=np.float64))
         scale = lam / 255.0 if kind == "text" else lam.sqrt()
         self.kind, self.alpha_std = kind, alpha_std

@@ -30,12 +30,18 @@ def gather_crops(images: torch.Tensor, rows: torch.Tensor, cols: torch.Tensor) -
     return images[bi, ci, rows[:, None, :, None], cols[:, None, None, :]]
 
 
+def _check_fits(crop: int, h: int, w: int) -> None:
+    """The images' own size, which a checkpoint's crop may not fit (config_checks checks the
+    config's sizes)."""
+    if crop > min(h, w):
+        raise ValueError(f"crop {crop} is larger than the stored images ({h}×{w})")
+
+
 def crop_params(
     batch: int, h: int, w: int, crop: int, generator: torch.Generator, flip: bool = True
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Each image's random patch corner (top, left) and whether it is mirrored."""
-    if crop > min(h, w):
-        raise ValueError(f"crop {crop} is larger than the stored images ({h}×{w})")
+    _check_fits(crop, h, w)
     dev = generator.device
     top = torch.randint(0, h - crop + 1, (batch,), generator=generator, device=dev)
     left = torch.randint(0, w - crop + 1, (batch,), generator=generator, device=dev)
@@ -101,8 +107,7 @@ def ten_crop(images: torch.Tensor, crop: int) -> torch.Tensor:
     """(B, C, H, W) → (B, 10, C, crop, crop): top-left, top-right, bottom-left, bottom-right,
     centre, then the same five mirrored. View 4 is exactly `center_crop`."""
     h, w = images.shape[-2:]
-    if crop > min(h, w):
-        raise ValueError(f"crop {crop} is larger than the stored images ({h}×{w})")
+    _check_fits(crop, h, w)
     corners = [(0, 0), (0, w - crop), (h - crop, 0), (h - crop, w - crop), ((h - crop) // 2, (w - crop) // 2)]
     views = [images[..., t : t + crop, s : s + crop] for t, s in corners]
     views += [v.flip(-1) for v in views]
@@ -133,8 +138,6 @@ class Normalize(torch.nn.Module):
 
     def __init__(self, mean_image, channel_mean, channel_std, mean: str = "pixel", divide_std: bool = False):
         super().__init__()
-        if mean not in ("pixel", "channel"):
-            raise ValueError(f"data.mean={mean!r} is not one of ['pixel', 'channel']")
         m = torch.as_tensor(mean_image if mean == "pixel" else channel_mean, dtype=torch.float32)
         self.register_buffer("mean", m if m.ndim == 3 else m[:, None, None], persistent=False)
         std = torch.as_tensor(channel_std, dtype=torch.float32)[:, None, None]

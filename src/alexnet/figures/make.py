@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 from omegaconf import OmegaConf
 
+from alexnet import paper
 from alexnet.checkpoint import load as load_checkpoint
 from alexnet.data.datamodule import AlexNetDataModule
 from alexnet.figures.kernels import colour_specificity, plot_kernels
@@ -42,8 +43,9 @@ def datamodule_for(job_dir: Path | None, input_size: int, data_root: str | None 
         return build_datamodule(cfg)
     if data_root is None:
         raise ValueError("no config.yaml next to the checkpoint: pass --data-root")
-    return AlexNetDataModule(source="folder", root=data_root, stored_size=stored_size or input_size,
-                             crop_size=input_size, divide_std=standardized)
+    return AlexNetDataModule.from_config(  # a plain folder: none of the data options (ADDED_SINCE)
+        {"root": data_root, "stored_size": stored_size or input_size, "crop_size": input_size,
+         "batch_size": paper.BATCH_SIZE}, divide_std=standardized)
 
 
 def make_figures(checkpoint: str | Path, out_dir: str | Path, images: int = 5, neighbours: int = 6,
