@@ -18,9 +18,7 @@ def clean_env(monkeypatch, tmp_path):
     for key in ("WANDB_API_KEY", "WANDB_MODE", "WANDB_BASE_URL", "WANDB_CONFIG_DIR", "NETRC"):
         monkeypatch.delenv(key, raising=False)
     monkeypatch.setenv("HOME", str(tmp_path))  # no ~/.netrc, no ~/.config/wandb/settings
-    loggers.forget_wandb_decision()
-    yield
-    loggers.forget_wandb_decision()
+    monkeypatch.setattr(loggers, "_DECIDED", {})  # a new process
 
 
 @pytest.fixture

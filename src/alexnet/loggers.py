@@ -91,10 +91,6 @@ def _decision_key(requested: str) -> tuple:
     return requested, os.environ.get("WANDB_MODE", "").lower(), host, _has_wandb_key(host)
 
 
-def forget_wandb_decision() -> None:
-    _DECIDED.clear()
-
-
 def decide_wandb_mode(requested: str = "auto") -> str:
     """online | offline | disabled, decided before any `wandb.init`, once per process."""
     if requested not in WANDB_MODES:
