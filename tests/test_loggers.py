@@ -10,6 +10,7 @@ import pytest
 from alexnet import loggers
 from alexnet.dotenv import load_dotenv
 from alexnet.loggers import build_loggers, decide_wandb_mode
+from alexnet.timeout import call_with_timeout
 
 
 @pytest.fixture(autouse=True)
@@ -17,9 +18,7 @@ def clean_env(monkeypatch, tmp_path):
     for key in ("WANDB_API_KEY", "WANDB_MODE", "WANDB_BASE_URL", "WANDB_CONFIG_DIR", "NETRC"):
         monkeypatch.delenv(key, raising=False)
     monkeypatch.setenv("HOME", str(tmp_path))  # no ~/.netrc, no ~/.config/wandb/settings
-    loggers.forget_wandb_decision()
-    yield
-    loggers.forget_wandb_decision()
+    monkeypatch.setattr(loggers, "_DECIDED", {})  # a new process
 
 
 @pytest.fixture
@@ -94,6 +93,16 @@ def test_a_host_that_accepts_but_never_answers_means_offline_decided_once(monkey
     assert [decide_wandb_mode("auto") for _ in range(4)] == ["offline"] * 4  # four jobs of a sweep
     assert time.monotonic() - start < 5 and probes == [silent_host]
     assert caplog.text.count("did not answer within 3 s: logging offline") == 1
+
+
+def test_a_call_with_a_timeout_returns_raises_or_is_abandoned():
+    hung = threading.Event()
+    start = time.monotonic()
+    assert call_with_timeout(hung.wait, 0.2) == (False, None)  # left running, not joined
+    assert time.monotonic() - start < 1 and call_with_timeout(lambda: 7, 5) == (True, 7)
+    with pytest.raises(ZeroDivisionError):
+        call_with_timeout(lambda: 1 / 0, 5)
+    hung.set()
 
 
 def test_wandb_mode_env_and_explicit_modes(monkeypatch):

@@ -228,8 +228,7 @@ def test_a_failed_report_fails_the_sweep_in_one_line(tmp_path, monkeypatch, caps
         raise KeyError("boom")
 
     monkeypatch.setattr(alexnet.report, "build_report", broken, raising=False)
-    monkeypatch.setattr(sweep_callbacks, "FAILED_JOBS", [])
-    monkeypatch.setattr(sweep_callbacks, "FAILED_REPORT", [])
+    monkeypatch.setattr(sweep_callbacks, "SWEEP", sweep_callbacks.SweepState())
     config = OmegaConf.create({"hydra": {"sweep": {"dir": str(tmp_path)}}})
     sweep_callbacks.SweepReportCallback().on_multirun_end(config)
     (line,) = capsys.readouterr().err.strip().splitlines()

@@ -111,10 +111,10 @@ def test_a_launcher_that_raises_does_not_end_the_sweep(monkeypatch):
             ran.extend(batch)
             return [JobReturn(status=JobStatus.COMPLETED, _return_value={}) for _ in batch]
 
-    monkeypatch.setattr(sweep_callbacks, "FAILED_JOBS", [])
+    monkeypatch.setattr(sweep_callbacks, "SWEEP", sweep_callbacks.SweepState())
     sweeper = SeedsSweeper(max_batch_size=None)
     sweeper.launcher = FullDiskOnJob1()
     results = sweeper.launch([["seed=0"], ["seed=1"], ["seed=2"]], initial_job_idx=0)
     assert ran == [["seed=0"], ["seed=2"]] and len(results) == 2
-    assert sweep_callbacks.FAILED_JOBS == ["job 1 (seed=1): OSError: [Errno 28] No space left on device: .hydra/config.yaml"]
+    assert sweep_callbacks.SWEEP.failed_jobs == ["job 1 (seed=1): OSError: [Errno 28] No space left on device: .hydra/config.yaml"]
     assert sweep_callbacks.sweep_exit_status() == 1

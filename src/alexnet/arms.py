@@ -1,6 +1,6 @@
 """Which of a job's overrides are the arm of an ablation, and the job directory's name made of
 them: the one list of plumbing keys, read by the sweep machinery (resolvers, train.py) and by the
-report alike, so it imports no Hydra."""
+report alike, so it imports no Hydra but its override parser. The one home of override parsing."""
 
 from __future__ import annotations
 
@@ -21,6 +21,21 @@ NOT_ARM = ("seed", "seeds", "seeds.*", "ablation", "ablation.*", "experiment", "
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
 
 
+def parse_overrides(overrides: list[str], config_loader=None) -> list:
+    """Overrides as Hydra reads them (`0,1,2` and `range(0,4)` sweep, `[4,5]` is one list)."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    return OverridesParser.create(config_loader=config_loader).parse_overrides(overrides)
+
+
+def split_override(override: str) -> tuple[str, str]:
+    """`+model.lrn=false` → ("model.lrn", "false"): the key without +, ++ or ~, the value as written."""
+    # Not parse_overrides: Hydra re-renders values (false → False, 1e-3 → 0.001), and job
+    # directories and recorded arms are named by the text a job's overrides hold.
+    key, _, value = str(override).lstrip("+~").partition("=")
+    return key, value
+
+
 def is_arm_key(key: str) -> bool:
     return not any(fnmatch.fnmatchcase(key, pattern) for pattern in NOT_ARM)
 
@@ -30,7 +45,7 @@ def job_dirname(task_overrides) -> str:
     then the seed (plumbing left out)."""
     items = {}
     for override in task_overrides:
-        key, _, value = str(override).lstrip("+~").partition("=")
+        key, value = split_override(override)
         if is_arm_key(key) or key in ("seed", "ablation.arm") or key.startswith("seeds."):  # ablation.arm: ablate_all names its arm so
             items[key] = f"{_UNSAFE.sub('_', key)}-{_UNSAFE.sub('_', value)}"
     return "+".join(items[k] for k in sorted(items, key=lambda k: (k == "seed", k))) or "default"
@@ -48,7 +63,7 @@ def job_arm(task_overrides: list[str]) -> dict[str, Any]:
     """The ablation arm of a job: its overrides minus seed and run plumbing, as typed values."""
     arm = {}
     for override in task_overrides:
-        key, _, value = override.lstrip("+~").partition("=")
+        key, value = split_override(override)
         if not is_arm_key(key):
             continue
         arm[key] = _parse(value)

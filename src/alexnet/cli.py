@@ -16,6 +16,7 @@ from pathlib import Path
 
 from omegaconf import DictConfig
 
+from alexnet.arms import parse_overrides
 from alexnet.console import quiet_dependencies
 
 SIGTERM_STATUS = 128 + 15
@@ -36,14 +37,13 @@ def _composed_keys(conf_dir: Path, config_name: str, argv: list[str]) -> list[st
     value of a swept one) but none of its key overrides."""
     from hydra import compose, initialize_config_dir
     from hydra.core.global_hydra import GlobalHydra
-    from hydra.core.override_parser.overrides_parser import OverridesParser
 
     choices = []
     for arg in argv:
         if arg.startswith("-") or "=" not in arg:
             continue
         try:
-            (o,) = OverridesParser.create().parse_overrides([arg])
+            (o,) = parse_overrides([arg])
         except Exception:  # noqa: BLE001 - a bad override is what is being explained
             continue
         key = o.get_key_element().lstrip("+~")

@@ -7,7 +7,6 @@ from __future__ import annotations
 from typing import Any
 
 PATCHED = "_hydra_subprocess_cmd"  # Lightning's private name for the command its DDP children run
-_MISSING: list[str] = []           # where that name was not found (a later Lightning)
 
 
 def _ddp_child_command(local_rank: int) -> tuple[list[str], str]:
@@ -34,18 +33,25 @@ def _ddp_child_command(local_rank: int) -> tuple[list[str], str]:
     return command, get_original_cwd()
 
 
-def make_ddp_rerun_one_job() -> None:
-    """Install `_ddp_child_command` as Lightning's command for DDP children under Hydra; note
-    where the private name is gone (`ddp_in_sweep_problem` then refuses DDP in a sweep)."""
+def _launchers() -> tuple:
     from lightning.fabric.strategies.launchers import subprocess_script as fabric_launcher
     from lightning.pytorch.strategies.launchers import subprocess_script as trainer_launcher
 
-    _MISSING.clear()
-    for module in (fabric_launcher, trainer_launcher):  # the second imports the name itself
+    return fabric_launcher, trainer_launcher  # the second imports the name itself
+
+
+def _missing() -> list[str]:
+    """Where Lightning's private name is gone (a later Lightning): there is nothing to patch."""
+    return [f"{module.__name__}.{PATCHED}" for module in _launchers()
+            if not callable(getattr(module, PATCHED, None))]
+
+
+def make_ddp_rerun_one_job() -> None:
+    """Install `_ddp_child_command` as Lightning's command for DDP children under Hydra, where
+    the private name is there (`ddp_in_sweep_problem` refuses DDP in a sweep where it is gone)."""
+    for module in _launchers():
         if callable(getattr(module, PATCHED, None)):
             setattr(module, PATCHED, _ddp_child_command)
-        else:
-            _MISSING.append(f"{module.__name__}.{PATCHED}")
 
 
 def ddp_in_sweep_problem(trainer: Any, multirun: bool) -> str | None:
@@ -57,9 +63,11 @@ def ddp_in_sweep_problem(trainer: Any, multirun: bool) -> str | None:
     strategy, devices = str(trainer.get("strategy", "auto")), trainer.get("devices", 1)
     # the strategies Lightning launches by re-running the script (not ddp_spawn, not one device)
     relaunches = strategy in ("ddp", "auto", "columns") or strategy.startswith("ddp_find")
-    if not (multirun and _MISSING and relaunches and devices not in (1, "1")) or "LOCAL_RANK" in os.environ:
+    if not (multirun and relaunches and devices not in (1, "1")) or "LOCAL_RANK" in os.environ:
+        return None
+    if not (missing := _missing()):
         return None
     import lightning
 
-    return (f"{', '.join(_MISSING)} is gone in lightning {lightning.__version__}, so DDP inside a sweep would re-run "
+    return (f"{', '.join(missing)} is gone in lightning {lightning.__version__}, so DDP inside a sweep would re-run "
             "the whole sweep in every rank: run the jobs one by one (without -m), or install lightning<=2.6.6")

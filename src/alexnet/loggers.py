@@ -14,16 +14,15 @@ import http.client
 import logging
 import netrc
 import os
-import threading
 import urllib.error
 import urllib.request
-from concurrent.futures import ThreadPoolExecutor
-from concurrent.futures import TimeoutError as FutureTimeout
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
 from lightning.pytorch.loggers import CSVLogger, Logger, TensorBoardLogger
+
+from alexnet.timeout import call_with_timeout
 
 log = logging.getLogger(__name__)
 
@@ -75,13 +74,11 @@ def _answers_http(url: str, timeout: float = 3.0) -> bool:
         except urllib.error.HTTPError:  # 401, 404, ...: the host answers
             return True
 
-    pool = ThreadPoolExecutor(max_workers=1)
     try:
-        return pool.submit(ask).result(timeout=timeout)
-    except (OSError, ValueError, FutureTimeout, http.client.HTTPException):
+        answered, _ = call_with_timeout(ask, timeout)
+    except (OSError, ValueError, http.client.HTTPException):
         return False
-    finally:
-        pool.shutdown(wait=False)
+    return answered
 
 
 # The mode decided for this process, per (requested, WANDB_MODE, host, key present): every job of
@@ -92,10 +89,6 @@ _DECIDED: dict[tuple, str] = {}
 def _decision_key(requested: str) -> tuple:
     host = wandb_host()
     return requested, os.environ.get("WANDB_MODE", "").lower(), host, _has_wandb_key(host)
-
-
-def forget_wandb_decision() -> None:
-    _DECIDED.clear()
 
 
 def decide_wandb_mode(requested: str = "auto") -> str:
@@ -213,18 +206,10 @@ def finish_wandb(timeout_s: float = 10.0) -> None:
     except Exception as e:  # noqa: BLE001
         log.warning("wandb.finish failed: %s", e)
         return
-    errors: list[BaseException] = []
-
-    def finish() -> None:
-        try:
-            run.finish()
-        except Exception as e:  # noqa: BLE001
-            errors.append(e)
-
-    worker = threading.Thread(target=finish, daemon=True)
-    worker.start()
-    worker.join(timeout_s)
-    if worker.is_alive():
+    try:
+        finished, _ = call_with_timeout(run.finish, timeout_s)
+    except Exception as e:  # noqa: BLE001
+        log.warning("wandb.finish failed: %s", e)
+        return
+    if not finished:
         log.warning("wandb.finish did not end within %.0f s; moving on (the run's files are in its wandb/ folder)", timeout_s)
-    elif errors:
-        log.warning("wandb.finish failed: %s", errors[0])

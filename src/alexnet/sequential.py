@@ -131,10 +131,6 @@ class Plan:
     def _look(self, n: int) -> int:
         return min(max(n, self.min_seeds), self.max_seeds) - self.min_seeds
 
-    def critical_at(self, n: int) -> float:
-        """The t multiplier of the look with n seeds (below min: the first; above max: the last)."""
-        return self.critical[self._look(n)]
-
     def confidence_at(self, n: int) -> float:
         """The nominal two-sided level of the interval at n seeds: 2·F_t(c_k; n_k − 1) − 1."""
         k = self._look(n)

@@ -8,6 +8,7 @@ import logging
 import statistics
 import time
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -16,33 +17,41 @@ from omegaconf import DictConfig, OmegaConf
 
 log = logging.getLogger(__name__)
 
-# The failures of this process's sweep, for its exit status: jobs that raised (even when their
-# record could not be written) and, at the end, every job of the sweep whose record is not completed.
-FAILED_JOBS: list[str] = []
-# The sweep report's failure, if it could not be written: the exit status says so too.
-FAILED_REPORT: list[str] = []
+
+@dataclass
+class SweepState:
+    """This process's sweep as its parts share it: Hydra builds the sweeper, the launcher and the
+    callbacks and calls each job apart, with no object in common but the process (hence `SWEEP`)."""
+
+    # jobs that raised (even when their record could not be written) and, at the end, every job
+    # of the sweep whose record is not completed: the exit status counts them
+    failed_jobs: list[str] = field(default_factory=list)
+    failed_report: str | None = None  # why the sweep report could not be written, if it could not
+    # the jobs the sweeper plans (alexnet_seeds.SeedsSweeper), whether that is an upper bound
+    # (seeds added until decided may stop sooner), and how many run at once (hydra/launcher=parallel
+    # passes these to its workers with the slot count): the progress line's ETA
+    planned_jobs: int | None = None
+    at_most: bool = False
+    at_once: int = 1
 
 
-# The number of jobs this process's sweeper plans (set by alexnet_seeds.SeedsSweeper), whether
-# that is an upper bound (seeds added until decided may stop sooner), and how many run at once
-# (hydra/launcher=parallel passes this to its workers with the slot count).
-PLANNED_JOBS: dict[str, Any] = {"jobs": None, "at_most": False, "at_once": 1}
+SWEEP = SweepState()  # the one per process
 
 
-def plan_jobs(jobs: int | None, at_most: bool = False) -> None:
-    PLANNED_JOBS.update(jobs=jobs, at_most=at_most, at_once=1)
+def plan_jobs(jobs: int | None, at_most: bool = False, at_once: int = 1) -> None:
+    SWEEP.planned_jobs, SWEEP.at_most, SWEEP.at_once = jobs, at_most, at_once
 
 
 def note_failed_job(line: str) -> None:
     """Says a failure in the sweep's log (stderr: a full disk may refuse files) and counts it."""
-    FAILED_JOBS.append(line)
+    SWEEP.failed_jobs.append(line)
     log.error("failed: %s", line)
 
 
 def sweep_exit_status() -> int:
     """0 when every job of this process's sweep completed and its report was written, 1 when a
     job failed or is missing or the report failed."""
-    return 1 if FAILED_JOBS or FAILED_REPORT else 0
+    return 1 if SWEEP.failed_jobs or SWEEP.failed_report else 0
 
 
 def _check_writable(directory: str, key: str) -> None:
@@ -113,14 +122,14 @@ class SweepProgress(Callback):
             return
         sweep_dir, num = Path(config.hydra.sweep.dir), config.hydra.job.num
         done = {d.name: s for d in sweep_dir.iterdir() if d.is_dir() and (s := completed_summary(d))}
-        total, at_most = PLANNED_JOBS["jobs"], PLANNED_JOBS["at_most"]
+        total, at_most = SWEEP.planned_jobs, SWEEP.at_most
         parts = [f"job {num + 1}/{'≤' if at_most else ''}{total or '?'}", f"{len(done)} completed",
                  f"{duration(time.monotonic() - self._start)} elapsed"]
         walls = [s["wall_time_s"] for s in done.values() if s.get("wall_time_s")]
         if walls and total:
             per_job = statistics.median(walls)
             left = jobs_left(total, num, done)
-            at_once = max(1, int(PLANNED_JOBS.get("at_once") or 1))  # jobs run side by side
+            at_once = max(1, int(SWEEP.at_once or 1))  # jobs run side by side
             rest = duration(per_job * -(-left // at_once))
             at_most_text = " at most" if at_most else ""
             parts.append(f"~{duration(per_job)} per job → ~{rest} left{at_most_text}")
@@ -143,8 +152,8 @@ class SweepReportCallback(Callback):
         except Exception as e:  # noqa: BLE001
             unfinished = []
             log.error("could not read the sweep's records: %s", e)
-        if unfinished and not FAILED_JOBS:  # failures this process did not see (an earlier run)
-            FAILED_JOBS.extend(f"{r.path.name}: {r.summary.get('status')}" for r in unfinished)
+        if unfinished and not SWEEP.failed_jobs:  # failures this process did not see (an earlier run)
+            SWEEP.failed_jobs.extend(f"{r.path.name}: {r.summary.get('status')}" for r in unfinished)
         wb = OmegaConf.select(config, "logger.wandb", default=None) or {}
         wandb_mode = wb.get("mode", "auto") if wb.get("enabled", False) else None
         try:
@@ -162,7 +171,7 @@ class SweepReportCallback(Callback):
             import traceback
 
             line = f"{type(e).__name__}: {str(e).strip().splitlines()[0] if str(e).strip() else ''}"
-            FAILED_REPORT.append(line)
+            SWEEP.failed_report = line
             trace = sweep_dir / "report-error.txt"  # the traceback, for whoever mends it
             try:
                 trace.write_text(traceback.format_exc())

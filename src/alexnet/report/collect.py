@@ -13,10 +13,9 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from hydra.core.override_parser.overrides_parser import OverridesParser
 
 from alexnet import paper
-from alexnet.arms import is_arm_key, job_arm
+from alexnet.arms import is_arm_key, job_arm, parse_overrides
 from alexnet.record import CONFIG_FILE, METRICS_FILE, OUTCOMES_FILE, SUMMARY_FILE
 from alexnet.sequential import load_plan
 
@@ -100,18 +99,13 @@ class Sweep:
         return tuple(self.arm_seeds.get(key, self.seeds))
 
 
-def _parse(overrides: list[str]) -> list:
-    """Overrides as Hydra reads them (`0,1,2` and `range(0,4)` sweep, `[4,5]` is one list)."""
-    return OverridesParser.create().parse_overrides(overrides)
-
-
 def _hydra(sweep_dir: Path) -> tuple[dict, list] | None:
     """A sweep's multirun.yaml: its hydra node and its command line's overrides."""
     path = Path(sweep_dir) / SWEEP_FILE
     if not path.is_file():
         return None
     hydra = (read_yaml(path) or {}).get("hydra", {})
-    return hydra, _parse([str(o) for o in (hydra.get("overrides") or {}).get("task") or []])
+    return hydra, parse_overrides([str(o) for o in (hydra.get("overrides") or {}).get("task") or []])
 
 
 def read_sweep(sweep_dir: Path) -> Sweep | None:
@@ -129,7 +123,7 @@ def read_sweep(sweep_dir: Path) -> Sweep | None:
     if plan is not None and plan.seeds:
         grid["seed"] = "seed=" + ",".join(map(str, plan.seeds))
     return Sweep(sweep_dir, {o.key_or_group: list(o.sweep_iterator()) if o.is_sweep_override()
-                             else [o.value()] for o in _parse(list(grid.values()))},
+                             else [o.value()] for o in parse_overrides(list(grid.values()))},
                  plan.arm_seeds if plan is not None else {})
 
 

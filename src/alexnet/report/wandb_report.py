@@ -10,12 +10,12 @@ or a sequential level), pasted in as Markdown beside W&B's live panels.
 
 from __future__ import annotations
 
-import threading
 from pathlib import Path
 from typing import Any
 
 from alexnet.loggers import decide_wandb_mode
 from alexnet.report.collect import Run, by_ablation
+from alexnet.timeout import call_with_timeout
 
 CURVES = (("train_eval/top1_err", "training top-1 error (eval mode)"),
           ("val/top1_err", "validation top-1 error"), ("val/top5_err", "validation top-5 error"),
@@ -63,26 +63,23 @@ def report_spec(runs: list[Run], markdown_tables: str, project: str, entity: str
 
 
 def _save(report, timeout_s: float) -> tuple[str | None, str]:
-    """report.save() in a daemon thread: a slow or dead network costs `timeout_s`, never a hang."""
-    result = {"url": None, "error": f"timed out after {timeout_s:.0f} s"}
+    """report.save(), its URL or why not: a slow or dead network costs `timeout_s`, never a hang."""
 
     def work():
-        try:
-            import wandb
+        import wandb
 
-            if not report.entity:  # its run sets save to the same entity
-                report.entity = wandb.Api(timeout=int(timeout_s)).default_entity
-                for runset in (r for block in report.blocks for r in getattr(block, "runsets", [])):
-                    runset.entity = report.entity
-            report.save()
-            result.update(url=report.url, error="")
-        except Exception as e:  # noqa: BLE001 - a W&B failure must not break the report
-            result["error"] = f"{type(e).__name__}: {(str(e).splitlines() or [''])[0][:200]}"
+        if not report.entity:  # its run sets save to the same entity
+            report.entity = wandb.Api(timeout=int(timeout_s)).default_entity
+            for runset in (r for block in report.blocks for r in getattr(block, "runsets", [])):
+                runset.entity = report.entity
+        report.save()
+        return report.url
 
-    thread = threading.Thread(target=work, daemon=True)
-    thread.start()
-    thread.join(timeout_s)
-    return result["url"], result["error"]
+    try:
+        saved, url = call_with_timeout(work, timeout_s)
+    except Exception as e:  # noqa: BLE001 - a W&B failure must not break the report
+        return None, f"{type(e).__name__}: {(str(e).splitlines() or [''])[0][:200]}"
+    return (url, "") if saved else (None, f"timed out after {timeout_s:.0f} s")
 
 
 def _sync_glob(run_dir: Path, dirs: list[Path]) -> str:

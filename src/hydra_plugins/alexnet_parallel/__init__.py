@@ -120,8 +120,8 @@ def run_one_job(
     Singleton.set_state(singleton_state)
     make_ddp_rerun_one_job()  # a DDP job's ranks re-run this job alone
     torch.set_num_threads(threads)
-    sweep_callbacks.PLANNED_JOBS.update(planned)  # for the progress line this worker prints
-    sweep_callbacks.FAILED_JOBS.clear()
+    sweep_callbacks.plan_jobs(**planned)  # for the progress line this worker prints
+    sweep_callbacks.SWEEP.failed_jobs.clear()
     sweep_config = hydra_context.config_loader.load_sweep_config(config, list(overrides))
     with open_dict(sweep_config):
         sweep_config.hydra.job.id = f"{sweep_config.hydra.job.name}_{idx}"
@@ -134,7 +134,7 @@ def run_one_job(
         job_dir_key="hydra.sweep.dir",
         job_subdir_key="hydra.sweep.subdir",
     )
-    return ret, list(sweep_callbacks.FAILED_JOBS), began, time.time()
+    return ret, list(sweep_callbacks.SWEEP.failed_jobs), began, time.time()
 
 
 class ParallelLauncher(Launcher):
@@ -208,7 +208,8 @@ class ParallelLauncher(Launcher):
             print(f"error: {e}", file=sys.stderr)
             raise SystemExit(2) from None
         threads = self.threads_per_job or thread_share(len(slots))
-        planned = dict(sweep_callbacks.PLANNED_JOBS) | {"at_once": len(slots)}
+        sweep = sweep_callbacks.SWEEP
+        planned = {"jobs": sweep.planned_jobs, "at_most": sweep.at_most, "at_once": len(slots)}
         state = Singleton.get_state()
         pending = deque(enumerate(job_overrides))
         free, running, results = list(range(len(slots))), {}, [None] * len(job_overrides)
@@ -263,7 +264,7 @@ class ParallelLauncher(Launcher):
             ret = JobReturn(overrides=list(overrides), status=JobStatus.FAILED)
             ret.return_value = e
             return ret
-        sweep_callbacks.FAILED_JOBS.extend(failures)  # the exit status counts them here
+        sweep_callbacks.SWEEP.failed_jobs.extend(failures)  # the exit status counts them here
         log.info("job %d ended after %.1f s (%s)", idx, ended - began, ret.status.name.lower())
         return ret
 

@@ -15,9 +15,9 @@ from pathlib import Path
 from typing import Any
 
 from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
-from hydra.core.override_parser.overrides_parser import OverridesParser
 from omegaconf import OmegaConf
 
+from alexnet.arms import parse_overrides, split_override
 from alexnet.sweep_callbacks import plan_jobs
 
 log = logging.getLogger(__name__)
@@ -59,7 +59,7 @@ def decide(verdicts: list[dict]) -> str:
 
 
 def arm_of(job: list[str]) -> str | None:
-    return next((o.split("=", 1)[1] for o in job if o.startswith(f"{ARM_KEY}=")), None)
+    return next((value for key, value in map(split_override, job) if key == ARM_KEY), None)
 
 
 def refuse(line: str) -> None:
@@ -126,11 +126,13 @@ class SeedsSweeper(BasicSweeper):
                 note_failed_job(f"job {initial_job_idx + i}: {type(error).__name__}: {error}")
         return results
 
+    def _overrides(self, arguments: list[str]) -> list:
+        """The config's sweep (hydra.sweeper.params) and the command line's, as Hydra reads them."""
+        return parse_overrides(self._parse_config() + list(arguments), self.hydra_context.config_loader)
+
     def _grid(self, arguments: list[str]) -> Any:
         """Hydra's basic grid sweep, launched through `launch` above."""
-        parser = OverridesParser.create(config_loader=self.hydra_context.config_loader)
-        parsed = parser.parse_overrides(self._parse_config() + list(arguments))
-        self.overrides = self.split_arguments(parsed, self.max_batch_size)
+        self.overrides = self.split_arguments(self._overrides(arguments), self.max_batch_size)
         sweep_dir = Path(self.config.hydra.sweep.dir)
         sweep_dir.mkdir(parents=True, exist_ok=True)
         OmegaConf.save(self.config, sweep_dir / "multirun.yaml")
@@ -155,10 +157,8 @@ class SeedsSweeper(BasicSweeper):
         except ValueError as e:  # one line, like train.py's config errors, before any job runs
             refuse(str(e))
 
-        parser = OverridesParser.create(config_loader=self.hydra_context.config_loader)
-        overrides = parser.parse_overrides(self._parse_config() + list(arguments))
         start, rest = 0, []
-        for o in overrides:
+        for o in self._overrides(arguments):
             if o.get_key_element() == "seed":  # the first seed value is where the seeds start
                 values = (list(o.sweep_string_iterator()) if o.is_sweep_override()
                           else [o.get_value_element_as_str()])
