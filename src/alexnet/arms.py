@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import fnmatch
 import re
+from pathlib import Path
 from typing import Any
 
 import yaml
@@ -68,3 +69,13 @@ def job_arm(task_overrides: list[str]) -> dict[str, Any]:
             continue
         arm[key] = _parse(value)
     return arm
+
+
+def claim_experiments(conf: Path) -> dict[str, str]:
+    """{claim: the conf/experiment/ablate_*.yaml preset that tests it (its `ablation.claim`)},
+    the first in name order where several do."""
+    found: dict[str, str] = {}
+    for path in sorted((Path(conf) / "experiment").glob("ablate_*.yaml")):
+        claim = ((yaml.safe_load(path.read_text()) or {}).get("ablation") or {}).get("claim")
+        found.setdefault(claim, path.stem)
+    return found

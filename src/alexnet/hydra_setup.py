@@ -9,11 +9,10 @@ import secrets
 from pathlib import Path
 from typing import Any
 
-import yaml
 from omegaconf import OmegaConf
 
 from alexnet import paper
-from alexnet.arms import job_dirname
+from alexnet.arms import claim_experiments, job_dirname
 
 log = logging.getLogger(__name__)
 
@@ -32,11 +31,9 @@ def paper_value(name: str) -> Any:
 def switches_help(conf: Path) -> str:
     """`${switches_help:}` in --help: each claim's switch, its paper value and other arm
     (alexnet.paper.CLAIMS) and the experiment that flips it (its `ablation.claim`)."""
-    experiments = {}
-    for path in sorted((conf / "experiment").glob("ablate_*.yaml")):
-        claim = ((yaml.safe_load(path.read_text()) or {}).get("ablation") or {}).get("claim")
-        experiments.setdefault(claim, f"experiment={path.stem}")
-    rows = [(f"{c.switch}={c.paper_arm}|{c.other_arm}", experiments.get(k, ""), c.text)
+    experiments = claim_experiments(conf)
+    rows = [(f"{c.switch}={c.paper_arm}|{c.other_arm}",
+             f"experiment={experiments[k]}" if k in experiments else "", c.text)
             for k, c in paper.CLAIMS.items()]
     width = [max(len(r[i]) for r in rows) for i in range(2)]
     return "\n".join(f"  {a:<{width[0]}}  {b:<{width[1]}}  {t}" for a, b, t in rows)

@@ -105,7 +105,8 @@ def _hydra(sweep_dir: Path) -> tuple[dict, list] | None:
     if not path.is_file():
         return None
     hydra = (read_yaml(path) or {}).get("hydra", {})
-    return hydra, parse_overrides([str(o) for o in (hydra.get("overrides") or {}).get("task") or []])
+    task = (hydra.get("overrides") or {}).get("task") or []
+    return hydra, parse_overrides([str(o) for o in task])
 
 
 def read_sweep(sweep_dir: Path) -> Sweep | None:

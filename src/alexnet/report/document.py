@@ -10,7 +10,7 @@ import html
 import json
 import math
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import markdown
@@ -90,14 +90,18 @@ def verdict_text(v: Verdict | None, reason: bool = False) -> str:
     v = v or Verdict(UNDECIDED, "no pair of completed arms", no_pair=True)
     said = [v.reason] if reason else []
     if v.seeds_needed:
-        said.append(f"a plan of {v.seeds_needed[0]}–{v.seeds_needed[1]} seeds per arm would "
-                    "decide at the claimed size, 80 % power")
+        said.append(TEXT["seeds_needed"].format(*v.seeds_needed))
     return f"**{v.outcome}**" + (f" ({'; '.join(said)})" if said else "")
 
 
-def measured(ab: Ablation) -> str:
+def claim_cells(ab: Ablation, reason: bool = False) -> dict[str, str]:
+    """A claim's headline cells, as the report's summary and the scorecard show them."""
     c, est = ab.primary, ab.estimate
-    return "-" if est is None else f"{c.fmt(est.delta)} {c.interval(est)}"
+    return {"paper": ab.measure.paper_number(ab.claim),
+            "measure": c.label if c else ab.measure.label(ab.claim),
+            "measured": "-" if est is None else f"{c.fmt(est.delta)} {c.interval(est)}",
+            "seeds": str(est.n if est else min((a.n for a in ab.arms), default=0)),
+            "verdict": verdict_text(ab.verdict, reason)}
 
 
 def reading(ab: Ablation) -> str:
@@ -120,10 +124,10 @@ def trained(ab: Ablation) -> str:
     """How far from trained the nets are, beside the paper's own: an effect measured early in
     training need not be the paper's (a student reads the verdict, not the epochs column)."""
     runs = ab.arms[0].runs if ab.arms else []
-    epochs = distinct(runs, "epochs")
     setting = paper.PAPER_SETTINGS.get(ab.claim.arch)
-    ours = (f"the paper's arm ends at {ab.arms[0].cell(ab.metric())} % "
-            f"{ab.where} top-1 error after {', '.join(map(str, epochs))} epochs" if runs
+    epochs = ", ".join(map(str, distinct(runs, "epochs")))
+    ours = (TEXT["trained"].format(error=ab.arms[0].cell(ab.metric()), where=ab.where,
+                                   epochs=epochs) if runs
             else "no run of the paper's arm completed")
     theirs = (f"; the paper's own net: {setting.error} after {setting.epochs} epochs" if setting
               else "")
@@ -166,8 +170,9 @@ def arms_parts(ab: Ablation) -> list[str]:
         cols.insert(1, ("test/tencrop_top1_err", "test top-1, ten crops %"))
     rows = []
     for arm in ab.arms:
+        jobs = arm.n + len(arm.failed) + len(arm.missing_seeds)
         params, epochs = distinct(arm.runs, "parameters"), distinct(arm.runs, "epochs")
-        rows.append([f"`{arm.name}`", f"{arm.n} of {arm.n_jobs} jobs completed",
+        rows.append([f"`{arm.name}`", f"{arm.n} of {jobs} jobs completed",
                      ", ".join(f"{p:,}" for p in params) or "-", *[arm.cell(m) for m, _ in cols],
                      ", ".join(map(str, epochs)) or "-"])
     return ["### Arms", TEXT["arms"],
@@ -278,9 +283,9 @@ def summary_parts(ablations: list[Ablation]) -> list[str]:
     claimed = [ab for ab in ablations if ab.claim is not None]
     if not claimed:
         return []
-    rows = [[f"`{ab.name}`", ab.claim.text, ab.label, measured(ab),
-             ab.measure.paper_number(ab.claim), str(ab.seeds),
-             verdict_text(ab.verdict, reason=True)] for ab in claimed]
+    columns = ("measure", "measured", "paper", "seeds", "verdict")
+    rows = [[f"`{ab.name}`", ab.claim.text, *map(claim_cells(ab, reason=True).get, columns)]
+            for ab in claimed]
     words = ([f"**In words:** {reading(claimed[0])}"] if len(claimed) == 1 else
              ["**In words:**", bullets([f"`{ab.name}`: {reading(ab)}" for ab in claimed])])
     return ["## What each idea is worth",
@@ -305,21 +310,18 @@ class Report:
     markdown: Path
     html: Path
     figures: list[Path]
+    headlines: list[str]  # per claim: Δ, interval, verdict, seeds
+    replaced: list[Path]  # this report's files that were there
+    stale: list[Path]  # an earlier report's figures this one lacks
     wandb: str | None = None  # the one line about W&B, when asked for
-    headlines: list[str] = field(default_factory=list)  # per claim: Δ, interval, verdict, seeds
-    replaced: list[Path] = field(default_factory=list)  # this report's files that were there
-    stale: list[Path] = field(default_factory=list)  # an earlier report's figures this one lacks
 
     def describe(self) -> str:
         """One line: what was written, and whether it overwrote a previous report."""
-        figures = f"{len(self.figures)} figure{'' if len(self.figures) == 1 else 's'}"
-        if not self.replaced:
-            line = f"wrote {self.markdown}, {self.html.name} and {figures} (new report)"
-        else:
-            new = 2 + 2 * len(self.figures) - len(self.replaced)  # each figure: PNG and PDF
-            more = f"; {new} file{'' if new == 1 else 's'} new" if new else ""
-            line = (f"rewrote {self.markdown}, {self.html.name} and {figures} "
-                    f"(previous report replaced{more})")
+        n, new = len(self.figures), 2 + 2 * len(self.figures) - len(self.replaced)  # PNG, PDF
+        what = f"{self.markdown}, {self.html.name} and {n} figure{'' if n == 1 else 's'}"
+        more = f"; {new} file{'' if new == 1 else 's'} new" if new else ""
+        line = (f"rewrote {what} (previous report replaced{more})" if self.replaced
+                else f"wrote {what} (new report)")
         stale = ", ".join(p.name for p in self.stale)
         return line + (f"; left from before, no longer in the report: {stale}" if stale else "")
 
@@ -348,10 +350,9 @@ def build_report(dirs: list[str | Path], out_dir: str | Path | None = None,
     page.write_text(to_html(text, title="AlexNet ablation report"))
     figures = [out / p for p in re.findall(r"^!\[[^\]]*\]\(([^)]+)\)$", text, re.M)]
     written = {md, page, *figures, *(f.with_suffix(".pdf") for f in figures)}
-    report = Report(md, page, figures, replaced=sorted(before & written),
-                    stale=sorted(before - written),
-                    headlines=[plain(f"{ab.name}: {reading(ab)}") for ab in ablations
-                               if ab.claim is not None])  # for the console at a sweep's end
+    report = Report(md, page, figures, [plain(f"{ab.name}: {reading(ab)}") for ab in ablations
+                                        if ab.claim is not None],  # the console's, at a sweep's end
+                    sorted(before & written), sorted(before - written))
     if wandb is not None:
         from alexnet.report.wandb_report import publish
 

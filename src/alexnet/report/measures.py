@@ -43,10 +43,6 @@ class ArmStats:
         found = {r.seed for r in self.runs + self.failed}
         return [s for s in self.expected_seeds if s not in found]
 
-    @property
-    def n_jobs(self) -> int:
-        return self.n + len(self.failed) + len(self.missing_seeds)
-
     def by_seed(self, metric: str | Callable[[dict], float | None]) -> dict:
         """{seed: value in %} of the completed runs (`metric`: a summary key, or a function of
         the summary): what the paired interval matches up."""
@@ -99,9 +95,11 @@ class Measure:
     """Test error, other arm minus the paper's arm ("error")."""
 
     same_weights = False  # compares the paper's arm with itself (ten-crop), not with other arms
+    LABEL = "{where} top-1"  # what it measures, with where the errors come from
 
     def label(self, claim: paper.Claim, where: str = "test") -> str:
-        return f"{where} top-1"
+        threshold = 100 * (claim.threshold or paper.FIGURE1_THRESHOLD)
+        return self.LABEL.format(where=where, threshold=threshold)
 
     def paper_number(self, claim: paper.Claim) -> str:
         return f"{'≥ ' if claim.at_least else ''}{claim.top1_delta:+.1f}"
@@ -125,8 +123,7 @@ class Overfit(Measure):
     error − a 1,000-image training subset, whose own noise is said). Judged only where the
     paper's arm has stopped improving: overfitting cannot show in a net still descending."""
 
-    def label(self, claim, where="test"):
-        return "generalisation gap (test − train, eval mode)"
+    LABEL = "generalisation gap (test − train, eval mode)"
 
     def compare(self, ab, base, other):
         full = all(r.summary.get("final_train_all/top1_err") is not None
@@ -179,9 +176,7 @@ class Speed(Measure):
     """Figure 1: the other arm's epochs to the training error threshold over the paper's arm's,
     on the log scale (a claimed 6× is log 6)."""
 
-    def label(self, claim, where="test"):
-        threshold = 100 * (claim.threshold or paper.FIGURE1_THRESHOLD)
-        return f"epochs to {threshold:g} % train_eval error, ratio"
+    LABEL = "epochs to {threshold:g} % train_eval error, ratio"
 
     def paper_number(self, claim):
         return f"{claim.speedup:g}×"
@@ -206,9 +201,7 @@ class PairedEval(Measure):
     images (stats.seeds_by_images); the paired t over seeds and McNemar's test beside it."""
 
     same_weights = True
-
-    def label(self, claim, where="test"):
-        return "test top-1: centre − ten crops"
+    LABEL = "test top-1: centre − ten crops"
 
     def compare(self, ab, base, other):
         runs = [r for r in base.runs if r.summary.get("test/tencrop_top1_err") is not None]
@@ -282,20 +275,12 @@ class Ablation:
         return next((c for c in self.comparisons if c.verdict is not None), None)
 
     @property
-    def label(self) -> str:
-        return self.primary.label if self.primary else self.measure.label(self.claim)
-
-    @property
     def verdict(self) -> Verdict | None:
         return self.primary.verdict if self.primary else None
 
     @property
     def estimate(self) -> stats.Estimate | None:
         return self.primary.estimate if self.primary else None
-
-    @property
-    def seeds(self) -> int:
-        return self.estimate.n if self.estimate else min((a.n for a in self.arms), default=0)
 
     @property
     def adjusted_p(self) -> float | None:
@@ -336,7 +321,7 @@ def _undecided(v: Verdict, est: stats.Estimate, claimed: float, plan: Plan | Non
             return Verdict(NOT_MEASURABLE, TEXT["notes"]["sign_test"].format(
                 needed=needed, level=100 * level, seeds=plan.max_seeds), censored=True)
         return replace(v, seeds_needed=(needed, needed)) if est.n < needed else v
-    if not est.sd or est.n < 2 or est.kind == "Welch":
+    if not est.sd:  # one seed: no spread to plan from
         return v
     first = plan.min_seeds if plan else 3
     return replace(v, seeds_needed=(seeds_needed(est.sd, claimed, first),

@@ -16,9 +16,10 @@ from pathlib import Path
 import numpy as np
 
 from alexnet import paper
+from alexnet.arms import claim_experiments
 from alexnet.report import document as doc
 from alexnet.report import plots
-from alexnet.report.collect import distinct, find_runs, read_yaml, sweep_command, wall_time
+from alexnet.report.collect import distinct, find_runs, sweep_command, wall_time
 from alexnet.report.measures import MEASURES, SHARED, Ablation, analyse_runs
 from alexnet.report.stats import holm
 
@@ -94,9 +95,9 @@ def row(name: str, ab: Ablation | None, out: Path, conf_dir: Path | None,
                if (s / doc.REPORT_MD).is_file()]
     p = ab.adjusted_p
     holm_cell = "-" if p is None else f"{'**kept**' if kept[name] else 'not kept'} (p = {p:.2g})"
-    return [f"`{name}`: {claim.text}", measure.paper_number(claim), ab.label, doc.measured(ab),
-            doc.level(ab) if ab.estimate else "-", doc.verdict_text(ab.verdict), holm_cell,
-            str(ab.seeds),
+    cells = doc.claim_cells(ab)
+    return [f"`{name}`: {claim.text}", cells["paper"], cells["measure"], cells["measured"],
+            doc.level(ab) if ab.estimate else "-", cells["verdict"], holm_cell, cells["seeds"],
             "; ".join(f"{layout or '?'} ({train or '?'} train / {test or '?'} test)"
                       for layout, train, test in data) or "-",
             ", ".join(map(str, distinct(ab.runs, "epochs"))) or "-",
@@ -107,10 +108,7 @@ def _fallback_command(name: str, conf_dir: Path | None) -> str | None:
     """The command measuring claim `name` at our scale when no sweep records one: its
     conf/experiment/ preset, with the CPU preset for AlexNet's claims; the four-layer net trains
     on CIFAR-10."""
-    presets = sorted((Path(conf_dir) / "experiment").glob("ablate_*.yaml")) if conf_dir else []
-    claims = {p.stem: ((read_yaml(p) or {}).get("ablation") or {}).get("claim")
-              for p in presets}
-    experiment = next((stem for stem, claim in claims.items() if claim == name), None)
+    experiment = claim_experiments(conf_dir).get(name) if conf_dir else None
     if experiment is None:
         return None
     scale = "preset=cifar_cpu" if paper.CLAIMS[name].arch == "alexnet" else "data=cifar10"

@@ -87,8 +87,6 @@ def judge(est: Estimate | None, claimed: float, at_least: bool = False,
           show: Callable[[float], str] = points) -> Verdict:
     """RULES applied to `est`. `claimed` is the paper's size in the units of `est` (its sign
     says which way: positive means the other arm is worse); `show` writes a size in the reason."""
-    if claimed == 0:
-        raise ValueError("judge needs a non-zero claimed size")
     if est is None:
         return Verdict(UNDECIDED, "no completed pair of runs", no_pair=True)
     if est.ci is None:
