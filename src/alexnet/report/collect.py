@@ -100,20 +100,19 @@ class Sweep:
 
 
 def _hydra(sweep_dir: Path) -> tuple[dict, list] | None:
-    """A sweep's multirun.yaml: its hydra node and its command line's overrides."""
+    """A sweep's multirun.yaml: its sweeper's params and its command line's overrides."""
     path = Path(sweep_dir) / SWEEP_FILE
     if not path.is_file():
         return None
     hydra = (read_yaml(path) or {}).get("hydra", {})
     task = (hydra.get("overrides") or {}).get("task") or []
-    return hydra, parse_overrides([str(o) for o in task])
+    return (hydra.get("sweeper") or {}).get("params") or {}, parse_overrides(list(map(str, task)))
 
 
 def read_sweep(sweep_dir: Path) -> Sweep | None:
     if (read := _hydra(sweep_dir)) is None:
         return None
-    hydra, task = read
-    params = (hydra.get("sweeper") or {}).get("params") or {}
+    params, task = read
     grid = {str(k): f"{k}={v}" for k, v in params.items()}
     for o in task:  # plumbing (ckpt_path=, data.root=) is no grid
         key = o.key_or_group
@@ -144,14 +143,13 @@ def sweep_command(sweep_dir: Path) -> str | None:
     its seeds and the PINNED keys as its jobs ran them."""
     if (read := _hydra(sweep_dir)) is None:
         return None
-    hydra, task = read
+    params, task = read
     given = {o.key_or_group for o in task}
     args = [next((f"{o.key_or_group}={place}" for pattern, place in MACHINE_PATHS.items()
                   if fnmatch.fnmatchcase(o.key_or_group, pattern)), o.input_line)
             for o in task if not fnmatch.fnmatchcase(o.key_or_group, "hydra[./]*")]
-    seeds = ((hydra.get("sweeper") or {}).get("params") or {}).get("seed")
-    if seeds is not None and "seed" not in given:  # the experiment's seeds as they were then
-        args.append(f"seed={seeds}")
+    if params.get("seed") is not None and "seed" not in given:  # the seeds as they were then
+        args.append(f"seed={params['seed']}")
     jobs = sorted(Path(sweep_dir).glob(f"*/{CONFIG_FILE}"))
     cfg = (read_yaml(jobs[0]) if jobs else None) or {}
     for key in PINNED:
@@ -209,17 +207,16 @@ def find_runs(dirs: list[str | Path], pooled: bool = True) -> list[Run]:
 def _drop_repeats(runs: list[Run]) -> list[Run]:
     """A completed job wins; else the first met, in path order (file times are a checkout's, not
     the runs', so they cannot decide). A job without a seed has nothing to be compared with."""
-    kept: dict[Any, Run] = {}
+    same: dict[Any, list[Run]] = {}
     for run in runs:
         arm = json.dumps(run.summary.get("arm") or {}, sort_keys=True)
-        key = id(run) if run.seed is None else (run.ablation, arm, json.dumps(run.seed))
-        first = kept.setdefault(key, run)
-        if first is not run:
-            winner, loser = (run, first) if run.completed and not first.completed else (first, run)
-            winner.replaces += [loser, *loser.replaces]
-            loser.replaces = []
-            kept[key] = winner
-    return [r for r in runs if any(r is v for v in kept.values())]
+        same.setdefault(id(run) if run.seed is None else
+                        (run.ablation, arm, json.dumps(run.seed)), []).append(run)
+    kept = []
+    for group in same.values():
+        kept.append(winner := next((r for r in group if r.completed), group[0]))
+        winner.replaces = [r for r in group if r is not winner]
+    return [r for r in runs if any(r is k for k in kept)]
 
 
 class IncomparableSweeps(ValueError):

@@ -216,16 +216,14 @@ def figure_parts(ab: Ablation, out_dir: Path, line: float | None) -> list[str]:
     parts = []
     if any(r.metrics for r in ab.runs):
         path = plots.curves(ab.arms, out_dir / CURVES_PNG.format(ab.name), line, title=ab.name)
-        parts.append(figure(path.name, f"{ab.name}: train_eval and held-out val top-1 error per "
-                                       "epoch, mean over seeds with the min–max band"))
+        parts.append(figure(path.name, TEXT["curves_caption"].format(ab.name)))
     rows = [(c.label if c.same_weights else f"{c.other}: {c.label}", c.estimate.delta,
              c.estimate.ci, c.claimed) for c in ab.comparisons
             if c.estimate is not None and not c.ratio]
     if rows:
         path = plots.differences(rows, out_dir / DIFFERENCES_PNG.format(ab.name), level(ab),
                                  ab.name)
-        parts.append(figure(path.name, f"{ab.name}: paired differences ({level(ab)} CI) and the "
-                                       "paper's claim"))
+        parts.append(figure(path.name, TEXT["differences_caption"].format(ab.name, level(ab))))
     return parts
 
 
@@ -240,10 +238,9 @@ def job_parts(ab: Ablation) -> list[str]:
             if not r.completed:
                 error = str(s.get("error", "")).replace("`", "'")
                 bad.append(f"`{r.path}`: {s.get('status')}" + (f" `{error}`" if error else ""))
-            bad += [f"`{old.path}` ({old.summary.get('status')}) superseded by the later "
-                    f"`{r.path}` (same arm and seed)" for old in r.replaces]
-        bad += [f"`{arm.name}` seed {seed}: missing (in the sweep's grid, no job directory)"
-                for seed in arm.missing_seeds]
+            bad += [TEXT["superseded"].format(old.path, old.summary.get("status"), r.path)
+                    for old in r.replaces]
+        bad += [TEXT["missing"].format(arm.name, seed) for seed in arm.missing_seeds]
     parts = ["### Jobs", table(["job", "arm", "seed", "status", "epochs", "wall time s",
                                 "images/s"], rows)]
     return parts + (["Jobs that did not complete or were replaced (not averaged in):",
@@ -272,9 +269,8 @@ def facts_parts(runs: list[Run], sweeps: list[Sweep], dirs: list[Path]) -> list[
         more = f" (+{len(values) - 4} more)" if len(values) > 4 else ""
         items.append(f"{label}: {'; '.join(values[:4])}{more}")
     if done:
-        items.append(f"seeds: {', '.join(sorted({str(r.seed) for r in done}))}; completed jobs: "
-                     f"{len(done)} of {len(runs)}; total wall time of the jobs "
-                     f"{wall_time(done) / 60:.1f} min")
+        items.append(TEXT["seeds_fact"].format(", ".join(sorted({str(r.seed) for r in done})),
+                                               len(done), len(runs), wall_time(done) / 60))
     items.append("sources: " + ", ".join(f"`{d}`" for d in dirs))
     return ["## Run facts", bullets(items)]
 

@@ -73,9 +73,8 @@ def welch(base: list[float], other: list[float], confidence: float = CONFIDENCE)
         return None
     delta = statistics.fmean(other) - statistics.fmean(base)
     n = min(len(base), len(other))
-    va = statistics.variance(base) / len(base) if len(base) > 1 else math.nan
-    vb = statistics.variance(other) / len(other) if len(other) > 1 else math.nan
-    if n < 2 or va + vb == 0:  # one value, or no spread: Welch's df is undefined
+    va, vb = (statistics.variance(x) / len(x) for x in (base, other)) if n > 1 else (0, 0)
+    if va + vb == 0:  # one value, or no spread: Welch's df is undefined
         return Estimate(delta, None, n, confidence, "Welch")
     se = math.sqrt(va + vb)
     df = (va + vb) ** 2 / (va**2 / (len(base) - 1) + vb**2 / (len(other) - 1))

@@ -15,6 +15,7 @@ from typing import Any
 
 from alexnet.loggers import decide_wandb_mode
 from alexnet.report.collect import Run, by_ablation
+from alexnet.report.verdict import TEXT
 from alexnet.timeout import call_with_timeout
 
 CURVES = (("train_eval/top1_err", "training top-1 error (eval mode)"),
@@ -38,9 +39,7 @@ def report_spec(runs: list[Run], markdown_tables: str, project: str, entity: str
 
     groups = (sorted({r.summary.get("group") for r in runs} - {None})
               or sorted({r.path.parent.name for r in runs}))
-    blocks: list[Any] = [wr.P(f"Sweeps: {', '.join(groups)}. Built by src/report.py from the "
-                              "runs' own records; the tables below carry its intervals and "
-                              "verdicts (bands and bars here: standard errors over seeds).")]
+    blocks: list[Any] = [wr.P(TEXT["wandb_intro"].format(", ".join(groups)))]
     for ablation, members in by_ablation(runs).items():
         switches = list(dict.fromkeys(k for r in members for k in (r.summary.get("arm") or {})))
         runset = wr.Runset(
@@ -51,8 +50,8 @@ def report_spec(runs: list[Run], markdown_tables: str, project: str, entity: str
         panels = [wr.LinePlot(title=label, x="epoch", y=[key], groupby_aggfunc="mean",
                               groupby_rangefunc="stderr", title_x="epoch", title_y=label)
                   for key, label in CURVES]
-        panels.append(wr.BarPlot(title="test error, the report's headline (mean ± standard error "
-                                       "over seeds)", metrics=["test/top1_err", "test/top5_err"],
+        panels.append(wr.BarPlot(title=TEXT["wandb_bars"],
+                                 metrics=["test/top1_err", "test/top5_err"],
                                  groupby_aggfunc="mean", groupby_rangefunc="stderr"))
         blocks += [wr.H2(f"Ablation {ablation}" if ablation else "Runs"),
                    wr.PanelGrid(runsets=[runset], panels=panels)]
