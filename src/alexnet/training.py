@@ -6,6 +6,7 @@ trainer, logger, callbacks) and an output directory, not a running Hydra.
 
 from __future__ import annotations
 
+import inspect
 import json
 import logging
 import os
@@ -66,6 +67,9 @@ class ConfigError(ValueError):
     """A config value that cannot work; the message names the key and what would."""
 
 
+MODULE_ARGUMENTS = set(inspect.signature(AlexNetModule).parameters)
+
+
 def build_datamodule(cfg: DictConfig) -> AlexNetDataModule:
     data = OmegaConf.to_container(cfg.data, resolve=True)
     return AlexNetDataModule.from_config(data, divide_std=RECIPE_INPUTS[cfg.recipe.input],
@@ -73,10 +77,11 @@ def build_datamodule(cfg: DictConfig) -> AlexNetDataModule:
 
 
 def recipe_arguments(recipe: DictConfig) -> dict[str, Any]:
-    """AlexNetModule's recipe arguments: the composed recipe, less its name and `input` (the
-    data's scaling); the schedule's epochs as tuples, as checkpoints have always stored them."""
+    """AlexNetModule's recipe arguments: the composed recipe's keys that are its parameters (the
+    rest are the config's: `name`, `input` for the data, `lr_by_activation` read into `lr`); the
+    schedule's epochs as tuples, as checkpoints have always stored them."""
     r = OmegaConf.to_container(recipe, resolve=True)
-    return {k: tuple(v) if isinstance(v, list) else v for k, v in r.items() if k not in ("name", "input")}
+    return {k: tuple(v) if isinstance(v, list) else v for k, v in r.items() if k in MODULE_ARGUMENTS}
 
 
 def build_module(cfg: DictConfig, num_classes: int) -> AlexNetModule:
