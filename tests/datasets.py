@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import struct
-import zlib
 from pathlib import Path
 
 import numpy as np
@@ -77,37 +75,10 @@ def imagenette(root: Path, per_class=(3, 2), seed=0) -> Path:
     return root
 
 
-# -- a MATLAB 5 writer, just enough for a devkit-like meta.mat ----------------------------------
-
-
-def _element(mtype: int, data: bytes) -> bytes:
-    out = struct.pack("<II", mtype, len(data)) + data
-    return out + b"\0" * (-len(out) % 8)
-
-
-def _matrix(mx_class: int, dims, body: bytes, name: str = "") -> bytes:
-    head = _element(6, struct.pack("<II", mx_class, 0)) + _element(5, struct.pack(f"<{len(dims)}i", *dims))
-    return _element(14, head + _element(1, name.encode()) + body)
-
-
-def _char(s: str) -> bytes:
-    return _matrix(4, (1, len(s)), _element(4, np.array([ord(c) for c in s], "<u2").tobytes()))
-
-
-def _double(v: float) -> bytes:
-    return _matrix(6, (1, 1), _element(9, struct.pack("<d", v)))
-
-
 def write_meta_mat(path: Path, synsets, compress: bool = False) -> None:
     """`synsets` as the devkit has it: a struct array with ILSVRC2012_ID, WNID, words, num_children."""
-    fields = ("ILSVRC2012_ID", "WNID", "words", "num_children")
-    names = b"".join(f.encode().ljust(32, b"\0") for f in fields)
-    body = struct.pack("<HHi", 5, 4, 32) + _element(1, names)  # field-name width as a small element
-    for ident, wnid, words in synsets:
-        body += _double(ident) + _char(wnid) + _char(words) + _double(0)
-    var = _matrix(2, (len(synsets), 1), body, name="synsets")
-    if compress:
-        packed = zlib.compress(var)
-        var = struct.pack("<II", 15, len(packed)) + packed
-    header = b"MATLAB 5.0 MAT-file, written by the tests".ljust(116, b" ") + b"\0" * 8 + struct.pack("<H", 0x0100) + b"IM"
-    path.write_bytes(header + var)
+    from scipy.io import savemat
+
+    fields = [("ILSVRC2012_ID", "O"), ("WNID", "O"), ("words", "O"), ("num_children", "O")]
+    rows = np.array([(float(i), w, words, 0.0) for i, w, words in synsets], dtype=fields)
+    savemat(path, {"synsets": rows.reshape(-1, 1)}, do_compression=compress)

@@ -6,20 +6,13 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from dotenv import dotenv_values
+
 
 def load_dotenv(path: str | Path = ".env") -> list[str]:
-    """Sets the variables of a `.env` file that the environment lacks; returns their names only."""
-    path = Path(path)
-    if not path.is_file():
-        return []
-    names = []
-    for line in path.read_text().splitlines():
-        line = line.strip()
-        if not line or line.startswith("#") or "=" not in line:
-            continue
-        key, value = line.removeprefix("export ").split("=", 1)
-        key, value = key.strip(), value.strip().strip("'\"")
-        if key and value and key not in os.environ:
-            os.environ[key] = value
-            names.append(key)
-    return names
+    """Sets the variables of a `.env` file (python-dotenv parses it) that the environment lacks;
+    returns their names only. Unlike python-dotenv's own load_dotenv, a blank value is skipped:
+    a copied .env.example leaves `WANDB_MODE=` or `DATA_ROOT=` unset, not set to ''."""
+    values = {k: v for k, v in dotenv_values(path).items() if v and k not in os.environ}
+    os.environ.update(values)
+    return list(values)

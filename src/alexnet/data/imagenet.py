@@ -111,24 +111,18 @@ def _flat_val_labels(root: Path, val_dir: Path, files: list[Path]) -> tuple[dict
 
 
 def devkit_wnids(folder: Path) -> dict[int, str]:
-    """ILSVRC2012_ID (1-based) → wnid from the devkit's meta.mat (scipy if installed, else our
-    own reader), or from a plain `ilsvrc2012_ids.txt` ('<id> <wnid>' lines) next to it."""
+    """ILSVRC2012_ID (1-based) → wnid from the devkit's meta.mat (scipy), or from a plain
+    `ilsvrc2012_ids.txt` ('<id> <wnid>' lines) next to it."""
+    from scipy.io import loadmat
+
     plain = folder / "ilsvrc2012_ids.txt"
     if plain.is_file():
         return {int(a): b for a, b in (line.split()[:2] for line in plain.read_text().splitlines() if line.strip())}
     meta = folder / "meta.mat"
     if not meta.is_file():
         raise DataError(f"{folder} has the ground truth but no meta.mat (or ilsvrc2012_ids.txt) to map its ids to wnids")
-    try:
-        from scipy.io import loadmat
-
-        rows = loadmat(meta, squeeze_me=True)["synsets"]
-        synsets = [{"ILSVRC2012_ID": r["ILSVRC2012_ID"], "WNID": r["WNID"]} for r in rows]
-    except ImportError:
-        from alexnet.data.matfile import load_mat
-
-        synsets = load_mat(meta)["synsets"]
-    return {int(np.ravel(s["ILSVRC2012_ID"])[0]): str(s["WNID"]) for s in synsets}
+    rows = np.atleast_1d(loadmat(meta, squeeze_me=True)["synsets"])
+    return {int(np.ravel(r["ILSVRC2012_ID"])[0]): str(r["WNID"]) for r in rows}
 
 
 def imagenet(root: str | Path) -> Source:
