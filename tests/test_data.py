@@ -7,7 +7,8 @@ import pytest
 import torch
 
 from alexnet.data import cache
-from alexnet.data.datamodule import AlexNetDataModule, EpochShuffle
+from alexnet.data.datamodule import AlexNetDataModule
+from alexnet.data.parallel import EpochShuffle
 from alexnet.data.resumable import ResumableLoader
 from alexnet.data.sources import DataError, cifar10, image_folder
 from alexnet.data.stats import image_stats

@@ -10,7 +10,8 @@ import pytest
 import torch
 
 from alexnet import checkpoint
-from alexnet.data.datamodule import AlexNetDataModule, split_training_rows
+from alexnet.data.datamodule import AlexNetDataModule
+from alexnet.data.splits import split_training_rows
 from alexnet.data.transforms import center_crop, center_offsets
 from alexnet.evaluation import evaluate
 from alexnet.training import ConfigError, build, train

@@ -11,7 +11,8 @@ from omegaconf import DictConfig, OmegaConf
 
 from alexnet.columns import STRATEGY as COLUMNS
 from alexnet.columns import columns_problem
-from alexnet.data.datamodule import PCA_FROM, RECIPE_INPUTS, per_process_batch
+from alexnet.data.datamodule import PCA_FROM, RECIPE_INPUTS
+from alexnet.data.parallel import per_process_batch
 from alexnet.module import SCHEDULES
 from alexnet.optim import MOMENTUM_FORMS
 from alexnet.resume import SWEEP_KEEP

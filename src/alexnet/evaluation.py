@@ -20,7 +20,8 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 
 from alexnet import checkpoint
-from alexnet.data.datamodule import AlexNetDataModule, data_parallel_rank
+from alexnet.data.datamodule import AlexNetDataModule
+from alexnet.data.parallel import data_parallel_rank
 from alexnet.data.sources import DataError
 from alexnet.module import AlexNetModule
 from alexnet.record import RunRecord

@@ -30,7 +30,7 @@ from lightning.pytorch.utilities.exceptions import SIGTERMException
 from omegaconf import OmegaConf
 
 from alexnet.atomic import atomic_write_text
-from alexnet.data.datamodule import data_parallel_rank
+from alexnet.data.parallel import data_parallel_rank
 from alexnet.submitit_task import Requeued
 
 log = logging.getLogger(__name__)

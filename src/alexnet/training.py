@@ -26,13 +26,9 @@ from alexnet.atomic import atomic_write_text
 from alexnet.checkpoint_io import AtomicCheckpointIO, clean_orphans
 from alexnet.config_checks import config_problem
 from alexnet.console import EpochLine, duration, progress_bar
-from alexnet.data.datamodule import (
-    RECIPE_INPUTS,
-    AlexNetDataModule,
-    data_parallel_rank,
-    per_process_batch,
-)
+from alexnet.data.datamodule import RECIPE_INPUTS, AlexNetDataModule
 from alexnet.data.layouts import unshare_listing
+from alexnet.data.parallel import data_parallel_rank, per_process_batch
 from alexnet.data.sources import DataError
 from alexnet.evaluation import FinalTest, ValidateAtStop
 from alexnet.loggers import build_loggers, decide_wandb_mode, finish_wandb, log_final_hparams

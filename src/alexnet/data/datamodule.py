@@ -20,8 +20,6 @@ from __future__ import annotations
 
 import hashlib
 import inspect
-import math
-import numbers
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -29,162 +27,28 @@ from typing import Any
 import lightning as L
 import numpy as np
 import torch
-from torch.utils.data import DataLoader, Dataset, Sampler
+from torch.utils.data import DataLoader
 
 from alexnet import paper
 from alexnet.data import cache, layouts, lighting, stats
 from alexnet.data.layouts import load_source
+from alexnet.data.parallel import EpochShuffle, Shard, data_parallel_rank, per_process_batch
 from alexnet.data.resumable import ResumableLoader
 from alexnet.data.sources import DataError, Source
+from alexnet.data.splits import ArrayDataset, check_holdout, check_train_eval, split_training_rows
 from alexnet.data.transforms import Normalize, center_crop, center_offsets, train_batch
 from alexnet.data.transforms import ten_crop as ten_crop_views
 
 PCA_FROM = ("train", "imagenet")
 
 
-class ArrayDataset(Dataset):
-    """Rows of a (possibly memory-mapped) uint8 array, fetched a whole batch at a time.
-    `rows` leaves out rows whose files could not be read (data.skip_bad_images)."""
-
-    def __init__(self, images: np.ndarray, labels: np.ndarray, rows: np.ndarray | None = None):
-        self.images = images
-        self.rows = np.arange(len(labels)) if rows is None else np.asarray(rows)
-        self.labels = torch.as_tensor(np.asarray(labels)[self.rows])
-
-    def __len__(self) -> int:
-        return len(self.rows)
-
-    def __getitem__(self, index: int):
-        return torch.from_numpy(np.array(self.images[self.rows[index]])), self.labels[index]
-
-    def __getitems__(self, indices: list[int]):
-        order = np.asarray(indices)
-        return torch.from_numpy(np.array(self.images[self.rows[order]])), self.labels[order]
-
-    def take(self, positions=None) -> tuple[np.ndarray, np.ndarray]:
-        """(uint8 images, labels) at these positions of the dataset (default: all), in memory:
-        `images` is the whole decoded split, and a holdout or a skipped file leaves out rows."""
-        order = np.arange(len(self)) if positions is None else np.asarray(positions)
-        return np.asarray(self.images[self.rows[order]]), self.labels.numpy()[order]
-
-
 def _already_batched(batch):
     return batch
-
-
-def _holdout_counts(labels: np.ndarray, holdout, classes: int) -> np.ndarray:
-    """Images each class gives: the same share of every class (rounded down), so a balanced
-    training set gives the same number per class and a smaller class proportionally fewer."""
-    n = len(labels)
-    per_class = np.bincount(labels, minlength=classes)
-    if isinstance(holdout, numbers.Integral):
-        if holdout < classes:
-            raise ValueError(f"data.holdout={holdout} holds out fewer images than the {classes} classes; use at least {classes} or a fraction such as 0.1")
-        if holdout >= n:
-            raise ValueError(f"data.holdout={holdout} is not smaller than the {n} training images; use a fraction such as 0.1 or a smaller count")
-        counts = holdout * per_class // n
-    else:
-        counts = np.array([math.floor(holdout * c + 1e-9) for c in per_class], dtype=np.int64)
-    if counts.sum() == 0:
-        raise ValueError(f"data.holdout={holdout} holds out no image of {n} training images in {classes} classes; use a larger share or null")
-    return counts
-
-
-def split_training_rows(labels: np.ndarray, holdout, train_eval: int | None, seed: int, classes: int):
-    """(train, holdout, train_eval) as sorted positions into `labels`: a class-balanced holdout
-    (`holdout`: a fraction in (0, 1), a count, or None) and `train_eval` images of what is left,
-    both drawn by one generator seeded by `seed` (data.holdout_seed), never by the run seed."""
-    labels = np.asarray(labels)
-    rng = np.random.default_rng(seed)
-    held = np.zeros(len(labels), dtype=bool)
-    if holdout:
-        for c, k in enumerate(_holdout_counts(labels, holdout, classes)):
-            members = np.flatnonzero(labels == c)
-            held[members[rng.permutation(len(members))[:k]]] = True
-    train, held_out = np.flatnonzero(~held), np.flatnonzero(held)
-    n_eval = min(int(train_eval or 0), len(train))
-    subset = train[np.sort(rng.choice(len(train), size=n_eval, replace=False))] if n_eval else train[:0]
-    return train, held_out, subset
-
-
-def _check_holdout(holdout):
-    """None/0 (off), a fraction in (0, 1) or a positive count; anything else says what is wrong."""
-    if holdout is None or (holdout is False) or (isinstance(holdout, numbers.Number) and holdout == 0):
-        return None
-    if isinstance(holdout, bool) or not isinstance(holdout, numbers.Real) or holdout < 0 or (
-        not isinstance(holdout, numbers.Integral) and holdout >= 1
-    ):
-        raise ValueError(f"data.holdout={holdout!r} is neither a fraction in (0, 1) nor an image count; use e.g. 0.1, 5000 or null (validate on the test split)")
-    return int(holdout) if isinstance(holdout, numbers.Integral) else float(holdout)
-
-
-def _check_train_eval(train_eval):
-    if train_eval is None or train_eval is False or train_eval == 0:
-        return None
-    if isinstance(train_eval, bool) or not isinstance(train_eval, numbers.Integral) or train_eval < 0:
-        raise ValueError(f"data.train_eval={train_eval!r} is not a number of training images; use e.g. 1000, or null to skip it")
-    return int(train_eval)
-
-
-def data_parallel_rank(trainer) -> tuple[int, int]:
-    """(rank, size) of a process's data parallelism, as the trainer's strategy defines it."""
-    sampler_kwargs = getattr(trainer.strategy, "distributed_sampler_kwargs", None) if trainer is not None else None
-    return (sampler_kwargs["rank"], sampler_kwargs["num_replicas"]) if sampler_kwargs else (0, 1)
 
 
 # recipe.input → divide_std: raw_255 is the paper's mean-subtracted 0-255 RGB; standardized
 # also divides by each channel's std
 RECIPE_INPUTS = {"raw_255": False, "standardized": True}
-
-
-def per_process_batch(batch_size: int, processes: int) -> int:
-    """`data.batch_size` is the global batch of one SGD step (the paper's 128 over its two GPUs):
-    each of `processes` data-parallel processes takes an equal share of it, or none can."""
-    if batch_size % processes:
-        below, above = batch_size // processes * processes, -(-batch_size // processes) * processes
-        nearest = " or ".join(str(b) for b in dict.fromkeys((below, above)) if b > 0)
-        raise ValueError(
-            f"data.batch_size={batch_size} is the global batch, split evenly over the {processes} "
-            "data-parallel processes (trainer.devices × trainer.num_nodes; trainer=columns: one "
-            f"per pair): pass a multiple of {processes}, e.g. {nearest}")
-    return batch_size // processes
-
-
-class EpochShuffle(Sampler[int]):
-    """A fresh permutation every epoch, drawn from (seed, epoch) alone: resumes repeat it. Under
-    data parallelism (`world` processes) each rank takes every world-th image of the same
-    permutation — disjoint shards of equal length, together the whole epoch (less its last
-    `size % world` images) — and its order changes every epoch on any Lightning version (the
-    platform shards itself: `Trainer(use_distributed_sampler=False)` in training.py)."""
-
-    def __init__(self, size: int, seed: int, rank: int = 0, world: int = 1):
-        self.size, self.seed, self.rank, self.world, self.epoch = size, seed, rank, world, 0
-
-    def set_epoch(self, epoch: int) -> None:  # Lightning calls this at every epoch start
-        self.epoch = epoch
-
-    def __iter__(self):
-        g = torch.Generator().manual_seed(self.seed * 1_000_003 + self.epoch)
-        order = torch.randperm(self.size, generator=g)
-        return iter(order[self.rank::self.world][: len(self)].tolist())
-
-    def __len__(self) -> int:
-        return self.size // self.world
-
-
-class Shard(Sampler[int]):
-    """Evaluation under data parallelism: every world-th image from `rank` on. The shards are
-    disjoint and cover the split exactly once — unlike DistributedSampler, which pads the last
-    shard with repeated images that an error rate would then count twice."""
-
-    def __init__(self, size: int, rank: int, world: int):
-        self.indices = range(rank, size, world)
-
-    def __iter__(self):
-        return iter(self.indices)
-
-    def __len__(self) -> int:
-        return len(self.indices)
 
 
 # The one upgrade step for a data config written before some keys existed (an old run's
@@ -235,8 +99,8 @@ class AlexNetDataModule(L.LightningDataModule):
         self.pca_lighting = lighting.variant(pca_lighting)
         self.pca_from, self.ten_crop = pca_from, bool(ten_crop)
         self.skip_bad_images, self.decode_workers = skip_bad_images, decode_workers
-        self.holdout, self.holdout_seed = _check_holdout(holdout), int(holdout_seed)
-        self.train_eval = _check_train_eval(train_eval)
+        self.holdout, self.holdout_seed = check_holdout(holdout), int(holdout_seed)
+        self.train_eval = check_train_eval(train_eval)
         self.train_all = train_all
         self._source: Source | None = None
         self.train_set = self.val_set = self.test_set = self.train_eval_set = None
