@@ -249,11 +249,10 @@ def test_sweep_adds_seeds_until_decided_or_max(tmp_path):
     out, plan = sequential_sweep(sweep, "ablate_lrn", 3)
     jobs = [json.loads(p.read_text()) for p in sweep.glob("*/summary.json")]
     seeds = sorted({j["seed"] for j in jobs})
-    assert plan["stopped"] in (STOP_DECIDED, STOP_MAX) and plan["critical"]
-    if plan["stopped"] == STOP_MAX:
-        assert seeds == [0, 1, 2] and [look["seeds"] for look in plan["looks"]] == [2, 3]
-    else:
-        assert all(v["final"] for v in plan["looks"][-1]["verdicts"])
+    # a tiny net's 2-3 seeds cannot decide 1.4 points: a look at 2 seeds, one at 3, then the max
+    assert plan["stopped"] == STOP_MAX and plan["critical"]
+    assert seeds == [0, 1, 2] and [look["seeds"] for look in plan["looks"]] == [2, 3]
+    assert not any(v["final"] for look in plan["looks"] for v in look["verdicts"])
     assert len(jobs) == 2 * len(seeds) and all(j["status"] == "completed" for j in jobs)
     # both arms of every seed, and no arm key from the plan's settings
     assert {tuple(sorted(j["arm"])) for j in jobs} == {("model.lrn",)}
