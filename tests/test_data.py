@@ -218,6 +218,25 @@ def test_resumable_loader_continues_an_epoch_where_the_checkpoint_left_it(worker
     assert epoch_batches(resumed, 2) == epochs[2]  # later epochs whole
 
 
+def test_a_loader_with_persistent_workers_is_freed_with_them_when_dropped():
+    """No reference cycle through the resumable batches: dropped, the loader goes at once and
+    its worker stops. (A cycle left it to the garbage collector, which closed the workers'
+    queues first: each worker then held the process for its 5 s join timeout.)"""
+    import gc
+    import weakref
+
+    loader = ResumableLoader(CountingDataset(12), batch_size=4, sampler=EpochShuffle(12, seed=0),
+                             num_workers=1, persistent_workers=True)
+    next(iter(loader))
+    workers, ref = list(loader._iterator._workers), weakref.ref(loader)
+    gc.disable()
+    try:
+        del loader
+        assert ref() is None and not any(w.is_alive() for w in workers)
+    finally:
+        gc.enable()
+
+
 def test_a_checkpoint_from_an_epochs_end_skips_nothing_of_the_next():
     loader = ResumableLoader(CountingDataset(12), batch_size=4, sampler=EpochShuffle(12, seed=0))
     whole = epoch_batches(loader, 1)

@@ -11,6 +11,7 @@ sampler, without reading their images — continues the epoch exactly as an unin
 from __future__ import annotations
 
 import itertools
+import weakref
 from collections.abc import Iterator
 from typing import Any
 
@@ -23,7 +24,10 @@ class _ResumedBatches:
     length stays the whole epoch's, which is what Lightning counts its progress against."""
 
     def __init__(self, loader: ResumableLoader, batches):
-        self.loader, self.batches = loader, batches
+        # a weak reference: a strong one closes a cycle (loader → its persistent workers' iterator
+        # → this → loader) that the garbage collector tears down queues first, and every worker
+        # then waits out its 5 s join timeout at the end of a run
+        self.loader, self.batches = weakref.proxy(loader), batches
 
     def __iter__(self) -> Iterator:
         skip = self.loader._begin_pass()
