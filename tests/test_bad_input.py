@@ -101,6 +101,8 @@ ROWS = [
      "error: recipe.schedule=budget places its drops at fractions of trainer.max_epochs=1: pass trainer.max_epochs ≥ 2"),
     ("recipe.schedule=budget recipe.budget_drops=[]", "error: recipe.schedule=budget needs its drops: pass recipe.budget_drops="),
     ("recipe.budget_drops=[4,5]", "error: recipe.budget_drops=[4, 5] cannot work: pass fractions of trainer.max_epochs"),
+    ("recipe.budget_drops=0.5", "error: recipe.budget_drops=0.5 cannot work: pass fractions of trainer.max_epochs"),
+    ("recipe.schedule=budget recipe.budget_drops=null", "error: recipe.schedule=budget needs its drops"),
     ("recipe.momentum_form=nesterov", "error: recipe.momentum_form='nesterov' cannot work: pass one of pytorch, paper"),
     ("recipe.input=hsv", "error: recipe.input='hsv' cannot work: pass one of raw_255, standardized"),
     ("seed=-1", "error: seed=-1 cannot work: pass an integer in [0, 2^32)"),

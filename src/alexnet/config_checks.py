@@ -63,7 +63,7 @@ CHECKS: list[tuple[str, Callable[[Any], bool], str]] = [
     ("recipe.momentum", lambda v: _is_number(v) and 0 <= v < 1, "a value in [0, 1), e.g. 0.9 (the paper's)"),
     ("recipe.weight_decay", lambda v: _is_number(v) and v >= 0, "a value ≥ 0, e.g. 0.0005 (the paper's)"),
     ("recipe.schedule", lambda v: v in SCHEDULES, f"one of {', '.join(SCHEDULES)}"),
-    ("recipe.budget_drops", lambda v: all(_is_number(f) and 0 < f < 1 for f in v),
+    ("recipe.budget_drops", lambda v: v is None or (OmegaConf.is_list(v) and all(_is_number(f) and 0 < f < 1 for f in v)),
      "fractions of trainer.max_epochs between 0 and 1, e.g. [0.667,0.833]"),
     ("recipe.momentum_form", lambda v: v in MOMENTUM_FORMS, f"one of {', '.join(MOMENTUM_FORMS)}"),
     ("recipe.input", lambda v: v in RECIPE_INPUTS, f"one of {', '.join(RECIPE_INPUTS)}"),
@@ -104,11 +104,12 @@ def config_problem(cfg: DictConfig) -> str | None:
     if not (_positive_int(epochs) or (epochs in (None, -1) and bounded)):
         return (f"trainer.max_epochs={epochs!r} cannot work: pass a number of epochs ≥ 1 (or -1 together with "
                 "trainer.max_steps or trainer.max_time, which then end the run)")
-    if OmegaConf.select(cfg, "recipe.schedule") == "budget" and not OmegaConf.select(cfg, "recipe.budget_drops"):
-        return "recipe.schedule=budget needs its drops: pass recipe.budget_drops=[0.667,0.833] (fractions of trainer.max_epochs)"
-    if OmegaConf.select(cfg, "recipe.schedule") == "budget" and not (_is_int(epochs) and epochs >= 2):
-        return (f"recipe.schedule=budget places its drops at fractions of trainer.max_epochs={epochs!r}: "
-                "pass trainer.max_epochs ≥ 2, or recipe.schedule=plateau")
+    if OmegaConf.select(cfg, "recipe.schedule") == "budget":
+        if not OmegaConf.select(cfg, "recipe.budget_drops"):
+            return "recipe.schedule=budget needs its drops: pass recipe.budget_drops=[0.667,0.833] (fractions of trainer.max_epochs)"
+        if not (_is_int(epochs) and epochs >= 2):
+            return (f"recipe.schedule=budget places its drops at fractions of trainer.max_epochs={epochs!r}: "
+                    "pass trainer.max_epochs ≥ 2, or recipe.schedule=plateau")
     crop, stored = OmegaConf.select(cfg, "data.crop_size"), OmegaConf.select(cfg, "data.stored_size")
     if _positive_int(crop) and _positive_int(stored) and crop > stored:
         return (f"data.crop_size={crop} cannot work: the images are stored at data.stored_size={stored}; "
