@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import io
+import logging
 import os
+import runpy
+import subprocess
+import sys
 import tarfile
 from pathlib import Path
 
@@ -58,6 +64,38 @@ def data_args(root, **overrides) -> dict:
 @pytest.fixture
 def compose_cfg():
     return make_config
+
+
+def run_main(script: str, *args) -> subprocess.CompletedProcess:
+    """`python src/SCRIPT ARGS` run in this process (a subprocess spends ~5 s importing torch):
+    returns what `subprocess.run` would, exit status included. Hydra's global state, the logging
+    handlers its job_logging installs and the sweep's per-process state do not outlive the call,
+    and a developer's .env is not read. What needs its own process stays a subprocess: signals,
+    DDP ranks, submitit and loky workers, terminals."""
+    from hydra.core.global_hydra import GlobalHydra
+
+    from alexnet import dotenv, sweep_callbacks
+
+    argv = [str(REPO / "src" / script), *map(str, args)]
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    out, err, code = io.StringIO(), io.StringIO(), 0
+    with pytest.MonkeyPatch.context() as patch, contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        patch.setattr(sys, "argv", argv)
+        patch.setattr(dotenv, "load_dotenv", lambda *args, **kwargs: None)
+        patch.setattr(sweep_callbacks, "SWEEP", sweep_callbacks.SweepState())
+        GlobalHydra.instance().clear()
+        try:
+            runpy.run_path(argv[0], run_name="__main__")
+        except SystemExit as e:
+            code = e.code if isinstance(e.code, int) else 0 if e.code is None else 1
+        finally:
+            GlobalHydra.instance().clear()
+            for handler in set(root.handlers) - set(handlers):
+                handler.close()
+            root.handlers[:] = handlers
+            root.setLevel(level)
+    return subprocess.CompletedProcess(argv, code, out.getvalue(), err.getvalue())
 
 
 def write_image_folder(root: Path, classes=("a", "b", "c"), per_class=(6, 3), size=(40, 36), seed=0):

@@ -4,16 +4,13 @@ row run through train() as `python src/train.py` runs it."""
 
 import csv
 import json
-import os
 import shutil
-import subprocess
-import sys
 
 import pytest
 import torch
 
 from alexnet.checkpoint_io import atomic_torch_save
-from conftest import REPO, make_config, write_image_folder
+from conftest import make_config, run_main, write_image_folder
 
 
 def checkpoint(path, width):
@@ -115,16 +112,13 @@ ROWS = [
 @pytest.mark.parametrize("case, expected", ROWS, ids=[r[0] for r in ROWS])
 def test_a_bad_input_gets_one_line(case, expected, tmp_path):
     """The line `python src/train.py` prints (`error: ` + the ConfigError's one line, status 2):
-    in this process for the rows train() checks, through the CLI for the one Hydra's callback
+    through train() for the rows it checks, through the main for the one Hydra's callback
     checks before any job (test_cli.py runs the CLI's one-line path itself)."""
     from alexnet.training import ConfigError, train
 
     overrides = setup(case, tmp_path)
     if case == "log_dir_not_writable":
-        out = subprocess.run(
-            [sys.executable, str(REPO / "src" / "train.py"), "debug=tiny", "callbacks.progress_bar=none", *overrides],
-            capture_output=True, text=True, timeout=600, cwd=REPO, env={**os.environ, "WANDB_MODE": "disabled"},
-        )
+        out = run_main("train.py", "debug=tiny", "callbacks.progress_bar=none", *overrides)
         lines = out.stderr.strip().splitlines()
         assert out.returncode == 2 and len(lines) == 1, out.stderr[-3000:]
         line = lines[0]

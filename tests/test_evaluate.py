@@ -3,8 +3,6 @@ checkpoint that src/train.py wrote, and refuse a tampered one."""
 
 import json
 import os
-import subprocess
-import sys
 
 import pytest
 import torch
@@ -15,7 +13,7 @@ from alexnet.checkpoint import CheckpointError, load
 from alexnet.evaluation import evaluate
 from alexnet.prediction import predict
 from alexnet.training import train
-from conftest import CONF, REPO, make_config, write_image_folder
+from conftest import CONF, make_config, run_main, write_image_folder
 
 SMALL = ["debug=tiny", "callbacks.progress_bar=none", "trainer.max_epochs=1", "data.batch_size=4",
          "data.stored_size=40", "data.crop_size=32", "data.num_workers=0", "data.holdout=3"]  # 1 per class
@@ -24,12 +22,6 @@ SMALL = ["debug=tiny", "callbacks.progress_bar=none", "trainer.max_epochs=1", "d
 def eval_config(*overrides):
     with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
         return compose(config_name="evaluate", overrides=["progress_bar=false", *overrides])
-
-
-def cli(script, *args):
-    env = {**os.environ, "WANDB_MODE": "disabled", "PYTHONPATH": str(REPO / "src")}
-    return subprocess.run([sys.executable, str(REPO / "src" / script), *args], capture_output=True,
-                          text=True, timeout=600, cwd=REPO, env=env)
 
 
 @pytest.mark.parametrize("data, make", [
@@ -62,10 +54,10 @@ def test_skipped_images_are_counted_in_the_run_record(tmp_path):
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
-    """A checkpoint written by the real command line, ten-crop validation on."""
+    """A checkpoint written by the command line's main, ten-crop validation on."""
     tmp = tmp_path_factory.mktemp("cli")
     root = write_image_folder(tmp / "data", classes=("cat", "dog", "emu"), size=(50, 40))
-    out = cli("train.py", *SMALL, "data=folder", f"data.root={root}", "data.ten_crop=true", f"hydra.run.dir={tmp}/run")
+    out = run_main("train.py", *SMALL, "data=folder", f"data.root={root}", "data.ten_crop=true", f"hydra.run.dir={tmp}/run")
     assert out.returncode == 0, out.stderr[-3000:]
     return tmp, root, tmp / "run" / "checkpoints" / "last.ckpt"
 
@@ -82,7 +74,7 @@ def test_ten_crop_training_tests_both_crop_modes_of_the_same_weights(trained):
 
 def test_evaluate_cli_prints_a_table_and_writes_json(trained, tmp_path):
     _, root, ckpt = trained
-    out = cli("evaluate.py", f"ckpt={ckpt}", "data=folder", f"data.root={root}", "data.ten_crop=false",
+    out = run_main("evaluate.py", f"ckpt={ckpt}", "data=folder", f"data.root={root}", "data.ten_crop=false",
               f"hydra.run.dir={tmp_path}", "progress_bar=false")
     assert out.returncode == 0, out.stderr[-3000:]
     assert "test/top1_err" in out.stdout and "center" in out.stdout
@@ -96,7 +88,7 @@ def test_predict_needs_only_the_checkpoint(trained, tmp_path):
     assert len(preds) == 9 and len(preds[0]["top"]) == 3  # 3 classes: top-5 is top-3
     assert {t["class"] for t in preds[0]["top"]} == {"cat", "dog", "emu"}
     assert abs(sum(t["probability"] for t in preds[0]["top"]) - 1) < 1e-5
-    out = cli("predict.py", str(ckpt), str(root / "val" / "cat" / "000.jpg"), "--json")
+    out = run_main("predict.py", str(ckpt), str(root / "val" / "cat" / "000.jpg"), "--json")
     assert out.returncode == 0, out.stderr[-2000:]
     assert json.loads(out.stdout)[0]["file"].endswith("000.jpg")
 
@@ -118,7 +110,7 @@ def test_a_tampered_checkpoint_is_refused_before_it_runs_anything(trained, tmp_p
         load(evil)
     assert "\n" not in str(e.value)
     for script, args in (("predict.py", [str(evil), str(ckpt)]), ("evaluate.py", [f"ckpt={evil}"])):
-        out = cli(script, *args)
+        out = run_main(script, *args)
         assert out.returncode == 2 and out.stderr.strip().startswith("error: refusing to load"), out.stderr[-2000:]
         assert len(out.stderr.strip().splitlines()) == 1
     assert not payload.marker.exists()  # nothing ran

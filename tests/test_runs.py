@@ -19,9 +19,8 @@ from alexnet.tools.listing import (
     describe_status,
 )
 from alexnet.training import train
-from conftest import REPO, make_config, write_image_folder
+from conftest import REPO, make_config, run_main, write_image_folder
 from test_evaluate import SMALL
-from test_train import cli
 
 
 @pytest.fixture(scope="module")
@@ -31,7 +30,7 @@ def logs(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("runs")
     data = ["data=folder", f"data.root={write_image_folder(tmp / 'data')}"]
     logs = tmp / "logs"
-    out = cli("-m", "model.dropout=0.5,1.5", "seed=0", *SMALL, *data, f"hydra.sweep.dir={logs}/train/multiruns/sweep")
+    out = run_main("train.py", "-m", "model.dropout=0.5,1.5", "seed=0", *SMALL, *data, f"hydra.sweep.dir={logs}/train/multiruns/sweep")
     assert out.returncode == 1, out.stderr[-2000:]  # the job with model.dropout=1.5 failed
     for name in ("a", "b", "killed"):
         assert train(make_config(*SMALL, *data), logs / "train" / "runs" / name)["status"] == "completed"

@@ -25,8 +25,8 @@ from alexnet.sequential import (
     simulate,
     spent,
 )
-from conftest import REPO
-from test_train import TINY, cli
+from conftest import REPO, run_main
+from test_train import TINY
 
 SIGN = ("reproduced", "larger than claimed", "smaller than claimed",
         "direction confirmed, size unresolved")
@@ -238,7 +238,7 @@ def test_a_failed_report_fails_the_sweep_in_one_line(tmp_path, monkeypatch, caps
 
 def sequential_sweep(sweep, experiment, max_seeds, *overrides):
     """Runs a tiny seeds-until-decided sweep from 2 seeds; returns its output and plan."""
-    out = cli(f"experiment={experiment}", *TINY, "logger=csv", f"ablation.max_seeds={max_seeds}",
+    out = run_main("train.py", f"experiment={experiment}", *TINY, "logger=csv", f"ablation.max_seeds={max_seeds}",
               "ablation.min_seeds=2", *overrides, f"hydra.sweep.dir={sweep}")
     assert out.returncode == 0, out.stderr[-3000:]
     return out, json.loads((sweep / "sequential.json").read_text())
@@ -282,7 +282,7 @@ def test_censored_runs_stop_the_sweep_more_seeds_cannot_help(tmp_path):
 
 
 def test_a_bad_plan_is_one_line(tmp_path):
-    out = cli("experiment=ablate_lrn", *TINY, "ablation.max_seeds=1",
+    out = run_main("train.py", "experiment=ablate_lrn", *TINY, "ablation.max_seeds=1",
               f"hydra.sweep.dir={tmp_path}/s")
     assert out.returncode == 2
     assert out.stderr.strip().splitlines() == [

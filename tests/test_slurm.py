@@ -15,7 +15,7 @@ from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
 
 from alexnet.sweep_callbacks import SubmititResourcesCheck
-from conftest import CONF, REPO, make_config, write_image_folder
+from conftest import CONF, REPO, make_config, run_main, write_image_folder
 
 pytest.importorskip("hydra_plugins.hydra_submitit_launcher", reason="the slurm extra: pip install -e '.[slurm]'")
 
@@ -71,9 +71,7 @@ def test_resources_that_cannot_run_the_trainer_are_refused_before_any_job(tmp_pa
 
 
 def test_the_command_line_says_it_in_one_line_before_any_job(tmp_path):
-    out = subprocess.run([sys.executable, str(REPO / "src" / "train.py"), "-m", "hydra/launcher=slurm",
-                          "trainer.devices=auto", f"hydra.sweep.dir={tmp_path}/sweep"],
-                         capture_output=True, text=True, timeout=300, cwd=REPO, env=ENV)
+    out = run_main("train.py", "-m", "hydra/launcher=slurm", "trainer.devices=auto", f"hydra.sweep.dir={tmp_path}/sweep")
     err = out.stderr.strip().splitlines()
     assert out.returncode == 2 and len(err) == 1 and err[0].startswith("error: trainer.devices='auto'"), out.stderr
     assert not (tmp_path / "sweep" / ".submitit").exists()

@@ -12,7 +12,7 @@ import yaml
 from hydra.core.override_parser.overrides_parser import OverridesParser
 
 from alexnet.arms import job_arm, job_dirname
-from conftest import REPO
+from conftest import REPO, run_main
 
 
 @pytest.mark.parametrize("overrides, name", [
@@ -61,7 +61,7 @@ def test_a_sweep_killed_in_its_second_job_resumes_by_rerunning_its_command(tmp_p
     done_before = (first / "summary.json").read_text()
     mtime_before = (first / "summary.json").stat().st_mtime_ns
 
-    out = subprocess.run(sweep_command(sweep), cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
+    out = run_main("train.py", *sweep_command(sweep)[2:])  # the same command, in this process
     assert out.returncode == 0, out.stderr[-3000:]
     # job 1 was not run again
     assert (first / "summary.json").read_text() == done_before
