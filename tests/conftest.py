@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
 from alexnet.hydra_setup import compose_config, register_resolvers
@@ -26,6 +27,34 @@ SHARED_CIFAR = REPO.parent / "shared" / "data" / "cifar10-jpg.tar.gz"
 
 os.environ.setdefault("WANDB_MODE", "disabled")
 register_resolvers(REPO)
+# pytest -n (pyproject.toml): the workers share the cores, each its part, in its subprocesses too
+if workers := os.environ.get("PYTEST_XDIST_WORKER_COUNT"):
+    os.environ.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // int(workers))))
+    torch.set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
+# the slowest test files (pytest --durations=0, summed by file), the slowest first
+SLOWEST_FIRST = ["test_learning", "test_train", "test_slurm", "test_columns", "test_parallel", "test_loggers",
+                 "test_cli", "test_sequential", "test_ddp", "test_gpu_probe", "test_checkpoint_io", "test_holdout"]
+SLOWEST = {name: i for i, name in enumerate(SLOWEST_FIRST)}
+SPREAD = {"test_learning"}  # each of its tests trains a net of its own: spread over the workers
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config, log):
+    """pytest -n: the tests of a file go to one worker, so its module fixtures train once (but
+    SPREAD's, one by one); the slowest files go first, so no worker is left alone with one."""
+    from xdist.scheduler import LoadScopeScheduling
+
+    class FileScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            module = Path(nodeid.split("::", 1)[0]).stem
+            return nodeid if module in SPREAD else module
+
+        def _assign_work_unit(self, node) -> None:  # the slowest file waiting goes next
+            slowest = min(self.workqueue, key=lambda scope: SLOWEST.get(Path(scope.split("::", 1)[0]).stem, len(SLOWEST)))
+            self.workqueue.move_to_end(slowest, last=False)
+            super()._assign_work_unit(node)
+
+    return FileScheduling(config, log)
 
 
 def make_config(*overrides: str):

@@ -52,6 +52,8 @@ CHECKS: list[tuple[str, Callable[[Any], bool], str]] = [
     ("trainer.limit_train_batches", _limit, "a count of batches ≥ 1 or a share in (0, 1]"),
     ("trainer.limit_val_batches", _limit, "a count of batches ≥ 1 or a share in (0, 1]: validation picks the "
      "checkpoints and the learning-rate drops, and the record's final errors"),
+    ("trainer.limit_test_batches", _limit, "a count of batches ≥ 1 or a share in (0, 1]: the final test scores that "
+     "much of the test split"),
     ("data.num_workers", lambda v: _is_int(v) and v >= 0, "0 (load in the main process) or a number of worker processes"),
     ("data.crop_size", _positive_int, "a size in pixels ≥ 1"),
     ("data.batch_size", _positive_int, "a number of images ≥ 1, e.g. 128 (the paper's)"),
