@@ -81,6 +81,7 @@ ROWS = [
     ("trainer.max_steps=0", "error: trainer.max_steps=0 cannot work: pass a number of steps ≥ 1, or -1 for no step limit"),
     ("trainer.limit_train_batches=0", "error: trainer.limit_train_batches=0 cannot work"),
     ("trainer.limit_val_batches=1.5", "error: trainer.limit_val_batches=1.5 cannot work"),
+    ("trainer.limit_test_batches=0", "error: trainer.limit_test_batches=0 cannot work"),
     ("trainer.check_val_every_n_epoch=0", "error: trainer.check_val_every_n_epoch=0 cannot work"),
     ("trainer=ddp data.batch_size=127",
      "error: data.batch_size=127 is the global batch, split evenly over the 2 data-parallel processes"),
