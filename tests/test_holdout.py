@@ -93,7 +93,7 @@ def read_csv(path):
 @pytest.mark.parametrize("ten_crop", [True, False])
 def test_test_metrics_equal_an_independent_evaluation_of_the_final_weights(tmp_path, folder, ten_crop):
     data = ["data=folder", f"data.root={folder}", "data.holdout=6", f"data.ten_crop={ten_crop}"]
-    summary = train(make_config(*SMALL, *data, "trainer.max_epochs=2"), tmp_path / "job")
+    summary = train(make_config(*SMALL, *data, "trainer.max_epochs=2", "logger.csv=true"), tmp_path / "job")
     job = tmp_path / "job"
     assert summary == json.loads((job / "summary.json").read_text())
     assert summary["data"]["test_images"] == 9 and summary["data"]["val_images"] == 6

@@ -121,7 +121,7 @@ def build_loggers(
     """The loggers `cfg` (the `logger` config group) asks for, writing under `out_dir`."""
     out_dir = Path(out_dir)
     loggers: list[Logger] = []
-    if cfg.get("csv", True):
+    if cfg.get("csv", False):
         loggers.append(CSVLogger(save_dir=out_dir, name="csv", version=""))
     if cfg.get("tensorboard", False):
         # no placeholder hp_metric: the hparams view gets the run's real results at its end
