@@ -264,9 +264,9 @@ def _build(split: Split, p: dict[str, Path], key: str, shape: tuple, workers: in
                     else:
                         images[i] = image
                 images.flush()  # rows reach the disk before the marker says they did
+                bar.update(stop - done)
                 done = stop
                 _write_json(p["progress"], {"key": key, "shape": shape, "done": done, "skipped": skipped})
-                bar.update(stop - bar.n)
         bar.close()
     images.flush()
     manifest = {
@@ -281,19 +281,8 @@ def _build(split: Split, p: dict[str, Path], key: str, shape: tuple, workers: in
     log.info("cache %s built in %.1f s", p["final"].name, manifest["build_seconds"])
 
 
-class _NoBar:
-    n = 0
-
-    def update(self, k: int) -> None:
-        self.n += k
-
-    def close(self) -> None:
-        pass
-
-
 def progress_bar(total: int, initial: int, desc: str, enabled: bool):
-    if not enabled:
-        return _NoBar()
+    """A bar on a terminal (tqdm's own test), none when not `enabled`; `update` works either way."""
     from tqdm.auto import tqdm
 
-    return tqdm(total=total, initial=initial, desc=desc, unit="img", mininterval=1.0, disable=None)
+    return tqdm(total=total, initial=initial, desc=desc, unit="img", mininterval=1.0, disable=None if enabled else True)
