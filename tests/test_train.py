@@ -100,12 +100,14 @@ class KillAt(L.Callback):
             raise Killed
 
 
-@pytest.mark.parametrize("kill, at", [({"step": 6}, (1, 6)), ({"validation": 1}, (1, 7))],
-                         ids=["mid-epoch", "before-validation"])
-def test_resume_in_mid_epoch_gives_identical_results(tmp_path, monkeypatch, kill, at):
+@pytest.mark.parametrize("kill, at, resumed_with", [({"step": 6}, (1, 6), []), ({"validation": 1}, (1, 7), []),
+                                                   ({"step": 6}, (1, 6), ["data.num_workers=1"])],
+                         ids=["mid-epoch", "before-validation", "mid-epoch-resumed-with-a-loader-worker"])
+def test_resume_in_mid_epoch_gives_identical_results(tmp_path, monkeypatch, kill, at, resumed_with):
     # 4 batches per epoch, last.ckpt after every step but an epoch's last (a resume from there
     # would skip the epoch's validation); the kill lands in epoch 1: after step 6, or after its
-    # last step (8) and before its validation, when last.ckpt is step 7's
+    # last step (8) and before its validation, when last.ckpt is step 7's. The loader's place is
+    # (epoch, batches taken): a resume on another machine, with other loader workers, goes on the same
     fast = ["recipe.plateau_patience=0", "trainer.limit_train_batches=4", "trainer.max_epochs=3",
             "callbacks.checkpoint.every_n_steps=1"]
     _, straight = run(tmp_path, *fast, name="straight")
@@ -116,7 +118,7 @@ def test_resume_in_mid_epoch_gives_identical_results(tmp_path, monkeypatch, kill
     monkeypatch.undo()
     ckpt = torch.load(tmp_path / "killed" / "checkpoints" / "last.ckpt", weights_only=False)
     assert (ckpt["epoch"], ckpt["global_step"]) == at  # within epoch 1
-    summary, killed = run(tmp_path, *fast, name="killed")  # re-run in its own directory: resume=auto
+    summary, killed = run(tmp_path, *fast, *resumed_with, name="killed")  # re-run in its own directory: resume=auto
     assert summary["status"] == "completed" and summary["attempts"] == 2 and summary["steps"] == 12
     assert_same_run(straight, killed, epochs=3)
 
