@@ -40,9 +40,13 @@ SPREAD = {"test_learning"}  # each of its tests trains a net of its own: spread 
 
 @pytest.hookimpl(optionalhook=True)
 def pytest_xdist_make_scheduler(config, log):
-    """pytest -n: the tests of a file go to one worker, so its module fixtures train once (but
-    SPREAD's, one by one); the slowest files go first, so no worker is left alone with one."""
+    """pytest -n … --dist loadscope (pyproject.toml): the tests of a file go to one worker, so its
+    module fixtures train once (but SPREAD's, one by one); the slowest files go first, so no
+    worker is left alone with one. Another --dist is xdist's own."""
     from xdist.scheduler import LoadScopeScheduling
+
+    if config.getvalue("dist") != "loadscope":
+        return None
 
     class FileScheduling(LoadScopeScheduling):
         def _split_scope(self, nodeid: str) -> str:
