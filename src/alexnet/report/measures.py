@@ -49,8 +49,7 @@ class ArmStats:
         get = metric if callable(metric) else lambda s: s.get(metric)
         return {r.seed: 100.0 * v for r in self.runs if (v := get(r.summary)) is not None}
 
-    def cell(self, metric: str) -> str:
-        """mean ± sample std over seeds, as the arms table shows it."""
+    def cell(self, metric: str) -> str:  # mean ± sample std over seeds
         v = list(self.by_seed(metric).values())
         spread = f" ± {statistics.stdev(v):.2f}" if len(v) > 1 else ""
         return f"{statistics.fmean(v):.2f}{spread}" if v else "n/a"
@@ -108,8 +107,7 @@ class Measure:
         """The paper's size in the units of this measure's estimates."""
         return claim.top1_delta
 
-    def show(self, v: float) -> str:
-        """A size as the verdict's reason writes it."""
+    def show(self, v: float) -> str:  # a size as the verdict's reason writes it
         return points(v)
 
     def compare(self, ab: Ablation, base: ArmStats, other: ArmStats) -> list[Comparison]:

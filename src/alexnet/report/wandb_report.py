@@ -1,12 +1,9 @@
-"""A W&B Report for the same runs: built as a `wandb_workspaces` spec in code (testable with no
-network), saved by one guarded, time-limited call only when W&B is online.
-
-Training logs every job of a sweep to W&B with group = the sweep directory's name and job_type =
-its arm, so the report's run set is those groups (a FilterExpr, not the legacy filter string),
-grouped by the switches the arms differ in. Bands and bars are W&B's standard errors over seeds;
-the intervals and verdicts are the offline report's own (W&B cannot compute a Student t interval
-or a sequential level), pasted in as Markdown beside W&B's live panels.
-"""
+"""A W&B Report for the same runs, built as a `wandb_workspaces` spec in code (testable with no
+network) and saved by one guarded, time-limited call only when W&B is online. Its run set is the
+sweeps' W&B groups (training logs group = the sweep directory, job_type = the arm; a FilterExpr,
+not the legacy filter string), grouped by the switches the arms differ in. Bands and bars are
+W&B's standard errors over seeds; the intervals and verdicts are the offline report's (W&B has no
+Student t interval or sequential level), pasted in as Markdown beside W&B's live panels."""
 
 from __future__ import annotations
 
