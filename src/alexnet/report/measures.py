@@ -103,8 +103,7 @@ class Measure:
     def paper_number(self, claim: paper.Claim) -> str:
         return f"{'≥ ' if claim.at_least else ''}{claim.top1_delta:+.1f}"
 
-    def claimed(self, claim: paper.Claim) -> float:
-        """The paper's size in the units of this measure's estimates."""
+    def claimed(self, claim: paper.Claim) -> float:  # in the units of the measure's estimates
         return claim.top1_delta
 
     def show(self, v: float) -> str:  # a size as the verdict's reason writes it
