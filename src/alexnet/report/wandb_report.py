@@ -58,24 +58,16 @@ def report_spec(runs: list[Run], markdown_tables: str, project: str, entity: str
                      blocks=blocks)
 
 
-def _save(report, timeout_s: float) -> tuple[str | None, str]:
-    """report.save(), its URL or why not: a slow or dead network costs `timeout_s`, never a hang."""
+def _save(report, timeout_s: float) -> str:
+    """report.save(), its URL."""
+    import wandb
 
-    def work():
-        import wandb
-
-        if not report.entity:  # its run sets save to the same entity
-            report.entity = wandb.Api(timeout=int(timeout_s)).default_entity
-            for runset in (r for block in report.blocks for r in getattr(block, "runsets", [])):
-                runset.entity = report.entity
-        report.save()
-        return report.url
-
-    try:
-        saved, url = call_with_timeout(work, timeout_s)
-    except Exception as e:  # noqa: BLE001 - a W&B failure must not break the report
-        return None, f"{type(e).__name__}: {(str(e).splitlines() or [''])[0][:200]}"
-    return (url, "") if saved else (None, f"timed out after {timeout_s:.0f} s")
+    if not report.entity:  # its run sets save to the same entity
+        report.entity = wandb.Api(timeout=int(timeout_s)).default_entity
+        for runset in (r for block in report.blocks for r in getattr(block, "runsets", [])):
+            runset.entity = report.entity
+    report.save()
+    return report.url
 
 
 def _sync_glob(run_dir: Path, dirs: list[Path]) -> str:
@@ -110,7 +102,11 @@ def publish(runs: list[Run], dirs: list[Path], markdown_tables: str, requested: 
         spec = report_spec(runs, markdown_tables, project, entity or "")
     except ImportError:
         return "W&B report needs wandb-workspaces: `pip install 'alexnet-ablations[wandb-reports]'`"
-    url, error = _save(spec, timeout_s)
+    try:  # a slow or dead network costs `timeout_s`, never a hang
+        saved, url = call_with_timeout(lambda: _save(spec, timeout_s), timeout_s)
+        error = "" if saved else f"timed out after {timeout_s:.0f} s"
+    except Exception as e:  # noqa: BLE001 - a W&B failure must not break the report
+        url, error = None, f"{type(e).__name__}: {(str(e).splitlines() or [''])[0][:200]}"
     if url:
         return f"W&B report: {url}"
     hint = " (unsynced offline runs: `wandb sync` them first)" if offline else ""
