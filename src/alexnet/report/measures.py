@@ -311,7 +311,7 @@ def _undecided(v: Verdict, est: stats.Estimate, claimed: float, plan: Plan | Non
     3-seed spread is itself loose). With censored seeds the interval is a sign test, which
     closes an end only from stats.sign_test_seeds(level) seeds on: a plan that stops short of that
     cannot decide."""
-    if est.kind == "sign test on bounds":
+    if est.censored:  # only a sign test on bounds leaves an end open
         level = plan.confidence_at(plan.max_seeds) if plan else est.confidence
         needed = stats.sign_test_seeds(level)
         if plan is not None and plan.max_seeds < needed:
