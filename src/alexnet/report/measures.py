@@ -306,11 +306,9 @@ def resolution(runs: list[Run]) -> float:
 
 
 def _undecided(v: Verdict, est: stats.Estimate, claimed: float, plan: Plan | None) -> Verdict:
-    """What an undecided verdict adds: the seeds per arm that would decide at the claimed size
-    with 80 % power, at the observed spread and at its one-sided 80 % upper confidence bound (a
-    3-seed spread is itself loose). With censored seeds the interval is a sign test, which
-    closes an end only from stats.sign_test_seeds(level) seeds on: a plan that stops short of that
-    cannot decide."""
+    """The seeds per arm that would decide at the claimed size with 80 % power, at the observed
+    spread and at its one-sided 80 % upper bound (a 3-seed spread is itself loose). A sign test
+    (censored seeds) closes an end only from stats.sign_test_seeds(level) seeds on."""
     if est.censored:  # only a sign test on bounds leaves an end open
         level = plan.confidence_at(plan.max_seeds) if plan else est.confidence
         needed = stats.sign_test_seeds(level)

@@ -103,9 +103,8 @@ def row(name: str, ab: Ablation | None, out: Path, conf_dir: Path | None,
 
 
 def _fallback_command(name: str, conf_dir: Path | None) -> str | None:
-    """The command measuring claim `name` at our scale when no sweep records one: its
-    conf/experiment/ preset, with the CPU preset for AlexNet's claims; the four-layer net trains
-    on CIFAR-10."""
+    """The command measuring claim `name` when no sweep records one: its conf/experiment/ preset
+    at our scale (AlexNet's claims: the CPU preset; the four-layer net's: CIFAR-10)."""
     experiment = claim_experiments(conf_dir).get(name) if conf_dir else None
     if experiment is None:
         return None
