@@ -44,8 +44,7 @@ class Run:
         return self.summary.get("ablation")
 
     @functools.cached_property
-    def config(self) -> dict[str, Any]:
-        """The job's resolved config.yaml; {} if absent."""
+    def config(self) -> dict[str, Any]:  # the resolved config.yaml
         return read_yaml(self.path / CONFIG_FILE) or {}
 
     def outcomes(self) -> dict[str, list[int]]:
@@ -53,8 +52,7 @@ class Run:
         rows = _rows(self.path / OUTCOMES_FILE)
         return {k: [int(float(r[k])) for r in rows] for k in (rows[0] if rows else {})}
 
-    def series(self, key: str) -> list[tuple[int, float]]:
-        """(epoch, value) pairs of one metrics.csv column."""
+    def series(self, key: str) -> list[tuple[int, float]]:  # one metrics.csv column
         return [(int(r["epoch"]), r[key]) for r in self.metrics if key in r and "epoch" in r]
 
 
@@ -223,28 +221,24 @@ class IncomparableSweeps(ValueError):
     """Sweeps of one ablation that ran different protocols: not seeds of one experiment."""
 
 
-def _protocol(run: Run) -> dict[str, Any]:
-    """What a job ran, as dotted keys (its config.yaml): every key an arm could be, and the
-    epochs; plumbing (paths, workers, loggers, seeds) left out."""
-    cfg = run.config
-
-    def flat(node: dict | None) -> dict:  # {"model": {"lrn": True}} → {"model.lrn": True}
-        return {f"{k}.{sub}" if sub else k: leaf for k, v in (node or {}).items()
-                for sub, leaf in (flat(v).items() if isinstance(v, dict) else [("", v)])}
-
-    return {k: v for k, v in flat({k: cfg.get(k) for k in ("model", "data", "recipe")}).items()
-            if is_arm_key(k)} | {"trainer.max_epochs": (cfg.get("trainer") or {}).get("max_epochs")}
+def _flat(node: dict | None) -> dict:  # {"model": {"lrn": True}} → {"model.lrn": True}
+    return {f"{k}.{sub}" if sub else k: leaf for k, v in (node or {}).items()
+            for sub, leaf in (_flat(v).items() if isinstance(v, dict) else [("", v)])}
 
 
 def check_comparable(runs: list[Run]) -> None:
     """Refuses to pool sweeps of one ablation whose protocols differ beyond their arms (say a
-    3-epoch and a 2-epoch sweep): the later runs would silently stand in for the same seeds."""
+    3-epoch and a 2-epoch sweep): the later runs would silently stand in for the same seeds.
+    A protocol: every key an arm could be, and the epochs; plumbing (paths, workers, seeds) not."""
     for members in by_ablation(runs).values():
         arms = {k for r in members for k in (r.summary.get("arm") or {})}
         seen: dict[Path, dict] = {}
         for run in members:
-            if run.path.parent not in seen and run.config:
-                seen[run.path.parent] = {k: v for k, v in _protocol(run).items() if k not in arms}
+            if run.path.parent not in seen and (cfg := run.config):
+                ran = _flat({k: cfg.get(k) for k in ("model", "data", "recipe")}).items()
+                epochs = (cfg.get("trainer") or {}).get("max_epochs")
+                seen[run.path.parent] = {k: v for k, v in ran if is_arm_key(k) and k not in arms}
+                seen[run.path.parent]["trainer.max_epochs"] = epochs
         (first, a), *others = list(seen.items()) or [(None, {})]
         for other, b in others:
             # keys both have: one that a later version of the code added is no protocol change
@@ -256,18 +250,15 @@ def check_comparable(runs: list[Run]) -> None:
                     "apart")
 
 
-def distinct(runs: list[Run], key: str) -> list:
-    """The values of summary `key` that the runs recorded, once each, sorted."""
+def distinct(runs: list[Run], key: str) -> list:  # summary `key`'s values, once each
     return sorted({r.summary.get(key) for r in runs} - {None})
 
 
-def wall_time(runs: list[Run]) -> float:
-    """The runs' wall time in seconds, summed."""
+def wall_time(runs: list[Run]) -> float:  # seconds
     return sum(r.summary.get("wall_time_s") or 0.0 for r in runs)
 
 
-def by_ablation(runs: list[Run]) -> dict[str | None, list[Run]]:
-    """The runs of each ablation, in the order first met."""
+def by_ablation(runs: list[Run]) -> dict[str | None, list[Run]]:  # in the order first met
     groups: dict[str | None, list[Run]] = {}
     for run in runs:
         groups.setdefault(run.ablation, []).append(run)

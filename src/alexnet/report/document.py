@@ -1,6 +1,4 @@
-"""The report: sweep or run directories in, a self-contained directory out. What it says, as
-Markdown: per ablation the arms, the paired differences with the paper's number and the verdict
-beside them, the measure's own section (Figure 1), the curves, and every job's fate; the same
+"""The report: sweep or run directories in, a self-contained directory out: report.md, the same
 text as index.html (python-markdown: no script or network, relative PNG links), and the figures
 as PNG and PDF. The analysis is measures.py's; the prose is text.yaml's (TEXT)."""
 
@@ -52,13 +50,11 @@ def bullets(items: list[str]) -> str:
     return "\n".join(f"- {item}" for item in items)
 
 
-def figure(path: str, caption: str) -> str:
-    """A PNG (`path` relative to the report) with its caption under it."""
+def figure(path: str, caption: str) -> str:  # `path` relative to the report
     return f"![{caption}]({path})\n\n*{caption}*"
 
 
-def join(parts: list[str]) -> str:
-    """The parts (headings, paragraphs, tables, ...) as one Markdown document."""
+def join(parts: list[str]) -> str:  # headings, paragraphs, tables, ... as one document
     return "\n\n".join(p for p in parts if p) + "\n"
 
 

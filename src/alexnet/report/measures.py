@@ -49,8 +49,7 @@ class ArmStats:
         get = metric if callable(metric) else lambda s: s.get(metric)
         return {r.seed: 100.0 * v for r in self.runs if (v := get(r.summary)) is not None}
 
-    def cell(self, metric: str) -> str:
-        """mean ± sample std over seeds, as the arms table shows it."""
+    def cell(self, metric: str) -> str:  # mean ± sample std over seeds
         v = list(self.by_seed(metric).values())
         spread = f" ± {statistics.stdev(v):.2f}" if len(v) > 1 else ""
         return f"{statistics.fmean(v):.2f}{spread}" if v else "n/a"
@@ -104,12 +103,10 @@ class Measure:
     def paper_number(self, claim: paper.Claim) -> str:
         return f"{'≥ ' if claim.at_least else ''}{claim.top1_delta:+.1f}"
 
-    def claimed(self, claim: paper.Claim) -> float:
-        """The paper's size in the units of this measure's estimates."""
+    def claimed(self, claim: paper.Claim) -> float:  # in the units of the measure's estimates
         return claim.top1_delta
 
-    def show(self, v: float) -> str:
-        """A size as the verdict's reason writes it."""
+    def show(self, v: float) -> str:  # a size as the verdict's reason writes it
         return points(v)
 
     def compare(self, ab: Ablation, base: ArmStats, other: ArmStats) -> list[Comparison]:
@@ -309,12 +306,10 @@ def resolution(runs: list[Run]) -> float:
 
 
 def _undecided(v: Verdict, est: stats.Estimate, claimed: float, plan: Plan | None) -> Verdict:
-    """What an undecided verdict adds: the seeds per arm that would decide at the claimed size
-    with 80 % power, at the observed spread and at its one-sided 80 % upper confidence bound (a
-    3-seed spread is itself loose). With censored seeds the interval is a sign test, which
-    closes an end only from stats.sign_test_seeds(level) seeds on: a plan that stops short of that
-    cannot decide."""
-    if est.kind == "sign test on bounds":
+    """The seeds per arm that would decide at the claimed size with 80 % power, at the observed
+    spread and at its one-sided 80 % upper bound (a 3-seed spread is itself loose). A sign test
+    (censored seeds) closes an end only from stats.sign_test_seeds(level) seeds on."""
+    if est.censored:  # only a sign test on bounds leaves an end open
         level = plan.confidence_at(plan.max_seeds) if plan else est.confidence
         needed = stats.sign_test_seeds(level)
         if plan is not None and plan.max_seeds < needed:

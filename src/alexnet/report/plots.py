@@ -74,7 +74,7 @@ def curves(arms: list[ArmStats], path: Path, threshold: float | None = None,
 
 @plt.rc_context(STYLE)
 def differences(rows: list[tuple[str, float, tuple[float, float] | None, float | None]], path: Path,
-                level: str = "95 %", title: str = "") -> Path:
+                level: str, title: str) -> Path:
     """Measured difference with its CI (at `level`) per metric, the paper's claim as a red mark."""
     fig, ax = plt.subplots(figsize=(WIDTH, 1.9 + 0.55 * max(len(rows), 1)))
     _intervals(ax, [(delta, ci) for _, delta, ci, _ in rows], [r[0] for r in rows])
@@ -86,8 +86,7 @@ def differences(rows: list[tuple[str, float, tuple[float, float] | None, float |
     ax.plot([], [], "D", color="C3", label="the paper's claim")
     # above the axes, in one row: never on top of an interval
     ax.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=2, frameon=False)
-    if title:
-        fig.suptitle(title, fontsize=FONT + 1)
+    fig.suptitle(title, fontsize=FONT + 1)
     return _save(fig, path)
 
 

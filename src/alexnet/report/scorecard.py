@@ -1,8 +1,6 @@
 """The scorecard: one row per claim of the paper, judged as its sweep's report judges it, with
-where it was measured, its cost, its report and the command that measures it (again); beneath
-it each study's setting beside the paper's, so that no row is over-read. As experiments/README.md
-(`readme=True`) it adds the GPU commands and an index of the folders beside it. Prose: text.yaml.
-"""
+its cost, report and command; beneath it each study's setting beside the paper's, so that no row
+is over-read. As experiments/README.md (`readme`) it adds the GPU commands and a folder index."""
 
 from __future__ import annotations
 
@@ -105,9 +103,8 @@ def row(name: str, ab: Ablation | None, out: Path, conf_dir: Path | None,
 
 
 def _fallback_command(name: str, conf_dir: Path | None) -> str | None:
-    """The command measuring claim `name` at our scale when no sweep records one: its
-    conf/experiment/ preset, with the CPU preset for AlexNet's claims; the four-layer net trains
-    on CIFAR-10."""
+    """The command measuring claim `name` when no sweep records one: its conf/experiment/ preset
+    at our scale (AlexNet's claims: the CPU preset; the four-layer net's: CIFAR-10)."""
     experiment = claim_experiments(conf_dir).get(name) if conf_dir else None
     if experiment is None:
         return None
@@ -153,13 +150,6 @@ def setting_rows(ablations: list[Ablation], out: Path) -> list[list[str]]:
     return papers + rows
 
 
-def _folders(out: Path) -> list[list[str]]:
-    """The folders beside the README, each with its own README's title."""
-    return [[f"[{f.name}/]({f.name}/{README_MD})",
-             (f / README_MD).read_text().splitlines()[0].lstrip("# ").strip()]
-            for f in sorted(p for p in out.iterdir() if (p / README_MD).is_file())]
-
-
 def build_scorecard(dirs: list[str | Path], out_dir: str | Path,
                     threshold: float = paper.FIGURE1_THRESHOLD, readme: bool = False,
                     conf_dir: Path | None = None, check: bool = False) -> Scorecard:
@@ -179,13 +169,13 @@ def build_scorecard(dirs: list[str | Path], out_dir: str | Path,
                           *(["--readme"] if readme else []),
                           *([] if threshold == paper.FIGURE1_THRESHOLD
                             else ["--threshold", f"{threshold:g}"])])
-    n = sum(ab.adjusted_p is not None for ab in ablations)
     normalised = _normalised(ablations)
     parts = ["# AlexNet's claims, measured",
              doc.TEXT["scorecard_intro"].format(command=command)
              + (doc.TEXT["regenerates"] if readme else "."), doc.table(HEADER, rows),
              doc.TEXT["multiplicity"].format(
-                 n=n, kept=", ".join(f"`{k}`" for k, v in kept.items() if v) or "none"),
+                 n=sum(ab.adjusted_p is not None for ab in ablations),
+                 kept=", ".join(f"`{k}`" for k, v in kept.items() if v) or "none"),
              # README: the hand-written account of what changed when the rules did, and why
              (out / REJUDGED_MD).read_text().strip() if readme and (out / REJUDGED_MD).is_file()
              else "", doc.figure(SCORECARD_PNG, doc.TEXT["scorecard_figure"]) if normalised else "",
@@ -195,8 +185,11 @@ def build_scorecard(dirs: list[str | Path], out_dir: str | Path,
         parts += ["## The same studies on GPUs", doc.TEXT["gpu"],
                   doc.bullets([f"{what}: `{cmd}`" for what, cmd in doc.TEXT["gpu_commands"]])]
     parts += [*doc.rule_parts(ablations), "Sources: " + ", ".join(f"`{d}`" for d in dirs)]
-    if readme and out.is_dir() and (folders := _folders(out)):
-        parts += ["## Every folder here", doc.table(["folder", "what it holds"], folders)]
+    if readme and out.is_dir() and (folders := sorted(p for p in out.iterdir()
+                                                      if (p / README_MD).is_file())):
+        parts += ["## Every folder here", doc.table(["folder", "what it holds"], [
+            [f"[{f.name}/]({f.name}/{README_MD})",
+             (f / README_MD).read_text().splitlines()[0].lstrip("# ").strip()] for f in folders])]
     md, text = out / (README_MD if readme else SCORECARD_MD), doc.join(parts)
     if check:
         if not md.is_file() or md.read_text() != text:

@@ -1,10 +1,7 @@
-"""Per-arm statistics over seeds and the intervals of differences, in points of error.
-
-The claimed effects (0.4-2 points) are the size of seed-to-seed noise, so every difference
-comes with an interval over the unit the verdict generalises over: seeds (paired t), or seeds
-then images for two evaluations of the same weights (ten-crop). Fewer than two seeds give no
-interval: None, never a made-up one. Quantiles and tests are scipy's.
-"""
+"""Per-arm statistics over seeds and the intervals of differences, in points of error. The
+claimed effects (0.4-2 points) are the size of seed-to-seed noise, so every difference comes with
+an interval over the unit the verdict generalises over: seeds (paired t), or seeds then images
+(ten-crop). Fewer than two seeds give no interval, never a made-up one. Quantiles: scipy's."""
 
 from __future__ import annotations
 
@@ -40,7 +37,6 @@ class Estimate:
     @classmethod
     def t(cls, delta: float, se: float, df: float, n: int, sd: float, confidence: float,
           kind: str, floored: bool = False) -> Estimate:
-        """delta ± the two-sided t quantile at `df` times `se`."""
         half = float(stats.t.ppf(0.5 + confidence / 2, df)) * se
         return cls(delta, (delta - half, delta + half), n, confidence, kind, sd, se, df, floored)
 
@@ -116,11 +112,8 @@ def holm(p_values: dict[str, float | None], alpha: float = 0.05) -> dict[str, bo
     """Holm's step-down decisions at family-wise level `alpha` (valid under any dependence,
     e.g. claims sharing a baseline); a claim without a p-value is not rejected."""
     ranked = sorted((p, k) for k, p in p_values.items() if p is not None)
-    out, going = {k: False for k in p_values}, True
-    for j, (p, k) in enumerate(ranked):
-        going = going and p <= alpha / (len(ranked) - j)
-        out[k] = going
-    return out
+    stop = next((j for j, (p, _) in enumerate(ranked) if p > alpha / (len(ranked) - j)), None)
+    return {k: any(k == kept for _, kept in ranked[:stop]) for k in p_values}
 
 
 @dataclass(frozen=True)

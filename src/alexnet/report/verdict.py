@@ -90,11 +90,9 @@ def judge(est: Estimate | None, claimed: float, at_least: bool = False,
     if est is None:
         return Verdict(UNDECIDED, "no completed pair of runs", no_pair=True)
     if est.ci is None:
-        return Verdict(UNDECIDED, f"{est.n} paired seed(s): no interval; run at least 2",
-                       no_pair=True)
+        return Verdict(UNDECIDED, TEXT["notes"]["one_seed"].format(est.n), no_pair=True)
     if est.all_censored:
-        return Verdict(NOT_MEASURABLE,
-                       "every run of an arm stopped short of the threshold: train longer")
+        return Verdict(NOT_MEASURABLE, TEXT["notes"]["all_censored"])
     sign, c = math.copysign(1.0, claimed), abs(claimed)
     lo, hi = sorted((sign * est.ci[0], sign * est.ci[1]))
     rule = rules_for(at_least)[int(outcome_index(lo, hi, c, at_least))]

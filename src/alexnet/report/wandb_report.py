@@ -1,12 +1,9 @@
-"""A W&B Report for the same runs: built as a `wandb_workspaces` spec in code (testable with no
-network), saved by one guarded, time-limited call only when W&B is online.
-
-Training logs every job of a sweep to W&B with group = the sweep directory's name and job_type =
-its arm, so the report's run set is those groups (a FilterExpr, not the legacy filter string),
-grouped by the switches the arms differ in. Bands and bars are W&B's standard errors over seeds;
-the intervals and verdicts are the offline report's own (W&B cannot compute a Student t interval
-or a sequential level), pasted in as Markdown beside W&B's live panels.
-"""
+"""A W&B Report for the same runs, built as a `wandb_workspaces` spec in code (testable with no
+network) and saved by one guarded, time-limited call only when W&B is online. Its run set is the
+sweeps' W&B groups (training logs group = the sweep directory, job_type = the arm; a FilterExpr,
+not the legacy filter string), grouped by the switches the arms differ in. Bands and bars are
+W&B's standard errors over seeds; the intervals and verdicts are the offline report's (W&B has no
+Student t interval or sequential level), pasted in as Markdown beside W&B's live panels."""
 
 from __future__ import annotations
 
@@ -61,24 +58,16 @@ def report_spec(runs: list[Run], markdown_tables: str, project: str, entity: str
                      blocks=blocks)
 
 
-def _save(report, timeout_s: float) -> tuple[str | None, str]:
-    """report.save(), its URL or why not: a slow or dead network costs `timeout_s`, never a hang."""
+def _save(report, timeout_s: float) -> str:
+    """report.save(), its URL."""
+    import wandb
 
-    def work():
-        import wandb
-
-        if not report.entity:  # its run sets save to the same entity
-            report.entity = wandb.Api(timeout=int(timeout_s)).default_entity
-            for runset in (r for block in report.blocks for r in getattr(block, "runsets", [])):
-                runset.entity = report.entity
-        report.save()
-        return report.url
-
-    try:
-        saved, url = call_with_timeout(work, timeout_s)
-    except Exception as e:  # noqa: BLE001 - a W&B failure must not break the report
-        return None, f"{type(e).__name__}: {(str(e).splitlines() or [''])[0][:200]}"
-    return (url, "") if saved else (None, f"timed out after {timeout_s:.0f} s")
+    if not report.entity:  # its run sets save to the same entity
+        report.entity = wandb.Api(timeout=int(timeout_s)).default_entity
+        for runset in (r for block in report.blocks for r in getattr(block, "runsets", [])):
+            runset.entity = report.entity
+    report.save()
+    return report.url
 
 
 def _sync_glob(run_dir: Path, dirs: list[Path]) -> str:
@@ -113,7 +102,11 @@ def publish(runs: list[Run], dirs: list[Path], markdown_tables: str, requested: 
         spec = report_spec(runs, markdown_tables, project, entity or "")
     except ImportError:
         return "W&B report needs wandb-workspaces: `pip install 'alexnet-ablations[wandb-reports]'`"
-    url, error = _save(spec, timeout_s)
+    try:  # a slow or dead network costs `timeout_s`, never a hang
+        saved, url = call_with_timeout(lambda: _save(spec, timeout_s), timeout_s)
+        error = "" if saved else f"timed out after {timeout_s:.0f} s"
+    except Exception as e:  # noqa: BLE001 - a W&B failure must not break the report
+        url, error = None, f"{type(e).__name__}: {(str(e).splitlines() or [''])[0][:200]}"
     if url:
         return f"W&B report: {url}"
     hint = " (unsynced offline runs: `wandb sync` them first)" if offline else ""
