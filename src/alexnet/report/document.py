@@ -17,7 +17,7 @@ from alexnet import paper
 from alexnet.report import plots
 from alexnet.report.collect import Run, Sweep, distinct, find_runs, find_sweeps, wall_time
 from alexnet.report.measures import Ablation, Speed, analyse_runs, crossings
-from alexnet.report.stats import CONFIDENCE
+from alexnet.report.stats import CONFIDENCE, SEEDS_X_IMAGES
 from alexnet.report.verdict import DIRECTION, RULES, TEXT, UNDECIDED, Verdict
 
 STYLE = """
@@ -106,7 +106,7 @@ def reading(ab: Ablation) -> str:
     if p is None or p.estimate is None:
         return "Nothing to compare yet: the ablation needs completed runs of both arms."
     est = p.estimate
-    sample = (f"Over {est.n} seeds × the test images" if est.kind == "seeds × images"
+    sample = (f"Over {est.n} seeds × the test images" if est.kind == SEEDS_X_IMAGES
               else f"With {est.n} paired seed{'' if est.n == 1 else 's'}")
     between = ("centre crop − ten crops" if p.same_weights
                else f"`{p.other}` over the paper's arm" if p.ratio

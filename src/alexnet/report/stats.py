@@ -15,6 +15,9 @@ from scipy import stats
 CONFIDENCE = 0.95
 
 
+SEEDS_X_IMAGES = "seeds × images"  # the kind of a two-level (seeds, then test images) estimate
+
+
 @dataclass(frozen=True)
 class Estimate:
     """A difference (other arm − paper's arm) with its interval and how it was made. `ci`: None
@@ -90,7 +93,7 @@ def seeds_by_images(diffs: np.ndarray, confidence: float = CONFIDENCE,
     s, i = d.shape
     mean = float(d.mean())
     if s < 2:
-        return Estimate(mean, None, s, confidence, "seeds × images")
+        return Estimate(mean, None, s, confidence, SEEDS_X_IMAGES)
     rows, cols = d.mean(1), d.mean(0)
     ms_s, ms_i = i * rows.var(ddof=1), s * cols.var(ddof=1)
     ms_e = ((d - rows[:, None] - cols[None, :] + mean) ** 2).sum() / ((s - 1) * (i - 1))
@@ -98,7 +101,7 @@ def seeds_by_images(diffs: np.ndarray, confidence: float = CONFIDENCE,
     floored = math.sqrt(var) < resolution / math.sqrt(s)
     se = max(math.sqrt(var), resolution / math.sqrt(s))
     sd_seed = max(math.sqrt(ms_s / i), resolution)  # one seed's spread of its mean difference
-    return Estimate.t(mean, se, s - 1.0, s, sd_seed, confidence, "seeds × images", floored)
+    return Estimate.t(mean, se, s - 1.0, s, sd_seed, confidence, SEEDS_X_IMAGES, floored)
 
 
 def mcnemar(only_base_right: int, only_other_right: int) -> float:
