@@ -69,9 +69,9 @@ class PCALighting(torch.nn.Module):
         return (alpha.to(self.vectors.device) * self.scale) @ self.vectors.T
 
     def forward(self, x: torch.Tensor, generator: torch.Generator, channel_scale: torch.Tensor | None = None) -> torch.Tensor:
-        """x + δ per image (÷ 1.1 for `code`): the accelerator path of transforms.train_batch."""
+        """x + δ per image (÷ 1.1 for `code`), in place: x is transforms.train_batch's own batch."""
         delta = self.shifts(len(x), generator).to(x.dtype)
         if channel_scale is not None:  # inputs already ÷ channel std: shift on the same scale
             delta = delta * channel_scale.reshape(1, 3)
-        x = x + delta[:, :, None, None]
-        return x / self.rescale if self.rescale != 1.0 else x
+        x.add_(delta[:, :, None, None])
+        return x.div_(self.rescale) if self.rescale != 1.0 else x

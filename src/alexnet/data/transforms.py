@@ -66,17 +66,19 @@ def train_batch(
     """uint8 (B, 3, H, W) → the net's float input: mean subtracted (÷ std if asked), random
     crop and flip, PCA lighting. Only the cut differs by device: on an accelerator one batched
     gather from the normalised images; on a CPU a loop of per-image slices, each normalised
-    under its own patch of the mean (~4× faster there: the uint8 image is read once and no
-    index tensors are built). Both give bit-identical batches (`gather` forces one way)."""
+    under its own patch of the mean into the batch (faster there: the uint8 image is read once,
+    each patch is flipped while in cache, no index tensors; `benchmarks/augment.py`). Both give
+    bit-identical batches (`gather` forces one way)."""
     b, _, h, w = images.shape
     top, left, mirror = (t.to(images.device) for t in crop_params(b, h, w, crop, generator, flip))
     if gather if gather is not None else images.device.type != "cpu":
-        x = gather_crops(normalize(images), *crop_indices(crop, top, left, torch.zeros_like(mirror)))
+        x = gather_crops(normalize(images), *crop_indices(crop, top, left, mirror))
     else:
         x = torch.empty(b, images.shape[1], crop, crop)
-        for i, (t, s) in enumerate(zip(top.tolist(), left.tolist(), strict=True)):
+        for i, (t, s, m) in enumerate(zip(top.tolist(), left.tolist(), mirror.tolist(), strict=True)):
             normalize(images[i, :, t : t + crop, s : s + crop], t, s, out=x[i])
-    x = torch.where(mirror[:, None, None, None], x.flip(-1), x)
+            if m:
+                x[i] = x[i].flip(-1)
     return x if lighting is None else lighting(x, generator, normalize.scale if normalize.divides else None)
 
 
