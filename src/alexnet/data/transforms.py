@@ -69,12 +69,12 @@ def train_batch(
     under its own patch of the mean into the batch and flipped while in cache (4× the gather's
     speed at ImageNet size on a 2-core CPU; at CIFAR size the gather is ~1 ms a batch faster:
     `benchmarks/augment.py`). Both give bit-identical batches (`gather` forces one way)."""
-    b, _, h, w = images.shape
-    top, left, mirror = (t.to(images.device) for t in crop_params(b, h, w, crop, generator, flip))
     if gather if gather is not None else images.device.type != "cpu":
-        x = gather_crops(normalize(images), *crop_indices(crop, top, left, mirror))
+        x = random_crop_flip(normalize(images), crop, generator, flip)
     else:
-        x = torch.empty(b, images.shape[1], crop, crop)
+        b, c, h, w = images.shape
+        top, left, mirror = crop_params(b, h, w, crop, generator, flip)
+        x = torch.empty(b, c, crop, crop)
         for i, (t, s, m) in enumerate(zip(top.tolist(), left.tolist(), mirror.tolist(), strict=True)):
             normalize(images[i, :, t : t + crop, s : s + crop], t, s, out=x[i])
             if m:
