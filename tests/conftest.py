@@ -38,6 +38,11 @@ SLOWEST = {name: i for i, name in enumerate(SLOWEST_FIRST)}
 SPREAD = {"test_learning"}  # each of its tests trains a net of its own: spread over the workers
 
 
+def _test_file(nodeid: str) -> str:
+    """tests/test_x.py::test_y[...] → test_x"""
+    return Path(nodeid.split("::", 1)[0]).stem
+
+
 @pytest.hookimpl(optionalhook=True)
 def pytest_xdist_make_scheduler(config, log):
     """pytest -n … --dist loadscope (pyproject.toml): the tests of a file go to one worker, so its
@@ -50,11 +55,10 @@ def pytest_xdist_make_scheduler(config, log):
 
     class FileScheduling(LoadScopeScheduling):
         def _split_scope(self, nodeid: str) -> str:
-            module = Path(nodeid.split("::", 1)[0]).stem
-            return nodeid if module in SPREAD else module
+            return nodeid if _test_file(nodeid) in SPREAD else _test_file(nodeid)
 
         def _assign_work_unit(self, node) -> None:  # the slowest file waiting goes next
-            slowest = min(self.workqueue, key=lambda scope: SLOWEST.get(Path(scope.split("::", 1)[0]).stem, len(SLOWEST)))
+            slowest = min(self.workqueue, key=lambda scope: SLOWEST.get(_test_file(scope), len(SLOWEST)))
             self.workqueue.move_to_end(slowest, last=False)
             super()._assign_work_unit(node)
 
