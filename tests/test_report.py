@@ -625,6 +625,31 @@ def test_holms_p_is_adjusted_for_the_looks_and_a_look_that_cannot_decide_is_no_c
     assert not ab.verdict.censored and ab.adjusted_p is None
 
 
+def test_before_a_plans_first_look_there_is_no_interval_and_the_sweep_goes_on(tmp_path):
+    """A plan's intervals hold at its looks: at 2 seeds of a plan that first looks at 3, its
+    first critical value would print an interval of ±10⁴ points. None is shown instead."""
+    from alexnet.report.document import verdict_text
+    from alexnet.sequential import Plan
+    from hydra_plugins.alexnet_seeds import decide
+
+    root = tmp_path / "sweep"
+    for s, off in enumerate([0.014, 0.020]):
+        job(root, f"on{s}", {"model.lrn": True}, s, 0.40 + 0.03 * s, 0.2)
+        job(root, f"off{s}", {"model.lrn": False}, s, 0.40 + 0.03 * s + off, 0.2)
+    Plan(min_seeds=3, max_seeds=20, seeds=[0, 1]).save(root)
+    ab = analyse_runs(find_runs([root]))[0]
+    assert ab.estimate.n == 2 and ab.estimate.ci is None and ab.adjusted_p is None
+    assert all(c.estimate.ci is None and c.beside.ci is None for c in ab.comparisons)
+    assert ab.verdict.outcome == UNDECIDED and not ab.verdict.final and not ab.verdict.no_pair
+    assert "before the plan's first look at 3 seeds per arm" in ab.verdict.reason
+    assert ab.estimate.delta == pytest.approx(1.7)  # the mean is still shown
+    assert decide([{"no_pair": ab.verdict.no_pair, "final": False, "censored": False,
+                    "outcome": UNDECIDED}]) == "continue"
+    assert "CI [" not in render([root])
+    assert "a plan of 3 seeds per arm" in verdict_text(
+        ab.verdict.__class__(UNDECIDED, "", seeds_needed=(3, 3)))
+
+
 def test_sweeps_that_ran_different_protocols_are_not_pooled(tmp_path, capsys):
     """A 3-epoch and a 2-epoch sweep of one ablation are not seeds of one experiment: the later
     runs would stand in for the same seeds. Refused in one line; equal protocols merge."""

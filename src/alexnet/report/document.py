@@ -19,6 +19,7 @@ from alexnet.report.collect import Run, Sweep, distinct, find_runs, find_sweeps,
 from alexnet.report.measures import Ablation, Speed, analyse_runs, crossings
 from alexnet.report.stats import CONFIDENCE, SEEDS_X_IMAGES
 from alexnet.report.verdict import DIRECTION, RULES, TEXT, UNDECIDED, Verdict
+from alexnet.sequential import SEEDS_CAP
 
 STYLE = """
 body { font-family: system-ui, sans-serif; max-width: 72rem; margin: 2rem auto; padding: 0 1rem;
@@ -86,7 +87,8 @@ def verdict_text(v: Verdict | None, reason: bool = False) -> str:
     v = v or Verdict(UNDECIDED, "no pair of completed arms", no_pair=True)
     said = [v.reason] if reason else []
     if v.seeds_needed:
-        said.append(TEXT["seeds_needed"].format(*v.seeds_needed))
+        low, high = (f"{n}+" if n >= SEEDS_CAP else str(n) for n in v.seeds_needed)  # capped
+        said.append(TEXT["seeds_needed"].format(low if low == high else f"{low}–{high}"))
     return f"**{v.outcome}**" + (f" ({'; '.join(said)})" if said else "")
 
 

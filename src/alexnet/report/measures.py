@@ -16,7 +16,7 @@ import numpy as np
 from alexnet import paper
 from alexnet.report import stats
 from alexnet.report.collect import Run, by_ablation, name_arms
-from alexnet.report.verdict import NOT_MEASURABLE, TEXT, Verdict, judge, points
+from alexnet.report.verdict import NOT_MEASURABLE, TEXT, UNDECIDED, Verdict, judge, points
 from alexnet.sequential import Plan, plan_of, sd_upper, seeds_needed
 
 TRAIN_ERR, VAL_ERR = "train_eval/top1_err", "val/top1_err"
@@ -323,6 +323,19 @@ def _undecided(v: Verdict, est: stats.Estimate, claimed: float, plan: Plan | Non
                                     seeds_needed(sd_upper(est.sd, est.n), claimed, first)))
 
 
+def _before_first_look(c: Comparison, plan: Plan) -> None:
+    """A plan's intervals hold at its looks only: before the first, no interval and no verdict
+    (its critical value at n < min_seeds would print a meaningless ±10⁵-point interval)."""
+    est = c.estimate
+    if est is None or est.ci is None or est.n >= plan.min_seeds:
+        return
+    c.estimate = replace(est, ci=None, se=None, df=None)
+    c.beside = c.beside and replace(c.beside, ci=None, se=None, df=None)
+    if c.claimed is not None:
+        c.verdict = Verdict(UNDECIDED, TEXT["notes"]["before_first_look"].format(
+            n=est.n, first=plan.min_seeds))  # a pair exists: the sweep goes on
+
+
 def analyse(name: str, runs: list[Run], threshold: float = paper.FIGURE1_THRESHOLD,
             plan: Plan | None = None) -> Ablation:
     claim = paper.CLAIMS.get(name)
@@ -340,6 +353,8 @@ def analyse(name: str, runs: list[Run], threshold: float = paper.FIGURE1_THRESHO
             judged += (mine := ab.measure.compare(ab, base, other))
         shown = (ab.error(f"{where} top-{k}", base, other, ab.metric(k)) for k in (1, 5))
         ab.comparisons += [c for c in shown if all(j.label != c.label for j in mine)]
+    for c in judged + ab.comparisons if plan is not None else ():
+        _before_first_look(c, plan)
     for c in judged:
         c.verdict = c.verdict or judge(c.estimate, c.claimed, claim.at_least, ab.measure.show)
         if not c.verdict.final and c.estimate is not None:
