@@ -1,4 +1,5 @@
-"""Evaluate a checkpoint: `python src/evaluate.py ckpt=PATH data=imagenet data.root=DIR data.ten_crop=true`.
+"""Evaluate a checkpoint:
+`python src/evaluate.py ckpt=PATH data=imagenet data.root=DIR data.ten_crop=true`.
 
 A thin Hydra main around `alexnet.evaluation.evaluate(cfg)`: prints a table, writes evaluation.json.
 """

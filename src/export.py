@@ -1,4 +1,5 @@
-"""Export a checkpoint for use outside the platform: `python src/export.py ckpt=PATH format=onnx|torchscript [out=PATH]`.
+"""Export a checkpoint for use outside the platform:
+`python src/export.py ckpt=PATH format=onnx|torchscript [out=PATH]`.
 
 A thin Hydra main around `alexnet.export.export`: the net as ONNX or TorchScript, its
 preprocessing in a JSON file beside it.
@@ -26,7 +27,8 @@ def main(cfg: DictConfig) -> None:
         sys.exit(2)
     model, *beside = map(Path, card["written"])
     shape = "x".join(map(str, card["input"]["shape"]))
-    print(f"exported: {model} ({card['format']}, input {shape}); beside it: {', '.join(p.name for p in beside)}")
+    print(f"exported: {model} ({card['format']}, input {shape}); beside it: "
+          f"{', '.join(p.name for p in beside)}")
 
 
 if __name__ == "__main__":

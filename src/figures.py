@@ -16,14 +16,20 @@ from alexnet.figures.make import make_figures
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("checkpoint", type=Path, help="a .ckpt file or a job directory (checkpoints/last.ckpt)")
-    p.add_argument("--out", type=Path, default=None, help="output directory (default: <job>/figures)")
+    p.add_argument("checkpoint", type=Path,
+                   help="a .ckpt file or a job directory (checkpoints/last.ckpt)")
+    p.add_argument("--out", type=Path, default=None,
+                   help="output directory (default: <job>/figures)")
     p.add_argument("--images", type=int, default=5, help="validation images for Figure 4")
     p.add_argument("--neighbours", type=int, default=6, help="nearest training images per image")
-    p.add_argument("--data-root", default=None, help="dataset root (default: the run's config.yaml)")
-    p.add_argument("--stored-size", type=int, default=None, help="without config.yaml: stored image size")
-    p.add_argument("--standardized", action="store_true", help="without config.yaml: inputs ÷ channel std")
-    p.add_argument("--train-limit", type=int, default=None, help="search at most this many training images")
+    p.add_argument("--data-root", default=None,
+                   help="dataset root (default: the run's config.yaml)")
+    p.add_argument("--stored-size", type=int, default=None,
+                   help="without config.yaml: stored image size")
+    p.add_argument("--standardized", action="store_true",
+                   help="without config.yaml: inputs ÷ channel std")
+    p.add_argument("--train-limit", type=int, default=None,
+                   help="search at most this many training images")
     p.add_argument("--kernels-only", action="store_true", help="Figure 3 only (needs no data)")
     args = p.parse_args(argv)
     ckpt = args.checkpoint

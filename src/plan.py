@@ -8,7 +8,8 @@ the published records of DIR (same protocol, or a pilot), the max_seeds at which
 reads "reproduced" (lo > c/2) with the given power when the effect is c — at that sd, and at
 its one-sided 80 % upper confidence bound (the sd of a few seeds is itself uncertain) — and the
 simulated error rates of the whole sequential procedure at the chosen max_seeds (given, or the
-seeds needed at the sd), with how often it ends decided and after how many seeds on average. Run it before the sweep: the plan is fixed at seed 0.
+seeds needed at the sd), with how often it ends decided and after how many seeds on average. Run
+it before the sweep: the plan is fixed at seed 0.
 
 A pilot that ran only some claims under the new protocol (e.g. ablate_lrn) plans the others
 from `reference=DIR`, an older sweep of them all: its spreads scaled by how much the claims both
@@ -134,7 +135,8 @@ def row(name: str, spread: tuple | None, min_seeds: int, power: float, chosen: i
     at_c, at_0 = simulate(plan, c, sd, c, at_least), simulate(plan, 0.0, sd, c, at_least)
     hit, null = at_c["outcomes"][REPRODUCED], at_0["outcomes"]
     false = sum(null.get(k, 0.0) for k in (REPRODUCED, LARGER, SMALLER, DIRECTION))  # Δ's sign
-    decided = [100 * sum(v for k, v in sim["outcomes"].items() if k in FINAL) for sim in (at_c, at_0)]
+    decided = [100 * sum(v for k, v in sim["outcomes"].items() if k in FINAL)
+               for sim in (at_c, at_0)]
     how = "scaled, counted as " if scaled else ""
     return (f"| {name} | {c:.3g} | {sd:.3g} ({how}{n} seeds; ≤ {upper:.3g} at 80 %) | {need} | "
             f"{need}–{top}{need_up} | {n_max} | {100 * hit:.1f} % | {100 * false:.1f} % | "

@@ -26,7 +26,8 @@ def main(argv: list[str] | None = None) -> int:
     except FileNotFoundError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    print(f"published {len(copied)} job(s) into {args.dest}" + (f"; not completed, left for later: {', '.join(left)}" if left else ""))
+    print(f"published {len(copied)} job(s) into {args.dest}"
+          + (f"; not completed, left for later: {', '.join(left)}" if left else ""))
     if not args.no_report and any(args.dest.iterdir()):
         report = build_report([args.dest], args.dest)
         print(report.describe())

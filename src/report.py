@@ -23,7 +23,8 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("dirs", nargs="+", type=Path, help="sweep or run directories (merged)")
-    p.add_argument("--out", type=Path, default=None, help="report directory (default: the first DIR)")
+    p.add_argument("--out", type=Path, default=None,
+                   help="report directory (default: the first DIR)")
     p.add_argument("--threshold", type=float, default=FIGURE1_THRESHOLD,
                    help="training top-1 error (fraction) for the Figure 1 measure (default 0.25)")
     p.add_argument("--wandb", choices=WANDB_MODES, default="auto",

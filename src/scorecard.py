@@ -7,7 +7,7 @@ beside the paper's. Writes scorecard.md, scorecard.html and scorecard.png into -
 the current directory); with --readme, README.md (plus the GPU commands and an index of the
 folders there) and scorecard.png, as experiments/README.md is made. --check writes nothing and
 fails if the Markdown there is not what the records give.
-"""
+"""  # noqa: E501 - the first line is argparse's description (`__doc__.splitlines()[0]`): kept whole
 
 from __future__ import annotations
 
@@ -25,12 +25,15 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("dirs", nargs="+", type=Path, help="sweep directories (searched recursively)")
-    p.add_argument("--out", type=Path, default=Path("."), help="where scorecard.md/.html/.png go (default: .)")
+    p.add_argument("--out", type=Path, default=Path("."),
+                   help="where scorecard.md/.html/.png go (default: .)")
     p.add_argument("--threshold", type=float, default=FIGURE1_THRESHOLD,
                    help="training top-1 error (fraction) for the Figure 1 measure (default 0.25)")
     p.add_argument("--readme", action="store_true",
-                   help="write README.md (the scorecard as experiments/README.md) instead of scorecard.md/.html")
-    p.add_argument("--check", action="store_true", help="write nothing; exit 1 if the Markdown in --out is stale")
+                   help="write README.md (the scorecard as experiments/README.md) instead of "
+                        "scorecard.md/.html")
+    p.add_argument("--check", action="store_true",
+                   help="write nothing; exit 1 if the Markdown in --out is stale")
     args = p.parse_args(argv)
     if not 0.0 < args.threshold < 1.0:
         p.error(f"--threshold={args.threshold} must be a fraction between 0 and 1")
@@ -45,7 +48,8 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     n = len(card.ablations)
     if args.check:
-        print(f"scorecard: {card.markdown} is up to date ({n} claim{'' if n == 1 else 's'} measured)")
+        print(f"scorecard: {card.markdown} is up to date "
+              f"({n} claim{'' if n == 1 else 's'} measured)")
         return 0
     written = [p.name for p in (card.html, card.figure, *card.tables) if p is not None]
     print(f"scorecard: {card.markdown} ({n} claim{'' if n == 1 else 's'} measured"

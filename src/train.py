@@ -1,6 +1,7 @@
 """Train AlexNet: `python src/train.py [overrides]`, or a whole ablation with `experiment=ablate_*`.
 
-A thin Hydra main around `alexnet.training.train(cfg)`; see README.md and docs/guide.md for the commands.
+A thin Hydra main around `alexnet.training.train(cfg)`; see README.md and docs/guide.md for the
+commands.
 """
 
 from __future__ import annotations
@@ -64,7 +65,8 @@ def main(cfg: DictConfig) -> dict | None:
             sys.exit(2 if isinstance(e, ConfigError) else 1)
         log.error("job %s failed: %s", hc.job.num, message)
     except SIGTERMException:
-        if executor() is None:  # this command's own run or sweep: it stops (alexnet.cli, status 143)
+        # this command's own run or sweep: it stops (alexnet.cli, status 143)
+        if executor() is None:
             raise
         # one job of a submitit sweep (scancel, a lost node): its record says so, the sweep goes on
         message = "stopped by SIGTERM"
@@ -75,12 +77,14 @@ def main(cfg: DictConfig) -> dict | None:
         # sweep report lists it.
         message = f"{type(e).__name__}: {str(e).strip().splitlines()[0] if str(e).strip() else ''}"
         log.exception("job %s failed: %s", hc.job.num, message)
-    if int(os.environ.get("RANK", 0)) != 0:  # another rank of a submitit job: rank 0 keeps the record
+    # another rank of a submitit job: rank 0 keeps the record
+    if int(os.environ.get("RANK", 0)) != 0:
         return None
     if record_failure(hc.runtime.output_dir, arm, cfg, message):
         note_failed_job(f"job {hc.job.num} ({Path(hc.runtime.output_dir).name}): {message}")
     else:  # a full disk: this line (stderr) is the only record
-        note_failed_job(f"job {hc.job.num} ({hc.runtime.output_dir}): {message}; its summary.json could not be written either")
+        note_failed_job(f"job {hc.job.num} ({hc.runtime.output_dir}): {message}; its summary.json "
+                        "could not be written either")
     return None
 
 

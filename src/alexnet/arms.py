@@ -14,9 +14,11 @@ import yaml
 # Overrides that say where or how a job runs, not which arm of an ablation it is (fnmatch
 # patterns: `trainer` is the group choice, `trainer.*` its keys; `data` — which dataset — is not
 # an arm, `data.pca_lighting` is). The one list for both the arm and the job directory's name.
-NOT_ARM = ("seed", "seeds", "seeds.*", "ablation", "ablation.*", "experiment", "hydra", "hydra.*", "hydra/*", "paths.*", "logger",
-           "logger.*", "callbacks", "callbacks.*", "trainer", "trainer.*", "debug", "debug.*", "data", "data.root", "data.cache_dir",
-           "data.num_workers", "data.decode_workers", "ckpt_path", "resume", "task_name", "compile", "preset")
+NOT_ARM = ("seed", "seeds", "seeds.*", "ablation", "ablation.*", "experiment", "hydra", "hydra.*",
+           "hydra/*", "paths.*", "logger", "logger.*", "callbacks", "callbacks.*", "trainer",
+           "trainer.*", "debug", "debug.*", "data", "data.root", "data.cache_dir",
+           "data.num_workers", "data.decode_workers", "ckpt_path", "resume", "task_name", "compile",
+           "preset")
 # A job directory's name is safe unquoted in a Hydra override and in YAML: `key-value` items
 # joined by `+`, characters other than these replaced by `_`.
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
@@ -30,7 +32,8 @@ def parse_overrides(overrides: list[str], config_loader=None) -> list:
 
 
 def split_override(override: str) -> tuple[str, str]:
-    """`+model.lrn=false` → ("model.lrn", "false"): the key without +, ++ or ~, the value as written."""
+    """`+model.lrn=false` → ("model.lrn", "false"): the key without +, ++ or ~, the value as
+    written."""
     # Not parse_overrides: Hydra re-renders values (false → False, 1e-3 → 0.001), and job
     # directories and recorded arms are named by the text a job's overrides hold.
     key, _, value = str(override).lstrip("+~").partition("=")
@@ -47,7 +50,8 @@ def job_dirname(task_overrides) -> str:
     items = {}
     for override in task_overrides:
         key, value = split_override(override)
-        if is_arm_key(key) or key in ("seed", "ablation.arm") or key.startswith("seeds."):  # ablation.arm: ablate_all names its arm so
+        # ablation.arm: ablate_all names its arm so
+        if is_arm_key(key) or key in ("seed", "ablation.arm") or key.startswith("seeds."):
             items[key] = f"{_UNSAFE.sub('_', key)}-{_UNSAFE.sub('_', value)}"
     return "+".join(items[k] for k in sorted(items, key=lambda k: (k == "seed", k))) or "default"
 

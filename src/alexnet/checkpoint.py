@@ -22,7 +22,8 @@ from alexnet.model import AlexNet
 from alexnet.module import AlexNetModule
 from alexnet.record import CONFIG_FILE
 
-DATA_STATE_KEY = "AlexNetDataModule"  # Lightning stores LightningDataModule.state_dict() under its class name
+# Lightning stores LightningDataModule.state_dict() under its class name
+DATA_STATE_KEY = "AlexNetDataModule"
 
 
 class CheckpointError(ValueError):
@@ -42,7 +43,8 @@ class Loaded:
     @property
     def job_dir(self) -> Path | None:
         """The run directory holding config.yaml (`<job>/checkpoints/<name>.ckpt`), if any."""
-        job = self.path.parent.parent if self.path.parent.name == "checkpoints" else self.path.parent
+        job = (self.path.parent.parent if self.path.parent.name == "checkpoints"
+               else self.path.parent)
         return job if (job / CONFIG_FILE).is_file() else None
 
     @property
@@ -52,7 +54,9 @@ class Loaded:
     def preprocessing(self) -> dict[str, Any]:
         """The data facts new images need (sizes, mean image, scaling), or a one-line refusal."""
         if "mean_image" not in self.data:
-            raise CheckpointError(f"{self.path} carries no preprocessing (class names, mean image): it predates them; retrain or evaluate with the training data")
+            raise CheckpointError(f"{self.path} carries no preprocessing (class names, mean "
+                                  "image): it predates them; retrain or evaluate with the "
+                                  "training data")
         return self.data
 
     def normalize(self) -> Normalize:
@@ -71,21 +75,26 @@ def read(path: str | Path) -> dict[str, Any]:
     """The checkpoint's dict, loaded with weights_only=True (no code runs)."""
     path = resolve(path)
     if not path.is_file():
-        raise CheckpointError(f"checkpoint {path} does not exist (pass a .ckpt file or a job directory)")
+        raise CheckpointError(f"checkpoint {path} does not exist "
+                              "(pass a .ckpt file or a job directory)")
     try:
         with warnings.catch_warnings():  # torch warns about pickle protocols; the verdict is ours
             warnings.simplefilter("ignore")
             checkpoint = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as e:
-        reason = next((line.strip() for line in str(e).splitlines() if "GLOBAL" in line or "Unsupported" in line), "")
+        reason = next((line.strip() for line in str(e).splitlines()
+                       if "GLOBAL" in line or "Unsupported" in line), "")
         raise CheckpointError(
             f"refusing to load {path}: it holds pickled Python objects, not only tensors and plain "
             f"values, and a checkpoint is data, not code ({reason or 'rejected by weights_only'})"
         ) from None
     except (RuntimeError, EOFError, OSError, ValueError) as e:
-        raise CheckpointError(f"cannot read checkpoint {path}: {str(e).splitlines()[0] if str(e) else type(e).__name__}") from None
-    if not isinstance(checkpoint, dict) or "state_dict" not in checkpoint or "hyper_parameters" not in checkpoint:
-        raise CheckpointError(f"{path} is not a checkpoint written by src/train.py (no state_dict/hyper_parameters)")
+        raise CheckpointError(f"cannot read checkpoint {path}: "
+                              f"{str(e).splitlines()[0] if str(e) else type(e).__name__}") from None
+    if (not isinstance(checkpoint, dict) or "state_dict" not in checkpoint
+            or "hyper_parameters" not in checkpoint):
+        raise CheckpointError(f"{path} is not a checkpoint written by src/train.py "
+                              "(no state_dict/hyper_parameters)")
     return checkpoint
 
 

@@ -30,8 +30,9 @@ def atomic_torch_save(obj: Any, path: str | Path) -> None:
             torch.save(obj, f)
     except OSError as e:
         if e.errno == errno.ENOSPC:
-            raise OSError(errno.ENOSPC, f"no space left on the device to write {path}; the previous "
-                                        "checkpoint is kept: free space and re-run to resume") from None
+            raise OSError(errno.ENOSPC,
+                          f"no space left on the device to write {path}; the previous "
+                          "checkpoint is kept: free space and re-run to resume") from None
         raise
 
 
@@ -48,7 +49,8 @@ def clean_orphans(directory: str | Path) -> list[Path]:
         except OSError:
             continue
     if removed:
-        log.info("removed %d unfinished checkpoint file(s) of an interrupted write in %s", len(removed), directory)
+        log.info("removed %d unfinished checkpoint file(s) of an interrupted write in %s",
+                 len(removed), directory)
     return removed
 
 
@@ -80,7 +82,8 @@ def good_checkpoints(directory: str | Path) -> tuple[list[Path], list[tuple[Path
 
 
 def older_good(path: str | Path) -> Path | None:
-    """The newest readable checkpoint beside `path` that is not `path` (the one to offer instead)."""
+    """The newest readable checkpoint beside `path` that is not `path` (the one to offer
+    instead)."""
     path = Path(path)
     good, _ = good_checkpoints(path.parent)
     return next((p for p in good if p.resolve() != path.resolve()), None)
@@ -89,7 +92,8 @@ def older_good(path: str | Path) -> Path | None:
 class AtomicCheckpointIO(TorchCheckpointIO):
     """Lightning's checkpoint IO, written atomically beside the destination (see the module)."""
 
-    def save_checkpoint(self, checkpoint: dict[str, Any], path, storage_options: Any | None = None) -> None:
+    def save_checkpoint(self, checkpoint: dict[str, Any], path,
+                        storage_options: Any | None = None) -> None:
         if storage_options is not None:
             raise TypeError("AtomicCheckpointIO takes no storage_options")
         atomic_torch_save(checkpoint, path)

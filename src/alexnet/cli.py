@@ -49,7 +49,8 @@ def _composed_keys(conf_dir: Path, config_name: str, argv: list[str]) -> list[st
         key = o.get_key_element().lstrip("+~")
         if o.is_delete() or not (conf_dir / key).is_dir():
             continue
-        value = next(iter(o.sweep_string_iterator())) if o.is_sweep_override() else o.get_value_element_as_str()
+        value = (next(iter(o.sweep_string_iterator())) if o.is_sweep_override()
+                 else o.get_value_element_as_str())
         choices.append(f"{key}={value}")
     GlobalHydra.instance().clear()
     with initialize_config_dir(config_dir=str(conf_dir), version_base="1.3"):
@@ -61,7 +62,8 @@ def _closest(word: str, candidates: list[str], n: int = 3, cutoff: float = 0.6) 
     return difflib.get_close_matches(word, candidates, n=n, cutoff=cutoff)
 
 
-def explain(error: BaseException, conf_dir: Path, config_name: str, argv: list[str], script: str) -> str:
+def explain(error: BaseException, conf_dir: Path, config_name: str, argv: list[str],
+            script: str) -> str:
     """One line for a Hydra composition error: what is wrong, the closest valid names."""
     from hydra.errors import MissingConfigException, OverrideParseException
 
@@ -70,11 +72,13 @@ def explain(error: BaseException, conf_dir: Path, config_name: str, argv: list[s
     if full_key and "not in struct" in str(cause):
         try:
             keys = _composed_keys(conf_dir, config_name, argv)
-        except Exception:  # noqa: BLE001 - the suggestion is a courtesy; the line still says what is wrong
+        except Exception:  # noqa: BLE001 - the suggestion is a courtesy; the line still says
+            # what is wrong
             keys = []
         parent, _, leaf = full_key.rpartition(".")
         siblings = {k.rpartition(".")[2]: k for k in keys if k.rpartition(".")[0] == parent}
-        near = [siblings[n] for n in _closest(leaf, list(siblings), n=2, cutoff=0.75)] or _closest(full_key, keys, n=2)
+        near = ([siblings[n] for n in _closest(leaf, list(siblings), n=2, cutoff=0.75)]
+                or _closest(full_key, keys, n=2))
         hint = f"did you mean {' or '.join(near)}?" if near else "it is not in the config"
         return (f"error: {full_key} is not a key of this config: {hint} "
                 f"(python {script} --cfg job lists every key)")
@@ -84,9 +88,11 @@ def explain(error: BaseException, conf_dir: Path, config_name: str, argv: list[s
         if group and options:
             near = _closest(name, options)
             hint = f"did you mean {' or '.join(near)}? " if near else ""
-            return f"error: {group}={name} is not an option of {group}: {hint}choices: {', '.join(options)}"
+            return (f"error: {group}={name} is not an option of {group}: {hint}choices: "
+                    f"{', '.join(options)}")
     if isinstance(error, OverrideParseException):
-        return (f"error: cannot read the override {error.override!r}: {str(error).strip().splitlines()[0]}; "
+        return (f"error: cannot read the override {error.override!r}: "
+                f"{str(error).strip().splitlines()[0]}; "
                 "quote a value with spaces or special characters: \"key='value'\"")
     return "error: " + (str(error).strip().splitlines() or [type(error).__name__])[0]
 
@@ -102,14 +108,18 @@ def run(main: Callable[[], object], conf_dir: Path, config_name: str) -> None:
     try:
         main()
     except SIGTERMException:
-        print("error: stopped by SIGTERM; its summary.json says interrupted and the command that resumes it",
+        print("error: stopped by SIGTERM; its summary.json says interrupted and the command "
+              "that resumes it",
               file=sys.stderr)
         sys.exit(SIGTERM_STATUS)
-    except (ConfigCompositionException, OverrideParseException) as e:  # the command line's; a bug's traceback stays
+    except (ConfigCompositionException, OverrideParseException) as e:
+        # the command line's; a bug's traceback stays
         if user_wants_traces:
             raise
-        print(explain(e, conf_dir, config_name, sys.argv[1:], f"src/{Path(sys.argv[0]).name}"), file=sys.stderr)
+        print(explain(e, conf_dir, config_name, sys.argv[1:], f"src/{Path(sys.argv[0]).name}"),
+              file=sys.stderr)
         sys.exit(2)
     finally:
-        if not user_wants_traces:  # a caller in the same process (a test, runpy) keeps its own setting
+        # a caller in the same process (a test, runpy) keeps its own setting
+        if not user_wants_traces:
             os.environ.pop("HYDRA_FULL_ERROR", None)

@@ -120,27 +120,33 @@ class ColumnParallelAlexNet(nn.Module):
         if problem := _net_problem(c, world):
             raise ValueError(problem)
         if unknown := unknown_layers(net):
-            raise ValueError(f"trainer=columns does not know how to split {', '.join(unknown)} over the "
-                             "columns: add the layer to alexnet.columns (PER_CHANNEL if it acts on each "
-                             "channel alone, else a branch in ColumnParallelAlexNet.forward)")
+            raise ValueError(f"trainer=columns does not know how to split {', '.join(unknown)} "
+                             "over the columns: add the layer to alexnet.columns (PER_CHANNEL if "
+                             "it acts on each channel alone, else a branch in "
+                             "ColumnParallelAlexNet.forward)")
         self.config, self.group = c, columns.get_group()
         self.pairs = pairs.get_group() if pairs.size() > 1 else None
         self.rank, self.world = columns.get_local_rank(), world
         self.features, self.classifier = net.features, net.classifier
         # the text's LRN across all maps runs on the gathered maps; a per-column LRN on its own
         self._norm_own = {name: LocalResponseNorm(m.size, m.alpha, m.beta, m.k)
-                          for name, m in net.features.named_children() if isinstance(m, LocalResponseNorm)}
-        layers = [(n, m) for n, m in (*net.features.named_children(), *net.classifier.named_children())
+                          for name, m in net.features.named_children()
+                          if isinstance(m, LocalResponseNorm)}
+        layers = [(n, m) for n, m in (*net.features.named_children(),
+                                      *net.classifier.named_children())
                   if isinstance(m, (nn.Conv2d, nn.Linear))]
-        self._fc8 = layers[-1][0]  # its name (an attribute holding the module would add it to the state dict)
+        # its name (an attribute holding the module would add it to the state dict)
+        self._fc8 = layers[-1][0]
         for layer_name, layer in layers:
             for name, tensor in list(layer.named_parameters(recurse=False)):
                 if layer_name == self._fc8:  # split on its inputs; the bias is added once, whole
                     placement, dim = (Shard(1), 1) if name == "weight" else (Replicate(), None)
                 else:
                     placement, dim = Shard(0), 0
-                local = tensor.detach() if dim is None else tensor.detach().chunk(world, dim)[self.rank]
-                shared = DTensor.from_local(local.contiguous(), mesh, [Replicate(), placement], run_check=False,
+                local = (tensor.detach() if dim is None
+                         else tensor.detach().chunk(world, dim)[self.rank])
+                shared = DTensor.from_local(local.contiguous(), mesh, [Replicate(), placement],
+                                            run_check=False,
                                             shape=tensor.shape, stride=tensor.stride())
                 setattr(layer, name, nn.Parameter(shared, requires_grad=tensor.requires_grad))
 
@@ -153,7 +159,8 @@ class ColumnParallelAlexNet(nn.Module):
         flat = torch._utils._flatten_dense_tensors(grads)
         dist.all_reduce(flat, group=self.pairs)
         flat.div_(dist.get_world_size(self.pairs))
-        for grad, mean in zip(grads, torch._utils._unflatten_dense_tensors(flat, grads), strict=True):
+        for grad, mean in zip(grads, torch._utils._unflatten_dense_tensors(flat, grads),
+                              strict=True):
             grad.copy_(mean)
 
     def _gather(self, x: torch.Tensor) -> torch.Tensor:
@@ -177,9 +184,11 @@ class ColumnParallelAlexNet(nn.Module):
                 x = F.linear(self._gather(x) if own else x, _local(m.weight), _local(m.bias))
                 own = True
             elif isinstance(m, LocalResponseNorm):
-                x = self._norm_own[name](x) if m.groups == self.world else self._own(m(self._gather(x)))
+                x = (self._norm_own[name](x) if m.groups == self.world
+                     else self._own(m(self._gather(x))))
             elif isinstance(m, nn.Dropout):
-                if self.training and m.p > 0:  # the whole layer's mask, as the one-device net draws it
+                # the whole layer's mask, as the one-device net draws it
+                if self.training and m.p > 0:
                     whole = (x.shape[0], x.shape[1] * self.world, *x.shape[2:])
                     mask = F.dropout(x.new_ones(whole), m.p, training=True)
                     x = x * self._own(mask)
@@ -190,11 +199,13 @@ class ColumnParallelAlexNet(nn.Module):
 
 def _net_problem(config: AlexNetConfig, processes: int) -> str | None:
     if config.columns != processes:
-        return (f"trainer.strategy={STRATEGY} runs one column per process: model.columns={config.columns} cannot "
+        return (f"trainer.strategy={STRATEGY} runs one column per process: "
+                f"model.columns={config.columns} cannot "
                 f"be split over {processes} processes (pass model.columns=2 trainer.devices=2)")
     if config.fc_width() % processes:
-        return (f"model.width={config.width} gives fc6/fc7 {config.fc_width()} neurons, which {processes} columns "
-                "cannot split evenly: pick a width whose 4096·width rounds to an even number, e.g. 0.25")
+        return (f"model.width={config.width} gives fc6/fc7 {config.fc_width()} neurons, which "
+                f"{processes} columns cannot split evenly: pick a width whose 4096·width rounds "
+                "to an even number, e.g. 0.25")
     return None
 
 
@@ -202,21 +213,25 @@ def columns_problem(trainer: Any, model: Any) -> str | None:
     """One line when a config asks for `trainer.strategy=columns` with what it cannot run."""
     if str(trainer.get("strategy")) != STRATEGY:
         return None
-    arch, devices, precision = model.get("arch", "alexnet"), trainer.get("devices"), str(trainer.get("precision", "32-true"))
-    if isinstance(devices, str) and devices.isdigit():  # Lightning's forms: 2, "2", or a list of device ids
+    arch, devices, precision = (model.get("arch", "alexnet"), trainer.get("devices"),
+                                str(trainer.get("precision", "32-true")))
+    # Lightning's forms: 2, "2", or a list of device ids
+    if isinstance(devices, str) and devices.isdigit():
         devices = int(devices)
     elif isinstance(devices, Sequence) and not isinstance(devices, str):
         devices = len(devices)
     if arch != "alexnet":
-        return (f"trainer.strategy={STRATEGY} splits AlexNet's two columns: use model=alexnet or model=alexnet_cifar, "
-                f"not model.arch={arch}")
+        return (f"trainer.strategy={STRATEGY} splits AlexNet's two columns: use model=alexnet "
+                f"or model=alexnet_cifar, not model.arch={arch}")
     if not (isinstance(devices, int) and devices % 2 == 0 and devices > 0):
-        return (f"trainer.strategy={STRATEGY} runs the two columns of a pair on two devices of one node: pass "
-                f"trainer.devices=2 (or 4, 6, ...: pairs data parallel), not {trainer.get('devices')}")
+        return (f"trainer.strategy={STRATEGY} runs the two columns of a pair on two devices of "
+                "one node: pass trainer.devices=2 (or 4, 6, ...: pairs data parallel), not "
+                f"{trainer.get('devices')}")
     if precision not in PRECISIONS:
-        return (f"trainer.precision={precision} cannot train the columns: each process's loss scaler would skip "
-                f"and rescale on its own; pass one of {', '.join(PRECISIONS)}")
-    return _net_problem(AlexNetConfig(columns=model.get("columns", 2), width=model.get("width", 1.0)), 2)
+        return (f"trainer.precision={precision} cannot train the columns: each process's loss "
+                f"scaler would skip and rescale on its own; pass one of {', '.join(PRECISIONS)}")
+    return _net_problem(AlexNetConfig(columns=model.get("columns", 2),
+                                      width=model.get("width", 1.0)), 2)
 
 
 def column_mesh(device_mesh):
@@ -264,8 +279,10 @@ class ColumnStrategy(ModelParallelStrategy):
         options = StateDictOptions(full_state_dict=True, broadcast_from_rank0=True, strict=strict)
         set_model_state_dict(self.model, checkpoint.pop("state_dict"), options=options)
         names = {id(p): name for name, p in self.model.named_parameters()}
-        for optimizer, state in zip(self.optimizers, checkpoint.get("optimizer_states", []), strict=False):
-            set_optimizer_state_dict(self.model, optimizer, optim_state_dict=_by_name(state, optimizer, names),
+        for optimizer, state in zip(self.optimizers, checkpoint.get("optimizer_states", []),
+                                    strict=False):
+            set_optimizer_state_dict(self.model, optimizer,
+                                     optim_state_dict=_by_name(state, optimizer, names),
                                      options=options)
         return checkpoint
 
@@ -277,8 +294,10 @@ def _by_name(state: dict[str, Any], optimizer, names: dict[int, str]) -> dict[st
     for saved, group in zip(state["param_groups"], optimizer.param_groups, strict=True):
         ids |= {i: names[id(p)] for i, p in zip(saved["params"], group["params"], strict=True)}
     return {"state": {ids.get(k, k): v for k, v in state["state"].items()},
-            "param_groups": [{**g, "params": [ids.get(i, i) for i in g["params"]]} for g in state["param_groups"]]}
+            "param_groups": [{**g, "params": [ids.get(i, i) for i in g["params"]]}
+                             for g in state["param_groups"]]}
 
 
-StrategyRegistry.register(STRATEGY, ColumnStrategy, description="one AlexNet column per process (§3.2's two-GPU "
+StrategyRegistry.register(STRATEGY, ColumnStrategy,
+                          description="one AlexNet column per process (§3.2's two-GPU "
                           "scheme), pairs of columns data parallel", override=True)

@@ -44,35 +44,47 @@ def _optional_positive_number(v):
 
 # (key, acceptable?, what works) — the key's value is read with OmegaConf.select (absent: skipped)
 CHECKS: list[tuple[str, Callable[[Any], bool], str]] = [
-    ("trainer.max_steps", lambda v: v is None or v == -1 or _positive_int(v), "a number of steps ≥ 1, or -1 for no step limit"),
-    ("trainer.min_epochs", lambda v: v is None or (_is_int(v) and v >= 0), "a number of epochs ≥ 0"),
+    ("trainer.max_steps", lambda v: v is None or v == -1 or _positive_int(v),
+     "a number of steps ≥ 1, or -1 for no step limit"),
+    ("trainer.min_epochs", lambda v: v is None or (_is_int(v) and v >= 0),
+     "a number of epochs ≥ 0"),
     ("trainer.check_val_every_n_epoch", _optional_positive_int, "an integer ≥ 1, e.g. 1"),
-    ("trainer.log_every_n_steps", lambda v: v is None or (_is_int(v) and v >= 0), "an integer ≥ 0, e.g. 10"),
-    ("trainer.num_sanity_val_steps", lambda v: v is None or (_is_int(v) and v >= -1), "0 (none), a count, or -1 (all)"),
+    ("trainer.log_every_n_steps", lambda v: v is None or (_is_int(v) and v >= 0),
+     "an integer ≥ 0, e.g. 10"),
+    ("trainer.num_sanity_val_steps", lambda v: v is None or (_is_int(v) and v >= -1),
+     "0 (none), a count, or -1 (all)"),
     ("trainer.limit_train_batches", _limit, "a count of batches ≥ 1 or a share in (0, 1]"),
-    ("trainer.limit_val_batches", _limit, "a count of batches ≥ 1 or a share in (0, 1]: validation picks the "
-     "checkpoints and the learning-rate drops, and the record's final errors"),
-    ("trainer.limit_test_batches", _limit, "a count of batches ≥ 1 or a share in (0, 1]: the final test scores that "
-     "much of the test split"),
-    ("data.num_workers", lambda v: _is_int(v) and v >= 0, "0 (load in the main process) or a number of worker processes"),
+    ("trainer.limit_val_batches", _limit, "a count of batches ≥ 1 or a share in (0, 1]: "
+     "validation picks the checkpoints and the learning-rate drops, and the record's final errors"),
+    ("trainer.limit_test_batches", _limit, "a count of batches ≥ 1 or a share in (0, 1]: the "
+     "final test scores that much of the test split"),
+    ("data.num_workers", lambda v: _is_int(v) and v >= 0,
+     "0 (load in the main process) or a number of worker processes"),
     ("data.crop_size", _positive_int, "a size in pixels ≥ 1"),
     ("data.batch_size", _positive_int, "a number of images ≥ 1, e.g. 128 (the paper's)"),
-    ("data.mean", lambda v: v in ("pixel", "channel"), "pixel (the training set's mean image) or channel"),
+    ("data.mean", lambda v: v in ("pixel", "channel"),
+     "pixel (the training set's mean image) or channel"),
     ("data.pca_from", lambda v: v in PCA_FROM, f"one of {', '.join(PCA_FROM)}"),
     ("data.train_all", lambda v: isinstance(v, bool), "true or false"),
     ("data.stored_size", _positive_int, "a size in pixels ≥ 1"),
-    ("recipe.lr", lambda v: _is_number(v) and v > 0, "a positive learning rate, e.g. 0.01 (the paper's)"),
-    ("recipe.momentum", lambda v: _is_number(v) and 0 <= v < 1, "a value in [0, 1), e.g. 0.9 (the paper's)"),
-    ("recipe.weight_decay", lambda v: _is_number(v) and v >= 0, "a value ≥ 0, e.g. 0.0005 (the paper's)"),
+    ("recipe.lr", lambda v: _is_number(v) and v > 0,
+     "a positive learning rate, e.g. 0.01 (the paper's)"),
+    ("recipe.momentum", lambda v: _is_number(v) and 0 <= v < 1,
+     "a value in [0, 1), e.g. 0.9 (the paper's)"),
+    ("recipe.weight_decay", lambda v: _is_number(v) and v >= 0,
+     "a value ≥ 0, e.g. 0.0005 (the paper's)"),
     ("recipe.schedule", lambda v: v in SCHEDULES, f"one of {', '.join(SCHEDULES)}"),
-    ("recipe.budget_drops", lambda v: v is None or (OmegaConf.is_list(v) and all(_is_number(f) and 0 < f < 1 for f in v)),
+    ("recipe.budget_drops",
+     lambda v: v is None or (OmegaConf.is_list(v) and all(_is_number(f) and 0 < f < 1 for f in v)),
      "fractions of trainer.max_epochs between 0 and 1, e.g. [0.667,0.833]"),
     ("recipe.momentum_form", lambda v: v in MOMENTUM_FORMS, f"one of {', '.join(MOMENTUM_FORMS)}"),
     ("recipe.input", lambda v: v in RECIPE_INPUTS, f"one of {', '.join(RECIPE_INPUTS)}"),
     ("seed", lambda v: _is_int(v) and 0 <= v < 2**32, "an integer in [0, 2^32)"),
-    ("callbacks.checkpoint.every_minutes", _optional_positive_number, "a positive number of minutes, or null"),
+    ("callbacks.checkpoint.every_minutes", _optional_positive_number,
+     "a positive number of minutes, or null"),
     ("callbacks.checkpoint.every_n_steps", _optional_positive_int, "an integer ≥ 1, or null"),
-    ("callbacks.checkpoint.sweep_keep", lambda v: v in SWEEP_KEEP, f"one of {', '.join(SWEEP_KEEP)}"),
+    ("callbacks.checkpoint.sweep_keep", lambda v: v in SWEEP_KEEP,
+     f"one of {', '.join(SWEEP_KEEP)}"),
 ]
 
 
@@ -104,18 +116,21 @@ def config_problem(cfg: DictConfig) -> str | None:
     epochs = trainer.get("max_epochs")
     bounded = trainer.get("max_time") is not None or (trainer.get("max_steps") or -1) > 0
     if not (_positive_int(epochs) or (epochs in (None, -1) and bounded)):
-        return (f"trainer.max_epochs={epochs!r} cannot work: pass a number of epochs ≥ 1 (or -1 together with "
-                "trainer.max_steps or trainer.max_time, which then end the run)")
+        return (f"trainer.max_epochs={epochs!r} cannot work: pass a number of epochs ≥ 1 (or -1 "
+                "together with trainer.max_steps or trainer.max_time, which then end the run)")
     if OmegaConf.select(cfg, "recipe.schedule") == "budget":
         if not OmegaConf.select(cfg, "recipe.budget_drops"):
-            return "recipe.schedule=budget needs its drops: pass recipe.budget_drops=[0.667,0.833] (fractions of trainer.max_epochs)"
+            return ("recipe.schedule=budget needs its drops: pass "
+                    "recipe.budget_drops=[0.667,0.833] (fractions of trainer.max_epochs)")
         if not (_is_int(epochs) and epochs >= 2):
-            return (f"recipe.schedule=budget places its drops at fractions of trainer.max_epochs={epochs!r}: "
-                    "pass trainer.max_epochs ≥ 2, or recipe.schedule=plateau")
-    crop, stored = OmegaConf.select(cfg, "data.crop_size"), OmegaConf.select(cfg, "data.stored_size")
+            return ("recipe.schedule=budget places its drops at fractions of "
+                    f"trainer.max_epochs={epochs!r}: pass trainer.max_epochs ≥ 2, or "
+                    "recipe.schedule=plateau")
+    crop, stored = (OmegaConf.select(cfg, "data.crop_size"),
+                    OmegaConf.select(cfg, "data.stored_size"))
     if _positive_int(crop) and _positive_int(stored) and crop > stored:
-        return (f"data.crop_size={crop} cannot work: the images are stored at data.stored_size={stored}; "
-                f"pass a crop ≤ {stored} (or a larger stored size)")
+        return (f"data.crop_size={crop} cannot work: the images are stored at "
+                f"data.stored_size={stored}; pass a crop ≤ {stored} (or a larger stored size)")
     if OmegaConf.select(cfg, "channels_last", default=False) not in (True, False, "auto"):
         return f"channels_last={cfg.channels_last!r} cannot work: pass true, false or auto"
     batch, processes = OmegaConf.select(cfg, "data.batch_size"), data_parallel_processes(trainer)

@@ -26,10 +26,12 @@ PROGRESS_BARS = ("rich", "tqdm", "none")
 def quiet_dependencies() -> None:
     """Lightning's start-up banner (`GPU available: ...`, `TPU available: ...`, the litlogger tip,
     `max_epochs reached`) are info records of one logger: warnings from it still show. The one
-    deprecation warning Lightning 2.6 raises from torch 2.14 on every fit is filtered by its text."""
+    deprecation warning Lightning 2.6 raises from torch 2.14 on every fit is filtered by its
+    text."""
     for name in ("lightning.pytorch.utilities.rank_zero", "lightning.fabric.utilities.rank_zero"):
         logging.getLogger(name).setLevel(logging.WARNING)
-    warnings.filterwarnings("ignore", message=r"`isinstance\(treespec, LeafSpec\)` is deprecated", category=FutureWarning)
+    warnings.filterwarnings("ignore", message=r"`isinstance\(treespec, LeafSpec\)` is deprecated",
+                            category=FutureWarning)
 
 
 def duration(seconds: float) -> str:

@@ -42,9 +42,11 @@ class ConvNet4Config:
 
     def __post_init__(self) -> None:
         if self.input_size < 8:
-            raise ValueError(f"model=convnet4 needs inputs of at least 8 px, not {self.input_size} (data.crop_size)")
+            raise ValueError(f"model=convnet4 needs inputs of at least 8 px, not {self.input_size} "
+                             "(data.crop_size)")
         if self.activation not in ACTIVATIONS:
-            raise ValueError(f"model.activation={self.activation!r} is not one of {list(ACTIVATIONS)}")
+            raise ValueError(f"model.activation={self.activation!r} is not one of "
+                             f"{list(ACTIVATIONS)}")
 
 
 def _norm() -> nn.Module:
@@ -84,7 +86,8 @@ class ConvNet4(nn.Module):
         return self.classifier(self.features(x))
 
     def learned_layers(self) -> dict[str, nn.Module]:
-        return {name: m for name, m in [*self.features.named_children(), *self.classifier.named_children()]
+        return {name: m for name, m in [*self.features.named_children(),
+                                        *self.classifier.named_children()]
                 if name in INIT_STD}
 
     def initialize(self, seed: int | None = None) -> ConvNet4:

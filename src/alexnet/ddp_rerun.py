@@ -69,5 +69,6 @@ def ddp_in_sweep_problem(trainer: Any, multirun: bool) -> str | None:
         return None
     import lightning
 
-    return (f"{', '.join(missing)} is gone in lightning {lightning.__version__}, so DDP inside a sweep would re-run "
-            "the whole sweep in every rank: run the jobs one by one (without -m), or install lightning<=2.6.6")
+    return (f"{', '.join(missing)} is gone in lightning {lightning.__version__}, so DDP inside a "
+            "sweep would re-run the whole sweep in every rank: run the jobs one by one (without "
+            "-m), or install lightning<=2.6.6")

@@ -40,11 +40,13 @@ def evaluate(cfg: DictConfig, out_dir: str | Path | None = None) -> dict[str, An
     if trained_on and list(dm.classes) != trained_on:
         raise DataError(
             f"data.root={d.root!r} has {len(dm.classes)} classes that differ from the checkpoint's "
-            f"{len(trained_on)} (e.g. {dm.classes[:3]} vs {trained_on[:3]}): evaluate on the data it was trained for"
+            f"{len(trained_on)} (e.g. {dm.classes[:3]} vs {trained_on[:3]}): evaluate on the data "
+            "it was trained for"
         )
     dm.use_checkpoint_data(loaded.preprocessing())
     trainer = L.Trainer(
-        accelerator=cfg.get("accelerator", "auto"), devices=1, logger=False, enable_checkpointing=False,
+        accelerator=cfg.get("accelerator", "auto"), devices=1, logger=False,
+        enable_checkpointing=False,
         enable_progress_bar=bool(cfg.get("progress_bar", True)), enable_model_summary=False,
         limit_val_batches=cfg.get("limit_batches"),
     )
@@ -55,7 +57,8 @@ def evaluate(cfg: DictConfig, out_dir: str | Path | None = None) -> dict[str, An
         "images": len(dm.val_set), "data": data,
     }
     split = "test" if data.get("val_is_test") else "val"  # named by the images scored
-    result |= {k.replace("val/", f"{split}/", 1): float(metrics[k]) for k in METRICS if k in metrics}
+    result |= {k.replace("val/", f"{split}/", 1): float(metrics[k]) for k in METRICS
+               if k in metrics}
     if out_dir is not None:
         out = Path(out_dir) / "evaluation.json"
         out.parent.mkdir(parents=True, exist_ok=True)
@@ -78,8 +81,10 @@ def _outcomes(module: AlexNetModule, datamodule: AlexNetDataModule, loader, ten_
               limit_batches: int | float | None, context) -> dict[str, torch.Tensor]:
     """Per image of `loader`, in its order: the module's test outcomes in eval mode."""
     batches = len(loader)
-    if limit_batches is not None:  # Lightning's convention: an int counts batches, a float is a share
-        batches = min(batches, limit_batches if isinstance(limit_batches, int) else int(batches * limit_batches))
+    # Lightning's convention: an int counts batches, a float is a share
+    if limit_batches is not None:
+        batches = min(batches, limit_batches if isinstance(limit_batches, int)
+                      else int(batches * limit_batches))
     was_training, parts = module.training, []
     module.eval()
     try:
@@ -171,8 +176,9 @@ class FinalTest(L.Callback):
             logger.log_metrics(metrics | whole, step=trainer.global_step)
         if metrics:
             ten = metrics.get("test/tencrop_top1_err")
-            log.info("test split (%d images): top-1 error %.2f %% centre crop%s", len(outcomes["label"]),
-                     100 * metrics["test/top1_err"], "" if ten is None else f", {100 * ten:.2f} % ten crops")
+            log.info("test split (%d images): top-1 error %.2f %% centre crop%s",
+                     len(outcomes["label"]), 100 * metrics["test/top1_err"],
+                     "" if ten is None else f", {100 * ten:.2f} % ten crops")
         if whole:
             log.info("training split (%d images, eval mode): top-1 error %.2f %%", images,
                      100 * whole["final_train_all/top1_err"])
@@ -185,5 +191,6 @@ class ValidateAtStop(L.Callback):
     It asks by setting `trainer.should_stop` after the last step; the epoch then ends as usual."""
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
-        if 0 < trainer.max_steps <= trainer.global_step and not trainer.fit_loop.epoch_loop.batch_progress.is_last_batch:
+        if (0 < trainer.max_steps <= trainer.global_step
+                and not trainer.fit_loop.epoch_loop.batch_progress.is_last_batch):
             trainer.should_stop = True

@@ -30,7 +30,8 @@ class ExportError(ValueError):
 
 
 def default_out(loaded: checkpoint.Loaded, fmt: str) -> Path:
-    """`<job>/export/<checkpoint name>.onnx`: beside the run it came from, one file per checkpoint."""
+    """`<job>/export/<checkpoint name>.onnx`: beside the run it came from, one file per
+    checkpoint."""
     return (loaded.job_dir or loaded.path.parent) / "export" / (loaded.path.stem + FORMATS[fmt])
 
 
@@ -43,14 +44,17 @@ def preprocessing(loaded: checkpoint.Loaded, mean_image_file: str) -> dict[str, 
     steps = [
         "decode the image as RGB (transparent pixels composited on white)",
         f"resize it bilinearly so its shorter side is {s} px, then keep the central {s}x{s} patch",
-        f"as float32 on the 0-255 scale (not divided by 255), channels first: (3, {s}, {s}), RGB order",
+        f"as float32 on the 0-255 scale (not divided by 255), channels first: (3, {s}, {s}), "
+        "RGB order",
         f"subtract the mean image ({mean_image_file}, float32 (3, {s}, {s}))" if pixel
         else "subtract channel_mean from each channel",
     ]
     if d["divide_std"]:
         steps.append("divide each channel by channel_std")
-    steps += [f"keep the central {c}x{c} patch: rows and columns from ({s} - {c}) // 2 = {(s - c) // 2}",
-              f"stack the images into a float32 batch (N, 3, {c}, {c}); softmax of the logits gives class probabilities"]
+    steps += [f"keep the central {c}x{c} patch: rows and columns from ({s} - {c}) // 2 = "
+              f"{(s - c) // 2}",
+              f"stack the images into a float32 batch (N, 3, {c}, {c}); softmax of the logits "
+              "gives class probabilities"]
     return {
         "steps": steps, "stored_size": s, "crop_size": c, "channel_order": "RGB", "layout": "NCHW",
         "value_range": [0, 255], "resize": "bilinear", "mean": d["mean"],
@@ -70,11 +74,15 @@ def _trained_git_sha(loaded: checkpoint.Loaded) -> str | None:
 
 
 def _torchscript(net: torch.nn.Module, example: torch.Tensor, out: Path, card: str) -> None:
-    with warnings.catch_warnings():  # PyTorch 2.14 marks torch.jit deprecated; its files still load everywhere
-        warnings.filterwarnings("ignore", message=r"`torch\.jit\.\w+` is deprecated", category=FutureWarning)
+    # PyTorch 2.14 marks torch.jit deprecated; its files still load everywhere
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=r"`torch\.jit\.\w+` is deprecated",
+                                category=FutureWarning)
         # convnet4's input-size check is a constant for the traced size: nothing to record
-        warnings.filterwarnings("ignore", message="Converting a tensor to a Python boolean", category=torch.jit.TracerWarning)
-        torch.jit.save(torch.jit.trace(net, example), str(out), _extra_files={"preprocessing.json": card})
+        warnings.filterwarnings("ignore", message="Converting a tensor to a Python boolean",
+                                category=torch.jit.TracerWarning)
+        torch.jit.save(torch.jit.trace(net, example), str(out),
+                       _extra_files={"preprocessing.json": card})
 
 
 def _onnx(net: torch.nn.Module, example: torch.Tensor, out: Path, card: str) -> None:
@@ -82,10 +90,11 @@ def _onnx(net: torch.nn.Module, example: torch.Tensor, out: Path, card: str) -> 
         import onnx  # noqa: F401  (the exporter needs both; say so before it fails deep inside)
         import onnxscript  # noqa: F401
     except ImportError as e:
-        raise ExportError(f"format=onnx needs the onnx and onnxscript packages ({e.name} is missing): "
-                          'pip install -e ".[export]"') from None
+        raise ExportError(f"format=onnx needs the onnx and onnxscript packages ({e.name} is "
+                          'missing): pip install -e ".[export]"') from None
     program = torch.onnx.export(net, (example,), None, input_names=[INPUT], output_names=[OUTPUT],
-                                dynamic_shapes=({0: torch.export.Dim("batch")},), dynamo=True, verbose=False)
+                                dynamic_shapes=({0: torch.export.Dim("batch")},), dynamo=True,
+                                verbose=False)
     program.model.metadata_props["preprocessing"] = card
     program.save(str(out), external_data=False)  # one self-contained file (AlexNet: 244 MB < 2 GB)
 
@@ -96,22 +105,27 @@ def export(ckpt: str | Path | None, fmt: str, out: str | Path | None = None) -> 
     and, with a per-pixel mean, `<out>.mean_image.npy`; returns what the JSON holds plus the
     paths written."""
     if fmt not in FORMATS:
-        raise ExportError(f"format={fmt!r} is not one of {', '.join(FORMATS)}: pass e.g. format=onnx")
+        raise ExportError(f"format={fmt!r} is not one of {', '.join(FORMATS)}: pass e.g. "
+                          "format=onnx")
     if not ckpt:
-        raise ExportError("pass ckpt=PATH: a checkpoint written by src/train.py, or its job directory")
+        raise ExportError("pass ckpt=PATH: a checkpoint written by src/train.py, or its job "
+                          "directory")
     loaded = checkpoint.load(ckpt)
     out = Path(out).expanduser() if out else default_out(loaded, fmt)
-    card_path, mean_path = out.with_name(out.name + ".json"), out.with_name(out.name + ".mean_image.npy")
+    card_path, mean_path = (out.with_name(out.name + ".json"),
+                            out.with_name(out.name + ".mean_image.npy"))
     pre = preprocessing(loaded, mean_path.name)
     net = loaded.net.eval()
     example = torch.zeros(2, 3, pre["crop_size"], pre["crop_size"])
     card = {
         "format": fmt, "file": out.name,
-        "input": {"name": INPUT, "shape": ["batch", 3, pre["crop_size"], pre["crop_size"]], "dtype": "float32"},
+        "input": {"name": INPUT, "shape": ["batch", 3, pre["crop_size"], pre["crop_size"]],
+                  "dtype": "float32"},
         "output": {"name": OUTPUT, "shape": ["batch", net(example).shape[-1]], "dtype": "float32",
                    "meaning": "logits: index i is classes[i]"},
         "preprocessing": pre, "class_names": loaded.class_names,
-        "classes": [str(c) for c in loaded.data.get("classes", [])],  # the folder names (ImageNet: wnids)
+        # the folder names (ImageNet: wnids)
+        "classes": [str(c) for c in loaded.data.get("classes", [])],
         "model": dict(loaded.module.hparams.get("model") or {}),
         "checkpoint": str(loaded.path.resolve()), "trained_git_sha": _trained_git_sha(loaded),
         "exported_git_sha": git_sha(Path(__file__).parent), "torch": torch.__version__,
@@ -120,7 +134,8 @@ def export(ckpt: str | Path | None, fmt: str, out: str | Path | None = None) -> 
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
     except OSError as e:
-        raise ExportError(f"cannot write to {out.parent} ({type(e).__name__}: {e.strerror}): pass out=PATH in a writable folder") from None
+        raise ExportError(f"cannot write to {out.parent} ({type(e).__name__}: {e.strerror}): "
+                          "pass out=PATH in a writable folder") from None
     (_onnx if fmt == "onnx" else _torchscript)(net, example, out, text)
     written = [out, card_path]
     if pre["mean_image"]:

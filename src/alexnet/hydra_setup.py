@@ -40,7 +40,8 @@ def switches_help(conf: Path) -> str:
 
 
 def register_resolvers(repo_root: Path) -> None:
-    for name, fn in (("repo_root", lambda: str(repo_root)), ("run_id", lambda: RUN_ID), ("job_dirname", job_dirname),
+    for name, fn in (("repo_root", lambda: str(repo_root)), ("run_id", lambda: RUN_ID),
+                     ("job_dirname", job_dirname),
                      ("paper", paper_value), ("add", lambda *terms: sum(terms)),
                      ("switches_help", lambda: switches_help(repo_root / "conf"))):
         if not OmegaConf.has_resolver(name):
@@ -49,7 +50,8 @@ def register_resolvers(repo_root: Path) -> None:
 
 def compose_config(repo_root: Path, *overrides: str):
     """The config `python src/train.py OVERRIDES` would run, without running it (Hydra's compose
-    API): for tests, benchmarks and notebooks, e.g. `AlexNetModule(**recipe_arguments(cfg.recipe))`."""
+    API): for tests, benchmarks and notebooks, e.g.
+    `AlexNetModule(**recipe_arguments(cfg.recipe))`."""
     from hydra import compose, initialize_config_dir
 
     register_resolvers(repo_root)

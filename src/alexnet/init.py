@@ -44,8 +44,8 @@ def layer_generator(seed: int | None, index: int) -> torch.Generator | None:
 def initialize(model: AlexNet, scheme: str = "paper", seed: int | None = None) -> AlexNet:
     """Re-initialise `model`'s eight learned layers in place; returns it for chaining.
 
-    With `seed`, layer i (of conv1 … fc8) draws from its own generator seeded (seed, i), so two nets that differ
-    in one layer's shape (model.columns) still get equal weights in every other layer;
+    With `seed`, layer i (of conv1 … fc8) draws from its own generator seeded (seed, i), so two nets
+    that differ in one layer's shape (model.columns) still get equal weights in every other layer;
     without it, from the global generator."""
     if scheme not in SCHEMES:
         raise ValueError(f"recipe.init={scheme!r} is not one of {list(SCHEMES)}")

@@ -23,7 +23,8 @@ def _window_sum(s: torch.Tensor, n: int) -> torch.Tensor:
     return out
 
 
-def _response_scale(a: torch.Tensor, size: int, alpha: float, beta: float, k: float) -> tuple[torch.Tensor, torch.Tensor]:
+def _response_scale(a: torch.Tensor, size: int, alpha: float, beta: float,
+                    k: float) -> tuple[torch.Tensor, torch.Tensor]:
     """(d, d^(−β)) with d = k + α Σ_window a²: b = a · d^(−β)."""
     d = _window_sum(a * a, size).mul_(alpha).add_(k)
     if beta == 0.75:  # the paper's β: d^(−3/4) = rsqrt(d) · rsqrt(d)^(1/2), cheaper than pow
@@ -52,7 +53,8 @@ class _ResponseNorm(torch.autograd.Function):
         return g * scale - (2.0 * ctx.alpha * ctx.beta) * a * t, None, None, None, None
 
 
-def _response_norm_terms(a: torch.Tensor, size: int, alpha: float, beta: float, k: float) -> torch.Tensor:
+def _response_norm_terms(a: torch.Tensor, size: int, alpha: float, beta: float,
+                         k: float) -> torch.Tensor:
     """b = a · (k + α Σ_window a²)^(−β) in out-of-place ops (zero channels padded at the edges),
     which Inductor fuses into one kernel forward and one backward: the CUDA path. The eager
     version of these ops moves ~13× the memory of the fused kernels (GPU review, item 2)."""
@@ -76,13 +78,15 @@ class LocalResponseNorm(nn.LocalResponseNorm):
 
     fused_failed = False  # set once Inductor could not build the fused kernel: eager from then on
 
-    def __init__(self, size: int, alpha: float = 1e-4, beta: float = 0.75, k: float = 1.0, groups: int = 1,
-                 fused: bool | None = None):
+    def __init__(self, size: int, alpha: float = 1e-4, beta: float = 0.75, k: float = 1.0,
+                 groups: int = 1, fused: bool | None = None):
         if size < 1 or size % 2 == 0:  # the window is centred: n//2 channels on either side
-            raise ValueError(f"LRN window size {size} must be odd (the paper's is {paper.LRN_SIZE})")
+            raise ValueError(f"LRN window size {size} must be odd (the paper's is "
+                             f"{paper.LRN_SIZE})")
         super().__init__(size, alpha, beta, k)
         self.groups = groups
-        self.fused = fused  # None: fused on CUDA (torch.compile of _response_norm_terms), eager elsewhere
+        # None: fused on CUDA (torch.compile of _response_norm_terms), eager elsewhere
+        self.fused = fused
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         b, c, h, w = x.shape
@@ -136,8 +140,8 @@ def local_response_norm(reading: str = "code", groups: int = 1) -> LocalResponse
     """§3.3's response normalisation with k=2, n=5, alpha=1e-4, beta=0.75, in one of the two
     readings of alpha (LRN_READINGS). PyTorch's convention is b = a / (k + alpha/n *
     sum_window a^2)^beta, zeros beyond the edge channels: the original code's reading."""
-    return LocalResponseNorm(paper.LRN_SIZE, alpha=LRN_READINGS[reading], beta=paper.LRN_BETA, k=paper.LRN_K,
-                             groups=groups)
+    return LocalResponseNorm(paper.LRN_SIZE, alpha=LRN_READINGS[reading], beta=paper.LRN_BETA,
+                             k=paper.LRN_K, groups=groups)
 
 
 # §3.4: overlapping 3/2 pooling, or the non-overlapping 2/2 it was compared with. 3/2 pooling in
@@ -186,21 +190,26 @@ class LocallyConnected2d(nn.Module):
         self.in_size = in_size
         self.out_size = (in_size + 2 * padding - kernel_size) // stride + 1
         if self.out_size < 1:
-            raise ValueError(f"a {kernel_size}×{kernel_size} local layer cannot take {in_size}-px maps")
+            raise ValueError(f"a {kernel_size}×{kernel_size} local layer cannot take "
+                             f"{in_size}-px maps")
         positions = self.out_size**2
-        self.weight = nn.Parameter(torch.empty(positions, out_channels, in_channels * kernel_size**2))
+        self.weight = nn.Parameter(torch.empty(positions, out_channels,
+                                               in_channels * kernel_size**2))
         self.bias = nn.Parameter(torch.zeros(positions, out_channels))
         nn.init.normal_(self.weight, std=0.01)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.shape[-2:] != (self.in_size, self.in_size):
-            raise ValueError(f"a locally connected layer built for {self.in_size}-px maps got {tuple(x.shape[-2:])}: "
+            raise ValueError(f"a locally connected layer built for {self.in_size}-px maps got "
+                             f"{tuple(x.shape[-2:])}: "
                              "build the net for this input size (data.crop_size)")
-        patches = nn.functional.unfold(x, self.kernel_size, padding=self.padding, stride=self.stride)
-        out = torch.bmm(patches.permute(2, 0, 1), self.weight.transpose(1, 2))  # (positions, B, out)
+        patches = nn.functional.unfold(x, self.kernel_size, padding=self.padding,
+                                       stride=self.stride)
+        out = torch.bmm(patches.permute(2, 0, 1),
+                        self.weight.transpose(1, 2))  # (positions, B, out)
         out = out + self.bias[:, None, :]
         return out.permute(1, 2, 0).unflatten(2, (self.out_size, self.out_size))
 
     def extra_repr(self) -> str:
-        return (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, stride={self.stride}, "
-                f"padding={self.padding}, out_size={self.out_size}")
+        return (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
+                f"stride={self.stride}, padding={self.padding}, out_size={self.out_size}")

@@ -109,7 +109,8 @@ def decide_wandb_mode(requested: str = "auto") -> str:
             _DECIDED[key] = "online"
         else:
             _DECIDED[key] = "offline"
-            log.warning("W&B host %s did not answer within 3 s: logging offline (sync later with `wandb sync`)",
+            log.warning("W&B host %s did not answer within 3 s: logging offline (sync later with "
+                        "`wandb sync`)",
                         urlparse(url).hostname)
     return _DECIDED[key]
 
@@ -160,8 +161,9 @@ def _init_wandb(wb, out_dir, run_name, group, tags, config, mode, run_id):
     # job_type = the arm, group = the sweep: W&B's own grouping of an ablation
     arm = ",".join(f"{k}={v}" for k, v in (config.get("arm") or {}).items()) or "baseline"
     logger = WandbLogger(
-        name=run_name, project=wb.get("project"), entity=wb.get("entity"), group=group, job_type=arm[:64],
-        tags=[t[:64] for t in tags], save_dir=str(out_dir), mode=mode, config=config, id=run_id, resume="allow",
+        name=run_name, project=wb.get("project"), entity=wb.get("entity"), group=group,
+        job_type=arm[:64], tags=[t[:64] for t in tags], save_dir=str(out_dir), mode=mode,
+        config=config, id=run_id, resume="allow",
         settings=wandb.Settings(init_timeout=float(wb.get("init_timeout_s", 5)), silent=True),
     )
     # Lightning passes `anonymous=None`, which wandb ≥ 0.22 warns about on every run; unset, it
@@ -190,7 +192,8 @@ def _wandb_logger(wb, out_dir, run_name, group, tags, config, run_id=None):
             return None
     # online init stalled or failed: offline from now on, for this job and the next ones
     _DECIDED[_decision_key(requested)] = "offline"
-    log.warning("W&B online init failed (%s): logging offline for this and the next jobs (sync later with `wandb sync`)", reason)
+    log.warning("W&B online init failed (%s): logging offline for this and the next jobs (sync "
+                "later with `wandb sync`)", reason)
     return _wandb_logger(wb | {"mode": "offline"}, out_dir, run_name, group, tags, config, run_id)
 
 
@@ -212,4 +215,5 @@ def finish_wandb(timeout_s: float = 10.0) -> None:
         log.warning("wandb.finish failed: %s", e)
         return
     if not finished:
-        log.warning("wandb.finish did not end within %.0f s; moving on (the run's files are in its wandb/ folder)", timeout_s)
+        log.warning("wandb.finish did not end within %.0f s; moving on (the run's files are in its "
+                    "wandb/ folder)", timeout_s)

@@ -58,17 +58,20 @@ class AlexNetConfig:
     pool: str = "overlapping"  # "overlapping" 3/2 | "non_overlapping" 2/2
     dropout: float = paper.DROPOUT
     width: float = 1.0  # multiplies every conv and fc width (CPU-sized runs)
-    remove: str | None = None  # a middle conv layer to leave out (§7: "about 2 %" top-1), a key of REMOVABLE
+    # a middle conv layer to leave out (§7: "about 2 %" top-1), a key of REMOVABLE
+    remove: str | None = None
 
     def __post_init__(self) -> None:
         one_of = {"columns": CONV_WIDTHS, "stem": STEMS, "activation": ACTIVATIONS,
                   "lrn_reading": LRN_READINGS, "pool": POOLS, "remove": REMOVABLE}
         for key, allowed in one_of.items():
             if getattr(self, key) not in allowed:
-                raise ValueError(f"model.{key}={getattr(self, key)!r} is not one of {list(allowed)}")
+                raise ValueError(f"model.{key}={getattr(self, key)!r} is not one of "
+                                 f"{list(allowed)}")
         checks = [
             (isinstance(self.lrn, bool), f"model.lrn={self.lrn!r} must be true or false"),
-            (isinstance(self.lrn_per_column, bool), f"model.lrn_per_column={self.lrn_per_column!r} must be true or false"),
+            (isinstance(self.lrn_per_column, bool),
+             f"model.lrn_per_column={self.lrn_per_column!r} must be true or false"),
             (isinstance(self.conv1_lrn_before_act, bool),
              f"model.conv1_lrn_before_act={self.conv1_lrn_before_act!r} must be true or false"),
             (0.0 <= self.dropout < 1.0, f"model.dropout={self.dropout!r} must be in [0, 1)"),
@@ -103,7 +106,8 @@ class AlexNet(nn.Module):
         act, pool = ACTIVATIONS[c.activation], POOLS[c.pool]  # each call makes a new layer
 
         def norm():
-            return local_response_norm(c.lrn_reading, g if c.lrn_per_column else 1) if c.lrn else None
+            return (local_response_norm(c.lrn_reading, g if c.lrn_per_column else 1) if c.lrn
+                    else None)
 
         # The code's 224 input: implicit zeros right/bottom make conv1's output 55×55.
         pad = -(c.input_size - k1) % s1
@@ -113,11 +117,13 @@ class AlexNet(nn.Module):
         self.features = _sequential(
             pad1=PadRightBottom(pad) if pad else None,
             conv1=nn.Conv2d(3, w1, k1, s1, p1),
-            **({"norm1": norm(), "act1": act()} if c.conv1_lrn_before_act else {"act1": act(), "norm1": norm()}),
+            **({"norm1": norm(), "act1": act()} if c.conv1_lrn_before_act
+               else {"act1": act(), "norm1": norm()}),
             pool1=pool(),
             conv2=nn.Conv2d(w1, w2, 5, 1, 2, groups=g), act2=act(), norm2=norm(), pool2=pool(),
             conv3=nn.Conv2d(w2, w3, 3, 1, 1) if keep3 else None, act3=act() if keep3 else None,
-            conv4=nn.Conv2d(in4, w4, 3, 1, 1, groups=g) if keep4 else None, act4=act() if keep4 else None,
+            conv4=nn.Conv2d(in4, w4, 3, 1, 1, groups=g) if keep4 else None,
+            act4=act() if keep4 else None,
             conv5=nn.Conv2d(in5, w5, 3, 1, 1, groups=g), act5=act(), pool5=pool(),
         )
         fc = c.fc_width()

@@ -33,7 +33,8 @@ TRAIN_EVAL = 1  # the validation dataloader of the fixed training subset (AlexNe
 ARCHS = ("alexnet", "convnet4")
 
 
-def build_net(model: dict[str, Any] | None, init: str, seed: int | None = None) -> AlexNet | ConvNet4:
+def build_net(model: dict[str, Any] | None, init: str,
+              seed: int | None = None) -> AlexNet | ConvNet4:
     """The net (`model.arch`: AlexNet, or the paper's CIFAR-10 `convnet4`), each learned layer
     drawn from its own generator (seed, layer): two arms whose nets differ in some layers'
     shapes (model.columns) start from equal weights in every other layer. PyTorch's own default
@@ -46,15 +47,16 @@ def build_net(model: dict[str, Any] | None, init: str, seed: int | None = None) 
     if arch not in ARCHS:
         raise ValueError(f"model.arch={arch!r} is not one of {list(ARCHS)}")
     if (arch == "convnet4") != (init == CONVNET4_INIT):
-        raise ValueError(f"recipe.init={init!r} does not fit model.arch={arch}: convnet4 takes recipe=cuda_convnet "
-                         f"(init {CONVNET4_INIT}), AlexNet one of the others")
+        raise ValueError(f"recipe.init={init!r} does not fit model.arch={arch}: convnet4 takes "
+                         f"recipe=cuda_convnet (init {CONVNET4_INIT}), AlexNet one of the others")
     config_class = ConvNet4Config if arch == "convnet4" else AlexNetConfig
     unknown = sorted(set(model) - {f.name for f in dataclasses.fields(config_class)})
     if unknown:
         raise ValueError(f"model.{unknown[0]} is not a switch of model.arch={arch} "
                          f"(it has {[f.name for f in dataclasses.fields(config_class)]})")
     with torch.random.fork_rng(devices=[]):
-        net = ConvNet4(ConvNet4Config(**model)) if arch == "convnet4" else AlexNet(AlexNetConfig(**model))
+        net = (ConvNet4(ConvNet4Config(**model)) if arch == "convnet4"
+               else AlexNet(AlexNetConfig(**model)))
     return net.initialize(seed) if arch == "convnet4" else initialize(net, init, seed=seed)
 
 
@@ -124,7 +126,8 @@ class AlexNetModule(L.LightningModule):
         self.train_top1 = _accuracy(classes, 1)
         self.train_top1_err = 1 - self.train_top1
         self.train_lr = _WeightedMean()
-        self.val_top1, self.val_top5, self.val_loss = _accuracy(classes, 1), _accuracy(classes, top5), _WeightedMean()
+        self.val_top1, self.val_top5, self.val_loss = (_accuracy(classes, 1),
+                                                       _accuracy(classes, top5), _WeightedMean())
         # ten-crop validation (evaluate.py) also scores the centre view (view 4) of the same weights
         self.val_center_top1, self.val_center_top5 = _accuracy(classes, 1), _accuracy(classes, top5)
         self.train_eval_top1, self.train_eval_top5 = _accuracy(classes, 1), _accuracy(classes, top5)
@@ -155,7 +158,8 @@ class AlexNetModule(L.LightningModule):
         mesh = column_mesh(self.device_mesh)
         if mesh is not None and not isinstance(self.net, ColumnParallelAlexNet):
             if not isinstance(self.net, AlexNet):
-                raise ValueError("trainer.strategy=columns splits AlexNet's two columns, not model.arch=convnet4")
+                raise ValueError("trainer.strategy=columns splits AlexNet's two columns, not "
+                                 "model.arch=convnet4")
             self.net = ColumnParallelAlexNet(self.net, mesh)
         if self.compile_net and getattr(self.net, "_compiled_call_impl", None) is None:
             self.net.compile()
@@ -179,8 +183,10 @@ class AlexNetModule(L.LightningModule):
         self.train_loss.update(loss.detach(), n)
         self.train_top1_err.update(logits.detach(), y)
         self.train_lr.update(self._lr_on_device(), n)
-        self.log("train/loss", self.train_loss, on_step=False, on_epoch=True, prog_bar=True, batch_size=n)
-        self.log("train/running_top1_err", self.train_top1_err, on_step=False, on_epoch=True, batch_size=n)
+        self.log("train/loss", self.train_loss, on_step=False, on_epoch=True, prog_bar=True,
+                 batch_size=n)
+        self.log("train/running_top1_err", self.train_top1_err, on_step=False, on_epoch=True,
+                 batch_size=n)
         self.log("train/lr", self.train_lr, on_step=False, on_epoch=True, batch_size=n)
         return loss
 
@@ -247,7 +253,8 @@ class AlexNetModule(L.LightningModule):
         self.log("val/loss", self.val_loss.compute(), prog_bar=True, sync_dist=True)
         self.log("val/top1_err", top1_err, prog_bar=True, sync_dist=True)
         self.log("val/top5_err", 1 - self.val_top5.compute(), sync_dist=True)
-        self.log("val/crops", float(self._val_views), sync_dist=True)  # 1: centre crop, 10: §4.1's ten crops
+        # 1: centre crop, 10: §4.1's ten crops
+        self.log("val/crops", float(self._val_views), sync_dist=True)
         if self._val_views > 1:
             self.log("val/center_top1_err", 1 - self.val_center_top1.compute(), sync_dist=True)
             self.log("val/center_top5_err", 1 - self.val_center_top5.compute(), sync_dist=True)
@@ -259,7 +266,8 @@ class AlexNetModule(L.LightningModule):
         if fitting and isinstance(self.scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
             # the validation split's error only (centre crop during fit), never train_eval's
             self.scheduler.step(float(top1_err))
-        for metric in (self.val_top1, self.val_top5, self.val_loss, self.val_center_top1, self.val_center_top5,
+        for metric in (self.val_top1, self.val_top5, self.val_loss, self.val_center_top1,
+                       self.val_center_top5,
                        self.train_eval_top1, self.train_eval_top5, self.train_eval_loss):
             metric.reset()
 
@@ -274,10 +282,12 @@ class AlexNetModule(L.LightningModule):
             center, averaged = logits[:, 4], logits.float().softmax(-1).mean(1)
         else:
             center, averaged = self(x), None
-        out = {"label": y, "center_top1": hits(center, y, 1), "center_top5": hits(center, y, self._top5),
+        out = {"label": y, "center_top1": hits(center, y, 1),
+               "center_top5": hits(center, y, self._top5),
                "center_loss": nn.functional.cross_entropy(center.float(), y, reduction="none")}
         if averaged is not None:
-            out |= {"tencrop_top1": hits(averaged, y, 1), "tencrop_top5": hits(averaged, y, self._top5)}
+            out |= {"tencrop_top1": hits(averaged, y, 1),
+                    "tencrop_top5": hits(averaged, y, self._top5)}
         return out
 
     # -- optimisation ----------------------------------------------------------------------------
@@ -300,7 +310,8 @@ class AlexNetModule(L.LightningModule):
         h = self.hparams
         optimizer = sgd(self.net, lr=h.lr, momentum=h.momentum, weight_decay=h.weight_decay,
                         momentum_form=h.momentum_form, bias_lr_mult=h.bias_lr_mult,
-                        bias_weight_decay=h.bias_weight_decay, layer_weight_decay=h.layer_weight_decay)
+                        bias_weight_decay=h.bias_weight_decay,
+                        layer_weight_decay=h.layer_weight_decay)
         # Schedulers are stepped here, by hand, before the epoch's checkpoint is written, so a
         # resume continues them exactly; Lightning steps its schedulers after that checkpoint
         # and skips the step of the epoch a resume restarts from.
@@ -311,7 +322,8 @@ class AlexNetModule(L.LightningModule):
         else:
             # §5: divide by 10 when the validation error stops improving, at most
             # `max_lr_drops` times (the floor min_lr stops one more).
-            floors = [g["lr"] * h.lr_drop_factor**h.max_lr_drops * (1 - 1e-6) for g in optimizer.param_groups]
+            floors = [g["lr"] * h.lr_drop_factor**h.max_lr_drops * (1 - 1e-6)
+                      for g in optimizer.param_groups]
             self.scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
                 optimizer, mode="min", factor=h.lr_drop_factor, patience=h.plateau_patience,
                 min_lr=floors,
@@ -321,12 +333,14 @@ class AlexNetModule(L.LightningModule):
     # -- resume: dropout draws from the global generator, so carry its state; a mid-epoch
     # checkpoint also carries the epoch's metric sums so far ----------------------------------
     def _train_metrics(self) -> dict[str, Any]:
-        return {"train_loss": self.train_loss, "train_top1": self.train_top1, "train_lr": self.train_lr}
+        return {"train_loss": self.train_loss, "train_top1": self.train_top1,
+                "train_lr": self.train_lr}
 
     def _train_metric_states(self) -> dict[str, dict[str, Any]]:
         """The epoch's running training sums so far (a mid-epoch checkpoint carries them)."""
         metrics = self._train_metrics()
-        return {name: {"state": {k: v.clone() for k, v in m.metric_state.items()}, "updates": m._update_count}
+        return {name: {"state": {k: v.clone() for k, v in m.metric_state.items()},
+                       "updates": m._update_count}
                 for name, m in metrics.items()}
 
     def _restore_train_metric_states(self, saved: dict[str, dict[str, Any]]) -> None:
@@ -355,8 +369,10 @@ class AlexNetModule(L.LightningModule):
 
     def on_load_checkpoint(self, checkpoint: dict) -> None:
         per_rank = checkpoint.get("train_metric_states") or []
-        rank, world = (self.global_rank, self.trainer.world_size) if self._trainer is not None else (0, 1)
-        if len(per_rank) == world:  # (a resume on fewer or more processes starts the epoch's sums afresh)
+        rank, world = ((self.global_rank, self.trainer.world_size) if self._trainer is not None
+                       else (0, 1))
+        # (a resume on fewer or more processes starts the epoch's sums afresh)
+        if len(per_rank) == world:
             self._restore_train_metric_states(per_rank[rank])
         if "rng_state" in checkpoint:
             torch.set_rng_state(checkpoint["rng_state"])

@@ -45,11 +45,13 @@ class PaperSGD(torch.optim.Optimizer):
 
 
 # recipe.momentum_form → the optimiser that keeps that form
-MOMENTUM_FORMS: dict[str, type[torch.optim.Optimizer]] = {"pytorch": torch.optim.SGD, "paper": PaperSGD}
+MOMENTUM_FORMS: dict[str, type[torch.optim.Optimizer]] = {"pytorch": torch.optim.SGD,
+                                                          "paper": PaperSGD}
 
 
 def parameter_groups(net: nn.Module, lr: float, weight_decay: float, bias_lr_mult: float = 1.0,
-                     bias_weight_decay: bool = True, layer_weight_decay: dict[str, float] | None = None) -> list[dict]:
+                     bias_weight_decay: bool = True,
+                     layer_weight_decay: dict[str, float] | None = None) -> list[dict]:
     """Weights at (lr, weight_decay, or the layer's own decay from `layer_weight_decay`, as
     cuda-convnet's per-layer `wc`); biases at (bias_lr_mult · lr, the same decay or 0). One
     group when biases and layers are treated alike, so the default optimiser is exactly
@@ -61,7 +63,8 @@ def parameter_groups(net: nn.Module, lr: float, weight_decay: float, bias_lr_mul
     layers = {name.split(".")[-2] for name, _ in named if "." in name}
     unknown = sorted(set(layer_weight_decay) - layers)
     if unknown:
-        raise ValueError(f"recipe.layer_weight_decay names {unknown}, which this net does not have (it has {sorted(layers)})")
+        raise ValueError(f"recipe.layer_weight_decay names {unknown}, which this net does not have "
+                         f"(it has {sorted(layers)})")
     groups: dict[tuple[float, float], list[nn.Parameter]] = {}
     for name, p in named:
         decay = layer_weight_decay.get(name.split(".")[-2] if "." in name else name, weight_decay)
@@ -70,7 +73,8 @@ def parameter_groups(net: nn.Module, lr: float, weight_decay: float, bias_lr_mul
         else:
             key = (lr, decay)
         groups.setdefault(key, []).append(p)
-    return [{"params": params, "lr": g_lr, "weight_decay": g_wd} for (g_lr, g_wd), params in groups.items()]
+    return [{"params": params, "lr": g_lr, "weight_decay": g_wd}
+            for (g_lr, g_wd), params in groups.items()]
 
 
 def sgd(net: nn.Module, *, lr: float, momentum: float, weight_decay: float, momentum_form: str,
@@ -78,5 +82,7 @@ def sgd(net: nn.Module, *, lr: float, momentum: float, weight_decay: float, mome
         layer_weight_decay: dict[str, float] | None) -> torch.optim.Optimizer:
     """PyTorch's SGD (`momentum_form="pytorch"`) or the paper's (`"paper"`), over
     `parameter_groups` (the recipe's values, checked by config_checks)."""
-    groups = parameter_groups(net, lr, weight_decay, bias_lr_mult, bias_weight_decay, layer_weight_decay)
-    return MOMENTUM_FORMS[momentum_form](groups, lr=lr, momentum=momentum, weight_decay=weight_decay)
+    groups = parameter_groups(net, lr, weight_decay, bias_lr_mult, bias_weight_decay,
+                              layer_weight_decay)
+    return MOMENTUM_FORMS[momentum_form](groups, lr=lr, momentum=momentum,
+                                         weight_decay=weight_decay)

@@ -109,7 +109,8 @@ class Claim:
     speedup: float | None = None  # measure="speed": other arm's epochs / paper arm's epochs
     threshold: float | None = None  # measure="speed": training top-1 error, fraction
     reading: str | None = None  # how we turned the paper's words into a number, when we had to
-    arch: str = "alexnet"  # the net the claim is about: AlexNet, or the CIFAR-10 four-layer net (convnet4)
+    # the net the claim is about: AlexNet, or the CIFAR-10 four-layer net (convnet4)
+    arch: str = "alexnet"
 
 
 CLAIMS: dict[str, Claim] = {
@@ -129,7 +130,8 @@ CLAIMS: dict[str, Claim] = {
     "dropout": Claim(
         "model.dropout", DROPOUT, 0.0, 1.0, None,
         "without dropout the net overfits substantially (§4.2)", measure="overfit", at_least=True,
-        reading="'substantially' read as: the val − train gap (and the test error) at least 1 point larger",
+        reading="'substantially' read as: the val − train gap (and the test error) at least 1 "
+                "point larger",
     ),
     # §4.1: "reduces the top-1 error rate by over 1%". The switch is the data pipeline's.
     "pca_lighting": Claim(
@@ -153,7 +155,8 @@ CLAIMS: dict[str, Claim] = {
     # normalisation, 11 % with; the original 13 % net also differed in other layers (paper.md §6).
     "cifar_lrn": Claim(
         "model.norm", True, False, 2.0, None,
-        "CIFAR-10, the four-layer net without response normalisation: test error 13 % instead of 11 % (§3.3)",
+        "CIFAR-10, the four-layer net without response normalisation: test error 13 % instead of "
+        "11 % (§3.3)",
         arch="convnet4",
     ),
     # §3.1, Figure 1, on the net it was measured with: no regularisation, each activation at its
@@ -161,7 +164,8 @@ CLAIMS: dict[str, Claim] = {
     "cifar_relu": Claim(
         "model.activation", "relu", "tanh", None, None,
         "CIFAR-10, the four-layer net: ReLU reaches 25% training error six times faster (epochs) "
-        "than tanh (§3.1, Figure 1)", measure="speed", speedup=6.0, threshold=FIGURE1_THRESHOLD, arch="convnet4",
+        "than tanh (§3.1, Figure 1)", measure="speed", speedup=6.0, threshold=FIGURE1_THRESHOLD,
+        arch="convnet4",
     ),
 }
 
@@ -182,9 +186,11 @@ class Setting:
 
 PAPER_SETTINGS: dict[str, Setting] = {
     "alexnet": Setting("two-column AlexNet, full widths", 224,
-                       "ILSVRC-2012: 1.2 M train / 50,000 val / 150,000 test, 1,000 classes", "~90", BATCH_SIZE,
+                       "ILSVRC-2012: 1.2 M train / 50,000 val / 150,000 test, 1,000 classes", "~90",
+                       BATCH_SIZE,
                        "37.5 % top-1 (ILSVRC-2010 test, §6)"),
-    # §3.3's 11 % net; Figure 1's own net and its input were never published (its plot runs to ~40 epochs)
+    # §3.3's 11 % net; Figure 1's own net and its input were never published (its plot runs to
+    # ~40 epochs)
     "convnet4": Setting("cuda-convnet's layers-conv-local-11pct (Figure 1's net: unpublished)", 24,
                         "CIFAR-10: 50,000 train / 10,000 test", "~520 (Figure 1: ~40)", 128,
                         "11 % (CIFAR-10 test, §3.3)"),

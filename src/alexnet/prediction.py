@@ -25,7 +25,8 @@ def image_files(paths: list[str | Path]) -> list[Path]:
     files = []
     for p in map(Path, paths):
         if p.is_dir():
-            files += sorted(f for f in p.rglob("*") if f.suffix.lower() in IMG_EXTENSIONS and f.is_file())
+            files += sorted(f for f in p.rglob("*")
+                            if f.suffix.lower() in IMG_EXTENSIONS and f.is_file())
         elif p.is_file():
             files.append(p)
         else:
@@ -48,13 +49,15 @@ def predict(ckpt: str | Path, paths: list[str | Path], top_k: int = 5, ten_crops
         batch_size = -(-batch_size // paper.TEN_CROP_VIEWS)
     for start in range(0, len(files), batch_size):
         chunk = files[start : start + batch_size]
-        images = torch.stack([torch.from_numpy(decode_image(f, d["stored_size"])) for f in chunk]).to(device)
+        images = torch.stack([torch.from_numpy(decode_image(f, d["stored_size"]))
+                              for f in chunk]).to(device)
         x = normalize(images)
         x = ten_crop(x, d["crop_size"]) if ten_crops else center_crop(x, d["crop_size"])[:, None]
         probs = view_softmax(loaded.module, x.contiguous()).mean(1)
         top = probs.topk(k, dim=-1)
         for f, p, i in zip(chunk, top.values.tolist(), top.indices.tolist(), strict=True):
-            out.append({"file": str(f), "top": [{"class": names[j], "probability": q} for j, q in zip(i, p, strict=True)]})
+            out.append({"file": str(f), "top": [{"class": names[j], "probability": q}
+                                                for j, q in zip(i, p, strict=True)]})
     return out
 
 

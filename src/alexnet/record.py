@@ -38,7 +38,8 @@ log = logging.getLogger(__name__)
 METRICS_FILE, SUMMARY_FILE, CONFIG_FILE = "metrics.csv", "summary.json", "config.yaml"
 OUTCOMES_FILE = "test_outcomes.csv"
 # the test split, scored once on the final weights (alexnet.evaluation.FinalTest); null until then
-TEST_KEYS = ("test/top1_err", "test/top5_err", "test/loss", "test/tencrop_top1_err", "test/tencrop_top5_err")
+TEST_KEYS = ("test/top1_err", "test/top5_err", "test/loss", "test/tencrop_top1_err",
+             "test/tencrop_top5_err")
 # the whole training split in eval mode, scored once with the test split (data.train_all)
 TRAIN_ALL_KEYS = ("final_train_all/top1_err", "final_train_all/top5_err", "final_train_all/loss")
 OUTCOME_COLUMNS = ("label", "center_top1", "center_top5", "tencrop_top1", "tencrop_top5")
@@ -57,7 +58,8 @@ def git_sha(cwd: str | Path | None = None) -> str | None:
         return None
     sha = out.stdout.strip()
     dirty = subprocess.run(
-        ["git", "status", "--porcelain", "--untracked-files=no"], cwd=cwd, capture_output=True, text=True
+        ["git", "status", "--porcelain", "--untracked-files=no"], cwd=cwd, capture_output=True,
+        text=True
     ).stdout.strip()
     return sha + ("-dirty" if dirty else "")
 
@@ -75,7 +77,8 @@ def peak_rss_mb() -> float | None:
 
 def machine() -> dict[str, Any]:
     return {
-        "host": platform.node(), "platform": platform.platform(), "python": platform.python_version(),
+        "host": platform.node(), "platform": platform.platform(),
+        "python": platform.python_version(),
         "torch": torch.__version__, "cpus": os.cpu_count(),
         "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
         # which GPUs the job was given (hydra/launcher=parallel pins each job), and its threads
@@ -134,18 +137,22 @@ class RunRecord(L.Callback):
         self.rows: list[dict[str, float]] = []
         self.test: dict[str, float] = {}
         self._start = None
-        self.first_step_s: float | None = None  # start of fit to the end of its first step (compile=true: compiling)
+        # start of fit to the end of its first step (compile=true: compiling)
+        self.first_step_s: float | None = None
         self._created = time.perf_counter()  # the clock of a job that fails before fit starts
         self._started_at = time.time()  # this attempt's start, in the record (jobs run at once)
-        # carried in every checkpoint: a resumed job is one record (and one W&B run) over all its attempts
+        # carried in every checkpoint: a resumed job is one record (and one W&B run) over all its
+        # attempts
         self.attempts, self.earlier_wall_time_s = 1, 0.0
         self.wandb_id = secrets.token_hex(4)
 
     def _wall_time(self) -> float:
-        return self.earlier_wall_time_s + max(0.0, time.perf_counter() - (self._start or self._created))
+        return (self.earlier_wall_time_s
+                + max(0.0, time.perf_counter() - (self._start or self._created)))
 
     def state_dict(self) -> dict[str, Any]:
-        return {"attempts": self.attempts, "wall_time_s": self._wall_time(), "wandb_id": self.wandb_id}
+        return {"attempts": self.attempts, "wall_time_s": self._wall_time(),
+                "wandb_id": self.wandb_id}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.attempts = int(state.get("attempts", 1)) + 1
@@ -200,15 +207,17 @@ class RunRecord(L.Callback):
         if trainer.global_rank == 0:
             error, status = f"{type(exception).__name__}: {exception}", "failed"
             if isinstance(exception, Requeued):  # pre-empted or timed out: it continues by itself
-                status, error = "requeued", (f"pre-empted or timed out at step {trainer.global_step}: submitit "
-                                             "requeued the job, which continues here from its last checkpoint")
+                status, error = "requeued", (f"pre-empted or timed out at step "
+                                             f"{trainer.global_step}: submitit requeued the job, "
+                                             "which continues here from its last checkpoint")
             elif isinstance(exception, (SIGTERMException, KeyboardInterrupt)):
                 signal = "SIGTERM" if isinstance(exception, SIGTERMException) else "SIGINT (Ctrl+C)"
                 status, error = "interrupted", (
                     f"stopped by {signal} at step {trainer.global_step}: resume from its last "
                     f"checkpoint with {self.resume_command or 'the same command'}")
                 log.warning(error)
-            with contextlib.suppress(OSError):  # a full disk: the original error is what the caller must see
+            # a full disk: the original error is what the caller must see
+            with contextlib.suppress(OSError):
                 self.write_summary(trainer, pl_module, status=status, error=error)
 
     def write_summary(self, trainer, pl_module, status: str, error: str | None = None) -> dict:
@@ -249,8 +258,9 @@ class RunRecord(L.Callback):
                 value = None
             summary[key] = value
         if diverged and status == "completed":
-            status, error = "failed", (f"non-finite metrics at the end ({', '.join(diverged)}): the run diverged; "
-                                       "lower recipe.lr or check the input scaling of the recipe")
+            status, error = "failed", (f"non-finite metrics at the end ({', '.join(diverged)}): "
+                                       "the run diverged; lower recipe.lr or check the input "
+                                       "scaling of the recipe")
             summary["status"] = status
         rates = series("train/images_per_sec")
         summary["images_per_sec"] = sum(rates) / len(rates) if rates else None

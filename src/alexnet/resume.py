@@ -57,32 +57,41 @@ def newest_good(job_dir: Path) -> Path | None:
     good, bad = good_checkpoints(job_dir / CHECKPOINT_DIR)
     good.sort(key=lambda p: p.name != LAST)  # stable: the others stay newest first
     for path, reason in bad:
-        offer = f"using {good[0].name} instead" if good else "no older good checkpoint: starting afresh"
+        offer = (f"using {good[0].name} instead" if good
+                 else "no older good checkpoint: starting afresh")
         log.warning("checkpoint %s is unreadable (%s); %s", path, reason, offer)
     return good[0] if good else None
 
 
 def _unfinished_sibling(out_dir: Path) -> Path | None:
-    """The most recent run beside `out_dir` (same task's runs/) with a checkpoint and no completed record."""
-    runs = [d for d in out_dir.parent.iterdir() if d.is_dir() and d != out_dir] if out_dir.parent.is_dir() else []
-    runs = [d for d in runs if completed_summary(d) is None and any((d / CHECKPOINT_DIR).glob("*.ckpt"))]
-    return max(runs, key=lambda d: max(p.stat().st_mtime_ns for p in (d / CHECKPOINT_DIR).glob("*.ckpt")), default=None)
+    """The most recent run beside `out_dir` (same task's runs/) with a checkpoint and no completed
+    record."""
+    runs = ([d for d in out_dir.parent.iterdir() if d.is_dir() and d != out_dir]
+            if out_dir.parent.is_dir() else [])
+    runs = [d for d in runs
+            if completed_summary(d) is None and any((d / CHECKPOINT_DIR).glob("*.ckpt"))]
+    return max(runs, key=lambda d: max(p.stat().st_mtime_ns
+                                       for p in (d / CHECKPOINT_DIR).glob("*.ckpt")),
+               default=None)
 
 
 def explicit_checkpoint(ckpt_path: str | Path) -> Path:
     """`ckpt_path=` as given, checked to read whole; else one line naming it and a good one."""
     path = Path(ckpt_path).expanduser()
     if not path.is_file():
-        raise ResumeError(f"ckpt_path={str(ckpt_path)!r} is not a file; pass a checkpoint such as <job dir>/checkpoints/last.ckpt")
+        raise ResumeError(f"ckpt_path={str(ckpt_path)!r} is not a file; pass a checkpoint such as "
+                          "<job dir>/checkpoints/last.ckpt")
     reason = check_readable(path)
     if reason is not None:
         other = older_good(path)
-        offer = f"the newest good one beside it is {other}: pass ckpt_path={other}" if other else "no good checkpoint is beside it: start afresh"
+        offer = (f"the newest good one beside it is {other}: pass ckpt_path={other}" if other
+                 else "no good checkpoint is beside it: start afresh")
         raise ResumeError(f"ckpt_path={str(ckpt_path)!r} is unreadable ({reason}); {offer}")
     return path
 
 
-def resume_point(resume: Any, ckpt_path: str | Path | None, out_dir: str | Path, single_run: bool) -> ResumePoint:
+def resume_point(resume: Any, ckpt_path: str | Path | None, out_dir: str | Path,
+                 single_run: bool) -> ResumePoint:
     """Where a job starts from (see the module docstring); checks only, writes nothing."""
     out_dir = Path(out_dir)
     if resume not in RESUME_VALUES or isinstance(resume, int) and not isinstance(resume, bool):
@@ -100,8 +109,9 @@ def resume_point(resume: Any, ckpt_path: str | Path | None, out_dir: str | Path,
         if sibling is not None:
             out_dir, ckpt = sibling, newest_good(sibling)
     if ckpt is None and resume is True:
-        raise ResumeError(f"resume=true: no checkpoint to continue in {out_dir} or an unfinished run beside it; "
-                          "re-run in the job's own directory (hydra.run.dir=<job dir>, or hydra.sweep.dir=<sweep dir>)")
+        raise ResumeError(f"resume=true: no checkpoint to continue in {out_dir} or an unfinished "
+                          "run beside it; re-run in the job's own directory "
+                          "(hydra.run.dir=<job dir>, or hydra.sweep.dir=<sweep dir>)")
     return ResumePoint(out_dir, ckpt)
 
 
@@ -121,11 +131,12 @@ def check_fits(ckpt_path: Path, hparams: dict[str, Any]) -> dict[str, Any]:
         raise ResumeError(str(e)) from None
     saved = checkpoint.get("hyper_parameters") or {}
     old, new = saved.get("model") or {}, hparams.get("model") or {}
-    diff = [f"model.{k}={old.get(k)!r} there, {new.get(k)!r} here" for k in sorted(set(old) | set(new)) if old.get(k) != new.get(k)]
+    diff = [f"model.{k}={old.get(k)!r} there, {new.get(k)!r} here"
+            for k in sorted(set(old) | set(new)) if old.get(k) != new.get(k)]
     if diff:
         job = ckpt_path.parent.parent / "config.yaml"
-        raise ResumeError(f"{ckpt_path} does not fit this config ({'; '.join(diff[:3])}): resume with the "
-                          f"config it was trained with ({job}) or start a new run")
+        raise ResumeError(f"{ckpt_path} does not fit this config ({'; '.join(diff[:3])}): resume "
+                          f"with the config it was trained with ({job}) or start a new run")
     return checkpoint
 
 
@@ -200,7 +211,8 @@ def _config_but_seed(job_dir: Path) -> dict | None:
         config = yaml.safe_load((job_dir / CONFIG_FILE).read_text())
     except (OSError, yaml.YAMLError):
         return None
-    return {k: v for k, v in config.items() if k not in ("seed", "seeds")} if isinstance(config, dict) else None
+    return ({k: v for k, v in config.items() if k not in ("seed", "seeds")}
+            if isinstance(config, dict) else None)
 
 
 def share_best_with_last(job_dir: str | Path) -> list[Path]:
@@ -239,14 +251,16 @@ def keep_in_sweep(job_dir: str | Path, policy: str) -> list[Path]:
     resume needs is lost: a completed job is never resumed (its summary.json says so), and the
     records (metrics, summary, test outcomes) stay. Returns the files deleted."""
     if policy not in SWEEP_KEEP:
-        raise ValueError(f"callbacks.checkpoint.sweep_keep={policy!r} is not one of {list(SWEEP_KEEP)}")
+        raise ValueError(f"callbacks.checkpoint.sweep_keep={policy!r} is not one of "
+                         f"{list(SWEEP_KEEP)}")
     job_dir = Path(job_dir)
     if policy == "all":
         return []
     if policy == "one_per_arm":
         mine = _config_but_seed(job_dir)
         for sibling in sorted(d for d in job_dir.parent.iterdir() if d.is_dir() and d != job_dir):
-            if (mine is not None and completed_summary(sibling) and any((sibling / CHECKPOINT_DIR).glob("*.ckpt"))
+            if (mine is not None and completed_summary(sibling)
+                    and any((sibling / CHECKPOINT_DIR).glob("*.ckpt"))
                     and _config_but_seed(sibling) == mine):
                 break  # this configuration's checkpoint is kept there
         else:

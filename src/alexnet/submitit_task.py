@@ -49,7 +49,8 @@ def torch_distributed_env(env: Any) -> dict[str, str]:
 def rank_overrides(global_rank: int, job_name: str) -> list[str]:
     """Hydra overrides of a task other than rank 0: its own log file, and no .hydra/ files (rank
     0 writes them), like the ranks `alexnet.ddp_rerun` starts."""
-    return [] if global_rank == 0 else [f"hydra.job.name={job_name}_rank{global_rank}", "hydra.output_subdir=null"]
+    return ([] if global_rank == 0
+            else [f"hydra.job.name={job_name}_rank{global_rank}", "hydra.output_subdir=null"])
 
 
 def say_requeued() -> None:
@@ -93,22 +94,23 @@ def resources_problem(launcher: Any, trainer: Any) -> str | None:
     local = target.endswith("LocalLauncher")
     devices, nodes = _count(trainer.get("devices")), _count(trainer.get("num_nodes"))
     if devices is None:
-        return (f"trainer.devices={trainer.get('devices')!r}: a submitit launcher starts one task per device, so "
-                "it needs their number per node, e.g. trainer.devices=4")
+        return (f"trainer.devices={trainer.get('devices')!r}: a submitit launcher starts one task "
+                "per device, so it needs their number per node, e.g. trainer.devices=4")
     if nodes is None or local and nodes != 1:
         return (f"trainer.num_nodes={trainer.get('num_nodes')!r}: "
-                + ("submitit's local executor runs on this machine only, set 1" if local else "set a number of nodes"))
+                + ("submitit's local executor runs on this machine only, set 1" if local
+                   else "set a number of nodes"))
     if launcher.get("gpus_per_task"):
-        return (f"hydra.launcher.gpus_per_task={launcher.gpus_per_task}: one task per GPU comes from "
-                "tasks_per_node = gpus_per_node = trainer.devices; leave gpus_per_task unset")
+        return (f"hydra.launcher.gpus_per_task={launcher.gpus_per_task}: one task per GPU comes "
+                "from tasks_per_node = gpus_per_node = trainer.devices; leave gpus_per_task unset")
     wanted = {"tasks_per_node": devices, "nodes": nodes}
     if launcher.get("gpus_per_node"):  # 0 or null: a CPU cluster, or this machine
         wanted["gpus_per_node"] = devices
     for key, value in wanted.items():
         if launcher.get(key) != value:
             source = "trainer.num_nodes" if key == "nodes" else "trainer.devices"
-            return (f"hydra.launcher.{key}={launcher.get(key)!r} but {source}={value}: the launcher follows "
-                    f"the trainer, set {source} instead")
+            return (f"hydra.launcher.{key}={launcher.get(key)!r} but {source}={value}: the "
+                    f"launcher follows the trainer, set {source} instead")
     return None
 
 

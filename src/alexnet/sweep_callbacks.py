@@ -97,7 +97,8 @@ class SubmititResourcesCheck(Callback):
 def jobs_left(total: int, num: int, completed: Iterable[str]) -> int:
     """Jobs still to train from job `num` (0-based) on: the rest of the plan, less the later
     jobs an earlier attempt of the sweep completed (their directories start `<n>_`)."""
-    later_done = sum(1 for name in completed if name.split("_", 1)[0].isdigit() and int(name.split("_", 1)[0]) >= num)
+    later_done = sum(1 for name in completed
+                     if name.split("_", 1)[0].isdigit() and int(name.split("_", 1)[0]) >= num)
     return max(0, total - num - later_done)
 
 
@@ -121,7 +122,8 @@ class SweepProgress(Callback):
         if self._start is None:  # a single run
             return
         sweep_dir, num = Path(config.hydra.sweep.dir), config.hydra.job.num
-        done = {d.name: s for d in sweep_dir.iterdir() if d.is_dir() and (s := completed_summary(d))}
+        done = {d.name: s for d in sweep_dir.iterdir()
+                if d.is_dir() and (s := completed_summary(d))}
         total, at_most = SWEEP.planned_jobs, SWEEP.at_most
         parts = [f"job {num + 1}/{'≤' if at_most else ''}{total or '?'}", f"{len(done)} completed",
                  f"{duration(time.monotonic() - self._start)} elapsed"]
@@ -152,8 +154,10 @@ class SweepReportCallback(Callback):
         except Exception as e:  # noqa: BLE001
             unfinished = []
             log.error("could not read the sweep's records: %s", e)
-        if unfinished and not SWEEP.failed_jobs:  # failures this process did not see (an earlier run)
-            SWEEP.failed_jobs.extend(f"{r.path.name}: {r.summary.get('status')}" for r in unfinished)
+        # failures this process did not see (an earlier run)
+        if unfinished and not SWEEP.failed_jobs:
+            SWEEP.failed_jobs.extend(f"{r.path.name}: {r.summary.get('status')}"
+                                     for r in unfinished)
         wb = OmegaConf.select(config, "logger.wandb", default=None) or {}
         wandb_mode = wb.get("mode", "auto") if wb.get("enabled", False) else None
         try:
@@ -181,5 +185,6 @@ class SweepReportCallback(Callback):
                   + (f"; traceback in {trace}" if trace else "") + "); the runs are kept: "
                   f"python src/report.py {sweep_dir} rebuilds it", file=sys.stderr)
         if unfinished:
-            print(f"{len(unfinished)} job(s) did not complete: " + ", ".join(r.path.name for r in unfinished)
+            print(f"{len(unfinished)} job(s) did not complete: "
+                  + ", ".join(r.path.name for r in unfinished)
                   + f"; re-run the same command with hydra.sweep.dir={sweep_dir} to resume them")

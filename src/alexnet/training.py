@@ -77,15 +77,18 @@ def recipe_arguments(recipe: DictConfig) -> dict[str, Any]:
     rest are the config's: `name`, `input` for the data, `lr_by_activation` read into `lr`); the
     schedule's epochs as tuples, as checkpoints have always stored them."""
     r = OmegaConf.to_container(recipe, resolve=True)
-    return {k: tuple(v) if isinstance(v, list) else v for k, v in r.items() if k in MODULE_ARGUMENTS}
+    return {k: tuple(v) if isinstance(v, list) else v for k, v in r.items()
+            if k in MODULE_ARGUMENTS}
 
 
 def build_module(cfg: DictConfig, num_classes: int) -> AlexNetModule:
     model = OmegaConf.to_container(cfg.model, resolve=True) | {"num_classes": num_classes}
     return AlexNetModule(
         model=model, **recipe_arguments(cfg.recipe),
-        seed=OmegaConf.select(cfg, "seeds.init", default=cfg.seed), compile=bool(cfg.get("compile", False)),
-        channels_last=None if cfg.get("channels_last") == "auto" else cfg.get("channels_last", False) is True,
+        seed=OmegaConf.select(cfg, "seeds.init", default=cfg.seed),
+        compile=bool(cfg.get("compile", False)),
+        channels_last=(None if cfg.get("channels_last") == "auto"
+                       else cfg.get("channels_last", False) is True),
     )
 
 
@@ -100,7 +103,8 @@ def build(cfg: DictConfig) -> tuple[AlexNetDataModule, AlexNetModule]:
 
 def build_callbacks(cfg: DictConfig, out_dir: Path, record: RunRecord) -> list[L.Callback]:
     c = cfg.callbacks
-    callbacks: list[L.Callback] = [Throughput(), FinalTest(record), record, EpochLine(), ValidateAtStop()]
+    callbacks: list[L.Callback] = [Throughput(), FinalTest(record), record, EpochLine(),
+                                   ValidateAtStop()]
     if c.checkpoint.enabled:
         ckpt_dir = out_dir / CHECKPOINT_DIR
         if c.checkpoint.save_top_k:  # the best epochs by the monitored metric
@@ -113,12 +117,14 @@ def build_callbacks(cfg: DictConfig, out_dir: Path, record: RunRecord) -> list[L
             # Lightning's own save_last only refreshes last.ckpt when a top-k file is written;
             # a resume needs the latest epoch, so an unmonitored checkpoint keeps it, and a
             # second one refreshes it within the epoch (a resume continues mid-epoch).
-            last = {"dirpath": ckpt_dir, "filename": "last", "save_top_k": 1, "enable_version_counter": False}
+            last = {"dirpath": ckpt_dir, "filename": "last", "save_top_k": 1,
+                    "enable_version_counter": False}
             # at every training epoch's end, validated or not (check_val_every_n_epoch > 1):
             # Lightning's default would save after validation only, and a resume from there
             # re-ends the epoch without its metrics
             callbacks.append(ModelCheckpoint(**last, save_on_train_epoch_end=True))
-            within = mid_epoch_trigger(c.checkpoint.get("every_n_steps"), c.checkpoint.get("every_minutes"))
+            within = mid_epoch_trigger(c.checkpoint.get("every_n_steps"),
+                                       c.checkpoint.get("every_minutes"))
             if within:
                 callbacks.append(WithinEpochCheckpoint(**last, **within))
     if (bar := progress_bar(c.progress_bar)) is not None:
@@ -175,7 +181,8 @@ def claim_arm(cfg: DictConfig) -> dict[str, Any]:
         return {}
     claim = paper.CLAIMS.get(name)
     if claim is None or claim.measure == "paired_eval" or claim.arch != "alexnet":
-        choices = ["baseline"] + [k for k, c in paper.CLAIMS.items() if c.measure != "paired_eval" and c.arch == "alexnet"]
+        choices = ["baseline"] + [k for k, c in paper.CLAIMS.items()
+                                  if c.measure != "paired_eval" and c.arch == "alexnet"]
         raise ConfigError(f"ablation.arm={name!r} is not one of {choices}")
     with open_dict(cfg):
         OmegaConf.update(cfg, claim.switch, claim.other_arm, merge=False)
@@ -218,10 +225,12 @@ def train(cfg: DictConfig, out_dir: str | Path, arm: dict[str, Any] | None = Non
         record = RunRecord(out_dir, {}, resume_from=ckpt_path,
                            resume_command=resume_command(out_dir, single_run))
         if ckpt_path is not None:
-            previous = saved_state(check_fits(ckpt_path, dict(module.hparams)), type(record).__qualname__)
+            previous = saved_state(check_fits(ckpt_path, dict(module.hparams)),
+                                   type(record).__qualname__)
             record.wandb_id = previous.get("wandb_id") or record.wandb_id  # the same W&B run
             log.info("resuming %s from %s", out_dir, ckpt_path)
-        trainer_kwargs = {k: v for k, v in OmegaConf.to_container(cfg.trainer, resolve=True).items() if v is not None}
+        trainer_kwargs = {k: v for k, v in OmegaConf.to_container(cfg.trainer, resolve=True).items()
+                          if v is not None}
         torch.backends.cuda.matmul.allow_tf32 = bool(cfg.get("tf32", False))  # CUDA matmuls only
         # loggers are attached below, once the config is known to be runnable
         callbacks = build_callbacks(cfg, out_dir, record)
@@ -229,8 +238,10 @@ def train(cfg: DictConfig, out_dir: str | Path, arm: dict[str, Any] | None = Non
             **trainer_kwargs, logger=False, callbacks=callbacks,
             enable_progress_bar=any(isinstance(c, ProgressBar) for c in callbacks),
             default_root_dir=str(out_dir), enable_model_summary=False,
-            plugins=[AtomicCheckpointIO(), *lightning_plugins()],  # under submitit on SLURM: it requeues
-            use_distributed_sampler=False,  # the datamodule shards itself, the same on every Lightning
+            # under submitit on SLURM: it requeues
+            plugins=[AtomicCheckpointIO(), *lightning_plugins()],
+            # the datamodule shards itself, the same on every Lightning
+            use_distributed_sampler=False,
         )
         batch = batch_split(trainer, datamodule.batch_size)  # one line when it does not divide
     except (DataError, ConfigError, ResumeError, ValueError, MisconfigurationException) as e:
@@ -246,8 +257,10 @@ def train(cfg: DictConfig, out_dir: str | Path, arm: dict[str, Any] | None = Non
         atomic_write_text(out_dir / CONFIG_FILE, OmegaConf.to_yaml(OmegaConf.create(resolved)))
 
     record.facts |= {
-        "arm": arm, "arm_name": arm_tag(arm), "seed": int(cfg.seed), "ablation": OmegaConf.select(cfg, "ablation.claim"),
-        "model": resolved["model"] | {"num_classes": num_classes}, "recipe": resolved["recipe"]["name"],
+        "arm": arm, "arm_name": arm_tag(arm), "seed": int(cfg.seed),
+        "ablation": OmegaConf.select(cfg, "ablation.claim"),
+        "model": resolved["model"] | {"num_classes": num_classes},
+        "recipe": resolved["recipe"]["name"],
         "init": resolved["recipe"]["init"], "data": data_facts,
         "eval_crops": datamodule.eval_crops,
         "parameters": module.num_parameters, "git_sha": git_sha(Path(__file__).parent),
@@ -274,16 +287,19 @@ def train(cfg: DictConfig, out_dir: str | Path, arm: dict[str, Any] | None = Non
     summary = json.loads(summary_file.read_text()) if summary_file.is_file() else {}
     if trainer.is_global_zero and summary:
         log_final_hparams(trainer.loggers, {
-            "arm": arm_tag(arm) or "default", "seed": int(cfg.seed), "epochs": summary.get("epochs"),
+            "arm": arm_tag(arm) or "default", "seed": int(cfg.seed),
+            "epochs": summary.get("epochs"),
             "ablation": str(record.facts["ablation"]), "model": resolved["model"],
             "recipe": resolved["recipe"]}, summary)
-        log.info("%s in %s: %s", summary.get("status"), duration(summary.get("wall_time_s") or 0), out_dir)
+        log.info("%s in %s: %s", summary.get("status"), duration(summary.get("wall_time_s") or 0),
+                 out_dir)
         if summary.get("status") == "completed" and (shared := share_best_with_last(out_dir)):
             log.info("%s: the final state, shared with last.ckpt (one file on disk)",
                      ", ".join(p.name for p in shared))
         if not single_run and summary.get("status") == "completed":
             policy = cfg.callbacks.checkpoint.get("sweep_keep", "all")
             if removed := keep_in_sweep(out_dir, policy):
-                log.info("removed %s (callbacks.checkpoint.sweep_keep=%s: an earlier seed of this configuration "
-                         "keeps its checkpoint)", ", ".join(p.name for p in removed), policy)
+                log.info("removed %s (callbacks.checkpoint.sweep_keep=%s: an earlier seed of this "
+                         "configuration keeps its checkpoint)", ", ".join(p.name for p in removed),
+                         policy)
     return summary

@@ -64,7 +64,8 @@ def _writable_dir(preferred: Path, fallback: Path | None) -> Path:
             return folder
         except OSError:
             continue
-    raise DataError(f"cannot write a cache in {preferred} or {fallback}; set data.cache_dir to a writable folder")
+    raise DataError(f"cannot write a cache in {preferred} or {fallback}; set data.cache_dir to a "
+                    "writable folder")
 
 
 def cache_dir_for(root: Path, cache_dir: str | Path | None) -> Path:
@@ -72,7 +73,8 @@ def cache_dir_for(root: Path, cache_dir: str | Path | None) -> Path:
     if cache_dir:
         return _writable_dir(Path(cache_dir).expanduser(), None)
     user = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "alexnet"
-    return _writable_dir(root / ".alexnet-cache", user / hashlib.sha1(str(root.resolve()).encode()).hexdigest()[:12])
+    return _writable_dir(root / ".alexnet-cache",
+                         user / hashlib.sha1(str(root.resolve()).encode()).hexdigest()[:12])
 
 
 # -- the cache files -------------------------------------------------------------------------------
@@ -151,8 +153,10 @@ def _open_verified(p: dict[str, Path], key: str, shape: tuple) -> Decoded | None
     problem = None
     if manifest is None:
         problem = "has no manifest (an interrupted or foreign build)"
-    elif manifest.get("key") != key or tuple(manifest.get("shape", ())) != shape or not manifest.get("complete"):
-        problem = f"has a manifest for other settings ({manifest.get('key')}, {manifest.get('shape')})"
+    elif (manifest.get("key") != key or tuple(manifest.get("shape", ())) != shape
+          or not manifest.get("complete")):
+        problem = (f"has a manifest for other settings ({manifest.get('key')}, "
+                   f"{manifest.get('shape')})")
     else:
         try:
             images = np.load(p["final"], mmap_mode="r")
@@ -163,7 +167,8 @@ def _open_verified(p: dict[str, Path], key: str, shape: tuple) -> Decoded | None
         elif images is not None and _checksum(images) != manifest.get("checksum"):
             problem = "does not match its manifest's checksum"
         if problem is None:
-            return Decoded(images, p["final"], key, manifest.get("skipped", []), manifest.get("skipped_files", []))
+            return Decoded(images, p["final"], key, manifest.get("skipped", []),
+                           manifest.get("skipped_files", []))
     log.warning("cache %s %s: rebuilding it", p["final"], problem)
     for f in (p["final"], p["manifest"]):
         f.unlink(missing_ok=True)
@@ -190,12 +195,14 @@ def _list_other_builds(folder: Path, name: str, size: int, key: str) -> None:
     if files:
         mb = sum(f.stat().st_size for f in files) / 1e6
         stems = sorted({f.name.split(".")[0] for f in files})
-        log.info("cache %s holds %d file(s) of other settings or interrupted builds of %s (%.1f MB), unused by "
-                 "this run: delete them with `rm %s` unless another run uses them", folder, len(files), name, mb,
+        log.info("cache %s holds %d file(s) of other settings or interrupted builds of %s "
+                 "(%.1f MB), unused by this run: delete them with `rm %s` unless another run "
+                 "uses them", folder, len(files), name, mb,
                  " ".join(f"'{folder / s}'.*" for s in stems))
 
 
-def decoded(split: Split, name: str, size: int, root: Path, folder: Path, workers: int | None = None,
+def decoded(split: Split, name: str, size: int, root: Path, folder: Path,
+            workers: int | None = None,
             skip_bad: bool = False, chunk: int | None = None, progress: bool = True) -> Decoded:
     """The split as an (N, 3, size, size) uint8 array memory-mapped from the cache, built (or
     its interrupted build continued) first if needed."""
@@ -214,7 +221,8 @@ def decoded(split: Split, name: str, size: int, root: Path, folder: Path, worker
             _build(split, p, key, shape, workers, skip_bad, chunk, progress)
             found = _open_verified(p, key, shape)
     if found is None:
-        raise DataError(f"cache {p['final']} failed verification right after it was built; delete {folder}")
+        raise DataError(f"cache {p['final']} failed verification right after it was built; "
+                        f"delete {folder}")
     return found
 
 
@@ -256,7 +264,8 @@ def _build(split: Split, p: dict[str, Path], key: str, shape: tuple, workers: in
         with ThreadPoolExecutor(max_workers=workers) as pool:
             while done < n:
                 stop = min(n, done + chunk)
-                for i, image in zip(range(done, stop), pool.map(one, range(done, stop)), strict=True):
+                for i, image in zip(range(done, stop), pool.map(one, range(done, stop)),
+                                    strict=True):
                     if image is None:
                         images[i] = 0
                         skipped.append(i)
@@ -266,7 +275,8 @@ def _build(split: Split, p: dict[str, Path], key: str, shape: tuple, workers: in
                 images.flush()  # rows reach the disk before the marker says they did
                 bar.update(stop - done)
                 done = stop
-                _write_json(p["progress"], {"key": key, "shape": shape, "done": done, "skipped": skipped})
+                _write_json(p["progress"],
+                            {"key": key, "shape": shape, "done": done, "skipped": skipped})
         bar.close()
     images.flush()
     manifest = {
@@ -285,4 +295,5 @@ def progress_bar(total: int, initial: int, desc: str, enabled: bool):
     """A bar on a terminal (tqdm's own test), none when not `enabled`; `update` works either way."""
     from tqdm.auto import tqdm
 
-    return tqdm(total=total, initial=initial, desc=desc, unit="img", mininterval=1.0, disable=None if enabled else True)
+    return tqdm(total=total, initial=initial, desc=desc, unit="img", mininterval=1.0,
+                disable=None if enabled else True)

@@ -53,7 +53,8 @@ RECIPE_INPUTS = {"raw_255": False, "standardized": True}
 
 # The one upgrade step for a data config written before some keys existed (an old run's
 # config.yaml, read by evaluate and figures): the values runs without them had.
-ADDED_SINCE = {"source": "folder", "num_workers": 0, "mean": "pixel", "flip": True, "cache_dir": None,
+ADDED_SINCE = {"source": "folder", "num_workers": 0, "mean": "pixel", "flip": True,
+               "cache_dir": None,
                "val_split": None, "holdout": None, "holdout_seed": 0, "train_eval": None,
                "train_all": False, "pca_lighting": None, "pca_from": "train", "ten_crop": False,
                "skip_bad_images": False, "decode_workers": None}
@@ -119,7 +120,8 @@ class AlexNetDataModule(L.LightningDataModule):
         a key missing from an older run's config.yaml takes its ADDED_SINCE value."""
         unknown = sorted(set(data) - set(inspect.signature(cls).parameters))
         if unknown:
-            raise ValueError(f"data.{unknown[0]} is not an option of the datamodule (AlexNetDataModule's arguments)")
+            raise ValueError(f"data.{unknown[0]} is not an option of the datamodule "
+                             "(AlexNetDataModule's arguments)")
         return cls(**{**ADDED_SINCE, **data, **fixed})
 
     # -- what the model needs to know before training ------------------------------------------
@@ -229,8 +231,10 @@ class AlexNetDataModule(L.LightningDataModule):
             self.lighting = lighting.PCALighting(values, vectors, self.pca_lighting)
         self.skipped_files = train.skipped_files + val.skipped_files
         self.train_set = ArrayDataset(train.images, src.train.labels, fit)
-        self.val_set = ArrayDataset(train.images, src.train.labels, held) if len(held) else self.test_set
-        self.train_eval_set = ArrayDataset(train.images, src.train.labels, subset) if len(subset) else None
+        self.val_set = (ArrayDataset(train.images, src.train.labels, held) if len(held)
+                        else self.test_set)
+        self.train_eval_set = (ArrayDataset(train.images, src.train.labels, subset) if len(subset)
+                               else None)
 
     def _ranks(self) -> tuple[int, int]:
         """(this process's rank, number of processes) of the trainer's data parallelism: every
@@ -265,7 +269,8 @@ class AlexNetDataModule(L.LightningDataModule):
 
     def _eval_loader(self, dataset: ArrayDataset, batch_size: int | None = None) -> DataLoader:
         rank, world = self._ranks()
-        return self._loader(dataset, Shard(len(dataset), rank, world) if world > 1 else None, batch_size=batch_size)
+        return self._loader(dataset, Shard(len(dataset), rank, world) if world > 1 else None,
+                            batch_size=batch_size)
 
     def _eval_batch_size(self, ten_crop: bool) -> int:
         """Ten crops per image: a tenth of the images per batch, so a batch holds as many crops
@@ -274,15 +279,18 @@ class AlexNetDataModule(L.LightningDataModule):
         return -(-batch // paper.TEN_CROP_VIEWS) if ten_crop else batch
 
     def val_dataloader(self) -> DataLoader | list[DataLoader]:
-        """The validation split, then (dataloader 1) the fixed training subset scored in eval mode."""
+        """The validation split, then (dataloader 1) the fixed training subset scored in eval
+        mode."""
         fitting = self.trainer is not None and self.trainer.state.fn == "fit"
-        val = self._eval_loader(self.val_set, batch_size=self._eval_batch_size(self.ten_crop and not fitting))
+        val = self._eval_loader(self.val_set,
+                                batch_size=self._eval_batch_size(self.ten_crop and not fitting))
         if self.train_eval_set is None:
             return val
         return [val, self._eval_loader(self.train_eval_set)]
 
     def test_dataloader(self) -> DataLoader:
-        """The whole test split in every process: the end-of-fit test is scored by data-parallel rank 0."""
+        """The whole test split in every process: the end-of-fit test is scored by data-parallel
+        rank 0."""
         return self._loader(self.test_set, batch_size=self._eval_batch_size(self.ten_crop))
 
     def train_all_dataloader(self) -> DataLoader:
@@ -300,7 +308,8 @@ class AlexNetDataModule(L.LightningDataModule):
             g.manual_seed((self.seed * 1_000_003 + trainer.global_step) * 64 + self._ranks()[0])
             if self.lighting is not None:
                 self.lighting.to(images.device)
-            x = train_batch(images, self.normalize, self.crop_size, g, flip=self.flip, lighting=self.lighting)
+            x = train_batch(images, self.normalize, self.crop_size, g, flip=self.flip,
+                            lighting=self.lighting)
         else:
             # ten crops cost 10× and change no training decision: validation during fit is centre
             fitting = trainer is not None and trainer.state.fn == "fit"
@@ -320,17 +329,21 @@ class AlexNetDataModule(L.LightningDataModule):
         """The splits as trained, validated and tested (before `setup`: as they will be)."""
         src = self.source
         if self.test_set is not None:
-            train, test = (len(src.train) if self.train_set is None else len(self.train_set)), len(self.test_set)
-            val, subset = len(self.val_set), 0 if self.train_eval_set is None else len(self.train_eval_set)
+            train, test = ((len(src.train) if self.train_set is None else len(self.train_set)),
+                           len(self.test_set))
+            val, subset = (len(self.val_set),
+                           0 if self.train_eval_set is None else len(self.train_eval_set))
             train_all = len(self.train_set) if self.train_all and self.train_set is not None else 0
         else:  # checks the holdout against the data before any work, so a bad value fails first
             train, held, subset = (len(p) for p in split_training_rows(
-                src.train.labels, self.holdout, self.train_eval, self.holdout_seed, len(src.classes)))
+                src.train.labels, self.holdout, self.train_eval, self.holdout_seed,
+                len(src.classes)))
             test = len(src.val)
             val = held or test
             train_all = train if self.train_all and not self._eval_only else 0
         return {
-            "root": str(Path(src.root).resolve()), "layout": src.layout, "classes": len(src.classes),
+            "root": str(Path(src.root).resolve()), "layout": src.layout,
+            "classes": len(src.classes),
             "train_images": train, "val_images": val, "val_is_test": self.val_is_test,
             "test_images": test, "holdout": None if self.val_is_test else self.holdout,
             "holdout_seed": self.holdout_seed, "train_eval_images": subset,
@@ -355,7 +368,8 @@ class AlexNetDataModule(L.LightningDataModule):
 
     def load_state_dict(self, state: dict) -> None:
         """A resume reads its classes from the data again; refuse data with other classes."""
-        if state and self._source is not None and list(state.get("classes", [])) != list(self.classes):
+        if (state and self._source is not None
+                and list(state.get("classes", [])) != list(self.classes)):
             raise DataError("the checkpoint was trained on other classes than data.root holds")
 
 

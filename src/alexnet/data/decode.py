@@ -51,9 +51,12 @@ def decode_image(path: Path, size: int) -> np.ndarray:
     """One file → (3, size, size) uint8 RGB; an unreadable file names itself."""
     try:
         with Image.open(path) as image:
-            return np.ascontiguousarray(np.asarray(resize_center_crop(image, size), dtype=np.uint8).transpose(2, 0, 1))
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError) as e:
-        raise DataError(f"cannot read image {path}: {e}; fix or delete the file, or set data.skip_bad_images=true") from e
+            return np.ascontiguousarray(
+                np.asarray(resize_center_crop(image, size), dtype=np.uint8).transpose(2, 0, 1))
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError,
+            Image.DecompressionBombError) as e:
+        raise DataError(f"cannot read image {path}: {e}; fix or delete the file, or set "
+                        "data.skip_bad_images=true") from e
 
 
 def decode_arrays(arrays: np.ndarray, size: int) -> np.ndarray:

@@ -23,8 +23,9 @@ from alexnet.data.sources import (
 
 IMAGENET_LAYOUT = (
     "ROOT/train/<wnid>/*.JPEG and ROOT/val/<wnid>/*.JPEG, or a flat ROOT/val/*.JPEG labelled by "
-    "ROOT/val_labels.txt ('<file> <wnid>' lines), ROOT/LOC_val_solution.csv (Kaggle) or the devkit's "
-    "ILSVRC2012_validation_ground_truth.txt + meta.mat (ROOT/ILSVRC/Data/CLS-LOC/ is read too)"
+    "ROOT/val_labels.txt ('<file> <wnid>' lines), ROOT/LOC_val_solution.csv (Kaggle) or the "
+    "devkit's ILSVRC2012_validation_ground_truth.txt + meta.mat (ROOT/ILSVRC/Data/CLS-LOC/ is read "
+    "too)"
 )
 TINY_LAYOUT = (
     "ROOT/wnids.txt, ROOT/words.txt, ROOT/train/<wnid>/images/*.JPEG, ROOT/val/images/*.JPEG and "
@@ -51,7 +52,8 @@ def read_names(root: Path, extra: dict[str, str] | None = None) -> dict[str, str
         path = root / name
         if path.is_file():
             for line in path.read_text(errors="replace").splitlines():
-                wnid, _, words = line.strip().partition(" ") if "\t" not in line else line.strip().partition("\t")
+                wnid, _, words = (line.strip().partition(" ") if "\t" not in line
+                                  else line.strip().partition("\t"))
                 if wnid and words:
                     names[wnid] = words.split(",")[0].strip()
             break
@@ -63,7 +65,8 @@ def _train_classes(train_dir: Path, layout: str) -> list[str]:
         raise DataError(f"{train_dir} does not exist; expected {layout}")
     classes = sorted(d.name for d in train_dir.iterdir() if d.is_dir())
     if len(classes) < 2:
-        raise DataError(f"{train_dir} holds {len(classes)} class folders, need at least 2; expected {layout}")
+        raise DataError(f"{train_dir} holds {len(classes)} class folders, need at least 2; "
+                        f"expected {layout}")
     return classes
 
 
@@ -98,13 +101,15 @@ def _flat_val_labels(root: Path, val_dir: Path, files: list[Path]) -> tuple[dict
         path = folder / "LOC_val_solution.csv"
         if path.is_file():
             with open(path, newline="") as f:
-                return {r["ImageId"]: r["PredictionString"].split()[0] for r in csv.DictReader(f)}, str(path)
+                return ({r["ImageId"]: r["PredictionString"].split()[0] for r in csv.DictReader(f)},
+                        str(path))
     for sub in DEVKIT_DIRS:
         truth = root / sub / "ILSVRC2012_validation_ground_truth.txt"
         if truth.is_file():
             ids = [int(line) for line in truth.read_text().split()]
             if len(ids) != len(files):
-                raise DataError(f"{truth} has {len(ids)} labels for {len(files)} images in {val_dir}; they must match one to one")
+                raise DataError(f"{truth} has {len(ids)} labels for {len(files)} images in "
+                                f"{val_dir}; they must match one to one")
             id_to_wnid = devkit_wnids(truth.parent)
             return {f.name: id_to_wnid[i] for f, i in zip(files, ids, strict=True)}, str(truth)
     raise DataError(f"{val_dir} is a flat folder with no label file; expected {IMAGENET_LAYOUT}")
@@ -117,10 +122,12 @@ def devkit_wnids(folder: Path) -> dict[int, str]:
 
     plain = folder / "ilsvrc2012_ids.txt"
     if plain.is_file():
-        return {int(a): b for a, b in (line.split()[:2] for line in plain.read_text().splitlines() if line.strip())}
+        return {int(a): b for a, b in (line.split()[:2] for line in plain.read_text().splitlines()
+                                       if line.strip())}
     meta = folder / "meta.mat"
     if not meta.is_file():
-        raise DataError(f"{folder} has the ground truth but no meta.mat (or ilsvrc2012_ids.txt) to map its ids to wnids")
+        raise DataError(f"{folder} has the ground truth but no meta.mat (or ilsvrc2012_ids.txt) "
+                        "to map its ids to wnids")
     rows = np.atleast_1d(loadmat(meta, squeeze_me=True)["synsets"])
     return {int(np.ravel(r["ILSVRC2012_ID"])[0]): str(r["WNID"]) for r in rows}
 
@@ -128,7 +135,8 @@ def devkit_wnids(folder: Path) -> dict[int, str]:
 def imagenet(root: str | Path) -> Source:
     """ILSVRC-2012: train/<wnid>/*.JPEG; val/ by class folders or flat with a label file."""
     top = _check_root(root, IMAGENET_LAYOUT)
-    base = top / "ILSVRC" / "Data" / "CLS-LOC" if (top / "ILSVRC" / "Data" / "CLS-LOC").is_dir() else top
+    base = (top / "ILSVRC" / "Data" / "CLS-LOC" if (top / "ILSVRC" / "Data" / "CLS-LOC").is_dir()
+            else top)
     classes = _train_classes(base / "train", IMAGENET_LAYOUT)
     train = _nonempty(_class_folder_split(base / "train", classes), base / "train", IMAGENET_LAYOUT)
     val_dir = base / "val"
@@ -153,12 +161,14 @@ def tiny_imagenet(root: str | Path) -> Source:
     wnids_file, annotations = root / "wnids.txt", root / "val" / "val_annotations.txt"
     for needed in (wnids_file, annotations, root / "train", root / "val" / "images"):
         if not needed.exists():
-            raise DataError(f"data.root={str(root)!r} lacks {needed.relative_to(root)}; expected {TINY_LAYOUT}")
+            raise DataError(f"data.root={str(root)!r} lacks {needed.relative_to(root)}; "
+                            f"expected {TINY_LAYOUT}")
     classes = sorted(set(wnids_file.read_text().split()))
     index = {c: i for i, c in enumerate(classes)}
     files, labels = [], []
     for wnid in classes:
-        found = _image_files(root / "train" / wnid / "images") if (root / "train" / wnid / "images").is_dir() else []
+        found = (_image_files(root / "train" / wnid / "images")
+                 if (root / "train" / wnid / "images").is_dir() else [])
         files += found
         labels += [index[wnid]] * len(found)
     train = _nonempty(Split(np.asarray(labels, dtype=np.int64), files), root / "train", TINY_LAYOUT)
@@ -168,9 +178,11 @@ def tiny_imagenet(root: str | Path) -> Source:
         if len(parts) >= 2:
             table[parts[0]] = parts[1]
     val_files = _image_files(root / "val" / "images")
-    val = _nonempty(_labelled(val_files, table, classes, str(annotations)), root / "val" / "images", TINY_LAYOUT)
+    val = _nonempty(_labelled(val_files, table, classes, str(annotations)), root / "val" / "images",
+                    TINY_LAYOUT)
     names = read_names(root)
-    return Source(classes, train, val, root, "tiny-imagenet-200", names=[names.get(c, c) for c in classes])
+    return Source(classes, train, val, root, "tiny-imagenet-200",
+                  names=[names.get(c, c) for c in classes])
 
 
 def imagenette(root: str | Path) -> Source:
@@ -179,7 +191,8 @@ def imagenette(root: str | Path) -> Source:
     classes = _train_classes(root / "train", IMAGENETTE_LAYOUT)
     if not (root / "val").is_dir():
         raise DataError(f"data.root={str(root)!r} has no val/ folder; expected {IMAGENETTE_LAYOUT}")
-    train = _nonempty(_class_folder_split(root / "train", classes), root / "train", IMAGENETTE_LAYOUT)
+    train = _nonempty(_class_folder_split(root / "train", classes), root / "train",
+                      IMAGENETTE_LAYOUT)
     val = _nonempty(_class_folder_split(root / "val", classes), root / "val", IMAGENETTE_LAYOUT)
     names = read_names(root, IMAGENETTE_NAMES)
     return Source(classes, train, val, root, "imagenette", names=[names.get(c, c) for c in classes])

@@ -54,13 +54,16 @@ def imagenet_pca() -> tuple[np.ndarray, np.ndarray]:
 class PCALighting(torch.nn.Module):
     """Adds one PCA colour shift per image to a batch of mean-subtracted images (B, 3, H, W)."""
 
-    def __init__(self, eigenvalues, eigenvectors, kind: str, alpha_std: float = paper.PCA_ALPHA_STD):
+    def __init__(self, eigenvalues, eigenvectors, kind: str,
+                 alpha_std: float = paper.PCA_ALPHA_STD):
         super().__init__()
         lam = torch.as_tensor(np.asarray(eigenvalues, dtype=np.float64))
         scale = lam / 255.0 if kind == "text" else lam.sqrt()
         self.kind, self.alpha_std = kind, alpha_std
         self.rescale = paper.PCA_CODE_RESCALE if kind == "code" else 1.0
-        self.register_buffer("vectors", torch.as_tensor(np.asarray(eigenvectors), dtype=torch.float32), persistent=False)
+        self.register_buffer("vectors",
+                             torch.as_tensor(np.asarray(eigenvectors), dtype=torch.float32),
+                             persistent=False)
         self.register_buffer("scale", scale.float(), persistent=False)
 
     def shifts(self, batch: int, generator: torch.Generator) -> torch.Tensor:
@@ -68,7 +71,8 @@ class PCALighting(torch.nn.Module):
         alpha = torch.randn(batch, 3, generator=generator, device=generator.device) * self.alpha_std
         return (alpha.to(self.vectors.device) * self.scale) @ self.vectors.T
 
-    def forward(self, x: torch.Tensor, generator: torch.Generator, channel_scale: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, generator: torch.Generator,
+                channel_scale: torch.Tensor | None = None) -> torch.Tensor:
         """x + δ per image (÷ 1.1 for `code`), in place: x is transforms.train_batch's own batch."""
         delta = self.shifts(len(x), generator).to(x.dtype)
         if channel_scale is not None:  # inputs already ÷ channel std: shift on the same scale

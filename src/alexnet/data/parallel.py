@@ -9,7 +9,8 @@ from torch.utils.data import Sampler
 
 def data_parallel_rank(trainer) -> tuple[int, int]:
     """(rank, size) of a process's data parallelism, as the trainer's strategy defines it."""
-    sampler_kwargs = getattr(trainer.strategy, "distributed_sampler_kwargs", None) if trainer is not None else None
+    sampler_kwargs = (getattr(trainer.strategy, "distributed_sampler_kwargs", None)
+                      if trainer is not None else None)
     return (sampler_kwargs["rank"], sampler_kwargs["num_replicas"]) if sampler_kwargs else (0, 1)
 
 

@@ -58,7 +58,8 @@ class ResumableLoader(DataLoader):
         checkpoint taken in this same epoch; none after one taken at an epoch's end)."""
         self._epoch = getattr(self.sampler, "epoch", None)
         resume, self._resume = self._resume, None
-        same_epoch = resume is not None and resume["epoch"] is not None and resume["epoch"] == self._epoch
+        same_epoch = (resume is not None and resume["epoch"] is not None
+                      and resume["epoch"] == self._epoch)
         self._taken = resume["taken"] if same_epoch else 0
         return self._taken
 

@@ -60,9 +60,11 @@ def _check_root(root: str | Path, expected: str) -> Path:
         raise DataError(f"data.root is not set: point it at a folder laid out as {expected}")
     path = Path(root).expanduser()
     if path.exists() and not path.is_dir():
-        raise DataError(f"data.root={str(root)!r} is a file, not a folder: point it at a folder laid out as {expected}")
+        raise DataError(f"data.root={str(root)!r} is a file, not a folder: point it at a folder "
+                        f"laid out as {expected}")
     if not path.is_dir():
-        raise DataError(f"data.root={str(root)!r} does not exist; expected a folder laid out as {expected}")
+        raise DataError(f"data.root={str(root)!r} does not exist; expected a folder laid out as "
+                        f"{expected}")
     return path
 
 
@@ -94,25 +96,30 @@ def image_folder(root: str | Path, val_split: str | None = None) -> Source:
     candidates = [val_split] if val_split else ["val", "test"]
     val_dir = next((root / c for c in candidates if (root / c).is_dir()), None)
     if not train_dir.is_dir() or val_dir is None:
-        raise DataError(f"data.root={str(root)!r} has no train/ and val/ (or test/) folders; expected {FOLDER_LAYOUT}")
+        raise DataError(f"data.root={str(root)!r} has no train/ and val/ (or test/) folders; "
+                        f"expected {FOLDER_LAYOUT}")
     classes = sorted(d.name for d in train_dir.iterdir() if d.is_dir())
     if len(classes) < 2:
-        raise DataError(f"{train_dir} holds {len(classes)} class folders, need at least 2; expected {FOLDER_LAYOUT}")
+        raise DataError(f"{train_dir} holds {len(classes)} class folders, need at least 2; "
+                        f"expected {FOLDER_LAYOUT}")
     train, val = _class_folder_split(train_dir, classes), _class_folder_split(val_dir, classes)
     for split, folder in ((train, train_dir), (val, val_dir)):
         if len(split) == 0:
-            raise DataError(f"{folder} holds no images (.jpg, .png, ...) in its class folders; expected {FOLDER_LAYOUT}")
+            raise DataError(f"{folder} holds no images (.jpg, .png, ...) in its class folders; "
+                            f"expected {FOLDER_LAYOUT}")
     stray = sorted({d.name for d in val_dir.iterdir() if d.is_dir()} - set(classes))
     if stray:
-        raise DataError(f"{val_dir} has class folders that train/ lacks: {stray[:5]}; both splits need the same classes")
+        raise DataError(f"{val_dir} has class folders that train/ lacks: {stray[:5]}; both splits "
+                        "need the same classes")
     # a class without training images would still get an output unit; one without val images
     # would be scored on the others only: both are errors, not quiet surprises
     for split, folder in ((train, train_dir), (val, val_dir)):
         empty = [c for i, c in enumerate(classes) if not np.any(split.labels == i)]
         if empty:
             raise DataError(f"{folder} has no images of class(es) {empty[:5]}"
-                            f"{' (of ' + str(len(empty)) + ')' if len(empty) > 5 else ''}: add their images or "
-                            "remove those class folders from every split; both splits need the same classes")
+                            f"{' (of ' + str(len(empty)) + ')' if len(empty) > 5 else ''}: add "
+                            "their images or remove those class folders from every split; both "
+                            "splits need the same classes")
     return Source(classes=classes, train=train, val=val, root=root, layout="folder")
 
 

@@ -46,18 +46,22 @@ def _holdout_counts(labels: np.ndarray, holdout, classes: int) -> np.ndarray:
     per_class = np.bincount(labels, minlength=classes)
     if isinstance(holdout, numbers.Integral):
         if holdout < classes:
-            raise ValueError(f"data.holdout={holdout} holds out fewer images than the {classes} classes; use at least {classes} or a fraction such as 0.1")
+            raise ValueError(f"data.holdout={holdout} holds out fewer images than the {classes} "
+                             f"classes; use at least {classes} or a fraction such as 0.1")
         if holdout >= n:
-            raise ValueError(f"data.holdout={holdout} is not smaller than the {n} training images; use a fraction such as 0.1 or a smaller count")
+            raise ValueError(f"data.holdout={holdout} is not smaller than the {n} training images; "
+                             "use a fraction such as 0.1 or a smaller count")
         counts = holdout * per_class // n
     else:
         counts = np.array([math.floor(holdout * c + 1e-9) for c in per_class], dtype=np.int64)
     if counts.sum() == 0:
-        raise ValueError(f"data.holdout={holdout} holds out no image of {n} training images in {classes} classes; use a larger share or null")
+        raise ValueError(f"data.holdout={holdout} holds out no image of {n} training images in "
+                         f"{classes} classes; use a larger share or null")
     return counts
 
 
-def split_training_rows(labels: np.ndarray, holdout, train_eval: int | None, seed: int, classes: int):
+def split_training_rows(labels: np.ndarray, holdout, train_eval: int | None, seed: int,
+                        classes: int):
     """(train, holdout, train_eval) as sorted positions into `labels`: a class-balanced holdout
     (`holdout`: a fraction in (0, 1), a count, or None) and `train_eval` images of what is left,
     both drawn by one generator seeded by `seed` (data.holdout_seed), never by the run seed."""
@@ -70,24 +74,30 @@ def split_training_rows(labels: np.ndarray, holdout, train_eval: int | None, see
             held[members[rng.permutation(len(members))[:k]]] = True
     train, held_out = np.flatnonzero(~held), np.flatnonzero(held)
     n_eval = min(int(train_eval or 0), len(train))
-    subset = train[np.sort(rng.choice(len(train), size=n_eval, replace=False))] if n_eval else train[:0]
+    subset = (train[np.sort(rng.choice(len(train), size=n_eval, replace=False))] if n_eval
+              else train[:0])
     return train, held_out, subset
 
 
 def check_holdout(holdout):
     """None/0 (off), a fraction in (0, 1) or a positive count; anything else says what is wrong."""
-    if holdout is None or (holdout is False) or (isinstance(holdout, numbers.Number) and holdout == 0):
+    if holdout is None or (holdout is False) or (
+        isinstance(holdout, numbers.Number) and holdout == 0
+    ):
         return None
     if isinstance(holdout, bool) or not isinstance(holdout, numbers.Real) or holdout < 0 or (
         not isinstance(holdout, numbers.Integral) and holdout >= 1
     ):
-        raise ValueError(f"data.holdout={holdout!r} is neither a fraction in (0, 1) nor an image count; use e.g. 0.1, 5000 or null (validate on the test split)")
+        raise ValueError(f"data.holdout={holdout!r} is neither a fraction in (0, 1) nor an image "
+                         "count; use e.g. 0.1, 5000 or null (validate on the test split)")
     return int(holdout) if isinstance(holdout, numbers.Integral) else float(holdout)
 
 
 def check_train_eval(train_eval):
     if train_eval is None or train_eval is False or train_eval == 0:
         return None
-    if isinstance(train_eval, bool) or not isinstance(train_eval, numbers.Integral) or train_eval < 0:
-        raise ValueError(f"data.train_eval={train_eval!r} is not a number of training images; use e.g. 1000, or null to skip it")
+    if (isinstance(train_eval, bool) or not isinstance(train_eval, numbers.Integral)
+            or train_eval < 0):
+        raise ValueError(f"data.train_eval={train_eval!r} is not a number of training images; "
+                         "use e.g. 1000, or null to skip it")
     return int(train_eval)

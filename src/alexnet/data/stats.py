@@ -30,7 +30,8 @@ def _read(path: Path) -> dict[str, np.ndarray] | None:
     return stats if "pca_eigenvalues" in stats else None
 
 
-def image_stats(images: np.ndarray, path: Path, chunk: int | None = None, rows: np.ndarray | None = None,
+def image_stats(images: np.ndarray, path: Path, chunk: int | None = None,
+                rows: np.ndarray | None = None,
                 progress: bool = True, workers: int | None = None) -> dict[str, np.ndarray]:
     """Training-set mean image (3,S,S), per-channel mean and std, and the RGB covariance with its
     PCA (eigenvalues descending, eigenvectors as columns), all on the 0-255 scale; cached in

@@ -75,11 +75,13 @@ def train_batch(
         b, c, h, w = images.shape
         top, left, mirror = crop_params(b, h, w, crop, generator, flip)
         x = torch.empty(b, c, crop, crop)
-        for i, (t, s, m) in enumerate(zip(top.tolist(), left.tolist(), mirror.tolist(), strict=True)):
+        for i, (t, s, m) in enumerate(zip(top.tolist(), left.tolist(), mirror.tolist(),
+                                          strict=True)):
             normalize(images[i, :, t : t + crop, s : s + crop], t, s, out=x[i])
             if m:
                 x[i] = x[i].flip(-1)
-    return x if lighting is None else lighting(x, generator, normalize.scale if normalize.divides else None)
+    return (x if lighting is None
+            else lighting(x, generator, normalize.scale if normalize.divides else None))
 
 
 def center_offsets(h: int, w: int, crop: int) -> tuple[int, int]:
@@ -96,7 +98,8 @@ def ten_crop(images: torch.Tensor, crop: int) -> torch.Tensor:
     centre, then the same five mirrored. View 4 is exactly `center_crop`."""
     h, w = images.shape[-2:]
     _check_fits(crop, h, w)
-    corners = [(0, 0), (0, w - crop), (h - crop, 0), (h - crop, w - crop), ((h - crop) // 2, (w - crop) // 2)]
+    corners = [(0, 0), (0, w - crop), (h - crop, 0), (h - crop, w - crop),
+               ((h - crop) // 2, (w - crop) // 2)]
     views = [images[..., t : t + crop, s : s + crop] for t, s in corners]
     views += [v.flip(-1) for v in views]
     return torch.stack(views, dim=1)
@@ -124,12 +127,14 @@ class Normalize(torch.nn.Module):
     per-pixel mean lines up with the pixels it came from.
     """
 
-    def __init__(self, mean_image, channel_mean, channel_std, mean: str = "pixel", divide_std: bool = False):
+    def __init__(self, mean_image, channel_mean, channel_std, mean: str = "pixel",
+                 divide_std: bool = False):
         super().__init__()
         m = torch.as_tensor(mean_image if mean == "pixel" else channel_mean, dtype=torch.float32)
         self.register_buffer("mean", m if m.ndim == 3 else m[:, None, None], persistent=False)
         std = torch.as_tensor(channel_std, dtype=torch.float32)[:, None, None]
-        self.register_buffer("scale", 1.0 / std if divide_std else torch.ones_like(std), persistent=False)
+        self.register_buffer("scale", 1.0 / std if divide_std else torch.ones_like(std),
+                             persistent=False)
         self.divides = divide_std
 
     def patch(self, top: int, left: int, size: int) -> torch.Tensor:

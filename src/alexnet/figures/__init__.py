@@ -4,4 +4,5 @@ with a colour-specificity score) and Figure 4 (fc7 nearest neighbours, top-5 pre
 from alexnet.figures.kernels import colour_specificity, column_scores, plot_kernels
 from alexnet.figures.neighbours import nearest_neighbours, plot_neighbours
 
-__all__ = ["colour_specificity", "column_scores", "nearest_neighbours", "plot_kernels", "plot_neighbours"]
+__all__ = ["colour_specificity", "column_scores", "nearest_neighbours", "plot_kernels",
+           "plot_neighbours"]

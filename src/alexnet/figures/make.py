@@ -57,29 +57,35 @@ def make_figures(checkpoint: str | Path, out_dir: str | Path, images: int = 5, n
     loaded = load_checkpoint(checkpoint)
     net, config = loaded.net, loaded.net.config
     if not isinstance(net, AlexNet):
-        raise ValueError(f"{loaded.path} holds a {type(net).__name__}: figures 3 and 4 are drawn for AlexNet only")
+        raise ValueError(f"{loaded.path} holds a {type(net).__name__}: figures 3 and 4 are drawn "
+                         "for AlexNet only")
     conv1 = net.features.conv1.weight
     kernel_scores = colour_specificity(conv1)
     per_column = [float(s.mean()) for s in kernel_scores.chunk(config.columns)]
     kernels_png = plot_kernels(conv1, config.columns, out / "figure3-conv1-kernels.png")
-    result = Figures(kernels_png, None, per_column, [float(s) for s in kernel_scores], [kernels_png])
+    result = Figures(kernels_png, None, per_column, [float(s) for s in kernel_scores],
+                     [kernels_png])
     lines = [f"# Figures from `{loaded.path}`", "",
-             f"Net: {config.columns} column(s), conv1 {tuple(conv1.shape)}, fc7 width {config.fc_width()}.", "",
+             f"Net: {config.columns} column(s), conv1 {tuple(conv1.shape)}, "
+             f"fc7 width {config.fc_width()}.", "",
              "## Figure 3: conv1 kernels", "",
              "Colour specificity = share of a kernel's RGB energy off the grey axis [1,1,1]/√3 "
              "(0 grey, 1 no grey component; random weights ≈ 0.67).", "",
              "| column | kernels | mean colour specificity |", "|---|---|---|"]
-    lines += [f"| {c + 1} | {len(kernel_scores) // config.columns} | {s:.3f} |" for c, s in enumerate(per_column)]
+    lines += [f"| {c + 1} | {len(kernel_scores) // config.columns} | {s:.3f} |"
+              for c, s in enumerate(per_column)]
     lines += ["", f"![conv1 kernels]({kernels_png.name})", ""]
     summary = {"checkpoint": str(loaded.path), "columns": config.columns,
-               "column_colour_specificity": per_column, "kernel_colour_specificity": result.kernel_scores}
+               "column_colour_specificity": per_column,
+               "kernel_colour_specificity": result.kernel_scores}
 
     if not kernels_only:
         dm = datamodule_for(loaded.job_dir, config.input_size, data_root, stored_size, standardized)
         dm.setup("fit")
         classes = dm.classes
         n = len(dm.train_set)  # the images trained on (the held-out ones are not)
-        keep = None if train_limit is None or train_limit >= n else np.linspace(0, n - 1, train_limit).astype(int)
+        keep = (None if train_limit is None or train_limit >= n
+                else np.linspace(0, n - 1, train_limit).astype(int))
         train_images, train_labels = dm.train_set.take(keep)
         val_images, val_labels = dm.test_set.take()  # queries from the test split, never trained on
         picks = sorted(set(np.linspace(0, len(val_images) - 1, images).astype(int).tolist()))
@@ -87,13 +93,17 @@ def make_figures(checkpoint: str | Path, out_dir: str | Path, images: int = 5, n
         def prepare(batch):
             return dm.on_after_batch_transfer((batch, None), 0)[0]
 
-        found = queries(net, np.asarray(val_images), val_labels, train_images, prepare, picks, neighbours)
-        result.neighbours_png = plot_neighbours(found, np.asarray(val_images), train_images, train_labels,
-                                                classes, out / "figure4-fc7-neighbours.png")
+        found = queries(net, np.asarray(val_images), val_labels, train_images, prepare, picks,
+                        neighbours)
+        result.neighbours_png = plot_neighbours(found, np.asarray(val_images), train_images,
+                                                train_labels, classes,
+                                                out / "figure4-fc7-neighbours.png")
         result.files.append(result.neighbours_png)
         lines += ["## Figure 4: nearest training images by fc7 distance", "",
-                  f"fc7 after its activation, Euclidean distance, {len(train_images)} training images searched.", "",
-                  "| val image | true class | top-5 (probability) | nearest training images (class, distance) |",
+                  f"fc7 after its activation, Euclidean distance, {len(train_images)} training "
+                  "images searched.", "",
+                  "| val image | true class | top-5 (probability) | nearest training images "
+                  "(class, distance) |",
                   "|---|---|---|---|"]
         for q in found:
             top5 = ", ".join(f"{classes[c]} {100 * p:.0f}%" for c, p in q.top5)

@@ -26,7 +26,8 @@ from alexnet.model import AlexNet  # noqa: E402
 def fc7_and_logits(net: AlexNet, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """fc7 after its activation (the input of fc8), and the logits, for a batch."""
     captured = {}
-    handle = net.classifier.act7.register_forward_hook(lambda m, i, out: captured.setdefault("fc7", out))
+    handle = net.classifier.act7.register_forward_hook(
+        lambda m, i, out: captured.setdefault("fc7", out))
     try:
         net.eval()
         logits = net(x)
@@ -36,7 +37,8 @@ def fc7_and_logits(net: AlexNet, x: torch.Tensor) -> tuple[torch.Tensor, torch.T
 
 
 @torch.no_grad()
-def embed(net: AlexNet, images: np.ndarray, prepare, batch_size: int = 256) -> tuple[torch.Tensor, torch.Tensor]:
+def embed(net: AlexNet, images: np.ndarray, prepare,
+          batch_size: int = 256) -> tuple[torch.Tensor, torch.Tensor]:
     """fc7 features and logits of uint8 images (N, 3, S, S); `prepare` maps a uint8 batch to
     the net's input (normalise, centre crop)."""
     feats, logits = [], []
@@ -56,14 +58,16 @@ class Query:
     neighbours: list[tuple[int, float]]  # (training index, Euclidean distance), nearest first
 
 
-def nearest_neighbours(query_feats: torch.Tensor, train_feats: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
+def nearest_neighbours(query_feats: torch.Tensor, train_feats: torch.Tensor,
+                       k: int) -> tuple[torch.Tensor, torch.Tensor]:
     """Indices and distances of the k training rows nearest each query row (Euclidean)."""
     d = torch.cdist(query_feats.double(), train_feats.double())
     dist, idx = d.topk(min(k, train_feats.shape[0]), dim=1, largest=False)
     return idx, dist.float()
 
 
-def queries(net: AlexNet, val_images, val_labels, train_images, prepare, picks: list[int], k: int) -> list[Query]:
+def queries(net: AlexNet, val_images, val_labels, train_images, prepare, picks: list[int],
+            k: int) -> list[Query]:
     train_feats, _ = embed(net, train_images, prepare)
     q_feats, q_logits = embed(net, val_images[picks], prepare)
     idx, dist = nearest_neighbours(q_feats, train_feats, k)
@@ -97,7 +101,8 @@ def plot_neighbours(found: list[Query], val_images, train_images, train_labels, 
         for ax, (j, d) in zip(row[2:], q.neighbours, strict=False):
             _show(ax, train_images[j])
             ax.set_title(f"{classes[int(train_labels[j])]} ({d:.1f})", fontsize=6)
-    fig.suptitle("Figure 4: validation image, top-5, nearest training images by fc7 distance", fontsize=9)
+    fig.suptitle("Figure 4: validation image, top-5, nearest training images by fc7 distance",
+                 fontsize=9)
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)

@@ -26,7 +26,8 @@ document.querySelectorAll('table.sortable').forEach(table => {
     const key = r => { const t = r.cells[col].textContent.trim(), n = parseFloat(t);
                        return t === '' || t === '-' ? Infinity : isNaN(n) ? t : n; };
     const rows = [...body.rows].sort((a, b) => { const x = key(a), y = key(b);
-      const c = typeof x === typeof y ? (x < y ? -1 : x > y ? 1 : 0) : typeof x === 'number' ? -1 : 1;
+      const c = typeof x === typeof y ? (x < y ? -1 : x > y ? 1 : 0) \
+: typeof x === 'number' ? -1 : 1;
       return up ? c : -c; });
     table.querySelectorAll('th').forEach(h => delete h.dataset.order);
     th.dataset.order = up ? 'up' : 'down';
@@ -93,7 +94,8 @@ def runs_page(dirs: list[Path], entries: list[Entry], out: Path) -> str:
         cells.append(_link(run.path, here, run.path.name))
         rows.append("<tr>" + "".join(c if c.startswith("<td") else f"<td>{c}" for c in cells))
     sweep_rows = ["<tr>" + "".join(f"<td>{c}" for c in (
-        _link(e.path, here, _label(e.path, dirs)), html.escape(e.task), html.escape(describe_status(e)),
+        _link(e.path, here, _label(e.path, dirs)), html.escape(e.task),
+        html.escape(describe_status(e)),
         html.escape(e.arms), html.escape(e.seeds),
         _link(e.report, here, "report") if e.report else "-")) for e in entries
         if e.kind == "sweep"]

@@ -128,7 +128,8 @@ class SeedsSweeper(BasicSweeper):
 
     def _overrides(self, arguments: list[str]) -> list:
         """The config's sweep (hydra.sweeper.params) and the command line's, as Hydra reads them."""
-        return parse_overrides(self._parse_config() + list(arguments), self.hydra_context.config_loader)
+        return parse_overrides(self._parse_config() + list(arguments),
+                               self.hydra_context.config_loader)
 
     def _grid(self, arguments: list[str]) -> Any:
         """Hydra's basic grid sweep, launched through `launch` above."""

@@ -23,7 +23,8 @@ class _TaskPerDevice:
 
     def __call__(self, sweep_overrides: list[str], *args: Any) -> Any:
         # submitit's checkpoint() requeues with the original arguments: the same job directory
-        return super().__call__([*sweep_overrides, *prepare_task(str(self.config.hydra.job.name))], *args)
+        return super().__call__([*sweep_overrides, *prepare_task(str(self.config.hydra.job.name))],
+                                *args)
 
 
 if submitit_launcher is not None:
