@@ -226,19 +226,24 @@ def _flat(node: dict | None) -> dict:  # {"model": {"lrn": True}} → {"model.lr
             for sub, leaf in (_flat(v).items() if isinstance(v, dict) else [("", v)])}
 
 
+def protocol(run: Run, arms: set[str] = frozenset()) -> dict:
+    """What a run trained, as its config.yaml says: every key an arm could be (but `arms`) and
+    the epochs; plumbing (paths, workers, seeds) not."""
+    cfg = run.config
+    ran = _flat({k: cfg.get(k) for k in ("model", "data", "recipe")}).items()
+    return {k: v for k, v in ran if is_arm_key(k) and k not in arms} | {
+        "trainer.max_epochs": (cfg.get("trainer") or {}).get("max_epochs")}
+
+
 def check_comparable(runs: list[Run]) -> None:
     """Refuses to pool sweeps of one ablation whose protocols differ beyond their arms (say a
-    3-epoch and a 2-epoch sweep): the later runs would silently stand in for the same seeds.
-    A protocol: every key an arm could be, and the epochs; plumbing (paths, workers, seeds) not."""
+    3-epoch and a 2-epoch sweep): the later runs would silently stand in for the same seeds."""
     for members in by_ablation(runs).values():
         arms = {k for r in members for k in (r.summary.get("arm") or {})}
         seen: dict[Path, dict] = {}
         for run in members:
-            if run.path.parent not in seen and (cfg := run.config):
-                ran = _flat({k: cfg.get(k) for k in ("model", "data", "recipe")}).items()
-                epochs = (cfg.get("trainer") or {}).get("max_epochs")
-                seen[run.path.parent] = {k: v for k, v in ran if is_arm_key(k) and k not in arms}
-                seen[run.path.parent]["trainer.max_epochs"] = epochs
+            if run.path.parent not in seen and run.config:
+                seen[run.path.parent] = protocol(run, arms)
         (first, a), *others = list(seen.items()) or [(None, {})]
         for other, b in others:
             # keys both have: one that a later version of the code added is no protocol change
