@@ -206,6 +206,20 @@ def test_a_plan_changed_after_data_exist_is_refused(tmp_path, monkeypatch, capsy
                  [[verdict("lrn")]])[0].sweep([])
     resumed = load_plan(budget)
     assert resumed.stopped == STOP_BUDGET and resumed.looks[-1]["elapsed_s"] >= 90.0
+    # stopped before its first look: the jobs that ended count, an unfinished one not yet
+    early = tmp_path / "early"
+    early.mkdir()
+    Plan(3, 8, budget_minutes=1.0, seeds=[0, 1, 2]).save(early)
+    for name, seed, status in (("0", 0, "completed"), ("1", 1, "failed"), ("2", 2, "interrupted")):
+        (early / name).mkdir()
+        (early / name / "summary.json").write_text(json.dumps(
+            {"seed": seed, "status": status, "wall_time_s": 40.0, "arm": {"model.lrn": True}}))
+    fake_sweeper(monkeypatch, early, {"model.lrn": "true,false"},
+                 {"max_seeds": 8, "min_seeds": 3, "budget_minutes": 1.0},
+                 [[verdict("lrn")]])[0].sweep([])
+    resumed = load_plan(early)
+    assert resumed.resumed_after_s == 80.0 and resumed.stopped == STOP_BUDGET
+    assert 80.0 <= resumed.looks[-1]["elapsed_s"] < 90.0
     # records without a plan: their data were seen before any plan
     seen = tmp_path / "seen"
     (seen / "0_model.lrn-True+seed-0").mkdir(parents=True)
