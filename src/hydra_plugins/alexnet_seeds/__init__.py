@@ -85,9 +85,21 @@ def check_plan(sweep_dir: Path, plan) -> None:
                "any plan; run the sweep in a new hydra.sweep.dir")
     if old is not None:  # a resume replays the same looks on the same records (no new α);
         plan.prior_looks = old.prior_looks  # looks before the plan still count against α
-        # and the budget goes on from the last look (its elapsed_s counts every earlier run)
-        plan.resumed_after_s = old.looks[-1].get("elapsed_s", 0.0) if old.looks else (
-            old.resumed_after_s)
+        plan.resumed_after_s = spent_before(sweep_dir, old)  # and the budget goes on
+
+
+def spent_before(sweep_dir: Path, old) -> float:
+    """The budget's clock at a resume: the last look's elapsed_s (every run before it), plus the
+    wall time of each job that ended after it, as its record says — a sweep stopped before its
+    first look, or mid-batch, has spent that too. What an unfinished job ran before the stop is
+    not counted (at most one job's part per stop: its record adds it once it completes)."""
+    from alexnet.report.collect import find_runs
+
+    last = old.looks[-1] if old.looks else {}
+    looked = set(last.get("seed_values") or old.seeds[:last.get("seeds", 0)])
+    ended = [r for r in find_runs([sweep_dir], pooled=False)
+             if r.summary.get("status") in ("completed", "failed") and r.seed not in looked]
+    return last.get("elapsed_s", 0.0) + sum(r.summary.get("wall_time_s") or 0.0 for r in ended)
 
 
 class SeedsSweeper(BasicSweeper):
