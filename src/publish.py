@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 from alexnet.report import build_report
-from alexnet.tools.publish import publish_records
+from alexnet.tools.publish import UncommittedRecord, publish_records
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -23,7 +23,7 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     try:
         copied, left = publish_records(args.sweep, args.dest)
-    except FileNotFoundError as e:
+    except (FileNotFoundError, UncommittedRecord) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     print(f"published {len(copied)} job(s) into {args.dest}"

@@ -5,10 +5,11 @@ import json
 
 import pytest
 
-from alexnet.tools.publish import JOB_FILES, publish_records
+from alexnet.tools.publish import JOB_FILES, UncommittedRecord, publish_records
+from conftest import run_main
 
 
-def job(sweep, name, status=None):
+def job(sweep, name, status=None, sha="0a32eab"):
     d = sweep / name
     (d / "checkpoints").mkdir(parents=True)
     (d / "checkpoints" / "last.ckpt").write_bytes(b"weights")
@@ -16,7 +17,7 @@ def job(sweep, name, status=None):
     for f in ("config.yaml", "metrics.csv", "test_outcomes.csv"):
         (d / f).write_text(f"{name} {f}\n")
     if status:
-        (d / "summary.json").write_text(json.dumps({"status": status}))
+        (d / "summary.json").write_text(json.dumps({"status": status, "git_sha": sha}))
     return d
 
 
@@ -46,3 +47,17 @@ def test_only_completed_jobs_records_are_copied_and_only_once(tmp_path):
 def test_a_directory_that_is_no_sweep_is_refused_in_one_line(tmp_path):
     with pytest.raises(FileNotFoundError, match="holds no multirun.yaml: pass a sweep directory"):
         publish_records(tmp_path, tmp_path / "out")
+
+
+def test_a_record_of_uncommitted_code_is_refused_and_nothing_is_copied(tmp_path):
+    sweep, dest = tmp_path / "sweep", tmp_path / "experiments" / "study"
+    sweep.mkdir()
+    (sweep / "multirun.yaml").write_text("hydra: {}\n")
+    job(sweep, "0_model.lrn-true+seed-0", "completed")
+    job(sweep, "1_model.lrn-false+seed-0", "completed", sha="0a32eab-dirty")
+    with pytest.raises(UncommittedRecord, match="1_model.lrn-false.* uncommitted code .*0a32eab-dirty"):
+        publish_records(sweep, dest)
+    assert not dest.exists()
+    done = run_main("publish.py", sweep, dest)
+    assert done.returncode == 2 and len(done.stderr.strip().splitlines()) == 1
+    assert "nothing was copied" in done.stderr and not dest.exists()
