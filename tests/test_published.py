@@ -40,6 +40,26 @@ def test_there_is_a_published_scorecard():
     assert SCORECARDS, "experiments/ holds no scorecard.md"
 
 
+VARIANCE = sorted(EXPERIMENTS.rglob("variance.md"))
+
+
+@pytest.mark.parametrize("table", VARIANCE, ids=[str(p.relative_to(EXPERIMENTS)) for p in VARIANCE])
+def test_a_committed_variance_budget_is_what_its_command_gives(table, monkeypatch):
+    """variance.md is generated: the command it names, run on the committed records, writes it
+    again byte for byte."""
+    from alexnet.tools.variance import spreads
+    from alexnet.tools.variance import table as budget
+
+    text = table.read_text()
+    (command,) = _commands(text, "variance.py")
+    args = shlex.split(command)
+    dirs = args[: args.index("--out")]
+    assert Path(args[args.index("--out") + 1]) == table.relative_to(EXPERIMENTS.parent)
+    monkeypatch.chdir(EXPERIMENTS.parent)
+    assert text.split("\n\n", 1)[1] == budget(spreads(dirs)), (
+        f"{table} is stale: regenerate it with python src/variance.py {command}")
+
+
 README = EXPERIMENTS / "README.md"
 
 
