@@ -13,7 +13,7 @@ from alexnet.tools.variance import ALL, NotOneProtocol, Spread, spreads, table
 from conftest import run_main
 
 
-def record(root, name, seeds, top1, arm=None, epochs=24):
+def record(root, name, seeds, top1, arm=None, epochs=24, scoring=True):
     """A completed job's record: summary.json and the resolved config.yaml."""
     d = root / name
     d.mkdir(parents=True)
@@ -23,7 +23,8 @@ def record(root, name, seeds, top1, arm=None, epochs=24):
                "git_sha": "abcdef0123"}
     (d / "summary.json").write_text(json.dumps(summary))
     config = {"seed": summary["seed"], "seeds": {"init": init, "data": data, "dropout": dropout},
-              "model": {"lrn": True, "width": 0.25}, "trainer": {"max_epochs": epochs}}
+              "model": {"lrn": True, "width": 0.25}, "trainer": {"max_epochs": epochs},
+              "data": {"train_all": scoring, "ten_crop": scoring}}  # how it scores: no protocol
     (d / "config.yaml").write_text(yaml.safe_dump(config))
 
 
@@ -33,7 +34,7 @@ def study(tmp_path):
     for s, e in base.items():
         record(tmp_path / "study", f"base{s}", (s, s, s), e)
         record(tmp_path / "study", f"lrn{s}", (s, s, s), e + 0.02, arm={"model.lrn": False})
-    record(tmp_path / "init", "1", (1, 0, 0), 0.283)
+    record(tmp_path / "init", "1", (1, 0, 0), 0.283, scoring=False)
     record(tmp_path / "init", "2", (2, 0, 0), 0.288)
     record(tmp_path / "data", "1", (0, 1, 0), 0.281)
     record(tmp_path / "data", "2", (0, 2, 0), 0.279)

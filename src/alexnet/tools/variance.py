@@ -25,6 +25,9 @@ SOURCES = {  # seeds.<key>: what it draws (conf/config.yaml)
     "dropout": "dropout's masks",
 }
 ALL = "all"
+# What a run scores at the end, not how it trains: the study's jobs 0 and 1 (both on) ended
+# bit-identical to the pilot's runs (both off), experiments/cifar10-cpu-24ep/README.md.
+SCORING_ONLY = ("data.train_all", "data.ten_crop")
 CONFIDENCE = 0.90
 
 
@@ -64,12 +67,14 @@ def spreads(dirs: list[str | Path]) -> list[Spread]:
     Spread per source varied alone, and ALL for the runs whose three seeds are equal."""
     runs = [r for d in dirs for r in find_runs([d], pooled=False)  # a run per directory, even
             if r.completed and not r.summary.get("arm")]  # where two share a `seed`
-    protocols = {repr(sorted(protocol(r).items())): r for r in runs}
+    trained = {r.path: {k: v for k, v in protocol(r).items() if k not in SCORING_ONLY}
+               for r in runs}
+    protocols = {repr(sorted(t.items())): path for path, t in trained.items()}
     if len(protocols) > 1:
         a, b = list(protocols.values())[:2]
-        diff = next(k for k, v in protocol(a).items() if protocol(b).get(k) != v)
-        raise NotOneProtocol(f"{a.path} and {b.path} trained different protocols ({diff}: "
-                             f"{protocol(a)[diff]!r} vs {protocol(b).get(diff)!r}): pass runs "
+        diff = next(k for k, v in trained[a].items() if trained[b].get(k) != v)
+        raise NotOneProtocol(f"{a} and {b} trained different protocols ({diff}: "
+                             f"{trained[a][diff]!r} vs {trained[b].get(diff)!r}): pass runs "
                              "of one protocol")
     by_source: dict[str, dict[int, Run]] = {k: {} for k in (ALL, *SOURCES)}
     for run in runs:
