@@ -645,7 +645,8 @@ def test_before_a_plans_first_look_there_is_no_interval_and_the_sweep_goes_on(tm
     assert ab.estimate.delta == pytest.approx(1.7)  # the mean is still shown
     assert decide([{"no_pair": ab.verdict.no_pair, "final": False, "censored": False,
                     "outcome": UNDECIDED}]) == "continue"
-    assert "CI [" not in render([root])
+    text = render([root])
+    assert "CI [" not in text and "(no intervals)" in text and "100 %" not in text
     assert "a plan of 3 seeds per arm" in verdict_text(
         ab.verdict.__class__(UNDECIDED, "", seeds_needed=(3, 3)))
 

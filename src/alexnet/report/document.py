@@ -75,7 +75,10 @@ def rule_parts(ablations: list[Ablation]) -> list[str]:
 
 
 def level(ab: Ablation) -> str:
-    """The interval's level as it holds at the look that made it, and over all the looks."""
+    """The interval's level as it holds at the look that made it, and over all the looks ("no":
+    one seed, or a plan's data before its first look)."""
+    if ab.estimate is not None and ab.estimate.ci is None:
+        return "no"
     here = f"{100 * (ab.estimate.confidence if ab.estimate else CONFIDENCE):.3g} %"
     if ab.plan is None:
         return here
