@@ -14,8 +14,9 @@ from alexnet.data.datamodule import AlexNetDataModule
 from alexnet.init import initialize
 from alexnet.model import AlexNet
 
-NETS = [("paper", 1.0, "imagenet", 227), ("code", 1.0, "imagenet", 227), ("paper", 0.5, "cifar", 28),
-        ("code", 0.5, "cifar", 28), ("code_fan_in", 0.5, "cifar", 28), ("code_fan_in", 1.0, "cifar", 28)]
+NETS = [("paper", 1.0, "imagenet", 227), ("code", 1.0, "imagenet", 227),
+        ("paper", 0.5, "cifar", 28), ("code", 0.5, "cifar", 28),
+        ("code_fan_in", 0.5, "cifar", 28), ("code_fan_in", 1.0, "cifar", 28)]
 
 
 def main(root: str) -> None:
@@ -25,9 +26,11 @@ def main(root: str) -> None:
     for scheme, width, stem, size in NETS:
         torch.manual_seed(0)
         classes = 10 if stem == "cifar" else 1000
-        net = initialize(AlexNet(stem=stem, input_size=size, num_classes=classes, width=width), scheme).eval()
+        net = AlexNet(stem=stem, input_size=size, num_classes=classes, width=width)
+        net = initialize(net, scheme).eval()
         # the ImageNet-stem nets see the same images upsampled to 227 (32 of them)
-        h = x if stem == "cifar" else torch.nn.functional.interpolate(x, size=227, mode="bilinear")[:32]
+        h = (x if stem == "cifar"
+             else torch.nn.functional.interpolate(x, size=227, mode="bilinear")[:32])
         out = []
         with torch.no_grad():
             for name, module in [*net.features.named_children(), *net.classifier.named_children()]:

@@ -17,7 +17,8 @@ from alexnet.init import initialize
 from alexnet.model import AlexNet
 
 
-def main(root: str, scheme: str, lr: float, steps: int = 300, threads: int = 1, width: float = 0.5) -> None:
+def main(root: str, scheme: str, lr: float, steps: int = 300, threads: int = 1,
+         width: float = 0.5) -> None:
     torch.set_num_threads(threads)
     dm = AlexNetDataModule(source="cifar10", root=root, stored_size=32, crop_size=28,
                            divide_std=scheme == "kaiming")
@@ -43,7 +44,8 @@ def main(root: str, scheme: str, lr: float, steps: int = 300, threads: int = 1, 
         losses.append(loss.item())
         if (step + 1) % 100 == 0:
             rate = (step + 1) * 128 / (time.time() - start)
-            print(f"{scheme} width {width} lr {lr} step {step + 1} loss {sum(losses[-100:]) / 100:.3f} "
+            print(f"{scheme} width {width} lr {lr} step {step + 1} "
+                  f"loss {sum(losses[-100:]) / 100:.3f} "
                   f"err {sum(errors[-100:]) / 100:.3f} {rate:.0f} img/s", flush=True)
 
 

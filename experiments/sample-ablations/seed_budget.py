@@ -33,15 +33,16 @@ def seeds_to_resolve(sd: float, claimed: float) -> int:
 
 
 def main(dirs: list[str]) -> None:
-    print("| ablation | epochs | paired sd of val top-1 (points) | seeds per arm to resolve the claim | "
-          "min per seed pair | min to resolve |")
+    print("| ablation | epochs | paired sd of val top-1 (points) | "
+          "seeds per arm to resolve the claim | min per seed pair | min to resolve |")
     print("|---|---:|---:|---:|---:|---:|")
     for ab in analyse_runs(find_runs(dirs)):
         claim = paper.CLAIMS.get(ab.name)
         if claim is None or claim.top1_delta is None or len(ab.arms) < 2:
             continue
         base, other = ab.arms[0], ab.arms[1]
-        walls = [r.summary["wall_time_s"] / r.summary["epochs"] for a in (base, other) for r in a.runs]
+        walls = [r.summary["wall_time_s"] / r.summary["epochs"]
+                 for a in (base, other) for r in a.runs]
         per_epoch_pair = 2 * statistics.fmean(walls) / 60
         epochs = min(len(r.metrics) for a in (base, other) for r in a.runs)
         for e in range(epochs):
