@@ -70,11 +70,10 @@ def test_runs_of_another_protocol_or_none_are_refused_in_one_line(study):
     record(study / "short", "1", (1, 0, 0), 0.35, epochs=6)
     with pytest.raises(NotOneProtocol, match="trained different protocols"):
         spreads([study / "study", study / "short"])
+    record(study / "arms", "lrn", (0, 0, 0), 0.3, arm={"model.lrn": False})  # no paper's arm
     for dirs, says in ([("study", "short"), "different protocols (trainer.max_epochs: 24 vs 6)"],
-                       [("nowhere",), "does not exist"], [("init/1/..", "lrn?"), ""]):
-        if says == "":  # a folder without the paper's arm: the lrn runs only
-            record(study / "arms", "lrn", (0, 0, 0), 0.3, arm={"model.lrn": False})
-            dirs, says = ("arms",), "no completed run of the paper's arm"
+                       [("nowhere",), "does not exist"],
+                       [("arms",), "no completed run of the paper's arm"]):
         done = run_main("variance.py", *(study / d for d in dirs))
         assert done.returncode == 2 and says in done.stderr
         assert len(done.stderr.strip().splitlines()) == 1 and not done.stdout
