@@ -20,9 +20,11 @@ from conftest import CONF, REPO, make_config, run_main, write_image_folder
 pytest.importorskip("hydra_plugins.hydra_submitit_launcher", reason="the slurm extra: pip install -e '.[slurm]'")
 
 ENV = {**os.environ, "WANDB_MODE": "disabled", "PYTHONPATH": str(REPO / "src")}
-# a tiny net on a tiny image folder (write_image_folder: train/ and val/), one worker-less loader
+# a tiny net on a tiny image folder (write_image_folder: train/ and val/), one worker-less loader.
+# lr 0.001: at the CIFAR default 0.003 a global batch of 6 diverges within 30 epochs (loss 8e6),
+# or not, by the CPU's rounding; a job that fails by itself must not pass for a failed requeue
 SMALL = ["debug=tiny", "callbacks.progress_bar=none", "data=folder", "data.holdout=null", "data.stored_size=40",
-         "data.crop_size=32", "data.num_workers=0"]
+         "data.crop_size=32", "data.num_workers=0", "recipe.lr=0.001"]
 
 
 def composed(tmp_path, *overrides, group="slurm"):
@@ -158,9 +160,25 @@ def jobs(sweep: Path) -> dict[bool, Path]:
     return {json.loads((d / "summary.json").read_text())["arm"]["model.lrn"]: d for d in sweep.glob("[0-9]_*")}
 
 
+def what_happened(sweep: Path, out: str, err: str) -> str:
+    """A failed sweep's story for the assertion: its own output, then each job's record, the end
+    of its train.log and of every submitit task's log (a job's error lives there, not in `out`)."""
+    parts = [out[-2000:], err[-2000:]]
+    for job in sorted(sweep.glob("[0-9]_*")):
+        summary = job / "summary.json"
+        record = json.loads(summary.read_text()) if summary.is_file() else {}
+        parts.append(f"== {job.name}: {record.get('status')} {record.get('error')}")
+        for log in (job / "train.log", job / "train_rank1.log"):
+            if log.is_file():
+                parts.append(f"-- {log.name}\n" + "\n".join(log.read_text().splitlines()[-15:]))
+    for log in sorted((sweep / ".submitit").rglob("*_log.err")):
+        parts.append(f"-- {log.relative_to(sweep)}\n" + "\n".join(log.read_text().splitlines()[-15:]))
+    return "\n".join(parts)
+
+
 def test_a_sweep_of_ddp_jobs_runs_one_job_per_directory_and_reports(preempted_sweep):
     sweep, returncode, out, err, _, _ = preempted_sweep
-    assert returncode == 0, out[-3000:] + err[-3000:]
+    assert returncode == 0, what_happened(sweep, out, err)
     by_arm = jobs(sweep)
     assert sorted(by_arm) == [False, True] and len(list(sweep.glob("[0-9]_*"))) == 2  # rank 1 ran its job only
     for job in by_arm.values():
@@ -174,7 +192,7 @@ def test_a_sweep_of_ddp_jobs_runs_one_job_per_directory_and_reports(preempted_sw
 
 def test_a_preempted_job_is_requeued_into_its_directory_and_resumes(preempted_sweep):
     sweep, returncode, out, err, pids, seen = preempted_sweep
-    assert len(pids) == 2 and returncode == 0, out[-3000:] + err[-3000:]
+    assert len(pids) == 2 and returncode == 0, what_happened(sweep, out, err)
     for job in jobs(sweep).values():
         assert "requeued" in seen[job.name]  # its record while it waited, not "failed"
         summary = json.loads((job / "summary.json").read_text())
