@@ -26,8 +26,8 @@ document.querySelectorAll('table.sortable').forEach(table => {
     const key = r => { const t = r.cells[col].textContent.trim(), n = parseFloat(t);
                        return t === '' || t === '-' ? Infinity : isNaN(n) ? t : n; };
     const rows = [...body.rows].sort((a, b) => { const x = key(a), y = key(b);
-      const c = typeof x === typeof y ? (x < y ? -1 : x > y ? 1 : 0) \
-: typeof x === 'number' ? -1 : 1;
+      const c = typeof x === typeof y ? (x < y ? -1 : x > y ? 1 : 0)
+        : typeof x === 'number' ? -1 : 1;
       return up ? c : -c; });
     table.querySelectorAll('th').forEach(h => delete h.dataset.order);
     th.dataset.order = up ? 'up' : 'down';
