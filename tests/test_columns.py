@@ -184,7 +184,8 @@ def test_the_platform_trains_in_columns_as_on_one_device(tmp_path):
     runs = {}
     for name, trainer in (("columns", ["trainer=columns", "trainer.accelerator=cpu"]), ("one", ["trainer=cpu"])):
         done = subprocess.run([sys.executable, str(REPO / "src" / "train.py"), *trainer, "model=alexnet_cifar",
-                               "debug=tiny", "callbacks.progress_bar=none", f"hydra.run.dir={tmp_path / name}"],
+                               "debug=tiny", "callbacks.progress_bar=none", "trainer.limit_test_batches=null",
+                               f"hydra.run.dir={tmp_path / name}"],
                               capture_output=True, text=True, timeout=600, cwd=REPO, env=env)
         assert done.returncode == 0, done.stderr[-3000:]
         with open(tmp_path / name / "metrics.csv") as f:

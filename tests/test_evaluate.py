@@ -15,8 +15,11 @@ from alexnet.prediction import predict
 from alexnet.training import train
 from conftest import CONF, make_config, run_main, write_image_folder
 
+# a tiny folder, tested whole (debug=tiny tests 2 batches): these tests compare the test pass's
+# numbers with an independent evaluation of every image
 SMALL = ["debug=tiny", "callbacks.progress_bar=none", "trainer.max_epochs=1", "data.batch_size=4",
-         "data.stored_size=40", "data.crop_size=32", "data.num_workers=0", "data.holdout=3"]  # 1 per class
+         "data.stored_size=40", "data.crop_size=32", "data.num_workers=0", "data.holdout=3",  # 1 per class
+         "trainer.limit_test_batches=null"]
 
 
 def eval_config(*overrides):

@@ -156,33 +156,31 @@ def test_dotenv_sets_missing_variables_and_keeps_existing(monkeypatch, tmp_path,
 
 
 def test_a_silent_wandb_host_costs_a_sweep_seconds_not_minutes(silent_host, tmp_path):
-    """Two tiny jobs with W&B pointed at a host that accepts and never answers finish within 30 s
-    of the same sweep with W&B disabled; the fallback is said once and every job logs offline."""
+    """Two tiny jobs with W&B pointed at a host that accepts and never answers finish in well under
+    the 90 s that W&B's own init waits for one job (~15 s here); the fallback is said once and every
+    job logs offline."""
     import os
     import subprocess
     import sys
 
     from conftest import REPO
 
-    def sweep(name, *wandb):
-        env = {k: v for k, v in os.environ.items() if not k.startswith("WANDB_")}
-        env |= {"WANDB_API_KEY": "x" * 40, "WANDB_BASE_URL": silent_host, "HOME": str(tmp_path)}
-        start = time.monotonic()
-        out = subprocess.run([sys.executable, str(REPO / "src" / "train.py"), "-m", "seed=0,1", "debug=tiny",
-                              "trainer.max_epochs=1", "callbacks.progress_bar=none", *wandb,
-                              f"hydra.sweep.dir={tmp_path / name}"],
-                             capture_output=True, text=True, timeout=900, cwd=REPO, env=env)
-        assert out.returncode == 0, out.stderr[-3000:]
-        return time.monotonic() - start, out.stdout + out.stderr
-
-    without, _ = sweep("off", "logger.wandb.enabled=false")
-    with_silent_host, log = sweep("on", "logger.wandb.enabled=true")
-    print(f"2-job sweep: {without:.1f} s without W&B, {with_silent_host:.1f} s with a silent W&B host")
-    assert with_silent_host < without + 30
+    env = {k: v for k, v in os.environ.items() if not k.startswith("WANDB_")}
+    env |= {"WANDB_API_KEY": "x" * 40, "WANDB_BASE_URL": silent_host, "HOME": str(tmp_path)}
+    start = time.monotonic()
+    out = subprocess.run([sys.executable, str(REPO / "src" / "train.py"), "-m", "seed=0,1", "debug=tiny",
+                          "trainer.max_epochs=1", "callbacks.progress_bar=none", "logger.wandb.enabled=true",
+                          f"hydra.sweep.dir={tmp_path / 'on'}"],
+                         capture_output=True, text=True, timeout=900, cwd=REPO, env=env)
+    took, log = time.monotonic() - start, out.stdout + out.stderr
+    assert out.returncode == 0, out.stderr[-3000:]
+    print(f"2-job sweep with a silent W&B host: {took:.1f} s")
+    assert took < 90, log[-3000:]
     assert log.count("did not answer within 3 s: logging offline") == 1
-    for job in (tmp_path / "on").glob("*_seed-*"):
+    jobs = list((tmp_path / "on").glob("*_seed-*"))
+    assert len(jobs) == 2
+    for job in jobs:
         assert list((job / "wandb").glob("offline-run-*/run-*.wandb")), job
-    assert len(list((tmp_path / "on").glob("*_seed-*"))) == 2
 
 
 def test_tensorboards_hparams_view_holds_each_runs_arm_and_test_error(tmp_path):

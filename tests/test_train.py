@@ -23,7 +23,7 @@ def run(tmp_path, *overrides, name="job"):
 
 
 def test_a_job_writes_its_record(tmp_path):
-    summary, job = run(tmp_path, "trainer.max_epochs=3")
+    summary, job = run(tmp_path, "trainer.max_epochs=3", "trainer.limit_test_batches=null")  # all 1,000
     config_text = (job / "config.yaml").read_text()
     assert "${" not in config_text
     config = yaml.safe_load(config_text)
