@@ -21,8 +21,9 @@ pytest.importorskip("hydra_plugins.hydra_submitit_launcher", reason="the slurm e
 
 ENV = {**os.environ, "WANDB_MODE": "disabled", "PYTHONPATH": str(REPO / "src")}
 # a tiny net on a tiny image folder (write_image_folder: train/ and val/), one worker-less loader.
-# lr 0.001: at the CIFAR default 0.003 a global batch of 6 diverges within 30 epochs (loss 8e6),
-# or not, by the CPU's rounding; a job that fails by itself must not pass for a failed requeue
+# lr 0.001: at the CIFAR default 0.003, 30 epochs of 3 images a step reached a train loss of 67
+# (2 ranks) and 8e6 (one); whether it turns non-finite is the CPU's rounding, and a job that
+# fails by itself must not pass for a failed requeue
 SMALL = ["debug=tiny", "callbacks.progress_bar=none", "data=folder", "data.holdout=null", "data.stored_size=40",
          "data.crop_size=32", "data.num_workers=0", "recipe.lr=0.001"]
 
@@ -163,16 +164,16 @@ def jobs(sweep: Path) -> dict[bool, Path]:
 def what_happened(sweep: Path, out: str, err: str) -> str:
     """A failed sweep's story for the assertion: its own output, then each job's record, the end
     of its train.log and of every submitit task's log (a job's error lives there, not in `out`)."""
+    def tail(log: Path) -> str:
+        return f"-- {log.relative_to(sweep)}\n" + "\n".join(log.read_text().splitlines()[-15:])
+
     parts = [out[-2000:], err[-2000:]]
     for job in sorted(sweep.glob("[0-9]_*")):
         summary = job / "summary.json"
         record = json.loads(summary.read_text()) if summary.is_file() else {}
         parts.append(f"== {job.name}: {record.get('status')} {record.get('error')}")
-        for log in (job / "train.log", job / "train_rank1.log"):
-            if log.is_file():
-                parts.append(f"-- {log.name}\n" + "\n".join(log.read_text().splitlines()[-15:]))
-    for log in sorted((sweep / ".submitit").rglob("*_log.err")):
-        parts.append(f"-- {log.relative_to(sweep)}\n" + "\n".join(log.read_text().splitlines()[-15:]))
+        parts += [tail(log) for log in (job / "train.log", job / "train_rank1.log") if log.is_file()]
+    parts += [tail(log) for log in sorted((sweep / ".submitit").rglob("*_log.err"))]
     return "\n".join(parts)
 
 
