@@ -3,6 +3,8 @@
 import errno
 import json
 import logging
+import os
+import signal
 
 import pytest
 import torch
@@ -36,6 +38,39 @@ def test_a_full_disk_keeps_the_previous_checkpoint(tmp_path, monkeypatch):
         atomic_torch_save({"epoch": 1, "w": torch.zeros(5)}, path)
     assert torch.load(path, weights_only=True)["epoch"] == 0
     assert [p.name for p in tmp_path.iterdir()] == ["last.ckpt"]  # no temporary file left
+
+
+class SignalsWhenPickled:
+    """Sends these signals to this process from inside torch.save, in the middle of its write."""
+
+    def __init__(self, *signums):
+        self.signums = signums
+
+    def __reduce__(self):
+        for signum in self.signums:
+            os.kill(os.getpid(), signum)  # Python runs its handler right here, unless it is held
+        return (int, (7,))
+
+
+def test_a_signal_during_a_checkpoint_write_acts_once_the_write_is_whole(tmp_path):
+    """Ctrl+C (or a requeue's signal) while torch.save writes: the new checkpoint is written whole
+    and then every signal acts, in order; none is raised inside torch's writer, which turns it into
+    "unexpected pos" (the run fails instead of stopping) or loses it (the run goes on)."""
+    path = tmp_path / "last.ckpt"
+    atomic_torch_save({"epoch": 0}, path)
+    seen = []
+    previous = (signal.signal(signal.SIGINT, signal.default_int_handler),
+                signal.signal(signal.SIGUSR1, lambda signum, frame: seen.append(signum)))
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            atomic_torch_save({"epoch": 1, "w": SignalsWhenPickled(signal.SIGINT, signal.SIGUSR1)}, path)
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # the handlers are back
+    finally:
+        signal.signal(signal.SIGINT, previous[0])
+        signal.signal(signal.SIGUSR1, previous[1])
+    assert seen == [signal.SIGUSR1]  # it ran too, after the KeyboardInterrupt's handler
+    assert torch.load(path, weights_only=False) == {"epoch": 1, "w": 7}
+    assert [p.name for p in tmp_path.iterdir()] == ["last.ckpt"]
 
 
 def test_unreadable_checkpoints_are_named_and_orphans_removed(tmp_path):

@@ -11,7 +11,11 @@ from __future__ import annotations
 
 import errno
 import logging
+import signal
+import threading
 import zipfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -23,10 +27,51 @@ from alexnet.atomic import TMP_PREFIX, atomic_file
 log = logging.getLogger(__name__)
 
 
-def atomic_torch_save(obj: Any, path: str | Path) -> None:
-    """`torch.save` all or nothing (alexnet.atomic); a full disk says what it kept."""
+# Ctrl+C, SIGTERM (Lightning's), SLURM's USR1 (Lightning's requeue), submitit's USR2
+HELD_SIGNALS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGUSR1", "SIGUSR2")
+                     if hasattr(signal, name))
+
+
+@contextmanager
+def signals_held() -> Iterator[None]:
+    """Runs the Python handlers of HELD_SIGNALS that arrive inside the block once it ends.
+
+    torch.save writes a file object through a callback into Python; a handler that raises there
+    (Ctrl+C's KeyboardInterrupt, a requeue's exit) reaches torch's C++ writer, which turns it into
+    "unexpected pos" (the run fails instead of stopping), aborts the process, or loses it (the
+    run goes on). Held, the write ends whole and the signal acts right after it."""
+    if threading.current_thread() is not threading.main_thread():
+        yield  # handlers run in the main thread only: a write elsewhere is not interrupted
+        return
+    arrived: list[tuple[int, Any]] = []
+    previous = {}
+    for signum in HELD_SIGNALS:
+        if signal.getsignal(signum) is not None:  # None: a handler not set from Python, left as is
+            previous[signum] = signal.signal(signum, lambda n, frame: arrived.append((n, frame)))
     try:
-        with atomic_file(path, "wb") as f:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+        raised = None
+        for signum, frame in arrived:  # each of them, in order, even after one raised
+            handler = previous[signum]
+            try:
+                if callable(handler):
+                    handler(signum, frame)
+                elif handler == signal.SIG_DFL:
+                    signal.raise_signal(signum)  # its default action, now the default is back
+            except BaseException as e:
+                raised = raised or e
+        if raised is not None:
+            raise raised
+
+
+def atomic_torch_save(obj: Any, path: str | Path) -> None:
+    """`torch.save` all or nothing (alexnet.atomic) and whole even when a signal comes during
+    it (signals_held); a full disk says what it kept."""
+    try:
+        with signals_held(), atomic_file(path, "wb") as f:
             torch.save(obj, f)
     except OSError as e:
         if e.errno == errno.ENOSPC:
