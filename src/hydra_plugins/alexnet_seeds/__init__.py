@@ -90,16 +90,16 @@ def check_plan(sweep_dir: Path, plan) -> None:
 
 def spent_before(sweep_dir: Path, old) -> float:
     """The budget's clock at a resume: the last look's elapsed_s (every run before it), plus the
-    wall time of each job that ended after it, as its record says — a sweep stopped before its
-    first look, or mid-batch, has spent that too. What an unfinished job ran before the stop is
-    not counted (at most one job's part per stop: its record adds it once it completes)."""
+    wall time of each record after it, as the record says — a sweep stopped before its first look,
+    or mid-batch, has spent that too, and so has a job stopped unfinished: this sweep's clock then
+    counts only its remaining attempt (its final record's wall time counts both, and is what the
+    next resume reads instead)."""
     from alexnet.report.collect import find_runs
 
     last = old.looks[-1] if old.looks else {}
     looked = set(last.get("seed_values") or old.seeds[:last.get("seeds", 0)])
-    ended = [r for r in find_runs([sweep_dir], pooled=False)
-             if r.summary.get("status") in ("completed", "failed") and r.seed not in looked]
-    return last.get("elapsed_s", 0.0) + sum(r.summary.get("wall_time_s") or 0.0 for r in ended)
+    after = [r for r in find_runs([sweep_dir], pooled=False) if r.seed not in looked]
+    return last.get("elapsed_s", 0.0) + sum(r.summary.get("wall_time_s") or 0.0 for r in after)
 
 
 class SeedsSweeper(BasicSweeper):
