@@ -218,6 +218,52 @@ def test_a_plan_changed_after_data_exist_is_refused(tmp_path, monkeypatch, capsy
     assert not (seen / "sequential.json").exists()
 
 
+def test_stops_and_resumes_within_a_seed_spend_the_budget_once(tmp_path, monkeypatch):
+    """A look at seeds 0-2 read 1,000 s; then seed 3's lrn=false job completed (600 s) and its
+    baseline was stopped at 500 s, resumed from a checkpoint of 450 s and stopped again at 650 s.
+    Each resume's clock is the look's 1,000 s plus the records after it: no job counted twice,
+    however often the sweep is stopped before its next look."""
+    sweep = tmp_path / "sweep"
+    sweep.mkdir()
+    Plan(3, 8, budget_minutes=100.0, seeds=[0, 1, 2, 3],
+         looks=[{"seeds": 3, "seed_values": [0, 1, 2], "elapsed_s": 1000.0}]).save(sweep)
+
+    def record(seed, lrn, status, wall_time_s):
+        job = sweep / f"{seed}_{lrn}"
+        job.mkdir(exist_ok=True)
+        (job / "summary.json").write_text(json.dumps(
+            {"seed": seed, "status": status, "wall_time_s": wall_time_s, "arm": {"model.lrn": lrn}}))
+
+    for seed in (0, 1, 2):
+        record(seed, True, "completed", 250.0)  # in the look's 1,000 s already
+        record(seed, False, "completed", 250.0)
+    record(3, False, "completed", 600.0)
+    record(3, True, "interrupted", 500.0)
+
+    from hydra.core.utils import JobReturn, JobStatus
+
+    class StoppedDuringSeed3:
+        def launch(self, batch, initial_job_idx):
+            if any("seed=3" in job for job in batch):
+                raise KeyboardInterrupt
+            return [JobReturn(status=JobStatus.COMPLETED, _return_value={}) for _ in batch]
+
+    def resume():
+        sweeper, _ = fake_sweeper(monkeypatch, sweep, {"model.lrn": "true,false"},
+                                  {"max_seeds": 8, "min_seeds": 3, "budget_minutes": 100.0},
+                                  [[verdict("lrn")]])
+        sweeper.launcher = StoppedDuringSeed3()
+        with pytest.raises(KeyboardInterrupt):
+            sweeper.sweep([])
+        return load_plan(sweep)
+
+    first = resume()
+    assert first.resumed_after_s == 2100.0
+    assert [look["elapsed_s"] for look in first.looks] == [1000.0]  # replayed as it was
+    record(3, True, "interrupted", 650.0)  # 450 s from its checkpoint + 200 s more
+    assert resume().resumed_after_s == 2250.0  # 1,000 + 600 + 650
+
+
 def test_a_failed_report_fails_the_sweep_in_one_line(tmp_path, monkeypatch, capsys):
     from omegaconf import OmegaConf
 

@@ -67,9 +67,10 @@ def refuse(line: str) -> None:
     raise SystemExit(2)
 
 
-def check_plan(sweep_dir: Path, plan) -> None:
+def check_plan(sweep_dir: Path, plan) -> dict[tuple[int, ...], float]:
     """A plan fixed before seed 0: refuses a sweep dir with another plan, or with records made
-    before any plan (their data were seen); the same plan resumes."""
+    before any plan (their data were seen); the same plan resumes. Returns the clock of each look
+    it made before (by the seeds it judged): a resume replays them as they were."""
     from alexnet.sequential import SEQUENTIAL_FILE, load_plan
 
     try:
@@ -86,20 +87,26 @@ def check_plan(sweep_dir: Path, plan) -> None:
     if old is not None:  # a resume replays the same looks on the same records (no new α);
         plan.prior_looks = old.prior_looks  # looks before the plan still count against α
         plan.resumed_after_s = spent_before(sweep_dir, old)  # and the budget goes on
+        return {look_seeds(look, old): look["elapsed_s"] for look in old.looks}
+    return {}
+
+
+def look_seeds(look: dict, plan) -> tuple[int, ...]:
+    return tuple(look.get("seed_values") or plan.seeds[:look.get("seeds", 0)])
 
 
 def spent_before(sweep_dir: Path, old) -> float:
     """The budget's clock at a resume: the last look's elapsed_s (every run before it), plus the
-    wall time of each job that ended after it, as its record says — a sweep stopped before its
-    first look, or mid-batch, has spent that too. What an unfinished job ran before the stop is
-    not counted (at most one job's part per stop: its record adds it once it completes)."""
+    wall time of each record after it, as the record says — a sweep stopped before its first look,
+    or mid-batch, has spent that too, and so has a job stopped unfinished: this sweep's clock then
+    counts only its remaining attempt (its final record's wall time counts both, and is what the
+    next resume reads instead)."""
     from alexnet.report.collect import find_runs
 
     last = old.looks[-1] if old.looks else {}
-    looked = set(last.get("seed_values") or old.seeds[:last.get("seeds", 0)])
-    ended = [r for r in find_runs([sweep_dir], pooled=False)
-             if r.summary.get("status") in ("completed", "failed") and r.seed not in looked]
-    return last.get("elapsed_s", 0.0) + sum(r.summary.get("wall_time_s") or 0.0 for r in ended)
+    looked = set(look_seeds(last, old))
+    after = [r for r in find_runs([sweep_dir], pooled=False) if r.seed not in looked]
+    return last.get("elapsed_s", 0.0) + sum(r.summary.get("wall_time_s") or 0.0 for r in after)
 
 
 class SeedsSweeper(BasicSweeper):
@@ -182,7 +189,7 @@ class SeedsSweeper(BasicSweeper):
 
         sweep_dir = Path(self.config.hydra.sweep.dir)
         sweep_dir.mkdir(parents=True, exist_ok=True)
-        check_plan(sweep_dir, plan)
+        looked_at = check_plan(sweep_dir, plan)
         OmegaConf.save(self.config, sweep_dir / "multirun.yaml")
         began, job_idx, returns, done_claims = time.monotonic(), 0, [], set()
         began -= plan.resumed_after_s
@@ -201,7 +208,10 @@ class SeedsSweeper(BasicSweeper):
             job_idx += len(batch)
             done = len(plan.seeds)
             verdicts = look(sweep_dir, list(plan.seeds))  # this plan's seeds: never stale jobs
-            status, elapsed = decide(verdicts), time.monotonic() - began
+            # a look replayed on a resume keeps its clock: the next resume adds the records
+            # after it to that, and would count the ones before a later reading twice
+            elapsed = looked_at.get(tuple(plan.seeds), time.monotonic() - began)
+            status = decide(verdicts)
             done_claims |= {v["claim"] for v in verdicts if closed(v)}
             plan.looks.append({"seeds": done, "seed_values": list(plan.seeds),
                                "arms": arms or None, "elapsed_s": round(elapsed, 1),
