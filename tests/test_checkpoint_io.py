@@ -5,6 +5,7 @@ import json
 import logging
 import os
 import signal
+from contextlib import contextmanager
 
 import pytest
 import torch
@@ -40,37 +41,77 @@ def test_a_full_disk_keeps_the_previous_checkpoint(tmp_path, monkeypatch):
     assert [p.name for p in tmp_path.iterdir()] == ["last.ckpt"]  # no temporary file left
 
 
-class SignalsWhenPickled:
-    """Sends these signals to this process from inside torch.save, in the middle of its write."""
+class SignalsOnWrite:
+    """A file that sends these signals to this process on its `nth` write: torch.save's C++
+    writer calls `write` back in Python, where the handlers would run."""
 
-    def __init__(self, *signums):
-        self.signums = signums
+    def __init__(self, f, nth, *signums):
+        self.f, self.nth, self.signums = f, nth, signums
 
-    def __reduce__(self):
-        for signum in self.signums:
-            os.kill(os.getpid(), signum)  # Python runs its handler right here, unless it is held
-        return (int, (7,))
+    def write(self, data):
+        self.nth -= 1
+        if self.nth == 0:
+            for signum in self.signums:
+                os.kill(os.getpid(), signum)
+        return self.f.write(data)
+
+    def __getattr__(self, name):
+        return getattr(self.f, name)
 
 
-def test_a_signal_during_a_checkpoint_write_acts_once_the_write_is_whole(tmp_path):
-    """Ctrl+C (or a requeue's signal) while torch.save writes: the new checkpoint is written whole
-    and then every signal acts, in order; none is raised inside torch's writer, which turns it into
-    "unexpected pos" (the run fails instead of stopping) or loses it (the run goes on)."""
-    path = tmp_path / "last.ckpt"
-    atomic_torch_save({"epoch": 0}, path)
+def signals_on_write(monkeypatch, nth, *signums):
+    real = checkpoint_io.atomic_file
+
+    @contextmanager
+    def atomic_file(path, mode="w"):
+        with real(path, mode) as f:
+            yield SignalsOnWrite(f, nth, *signums)
+
+    monkeypatch.setattr(checkpoint_io, "atomic_file", atomic_file)
+
+
+@pytest.fixture
+def handlers():
+    """SIGINT raises KeyboardInterrupt (a test runner may ignore it); SIGUSR1's handler notes it."""
     seen = []
     previous = (signal.signal(signal.SIGINT, signal.default_int_handler),
                 signal.signal(signal.SIGUSR1, lambda signum, frame: seen.append(signum)))
-    try:
-        with pytest.raises(KeyboardInterrupt):
-            atomic_torch_save({"epoch": 1, "w": SignalsWhenPickled(signal.SIGINT, signal.SIGUSR1)}, path)
-        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # the handlers are back
-    finally:
-        signal.signal(signal.SIGINT, previous[0])
-        signal.signal(signal.SIGUSR1, previous[1])
-    assert seen == [signal.SIGUSR1]  # it ran too, after the KeyboardInterrupt's handler
-    assert torch.load(path, weights_only=False) == {"epoch": 1, "w": 7}
+    yield seen
+    signal.signal(signal.SIGINT, previous[0])
+    signal.signal(signal.SIGUSR1, previous[1])
+
+
+def test_a_signal_during_a_checkpoint_write_acts_once_the_write_is_whole(tmp_path, monkeypatch, handlers):
+    """Ctrl+C and a requeue's signal while torch's writer writes: the new checkpoint is written
+    whole, then each signal acts, in order. Raised inside the writer, torch turned the
+    KeyboardInterrupt into "unexpected pos" (the run failed instead of stopping), aborted, or lost it
+    (the run went on: CI's SIGINT test)."""
+    path = tmp_path / "last.ckpt"
+    atomic_torch_save({"epoch": 0}, path)
+    signals_on_write(monkeypatch, 3, signal.SIGINT, signal.SIGUSR1)
+    with pytest.raises(KeyboardInterrupt):
+        atomic_torch_save({"epoch": 1, "w": torch.ones(1000)}, path)
+    assert handlers == [signal.SIGUSR1]  # it ran too, after the KeyboardInterrupt's handler
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # the handlers are back
+    saved = torch.load(path, weights_only=True)
+    assert saved["epoch"] == 1 and saved["w"].sum() == 1000
     assert [p.name for p in tmp_path.iterdir()] == ["last.ckpt"]
+
+
+def test_a_second_ctrl_c_stops_a_checkpoint_write_at_once(tmp_path, monkeypatch, handlers):
+    class SignalsWhenPickled:  # before torch's writer starts: a KeyboardInterrupt here is clean
+        def __reduce__(self):
+            os.kill(os.getpid(), signal.SIGINT)
+            os.kill(os.getpid(), signal.SIGINT)
+            return (int, (7,))
+
+    path = tmp_path / "last.ckpt"
+    atomic_torch_save({"epoch": 0}, path)
+    with pytest.raises(KeyboardInterrupt):
+        atomic_torch_save({"epoch": 1, "w": SignalsWhenPickled()}, path)
+    assert torch.load(path, weights_only=True) == {"epoch": 0}  # the write abandoned, the old kept
+    assert [p.name for p in tmp_path.iterdir()] == ["last.ckpt"]
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
 
 
 def test_unreadable_checkpoints_are_named_and_orphans_removed(tmp_path):

@@ -39,32 +39,50 @@ def signals_held() -> Iterator[None]:
     torch.save writes a file object through a callback into Python; a handler that raises there
     (Ctrl+C's KeyboardInterrupt, a requeue's exit) reaches torch's C++ writer, which turns it into
     "unexpected pos" (the run fails instead of stopping), aborts the process, or loses it (the
-    run goes on). Held, the write ends whole and the signal acts right after it."""
+    run goes on). Held, the write ends whole and the signal acts right after it. A second Ctrl+C
+    acts at once: a write that hangs can still be stopped."""
     if threading.current_thread() is not threading.main_thread():
         yield  # handlers run in the main thread only: a write elsewhere is not interrupted
         return
     arrived: list[tuple[int, Any]] = []
-    previous = {}
-    for signum in HELD_SIGNALS:
-        if signal.getsignal(signum) is not None:  # None: a handler not set from Python, left as is
-            previous[signum] = signal.signal(signum, lambda n, frame: arrived.append((n, frame)))
+    previous: dict[int, Any] = {}
+    holding = True
+
+    def hold(signum, frame):
+        if holding and not (signum == signal.SIGINT and any(n == signum for n, _ in arrived)):
+            arrived.append((signum, frame))
+        else:
+            _act(previous, signum, frame)
+
     try:
+        for signum in HELD_SIGNALS:
+            if signal.getsignal(signum) is not None:  # None: not set from Python, left as is
+                previous[signum] = signal.signal(signum, hold)
         yield
     finally:
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
-        raised = None
-        for signum, frame in arrived:  # each of them, in order, even after one raised
-            handler = previous[signum]
-            try:
-                if callable(handler):
-                    handler(signum, frame)
-                elif handler == signal.SIG_DFL:
-                    signal.raise_signal(signum)  # its default action, now the default is back
-            except BaseException as e:
-                raised = raised or e
-        if raised is not None:
-            raise raised
+        holding = False  # from here a signal acts at once, even while the others are restored
+        try:
+            raised = None
+            for signum, frame in arrived:  # each of them, in order, even after one raised
+                try:
+                    _act(previous, signum, frame)
+                except BaseException as e:
+                    raised = raised or e
+            if raised is not None:
+                raise raised
+        finally:
+            for signum, handler in previous.items():
+                signal.signal(signum, handler)
+
+
+def _act(handlers: dict[int, Any], signum: int, frame) -> None:
+    """What the handler that `signals_held` replaced would have done with `signum`."""
+    handler = handlers[signum]
+    if callable(handler):
+        handler(signum, frame)
+    elif handler == signal.SIG_DFL:  # its default action (most end the process): restore, raise
+        signal.signal(signum, signal.SIG_DFL)
+        signal.raise_signal(signum)
 
 
 def atomic_torch_save(obj: Any, path: str | Path) -> None:
