@@ -179,15 +179,18 @@ def test_two_pairs_of_columns_train_as_one_device_on_the_whole_batch(tmp_path):
 def test_the_platform_trains_in_columns_as_on_one_device(tmp_path):
     """`src/train.py trainer=columns` on the sample: the platform's data (both columns take the
     same crops), its record, its test pass (written once) and its checkpoints, equal to the same
-    command on one device through the first epoch (later, float rounding in another order)."""
-    env = {**os.environ, "WANDB_MODE": "disabled"}
+    job on one device (train(cfg), what the command runs, here in-process) through the first
+    epoch (later, float rounding in another order)."""
+    from alexnet.training import train
+
+    job = ["model=alexnet_cifar", "debug=tiny", "callbacks.progress_bar=none", "trainer.limit_test_batches=null"]
+    done = subprocess.run([sys.executable, str(REPO / "src" / "train.py"), "trainer=columns", "trainer.accelerator=cpu",
+                           *job, f"hydra.run.dir={tmp_path / 'columns'}"],
+                          capture_output=True, text=True, timeout=600, cwd=REPO, env={**os.environ, "WANDB_MODE": "disabled"})
+    assert done.returncode == 0, done.stderr[-3000:]
+    train(make_config("trainer=cpu", *job, "logger.wandb.enabled=false"), tmp_path / "one")
     runs = {}
-    for name, trainer in (("columns", ["trainer=columns", "trainer.accelerator=cpu"]), ("one", ["trainer=cpu"])):
-        done = subprocess.run([sys.executable, str(REPO / "src" / "train.py"), *trainer, "model=alexnet_cifar",
-                               "debug=tiny", "callbacks.progress_bar=none", "trainer.limit_test_batches=null",
-                               f"hydra.run.dir={tmp_path / name}"],
-                              capture_output=True, text=True, timeout=600, cwd=REPO, env=env)
-        assert done.returncode == 0, done.stderr[-3000:]
+    for name in ("columns", "one"):
         with open(tmp_path / name / "metrics.csv") as f:
             runs[name] = list(csv.DictReader(f))
         summary = json.loads((tmp_path / name / "summary.json").read_text())
