@@ -304,9 +304,14 @@ def sequential_sweep(sweep, experiment, max_seeds, *overrides):
     return out, json.loads((sweep / "sequential.json").read_text())
 
 
-def test_sweep_adds_seeds_until_decided_or_max(tmp_path):
-    sweep = tmp_path / "sweep"
-    out, plan = sequential_sweep(sweep, "ablate_lrn", 3)
+@pytest.fixture(scope="module")
+def lrn_sweep(tmp_path_factory):
+    sweep = tmp_path_factory.mktemp("lrn") / "sweep"
+    return sweep, *sequential_sweep(sweep, "ablate_lrn", 3)
+
+
+def test_sweep_adds_seeds_until_decided_or_max(lrn_sweep):
+    sweep, out, plan = lrn_sweep
     jobs = [json.loads(p.read_text()) for p in sweep.glob("*/summary.json")]
     seeds = sorted({j["seed"] for j in jobs})
     # a tiny net's 2-3 seeds cannot decide 1.4 points: a look at 2 seeds, one at 3, then the max
@@ -323,6 +328,41 @@ def test_sweep_adds_seeds_until_decided_or_max(tmp_path):
     assert "CI [" in headline and "**" not in headline and "`" not in headline
     assert ("stopped at the maximum of 3 seeds" in report) == (plan["stopped"] == STOP_MAX)
     assert f"{len(seeds)} seeds per arm" in out.stdout
+
+
+def test_a_published_sweep_goes_on_in_a_new_directory_as_if_never_stopped(lrn_sweep, tmp_path):
+    """Its sweep directory lost (a new machine, a wiped scratch disk) while seed 2 ran: what
+    src/publish.py had copied by then, put in a new hydra.sweep.dir, and the same command finish
+    the study as the first sweep did — the jobs on record are not run again, the first look
+    replays with its clock, seed 2 trains to the same records and the last look to the same
+    verdicts."""
+    import shutil
+
+    from alexnet.sequential import SEQUENTIAL_FILE
+    from alexnet.tools.publish import JOB_FILES, SWEEP_FILE
+
+    sweep, _, plan = lrn_sweep
+    restored = tmp_path / "restored"
+    restored.mkdir()
+    for job in sweep.glob("[0-9]*_*+seed-[01]"):  # the records published before seed 2 ended
+        (restored / job.name).mkdir()
+        for name in JOB_FILES:
+            shutil.copy2(job / name, restored / job.name / name)
+    shutil.copy2(sweep / SWEEP_FILE, restored / SWEEP_FILE)
+    saved = {**plan, "looks": plan["looks"][:1], "stopped": None}  # as saved while seed 2 ran
+    (restored / SEQUENTIAL_FILE).write_text(json.dumps(saved))
+
+    _, again = sequential_sweep(restored, "ablate_lrn", 3)
+    assert again["stopped"] == plan["stopped"] and again["seeds"] == plan["seeds"] == [0, 1, 2]
+    assert [look["verdicts"] for look in again["looks"]] == [look["verdicts"] for look in plan["looks"]]
+    assert again["looks"][0]["elapsed_s"] == plan["looks"][0]["elapsed_s"]
+    before = {job.name: json.loads((job / "summary.json").read_text()) for job in sweep.glob("[0-9]*_*")}
+    after = {job.name: json.loads((job / "summary.json").read_text()) for job in restored.glob("[0-9]*_*")}
+    assert sorted(after) == sorted(before) and len(after) == 6
+    for name, summary in after.items():
+        rerun = summary["seed"] == 2
+        assert (summary["started_at"] != before[name]["started_at"]) is rerun, name  # seeds 0-1: skipped
+        assert summary["test/top1_err"] == before[name]["test/top1_err"], name
 
 
 def test_a_spent_budget_stops_after_the_first_look(tmp_path):
