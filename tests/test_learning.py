@@ -6,7 +6,7 @@ from alexnet.training import train
 from conftest import make_config
 
 QUIET = ["logger.wandb.enabled=false", "callbacks.progress_bar=none", "callbacks.checkpoint.enabled=false"]
-# the same nets in the CPU preset's memory layout: 1.3-1.5x faster steps here (a one-thread
+# the same nets in the CPU preset's memory layout: 1.24-1.48x faster runs here (a one-thread
 # worker), rounded differently; which layout learns is not what these tests ask
 FAST = ["channels_last=true"]
 SCORE_LESS = ["data.train_eval=null", "trainer.limit_test_batches=1"]  # what no assertion below reads
