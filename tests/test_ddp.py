@@ -18,15 +18,10 @@ from helpers.ddp_shards import datamodule, fingerprint, seeded_module
 
 
 @pytest.fixture(scope="module")
-def two_ranks(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("ddp")
-    # 18 training images (3 batches of 3 per rank: a global batch of 6, nothing dropped), 9
-    # validation images: odd, so a DistributedSampler would pad rank 1 with a repeat of one image
-    root = write_image_folder(tmp / "folder", per_class=(6, 3))
-    out = tmp / "out"
-    out.mkdir()
-    subprocess.run([sys.executable, str(REPO / "tests" / "helpers" / "ddp_shards.py"), str(root), str(out)],
-                   cwd=tmp, check=True, timeout=300, capture_output=True)
+def two_ranks(ddp_job):
+    """What each rank saw of the shards' folder (tests/helpers/ddp_shards.py, in ddp_job's launch)."""
+    *_, shards = ddp_job
+    root, out = shards
     ranks = [{int(k): v for k, v in json.loads((out / f"rank{r}.json").read_text()).items()} for r in (0, 1)]
     return root, ranks, json.loads((out / "val.json").read_text())
 
@@ -113,24 +108,27 @@ JOB = ["model=alexnet_cifar", "model.width=0.125", "model.dropout=0", "data.stor
 @pytest.fixture(scope="module")
 def ddp_job(tmp_path_factory):
     """The platform's job on two DDP ranks (tests/helpers/ddp_job.py, with spies) and the same
-    job on one process."""
+    job on one process; then, in the same two ranks (one launch), what each saw of a folder of
+    18 training images (3 batches of 3 per rank: a global batch of 6, nothing dropped) and 9
+    validation images: odd, so a DistributedSampler would pad rank 1 with a repeat of one image."""
     tmp = tmp_path_factory.mktemp("ddp_job")
     root = write_image_folder(tmp / "folder", per_class=(16, 3))
+    shards_root = write_image_folder(tmp / "shards", per_class=(6, 3))
     out = tmp / "out"
     out.mkdir()
     helper = REPO / "tests" / "helpers" / "ddp_job.py"
-    done = subprocess.run([sys.executable, str(helper), str(root), str(out), *JOB],
+    done = subprocess.run([sys.executable, str(helper), str(root), str(shards_root), str(out), *JOB],
                           cwd=tmp, timeout=600, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr[-3000:]
     counts = [json.loads((out / f"counts.rank{r}.json").read_text()) for r in (0, 1)]
     train(make_config("trainer=cpu", f"data.root={root}", *JOB), tmp / "one")
-    return out / "job", tmp / "one", counts, done.stderr
+    return out / "job", tmp / "one", counts, done.stderr, (shards_root, out)
 
 
 def test_the_global_batch_is_split_over_the_ranks_and_trains_as_one_process(ddp_job):
     """data.batch_size is the global batch: each rank takes half of it, the line says so, and
     the two ranks' steps are one process's steps on the whole batch."""
-    job, one, counts, log = ddp_job
+    job, one, counts, log, _ = ddp_job
     assert [c["batch"] for c in counts] == [2, 2]
     line = "4 images per step (data.batch_size, the global batch) = 2 data-parallel processes × 2"
     assert line + " each" in log
@@ -144,7 +142,7 @@ def test_the_global_batch_is_split_over_the_ranks_and_trains_as_one_process(ddp_
 
 
 def test_rank_zero_lists_keys_and_computes_the_statistics_once_and_both_ranks_read_them(ddp_job):
-    _, _, (rank0, rank1), _ = ddp_job
+    _, _, (rank0, rank1), *_ = ddp_job
     assert (rank0["listings"], rank0["keys"], rank0["stats"]) == (1, 2, 1)  # train and val keyed
     assert (rank1["listings"], rank1["keys"], rank1["stats"]) == (0, 0, 0)  # rank 0's listing, read
     assert rank0["stats_digest"] == rank1["stats_digest"]  # the mean image and PCA rank 0 computed
@@ -153,7 +151,7 @@ def test_rank_zero_lists_keys_and_computes_the_statistics_once_and_both_ranks_re
 def test_a_timed_mid_epoch_checkpoint_broadcasts_only_at_its_checks(ddp_job):
     """every_minutes under DDP: rank 0 decides at checks 10 steps apart (here: due at each), not
     after every one of the 24 steps as Lightning's own callback would."""
-    _, _, counts, _ = ddp_job
+    _, _, counts, *_ = ddp_job
     for c in counts:
         assert c["step_broadcasts"] == 2  # after steps 10 and 20
         assert c["mid_epoch_saves"] == 2  # both within an epoch (12 steps each)

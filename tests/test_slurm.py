@@ -26,6 +26,9 @@ ENV = {**os.environ, "WANDB_MODE": "disabled", "PYTHONPATH": str(REPO / "src")}
 # fails by itself must not pass for a failed requeue
 SMALL = ["debug=tiny", "callbacks.progress_bar=none", "data=folder", "data.holdout=null", "data.stored_size=40",
          "data.crop_size=32", "data.num_workers=0", "recipe.lr=0.001"]
+# the pre-empted sweep's epochs (~0.4 s each): enough that both jobs are signalled mid-run
+# (after the first epoch of the later one), few enough to leave the sweep's time to its restarts
+EPOCHS = 20
 
 
 def composed(tmp_path, *overrides, group="slurm"):
@@ -132,7 +135,7 @@ def preempted_sweep(tmp_path_factory):
     root = write_image_folder(tmp / "folder", per_class=(6, 3))
     sweep = tmp / "sweep"
     command = [sys.executable, str(REPO / "src" / "train.py"), "-m", "hydra/launcher=slurm_local", "trainer=ddp",
-               "trainer.accelerator=cpu", "model.lrn=true,false", *SMALL, "trainer.max_epochs=30", f"data.root={root}",
+               "trainer.accelerator=cpu", "model.lrn=true,false", *SMALL, f"trainer.max_epochs={EPOCHS}", f"data.root={root}",
                "data.batch_size=6", f"hydra.sweep.dir={sweep}"]
     began = time.monotonic()
     proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO, env=ENV)
@@ -184,8 +187,8 @@ def test_a_sweep_of_ddp_jobs_runs_one_job_per_directory_and_reports(preempted_sw
     assert sorted(by_arm) == [False, True] and len(list(sweep.glob("[0-9]_*"))) == 2  # rank 1 ran its job only
     for job in by_arm.values():
         summary = json.loads((job / "summary.json").read_text())
-        assert summary["status"] == "completed" and summary["epochs"] == 30
-        assert summary["steps"] == 30 * 3  # each rank its half of 18 images, 3 a step: two ranks, one job
+        assert summary["status"] == "completed" and summary["epochs"] == EPOCHS
+        assert summary["steps"] == EPOCHS * 3  # each rank its half of 18 images, 3 a step: two ranks, one job
         assert (job / "train_rank1.log").is_file() and (job / ".hydra").is_dir()
     report = (sweep / "report.md").read_text()
     assert "model.lrn=True" in report and "model.lrn=False" in report
@@ -199,7 +202,7 @@ def test_a_preempted_job_is_requeued_into_its_directory_and_resumes(preempted_sw
         summary = json.loads((job / "summary.json").read_text())
         assert summary["status"] == "completed" and summary["attempts"] == 2  # resumed, not restarted
         epochs = [line.split(",")[0] for line in (job / "metrics.csv").read_text().splitlines()[1:]]
-        assert epochs == [repr(float(e)) for e in range(30)]  # every epoch once
+        assert epochs == [repr(float(e)) for e in range(EPOCHS)]  # every epoch once
         assert f"resuming {job} from {job}/checkpoints/last.ckpt" in (job / "train.log").read_text()
 
 

@@ -1,6 +1,8 @@
-"""`python tests/helpers/ddp_job.py ROOT OUT [OVERRIDES]`: the platform's `train()` as a job of
-two CPU DDP ranks (gloo) on the image folder ROOT, with spies — run by tests/test_ddp.py, as a
-script because Lightning starts rank 1 by re-running this file (with the same arguments).
+"""`python tests/helpers/ddp_job.py ROOT SHARDS_ROOT OUT [OVERRIDES]`: the platform's `train()` as a
+job of two CPU DDP ranks (gloo) on the image folder ROOT, with spies, then, in the same two
+processes, tests/helpers/ddp_shards.py's record of what each rank sees of SHARDS_ROOT — run by
+tests/test_ddp.py, as a script because Lightning starts rank 1 by re-running this file (with the
+same arguments).
 
 Each rank writes OUT/counts.rank<r>.json: how often it listed the data, stat'ed every file for
 a cache key, computed the training-set statistics, broadcast from a training step's
@@ -19,6 +21,7 @@ REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "src"))  # this checkout's package
 sys.path.insert(0, str(REPO / "tests"))
 
+from lightning.fabric.plugins.environments.lightning import find_free_network_port  # noqa: E402
 from lightning.pytorch.strategies import DDPStrategy  # noqa: E402
 
 from alexnet.data import cache, layouts, stats  # noqa: E402
@@ -26,6 +29,7 @@ from alexnet.data.datamodule import AlexNetDataModule  # noqa: E402
 from alexnet.resume import WithinEpochCheckpoint  # noqa: E402
 from alexnet.training import train  # noqa: E402
 from conftest import make_config  # noqa: E402
+from helpers import ddp_shards  # noqa: E402
 
 
 def in_a_step(*args, **kwargs) -> bool:
@@ -69,8 +73,14 @@ AlexNetDataModule.setup = recording_setup
 
 if __name__ == "__main__":
     logging.basicConfig(level=logging.INFO)  # the job's lines, as Hydra would show them
-    root, out, overrides = sys.argv[1], Path(sys.argv[2]), sys.argv[3:]
+    root, shards_root, out, overrides = sys.argv[1], sys.argv[2], Path(sys.argv[3]), sys.argv[4:]
+    rank = int(os.environ.get("LOCAL_RANK", 0))
+    if rank == 0:  # before rank 1 starts: the address both ranks meet at again after the job
+        os.environ |= {"MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(find_free_network_port())}
     cfg = make_config("trainer=ddp", "trainer.accelerator=cpu", f"data.root={root}", *overrides)
     train(cfg, out / "job")
-    rank = int(os.environ.get("LOCAL_RANK", 0))
     (out / f"counts.rank{rank}.json").write_text(json.dumps(COUNTS | SEEN))
+    # train() ended its process group and, on rank 0, unset the ranks' variables: set, they make
+    # the two processes the ranks of the next trainers (rank 0 starts no second rank 1)
+    os.environ |= {"LOCAL_RANK": str(rank), "NODE_RANK": "0", "WORLD_SIZE": "2"}
+    ddp_shards.record(shards_root, out)

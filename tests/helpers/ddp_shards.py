@@ -1,6 +1,5 @@
-"""`python tests/helpers/ddp_shards.py ROOT OUT`: what each of two CPU DDP ranks (gloo) sees of
-the platform's data — run by tests/test_ddp.py, as a script because Lightning starts rank 1 by
-re-running this file.
+"""What each of two CPU DDP ranks (gloo) sees of the platform's data: `record(ROOT, OUT)`, run on
+both ranks by tests/helpers/ddp_job.py after its job (one launch of two processes for both).
 
 1. A 2-epoch fit of a recorder module: each rank writes OUT/rank<r>.json, the fingerprints of
    the training images it got in each epoch, in order.
@@ -9,19 +8,14 @@ re-running this file.
 
 import hashlib
 import json
-import sys
 from pathlib import Path
 
 import lightning as L
 import torch
 
-REPO = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(REPO / "src"))  # this checkout's package
-sys.path.insert(0, str(REPO / "tests"))  # conftest.recipe
-
-from alexnet.data.datamodule import AlexNetDataModule  # noqa: E402
-from alexnet.module import AlexNetModule  # noqa: E402
-from conftest import data_args, recipe  # noqa: E402
+from alexnet.data.datamodule import AlexNetDataModule
+from alexnet.module import AlexNetModule
+from conftest import data_args, recipe
 
 
 def fingerprint(image: torch.Tensor) -> str:
@@ -64,8 +58,7 @@ def trainer(**kwargs) -> L.Trainer:
                      enable_progress_bar=False, enable_model_summary=False, use_distributed_sampler=False, **kwargs)
 
 
-if __name__ == "__main__":
-    root, out = sys.argv[1], Path(sys.argv[2])
+def record(root: str, out: Path) -> None:
     recorder = Recorder()
     fit = trainer(max_epochs=2, limit_val_batches=0, num_sanity_val_steps=0)
     fit.fit(recorder, datamodule=datamodule(root, RawImages))
