@@ -8,6 +8,7 @@ import io
 import logging
 import os
 import runpy
+import shutil
 import subprocess
 import sys
 import tarfile
@@ -159,6 +160,9 @@ def cifar10_full(tmp_path_factory):
     if not SHARED_CIFAR.is_file():
         pytest.skip(f"real-data test: {SHARED_CIFAR} is absent (only developers and CI have it)")
     out = tmp_path_factory.mktemp("cifar")
-    with tarfile.open(SHARED_CIFAR) as tar:
-        tar.extractall(out, filter="data")
+    if shutil.which("tar"):  # its 60,000 members in ~3 s, a third of tarfile's time
+        subprocess.run(["tar", "-xzf", str(SHARED_CIFAR), "-C", str(out)], check=True)
+    else:
+        with tarfile.open(SHARED_CIFAR) as tar:
+            tar.extractall(out, filter="data")
     return out / "cifar10-jpg"
