@@ -40,6 +40,20 @@ def test_scorecard_has_one_row_per_claim_as_the_reports_judge_it(tmp_path):
     assert card.figure.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and "<table>" in card.html.read_text()
 
 
+def test_a_claim_judged_on_the_other_net_points_to_that_row(tmp_path):
+    relu = tmp_path / "relu"  # Figure 1 on the four-layer net only, as the paper measured it
+    for s in range(3):
+        job(relu, f"r{s}", {"model.activation": "relu"}, s, 0.30, 0.1, ablation="cifar_relu",
+            train_curve=[0.5, 0.2, 0.1])
+        job(relu, f"t{s}", {"model.activation": "tanh"}, s, 0.35, 0.1, ablation="cifar_relu",
+            train_curve=[0.6, 0.4, 0.2])
+    text = build_scorecard([relu], tmp_path / "out").markdown.read_text()
+    rows = {line.split("`")[1]: line for line in text.splitlines() if line.startswith("| `")}
+    assert "| 3 |" in rows["cifar_relu"] and "not measured" not in rows["cifar_relu"]
+    assert "**not measured on this net**: measured on convnet4 (row `cifar_relu`)" in rows["activation"]
+    assert "**not measured yet**" in rows["lrn"]  # cifar_lrn is unmeasured too: no twin to point to
+
+
 def test_scorecard_cli(tmp_path, capsys):
     lrn, pool = two_sweeps(tmp_path)
     spec = importlib.util.spec_from_file_location("scorecard_main", REPO / "src" / "scorecard.py")

@@ -70,10 +70,18 @@ def _sweeps(ab: Ablation) -> list[Path]:
     return sorted({r.path.parent for a in ab.arms for r in a.runs + a.failed})
 
 
+def _on_another_net(name: str, judged: dict[str, Ablation]) -> str | None:
+    """The claim in `judged` that measures claim `name` on another net (Figure 1: AlexNet's
+    `activation` is `cifar_relu` on the four-layer net, where the paper measured it)."""
+    claim = paper.CLAIMS[name]
+    return next((n for n in judged if (c := paper.CLAIMS[n]).arch != claim.arch
+                 and (c.switch, c.measure) == (claim.switch, claim.measure)), None)
+
+
 def row(name: str, ab: Ablation | None, out: Path, conf_dir: Path | None,
-        kept: dict[str, bool]) -> list[str]:
+        kept: dict[str, bool], twin: str | None = None) -> list[str]:
     """One claim's cells under HEADER; without runs (`ab` None), the paper's number and the
-    command that would measure it."""
+    command that would measure it, and where another net's row (`twin`) judges the claim."""
     claim = paper.CLAIMS[name]
     measure, fallback = MEASURES[claim.measure], _fallback_command(name, conf_dir)
     commands = sorted(({sweep_command(s) or fallback for s in _sweeps(ab)} if ab else {fallback})
@@ -83,7 +91,9 @@ def row(name: str, ab: Ablation | None, out: Path, conf_dir: Path | None,
         cell += f", {before}"
     if ab is None:
         return [f"`{name}`: {claim.text}", measure.paper_number(claim), measure.label(claim),
-                "-", "-", "**not measured yet**", "-", "0", "-", "-", "-", "-", cell]
+                "-", "-", f"**not measured on this net**: measured on {paper.CLAIMS[twin].arch} "
+                f"(row `{twin}`)" if twin else "**not measured yet**", "-", "0", "-", "-", "-",
+                "-", cell]
     shared = wall_time([r for r in ab.runs if r.summary.get(SHARED)])
     own = wall_time(ab.runs) - shared
     wall = f"{own / 60:.1f} min" + (f" + {shared / 60:.1f} min shared baseline" if shared else "")
@@ -163,7 +173,8 @@ def build_scorecard(dirs: list[str | Path], out_dir: str | Path,
                        key=lambda ab: list(paper.CLAIMS).index(ab.name))
     kept = holm({ab.name: ab.adjusted_p for ab in ablations})
     judged = {ab.name: ab for ab in ablations}
-    rows = [row(name, judged.get(name), out, conf_dir, kept) for name in paper.CLAIMS]
+    rows = [row(name, judged.get(name), out, conf_dir, kept, _on_another_net(name, judged))
+            for name in paper.CLAIMS]
     shown = [os.path.relpath(d) for d in (*dirs, out)]  # as typed from the current directory
     command = shlex.join(["python", "src/scorecard.py", *shown[:-1], "--out", shown[-1],
                           *(["--readme"] if readme else []),
