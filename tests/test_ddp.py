@@ -20,8 +20,7 @@ from helpers.ddp_shards import datamodule, fingerprint, seeded_module
 @pytest.fixture(scope="module")
 def two_ranks(ddp_job):
     """What each rank saw of the shards' folder (tests/helpers/ddp_shards.py, in ddp_job's launch)."""
-    *_, shards = ddp_job
-    root, out = shards
+    *_, (root, out) = ddp_job
     ranks = [{int(k): v for k, v in json.loads((out / f"rank{r}.json").read_text()).items()} for r in (0, 1)]
     return root, ranks, json.loads((out / "val.json").read_text())
 

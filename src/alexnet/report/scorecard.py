@@ -90,10 +90,10 @@ def row(name: str, ab: Ablation | None, out: Path, conf_dir: Path | None,
     if commands and (before := doc.TEXT["before"].get(name)):  # what the command relies on
         cell += f", {before}"
     if ab is None:
+        verdict = (f"**not measured on this net**: measured on {paper.CLAIMS[twin].arch} "
+                   f"(row `{twin}`)" if twin else "**not measured yet**")
         return [f"`{name}`: {claim.text}", measure.paper_number(claim), measure.label(claim),
-                "-", "-", f"**not measured on this net**: measured on {paper.CLAIMS[twin].arch} "
-                f"(row `{twin}`)" if twin else "**not measured yet**", "-", "0", "-", "-", "-",
-                "-", cell]
+                "-", "-", verdict, "-", "0", "-", "-", "-", "-", cell]
     shared = wall_time([r for r in ab.runs if r.summary.get(SHARED)])
     own = wall_time(ab.runs) - shared
     wall = f"{own / 60:.1f} min" + (f" + {shared / 60:.1f} min shared baseline" if shared else "")
